@@ -1,0 +1,1 @@
+"""Patchwell's GitHub side: webhook server, App auth, job queue, PR engine, commands."""

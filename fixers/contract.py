@@ -1,0 +1,387 @@
+"""The fixer contract: what every detector and fixer is written against.
+
+A fixer is pure code over a :class:`Snapshot` (the files of a repository at one
+commit). It reaches the outside world only through the :class:`Services` it is
+handed (package index, advisories, clock), so the very same code runs on a
+GitHub installation, on a local checkout (``patchwell scan``) and in tests
+without a network.
+
+A fixer module exposes one object satisfying :class:`Fixer`:
+
+* ``name`` -- the fixer's stable name (``"secrets"``, ``"dependencies"``, ...);
+* ``patterns`` -- glob patterns of the paths it reads, so the engine fetches
+  only those blobs;
+* ``scope`` -- ``"file"`` when each file's findings depend on that file alone
+  (a push scan may then read only the changed files), ``"repo"`` when findings
+  depend on several files together (re-run in full when any matching path
+  changes);
+* ``detect(snapshot, ctx) -> list[Finding]``;
+* ``fix(snapshot, findings, ctx) -> list[Patch]`` -- patches for the findings
+  that can be fixed mechanically; a finding with no patch is report-only.
+
+Findings never carry a secret value: anything user-visible goes through
+:func:`mask`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import fnmatch
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "Context",
+    "EditAction",
+    "Explanation",
+    "FileEdit",
+    "Finding",
+    "Fixer",
+    "MemorySnapshot",
+    "Patch",
+    "Services",
+    "Severity",
+    "SkippedFile",
+    "Snapshot",
+    "fingerprint",
+    "mask",
+    "matches_any",
+    "unified_diff",
+]
+
+
+class Severity(enum.IntEnum):
+    """How urgent a finding is; PRs are opened highest first.
+
+    leaked secret > known vulnerability > broken build > drift > hygiene.
+    """
+
+    HYGIENE = 1
+    DRIFT = 2
+    BROKEN_BUILD = 3
+    VULNERABILITY = 4
+    LEAKED_SECRET = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def is_high(self) -> bool:
+        """High severities make the check run fail."""
+        return self >= Severity.VULNERABILITY
+
+
+def fingerprint(*parts: str) -> str:
+    """A stable identifier for a finding, independent of line numbers and commits.
+
+    Fixers pass whatever makes a finding *the same finding* across rescans:
+    rule id, path, package name, a hash of a secret value -- never a raw secret.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:24]
+
+
+def mask(value: str, keep: int = 4) -> str:
+    """Mask a secret for display: at most its first ``keep`` characters survive."""
+    if not value:
+        return "****"
+    keep = min(keep, max(0, len(value) // 4))
+    return value[:keep] + "****"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found at one place.
+
+    ``fingerprint`` identifies the finding across rescans (see :func:`fingerprint`).
+    ``message`` is user-visible and must never contain a secret value.
+    ``data`` is the fixer's own JSON-serialisable detail (package name, versions,
+    env-var name, ...): the engine stores it and hands it back to ``fix``; like
+    everything else it must hold no secret values.
+    """
+
+    fixer: str
+    rule: str
+    severity: Severity
+    message: str
+    fingerprint: str
+    path: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    title: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "fixer": self.fixer,
+            "rule": self.rule,
+            "severity": self.severity.label,
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "title": self.title,
+            "message": self.message,
+            "fingerprint": self.fingerprint,
+        }
+
+
+EditAction = Literal["create", "modify", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileEdit:
+    """A change to one file: its whole new content (``None`` for a delete)."""
+
+    path: str
+    action: EditAction
+    content: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.action == "delete" and self.content is not None:
+            raise ValueError("a delete carries no content")
+        if self.action != "delete" and self.content is None:
+            raise ValueError(f"a {self.action} needs content")
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The five parts every Patchwell PR explains, in Markdown."""
+
+    found: str
+    why: str
+    changes: str
+    verify: str
+    rollback: str
+    preface: str = ""
+
+    def markdown(self) -> str:
+        parts = [self.preface.strip()] if self.preface.strip() else []
+        parts += [
+            f"### What was found\n\n{self.found.strip()}",
+            f"### Why it matters\n\n{self.why.strip()}",
+            f"### What this patch changes\n\n{self.changes.strip()}",
+            f"### How to verify\n\n{self.verify.strip()}",
+            f"### How to roll back\n\n{self.rollback.strip()}",
+        ]
+        return "\n\n".join(parts) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """One small pull request's worth of change.
+
+    ``key`` names the branch ``patchwell/<fixer>/<key>``: the same problem must
+    produce the same key on every scan so the PR is updated, never duplicated.
+    ``fingerprints`` lists the findings this patch resolves.
+    ``bypass_limit`` lets security patches skip the open-PR cap.
+    """
+
+    fixer: str
+    key: str
+    title: str
+    edits: tuple[FileEdit, ...]
+    explanation: Explanation
+    severity: Severity
+    fingerprints: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    bypass_limit: bool = False
+
+    @property
+    def branch(self) -> str:
+        return f"patchwell/{self.fixer}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A path the snapshot did not load, and why (limits are reported, never silent)."""
+
+    path: str
+    reason: str
+
+
+@runtime_checkable
+class Snapshot(Protocol):
+    """The files of a repository at one commit, read-only."""
+
+    @property
+    def commit(self) -> str | None: ...
+
+    def paths(self) -> Sequence[str]:
+        """Every loaded path, sorted, using ``/`` separators."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """A file's bytes, or ``None`` when absent or not loaded."""
+        ...
+
+    @property
+    def all_paths(self) -> Sequence[str]:
+        """Every path in the tree, loaded or not (for existence checks)."""
+        ...
+
+    @property
+    def skipped(self) -> Sequence[SkippedFile]: ...
+
+    @property
+    def changed(self) -> frozenset[str] | None:
+        """Paths changed by the push being scanned, or ``None`` for a full scan."""
+        ...
+
+    @property
+    def added_lines(self) -> Mapping[str, frozenset[int]] | None:
+        """Per path, the 1-based line numbers a push added (``None`` when unknown)."""
+        ...
+
+
+def matches_any(path: str, patterns: Iterable[str]) -> bool:
+    """``fnmatch`` that also lets ``**/`` match zero directories."""
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(path, pattern):
+            return True
+        if pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]):
+            return True
+    return False
+
+
+class MemorySnapshot:
+    """A snapshot held in memory: built from a local directory, a tarball or blobs."""
+
+    def __init__(
+        self,
+        files: Mapping[str, bytes],
+        *,
+        commit: str | None = None,
+        all_paths: Iterable[str] | None = None,
+        skipped: Iterable[SkippedFile] = (),
+        changed: Iterable[str] | None = None,
+        added_lines: Mapping[str, Iterable[int]] | None = None,
+    ) -> None:
+        self._files = dict(files)
+        self._commit = commit
+        self._paths = sorted(self._files)
+        self._all = sorted(set(all_paths) | set(self._files)) if all_paths else self._paths
+        self._skipped = tuple(skipped)
+        self._changed = frozenset(changed) if changed is not None else None
+        self._added = (
+            {p: frozenset(lines) for p, lines in added_lines.items()}
+            if added_lines is not None
+            else None
+        )
+
+    @property
+    def commit(self) -> str | None:
+        return self._commit
+
+    def paths(self) -> Sequence[str]:
+        return self._paths
+
+    def read(self, path: str) -> bytes | None:
+        return self._files.get(path)
+
+    def read_text(self, path: str) -> str | None:
+        data = self._files.get(path)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    @property
+    def all_paths(self) -> Sequence[str]:
+        return self._all
+
+    @property
+    def skipped(self) -> Sequence[SkippedFile]:
+        return self._skipped
+
+    @property
+    def changed(self) -> frozenset[str] | None:
+        return self._changed
+
+    @property
+    def added_lines(self) -> Mapping[str, frozenset[int]] | None:
+        return self._added
+
+    def glob(self, patterns: Iterable[str]) -> Iterator[str]:
+        pats = tuple(patterns)
+        return (p for p in self._paths if matches_any(p, pats))
+
+    def with_edits(self, edits: Iterable[FileEdit]) -> MemorySnapshot:
+        """A new snapshot with ``edits`` applied (used to re-check a patch)."""
+        files = dict(self._files)
+        for edit in edits:
+            if edit.action == "delete":
+                files.pop(edit.path, None)
+            else:
+                assert edit.content is not None
+                files[edit.path] = edit.content
+        return MemorySnapshot(files, commit=None, skipped=self._skipped)
+
+
+class PackageIndex(Protocol):
+    """What fixers may ask of a package index (see ``fixers/deps`` for the client)."""
+
+    def project(self, name: str) -> Any: ...
+
+
+class AdvisoryService(Protocol):
+    """What fixers may ask of an advisory database."""
+
+    def advisories(self, name: str, version: str) -> Sequence[Any]: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Services:
+    """The outside world, injected. Any of these may be ``None`` when offline;
+    a fixer that needs one and does not get it reports nothing rather than guessing."""
+
+    index: PackageIndex | None = None
+    advisories: AdvisoryService | None = None
+    clock: Callable[[], datetime] = _utcnow
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a fixer is handed besides the snapshot.
+
+    ``options`` is the fixer's own section of ``.github/patchwell.yml`` (already
+    validated against the schema); ``ignore_paths`` the repository-wide ignores;
+    ``mode`` ``"report"`` or ``"fix"`` (the engine never calls a fixer that is off).
+    """
+
+    services: Services = field(default_factory=Services)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    ignore_paths: tuple[str, ...] = ()
+    mode: Literal["report", "fix"] = "fix"
+
+    def ignored(self, path: str) -> bool:
+        return matches_any(path, self.ignore_paths)
+
+
+class Fixer(Protocol):
+    name: str
+    patterns: tuple[str, ...]
+    scope: Literal["file", "repo"]
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]: ...
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]: ...
+
+
+def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
+    """The unified diff a patch carries for one file (for ``scan --diff``)."""
+    a = [] if before is None else before.decode("utf-8", "replace").splitlines(keepends=True)
+    b = [] if after is None else after.decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(
+            a,
+            b,
+            fromfile="/dev/null" if before is None else f"a/{path}",
+            tofile="/dev/null" if after is None else f"b/{path}",
+        )
+    )

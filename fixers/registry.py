@@ -1,0 +1,18 @@
+"""Every fixer Patchwell runs, in one explicit list.
+
+Adding a fixer: write a module exposing a :class:`fixers.contract.Fixer` and
+add the import here. The order is the order findings are reported in.
+"""
+
+from __future__ import annotations
+
+from fixers.contract import Fixer
+
+
+def all_fixers() -> list[Fixer]:
+    fixers: list[Fixer] = []
+    return fixers
+
+
+def fixer_names() -> list[str]:
+    return [f.name for f in all_fixers()]
