@@ -1,0 +1,79 @@
+"""Running one job: rebuild the webhook event, authenticate, route to the handlers.
+
+This is the only place that turns GitHub failures into queue decisions: a
+failure :func:`bot.github.as_transient` calls retryable is raised as
+``TransientError`` (the queue backs off and retries), anything else propagates
+and the job is parked as dead with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import gidgethub
+import gidgethub.sansio
+
+from bot.errors import TransientError
+from bot.github import GitHubClients, as_transient
+from bot.handlers import router as default_router
+from bot.handlers.context import JobContext
+
+log = logging.getLogger("patchwell.jobs")
+
+# Installation events after which the installation can no longer get a token.
+_NO_TOKEN_ACTIONS = {("installation", "deleted"), ("installation", "suspend")}
+
+
+class JobRunner:
+    """The ``run_job`` callable the worker calls for each claimed job."""
+
+    def __init__(
+        self, *, db: Any, clients: GitHubClients | None, settings: Any, router=default_router
+    ) -> None:
+        self.db = db
+        self.clients = clients
+        self.settings = settings
+        self.router = router
+
+    async def __call__(self, job: Any) -> None:
+        payload = json.loads(job.payload)
+        event = gidgethub.sansio.Event(
+            payload, event=job.event or job.kind, delivery_id=job.delivery_id or f"job-{job.id}"
+        )
+        handlers = self.router.fetch(event)
+        if not handlers:
+            return
+        context = JobContext(
+            job=job,
+            db=self.db,
+            clients=self.clients,
+            settings=self.settings,
+            log=logging.LoggerAdapter(log, {"job_id": job.id, "delivery_id": job.delivery_id}),
+        )
+        try:
+            gh = await self._client_for(job)
+            for handler in handlers:
+                await handler(event, gh, context)
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) == 401 and self.clients is not None and job.installation_id:
+                # A revoked or expired token: mint a new one on the retry.
+                self.clients.forget_token(job.installation_id)
+                raise TransientError("GitHub refused the installation token") from None
+            transient = as_transient(exc)
+            if transient is not None:
+                raise transient from None
+            raise
+        except Exception as exc:
+            transient = as_transient(exc)
+            if transient is not None and transient is not exc:
+                raise transient from None
+            raise
+
+    async def _client_for(self, job: Any):
+        if self.clients is None or not job.installation_id:
+            return None
+        if (job.event, job.action) in _NO_TOKEN_ACTIONS:
+            return None
+        return await self.clients.installation_client(job.installation_id)

@@ -1,0 +1,260 @@
+"""GitHub App authentication and the one REST client every handler uses.
+
+* App JWTs are RS256, ``iat`` 60 s in the past (clock drift), ``exp`` 9 minutes
+  after ``iat`` -- inside GitHub's 10-minute ceiling (gidgethub's ``get_jwt``).
+* Installation tokens are cached per installation until five minutes before
+  ``expires_at``; concurrent jobs of one installation share one token request.
+  Tokens are opaque: nothing here assumes their length or shape.
+* Every REST call goes through gidgethub's aiohttp client with our base URL
+  (``PATCHWELL_GITHUB_API_URL``; GitHub Enterprise Server works by setting it).
+  Request paths are always built from owner/repo, never from absolute URLs in
+  payloads, which would bypass the base URL.
+* GETs that repeat are conditional: an ETag cache per installation turns a
+  repeated read into a 304, which GitHub does not count against the rate limit.
+* Failures are classified once, here: :func:`as_transient` tells the job queue
+  which ones to retry (5xx, timeouts, 429, secondary rate limits -- which
+  gidgethub 6 raises as a plain ``BadRequest`` -- and exhausted primary limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+import gidgethub.apps
+from cachetools import LRUCache
+
+from bot.errors import TransientError
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "patchwell"
+#: Refresh a token this long before GitHub says it expires.
+TOKEN_REFRESH_MARGIN = 5 * 60
+#: Give up on a single GitHub request after this long; the job is retried later.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+#: Entries kept per installation in the conditional-request cache.
+ETAG_CACHE_SIZE = 500
+
+
+class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
+    """gidgethub's client, counting calls and rate limits into our metrics."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *args: Any,
+        metrics: Metrics | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(session, *args, **kwargs)
+        self._metrics = metrics
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            status, response_headers, data = await super()._request(method, url, headers, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._count(method, "error")
+            # The exception text names the host only; our URL holds no credentials.
+            raise TransientError(f"GitHub request failed: {type(exc).__name__}") from None
+        self._count(method, str(status))
+        remaining = response_headers.get("x-ratelimit-remaining")
+        if self._metrics is not None and remaining is not None and remaining.isdigit():
+            resource = response_headers.get("x-ratelimit-resource", "core")
+            self._metrics.rate_limit_remaining.labels(resource).set(int(remaining))
+        return status, response_headers, data
+
+    def _count(self, method: str, status: str) -> None:
+        if self._metrics is not None:
+            self._metrics.github_calls.labels(method, status).inc()
+
+
+def as_transient(exc: BaseException, *, now: float | None = None) -> TransientError | None:
+    """The retryable form of a GitHub failure, or ``None`` when retrying cannot help."""
+    if isinstance(exc, TransientError):
+        return exc
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
+        return TransientError(f"GitHub unreachable: {type(exc).__name__}")
+    if not isinstance(exc, gidgethub.HTTPException):
+        return None
+    status = int(exc.status_code)
+    headers = exc.headers or {}
+    retry_after = _retry_after(headers, now=now)
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        return TransientError("GitHub rate limit exhausted", retry_after=retry_after)
+    if isinstance(exc, gidgethub.GitHubBroken):
+        return TransientError(f"GitHub answered {status}", retry_after=retry_after)
+    if status == 429:
+        return TransientError("GitHub answered 429 (too many requests)", retry_after=retry_after)
+    if status == 403 and (
+        "retry-after" in headers
+        or "secondary rate limit" in str(exc).lower()
+        or headers.get("x-ratelimit-remaining") == "0"
+    ):
+        return TransientError("GitHub secondary rate limit", retry_after=retry_after)
+    return None
+
+
+def _retry_after(headers: Mapping[str, str], *, now: float | None) -> float | None:
+    """``Retry-After`` seconds, else the wait until ``x-ratelimit-reset``."""
+    value = headers.get("retry-after")
+    if value is not None and value.strip().isdigit():
+        return float(value.strip())
+    reset = headers.get("x-ratelimit-reset")
+    if reset is not None and reset.strip().isdigit():
+        return max(0.0, float(reset) - (now if now is not None else time.time()))
+    return None
+
+
+@dataclass
+class _CachedToken:
+    token: str
+    refresh_at: float  # monotonic seconds
+
+
+class AppAuth:
+    """Mints App JWTs and caches installation tokens (in memory only, never stored)."""
+
+    def __init__(
+        self, app_id: int, private_key: str, *, clock=time.monotonic, wall_clock=time.time
+    ) -> None:
+        self._app_id = str(app_id)
+        self._key = private_key
+        self._clock = clock
+        self._wall = wall_clock
+        self._tokens: dict[int, _CachedToken] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"AppAuth(app_id={self._app_id}, tokens cached={len(self._tokens)})"
+
+    def jwt(self) -> str:
+        return gidgethub.apps.get_jwt(app_id=self._app_id, private_key=self._key, expiration=9 * 60)
+
+    async def installation_token(
+        self, gh: gidgethub.aiohttp.GitHubAPI, installation_id: int
+    ) -> str:
+        cached = self._tokens.get(installation_id)
+        if cached and self._clock() < cached.refresh_at:
+            return cached.token
+        lock = self._locks.setdefault(installation_id, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(installation_id)
+            if cached and self._clock() < cached.refresh_at:
+                return cached.token
+            response = await gh.post(
+                f"/app/installations/{installation_id}/access_tokens", data=b"", jwt=self.jwt()
+            )
+            token = response["token"]
+            lifetime = _seconds_until(response.get("expires_at"), self._wall())
+            self._tokens[installation_id] = _CachedToken(
+                token, self._clock() + max(0.0, lifetime - TOKEN_REFRESH_MARGIN)
+            )
+            return token
+
+    def forget(self, installation_id: int) -> None:
+        """Drop a token GitHub refused (revoked, installation suspended)."""
+        self._tokens.pop(installation_id, None)
+
+
+def _seconds_until(expires_at: str | None, now: float) -> float:
+    if not expires_at:
+        return 0.0
+    try:
+        when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return when.timestamp() - now
+
+
+class GitHubClients:
+    """Hands out authenticated clients; handlers never see tokens."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth: AppAuth,
+        base_url: str,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._session = session
+        self._auth = auth
+        self._base_url = base_url
+        self._metrics = metrics
+        self._etags: dict[int, LRUCache] = {}
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def forget_token(self, installation_id: int) -> None:
+        self._auth.forget(installation_id)
+
+    def app_client(self) -> PatchwellGitHubAPI:
+        """A client authenticating as the App itself (JWT), for /app endpoints."""
+        return PatchwellGitHubAPI(
+            self._session, USER_AGENT, base_url=self._base_url, metrics=self._metrics
+        )
+
+    async def installation_client(self, installation_id: int) -> PatchwellGitHubAPI:
+        token = await self._auth.installation_token(self.app_client(), installation_id)
+        cache = self._etags.setdefault(installation_id, LRUCache(maxsize=ETAG_CACHE_SIZE))
+        return PatchwellGitHubAPI(
+            self._session,
+            USER_AGENT,
+            oauth_token=token,
+            cache=cache,
+            base_url=self._base_url,
+            metrics=self._metrics,
+        )
+
+    async def download(self, gh: PatchwellGitHubAPI, path: str, *, max_bytes: int) -> bytes:
+        """A binary download (tarball, logs): gidgethub only decodes JSON and text.
+
+        GitHub answers with a redirect to a short-lived signed URL; aiohttp
+        follows it and drops our Authorization header if the host changes.
+        """
+        url = gidgethub.sansio.format_url(path, {}, base_url=self._base_url)
+        headers = {
+            "authorization": f"token {gh.oauth_token}",
+            "user-agent": USER_AGENT,
+            "accept": "application/vnd.github+json",
+        }
+        try:
+            async with self._session.get(url, headers=headers, timeout=REQUEST_TIMEOUT) as resp:
+                if self._metrics is not None:
+                    self._metrics.github_calls.labels("GET", str(resp.status)).inc()
+                if resp.status >= 400:
+                    body = await resp.read()
+                    gidgethub.sansio.decipher_response(resp.status, resp.headers, body)
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise DownloadTooLarge(max_bytes)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"GitHub download failed: {type(exc).__name__}") from None
+
+
+class DownloadTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"download larger than {limit} bytes")
+        self.limit = limit
+
+
+def new_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)

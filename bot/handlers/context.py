@@ -1,0 +1,42 @@
+"""What a handler gets besides the event and the client."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.github import GitHubClients
+
+
+@dataclass
+class JobContext:
+    """The job being run and the parts a handler may use.
+
+    ``record`` writes what a handler saw and did to the ``event_log`` table: the
+    durable trace an operator (and a test) reads to know a delivery was handled.
+    """
+
+    job: Any
+    db: Any
+    clients: GitHubClients | None
+    settings: Any
+    log: logging.LoggerAdapter
+    notes: list[str] = field(default_factory=list)
+
+    async def record(self, handler: str, summary: str) -> None:
+        self.notes.append(f"{handler}: {summary}")
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO event_log (job_id, delivery_id, event, action, repository,"
+                " handler, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.job.id,
+                    self.job.delivery_id,
+                    self.job.event,
+                    self.job.action,
+                    self.job.repository,
+                    handler,
+                    summary[:1000],
+                ),
+            )

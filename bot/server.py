@@ -1,0 +1,239 @@
+"""The webhook server: verify, store, answer. Everything else is a job.
+
+``create_app`` builds the aiohttp application from already-opened parts and has
+no side effects at import time, so tests build one per test.
+
+``POST /webhook``
+    * over 25 MB (by ``Content-Length``) -> 413 before the body is read; a
+      chunked body is cut off at the same size while reading;
+    * missing or wrong ``X-Hub-Signature-256`` -> 401, nothing stored;
+    * missing ``X-GitHub-Event`` / ``X-GitHub-Delivery`` or a body that is not
+      a JSON object -> 400;
+    * ``ping`` -> 200 and dropped; an event Patchwell does not route -> 202 and
+      dropped (counted as ``ignored``);
+    * otherwise the delivery is stored durably as a job -> 202; a delivery id
+      seen before (GitHub keeps the id on redelivery) -> 200, not processed again.
+    No GitHub call happens before the answer (GitHub gives up after 10 s).
+
+``GET /healthz`` -- the process is alive.
+``GET /readyz`` -- the database answers and credentials are loaded.
+``GET /metrics`` -- Prometheus text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gidgethub
+import gidgethub.sansio
+from aiohttp import web
+
+from bot.config import MAX_WEBHOOK_BYTES, Settings
+from bot.handlers import ROUTED_EVENTS
+from bot.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger("patchwell.webhook")
+
+_REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+_EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
+
+
+@dataclass(frozen=True)
+class DeliveryFacts:
+    """What the queue stores about a delivery besides its body."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository: str | None
+
+
+def delivery_facts(event: gidgethub.sansio.Event) -> DeliveryFacts:
+    data = event.data if isinstance(event.data, dict) else {}
+    action = data.get("action") if isinstance(data.get("action"), str) else None
+    installation = data.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, dict) else None
+    if not isinstance(installation_id, int):
+        installation_id = None
+    repo = data.get("repository")
+    full_name = repo.get("full_name") if isinstance(repo, dict) else None
+    if not (isinstance(full_name, str) and _REPO_NAME.match(full_name)):
+        full_name = None
+    return DeliveryFacts(event.delivery_id, event.event, action, installation_id, full_name)
+
+
+class WebhookApp:
+    """The request handlers, holding the parts they need."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Any,
+        queue: Any,
+        metrics: Metrics,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.queue = queue
+        self.metrics = metrics
+        self.on_stored = on_stored
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        outcome, status, body, facts = await self._receive(request)
+        elapsed = time.perf_counter() - started
+        event = facts.event if facts else _safe_event(request.headers.get("X-GitHub-Event"))
+        self.metrics.deliveries.labels(event, outcome).inc()
+        self.metrics.ack_seconds.observe(elapsed)
+        log.info(
+            "delivery %s",
+            outcome,
+            extra={
+                "delivery_id": facts.delivery_id
+                if facts
+                else _safe_delivery(request.headers.get("X-GitHub-Delivery")),
+                "event": event,
+                "action": facts.action if facts else None,
+                "installation": facts.installation_id if facts else None,
+                "repository": facts.repository if facts else None,
+                "outcome": outcome,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        return web.json_response(body, status=status)
+
+    async def _receive(self, request: web.Request) -> tuple[str, int, dict, DeliveryFacts | None]:
+        if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
+            return "too_large", 413, {"error": "payload larger than 25 MB"}, None
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return "too_large", 413, {"error": "payload larger than 25 MB"}, None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if "x-hub-signature-256" not in headers:
+            # gidgethub would fall back to the weaker SHA-1 header; we require SHA-256.
+            return "bad_signature", 401, {"error": "missing X-Hub-Signature-256"}, None
+        headers.pop("x-hub-signature", None)
+        try:
+            gidgethub.sansio.validate_event(
+                raw,
+                signature=headers["x-hub-signature-256"],
+                secret=self.settings.webhook_secret.reveal(),
+            )
+        except gidgethub.ValidationFailure:
+            return "bad_signature", 401, {"error": "signature does not match"}, None
+        event_name = headers.get("x-github-event", "")
+        delivery_id = headers.get("x-github-delivery", "")
+        if not _EVENT_NAME.match(event_name) or not _DELIVERY_ID.match(delivery_id):
+            return (
+                "bad_request",
+                400,
+                {"error": "missing or malformed X-GitHub-Event / X-GitHub-Delivery"},
+                None,
+            )
+        try:
+            event = gidgethub.sansio.Event.from_http(
+                headers, raw, secret=self.settings.webhook_secret.reveal()
+            )
+        except gidgethub.BadRequest:
+            return "bad_request", 400, {"error": "unsupported content type"}, None
+        except (ValueError, UnicodeDecodeError):
+            return "bad_request", 400, {"error": "body is not valid JSON"}, None
+        if not isinstance(event.data, dict):
+            return "bad_request", 400, {"error": "body is not a JSON object"}, None
+        facts = delivery_facts(event)
+        if event.event == "ping":
+            return "ping", 200, {"status": "pong"}, facts
+        if event.event not in ROUTED_EVENTS:
+            return "ignored", 202, {"status": "ignored", "event": event.event}, facts
+        # Store the JSON itself, whatever encoding it arrived in (form-encoded payloads too).
+        payload = (
+            raw
+            if headers.get("content-type", "").startswith("application/json")
+            else json.dumps(event.data).encode()
+        )
+        try:
+            stored = await self.queue.enqueue_delivery(
+                facts.delivery_id,
+                facts.event,
+                facts.action,
+                facts.installation_id,
+                facts.repository,
+                payload,
+            )
+        except Exception:
+            # Nothing was stored: a 503 shows the delivery as failed on GitHub, where it
+            # can be redelivered. The exception goes to the log, not to the caller.
+            log.exception("could not store delivery", extra={"delivery_id": delivery_id})
+            return "store_failed", 503, {"error": "could not store the delivery"}, facts
+        if not stored:
+            return "duplicate", 200, {"status": "duplicate"}, facts
+        if self.on_stored is not None:
+            self.on_stored()
+        return "accepted", 202, {"status": "accepted"}, facts
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        problems = []
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=5)
+        except Exception as exc:
+            problems.append(f"database unreachable: {type(exc).__name__}")
+        if not self.settings.private_key.reveal() or not self.settings.webhook_secret.reveal():
+            problems.append("credentials not loaded")
+        if problems:
+            return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+        return web.json_response({"status": "ready"})
+
+    async def metrics_endpoint(self, request: web.Request) -> web.Response:
+        try:
+            depth = await self.queue.depth()
+        except Exception:
+            depth = {}
+        for state in ("queued", "running", "done", "dead"):
+            self.metrics.queue_depth.labels(state).set(depth.get(state, 0))
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def _safe_event(value: str | None) -> str:
+    return value if value and _EVENT_NAME.match(value) else "unknown"
+
+
+def _safe_delivery(value: str | None) -> str | None:
+    return value if value and _DELIVERY_ID.match(value) else None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Any,
+    queue: Any,
+    metrics: Metrics,
+    on_stored: Callable[[], None] | None = None,
+    background: list[Callable[[web.Application], Awaitable[None]]] | None = None,
+) -> web.Application:
+    """The aiohttp application. ``background`` holds cleanup-context style tasks
+    (the inline worker) that start and stop with the app."""
+    handlers = WebhookApp(settings, db, queue, metrics, on_stored)
+    # aiohttp enforces client_max_size while reading bodies without Content-Length.
+    app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
+    app.router.add_post("/webhook", handlers.webhook)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_get("/metrics", handlers.metrics_endpoint)
+    for ctx in background or ():
+        app.cleanup_ctx.append(ctx)
+    return app

@@ -1,0 +1,232 @@
+"""Wiring the processes together: ``serve``, ``worker``, ``migrate`` and ``jobs``.
+
+Each process validates its whole configuration first and stops with one
+message naming every bad variable. On SQLite ``serve`` applies migrations
+itself and runs the worker in-process (one process, zero set-up); on
+PostgreSQL migrations are the release step's job (``patchwell migrate``) and
+``serve`` refuses to start on an outdated schema rather than guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sys
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot.config import Settings, load_database_url, load_settings, mask_url
+from bot.db import Database
+from bot.dispatch import JobRunner
+from bot.errors import ConfigError
+from bot.github import AppAuth, GitHubClients, new_session
+from bot.logs import configure_logging
+from bot.metrics import Metrics
+from bot.migrate import current_version, load_migrations, migrate
+from bot.queue import JobQueue
+from bot.server import create_app
+from bot.worker import Worker
+
+log = logging.getLogger("patchwell")
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    db: Database
+    queue: JobQueue
+    metrics: Metrics
+
+
+async def open_database(url: str, *, auto_migrate: bool) -> Database:
+    try:
+        db = await Database.connect(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"DATABASE_URL: cannot connect to {mask_url(url)} ({type(exc).__name__})"
+        ) from None
+    latest = max((m.version for m in load_migrations()), default=0)
+    version = await current_version(db)
+    if version < latest:
+        if auto_migrate:
+            applied = await migrate(db)
+            log.info("applied migrations", extra={"migrations": ",".join(applied)})
+        else:
+            await db.close()
+            raise ConfigError(
+                f"the database schema is at version {version}, this release needs {latest}: "
+                "run `patchwell migrate` (the Procfile's release step) first"
+            )
+    return db
+
+
+@asynccontextmanager
+async def open_parts(environ: Mapping[str, str]) -> AsyncIterator[Parts]:
+    settings = load_settings(environ)
+    configure_logging(
+        settings.log_format,
+        settings.log_level,
+        secrets=[settings.webhook_secret.reveal(), settings.private_key.reveal()],
+    )
+    db = await open_database(
+        settings.database_url, auto_migrate=settings.database.dialect == "sqlite"
+    )
+    try:
+        yield Parts(settings, db, JobQueue(db), Metrics())
+    finally:
+        await db.close()
+
+
+def _worker_id() -> str:
+    return f"{uuid.uuid4().hex[:8]}"
+
+
+@asynccontextmanager
+async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker]:
+    """A worker with its own GitHub session, stopped (gracefully) on exit."""
+    async with new_session() as session:
+        auth = AppAuth(parts.settings.app_id, parts.settings.private_key.reveal())
+        clients = GitHubClients(session, auth, parts.settings.github_api_url, parts.metrics)
+        runner = JobRunner(db=parts.db, clients=clients, settings=parts.settings)
+        worker = Worker(
+            parts.queue,
+            runner,
+            concurrency=concurrency,
+            worker_id=_worker_id(),
+            rng=random.Random(),
+            on_job_done=lambda job, outcome, seconds: parts.metrics.job_seconds.labels(
+                job.kind, outcome
+            ).observe(seconds),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop), name="patchwell-worker")
+        try:
+            yield worker
+        finally:
+            stop.set()
+            await task
+
+
+def serve(
+    environ: Mapping[str, str], *, port: int | None, host: str, inline_worker: bool | None
+) -> int:
+    settings = load_settings(environ)  # refuse a bad configuration before anything starts
+    web.run_app(
+        build_app(environ, inline_worker=inline_worker),
+        host=host,
+        port=port if port is not None else settings.port,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+async def build_app(
+    environ: Mapping[str, str], *, inline_worker: bool | None = None
+) -> web.Application:
+    """The whole web process on the running loop: database, queue, metrics, inline worker."""
+    stack = AsyncExitStack()
+    parts = await stack.enter_async_context(open_parts(environ))
+    wants_worker = inline_worker if inline_worker is not None else parts.settings.runs_inline_worker
+    workers: list[Worker] = []
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        async with stack:
+            if wants_worker:
+                workers.append(
+                    await stack.enter_async_context(
+                        running_worker(parts, parts.settings.worker_concurrency)
+                    )
+                )
+            yield
+
+    app = create_app(
+        parts.settings,
+        db=parts.db,
+        queue=parts.queue,
+        metrics=parts.metrics,
+        # An in-process worker starts on a stored delivery at once instead of at its next poll.
+        on_stored=lambda: [w.wake() for w in workers] and None,
+        background=[lifetime],
+    )
+    log.info(
+        "patchwell serving",
+        extra={"database": mask_url(parts.settings.database_url), "inline_worker": wants_worker},
+    )
+    return app
+
+
+def run_worker_process(environ: Mapping[str, str], *, concurrency: int | None) -> int:
+    async def main() -> None:
+        async with open_parts(environ) as parts:
+            stop = asyncio.Event()
+            from bot.cli import install_stop_signals
+
+            install_stop_signals(asyncio.get_running_loop(), stop)
+            async with running_worker(parts, concurrency or parts.settings.worker_concurrency):
+                log.info("patchwell worker started")
+                await stop.wait()
+            log.info("patchwell worker stopped")
+
+    asyncio.run(main())
+    return 0
+
+
+async def run_migrate(environ: Mapping[str, str], target: int | None) -> int:
+    url = load_database_url(environ)
+    db = await Database.connect(url)
+    try:
+        before = await current_version(db)
+        applied = await migrate(db, target)
+        after = await current_version(db)
+    finally:
+        await db.close()
+    if applied:
+        verb = "applied" if after >= before else "reverted"
+        print(f"{verb}: {', '.join(applied)} (schema version {before} -> {after})")
+    else:
+        print(f"nothing to do (schema version {after})")
+    return 0
+
+
+async def jobs_list(environ: Mapping[str, str], states: tuple[str, ...], limit: int) -> int:
+    db = await open_database(load_database_url(environ), auto_migrate=False)
+    try:
+        jobs = await JobQueue(db).list_jobs(states=states, limit=limit)
+    finally:
+        await db.close()
+    if not jobs:
+        print(f"no {'/'.join(states)} jobs")
+        return 0
+    print(f"{'ID':>6}  {'STATE':<8} {'ATTEMPTS':>8}  {'RUN AT (UTC)':<19}  {'JOB':<40}  LAST ERROR")
+    for job in jobs:
+        what = job.event or job.kind
+        if job.action:
+            what += f".{job.action}"
+        if job.repository:
+            what += f" {job.repository}"
+        run_at = datetime.fromtimestamp(job.run_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        error = (job.last_error or "").replace("\n", " ")[:80]
+        print(
+            f"{job.id:>6}  {job.state:<8} {job.attempts:>8}  {run_at:<19}  {what:<40.40}  {error}"
+        )
+    return 0
+
+
+async def jobs_retry(environ: Mapping[str, str], job_id: int) -> int:
+    db = await open_database(load_database_url(environ), auto_migrate=False)
+    try:
+        ok = await JobQueue(db).retry(job_id)
+    finally:
+        await db.close()
+    if not ok:
+        print(f"job {job_id} not found, or it is running or done", file=sys.stderr)
+        return 1
+    print(f"job {job_id} requeued")
+    return 0
