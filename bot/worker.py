@@ -1,0 +1,279 @@
+"""Runs queued jobs: bounded concurrency, leases kept alive, retries with backoff.
+
+Usage::
+
+    worker = Worker(queue, run_job, concurrency=4, lease_seconds=60, poll_interval=1.0,
+                    max_backoff=3600, rng=random.Random(), on_job_done=observer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    worker.wake()        # after an in-process enqueue: claim now instead of at the next poll
+    stop.set(); await task
+
+``run_job(job)`` is the integrator's dispatcher. Its outcome decides the job's fate:
+
+* returns -> ``done``;
+* raises :class:`bot.errors.TransientError` -> retried after a full-jitter exponential backoff
+  (``rng.uniform(0, min(max_backoff, base_backoff * 2 ** (attempt - 1)))``), and never sooner
+  than the error's ``retry_after``; after ``job.max_attempts`` attempts -> ``dead``;
+* raises anything else -> ``dead`` at once with ``"<ExceptionType>: <message>"``.
+
+Error text is scrubbed of anything token-shaped (:func:`scrub_secrets`) and bounded before
+it is stored or logged -- a handler's exception message may quote a URL or header.
+
+While a job runs, a heartbeat renews its lease every ``lease_seconds / 3``; if the lease is
+lost (the job was taken over after a stall) the job is cancelled and left to its new owner.
+On stop no new jobs are claimed; running jobs get ``shutdown_grace`` seconds to finish and are
+then cancelled and released back to the queue (the attempt does not count).
+
+Each finished job logs one line on logger ``patchwell.worker`` with ``extra`` fields job_id,
+kind, event, action, installation, repository, outcome, duration_ms, attempt, and calls
+``on_job_done(job, outcome, duration_s)`` (outcome: done | retry | dead | lost | released).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import re
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from bot.errors import TransientError
+from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
+
+__all__ = ["Worker", "backoff_delay", "scrub_secrets"]
+
+log = logging.getLogger("patchwell.worker")
+
+JobObserver = Callable[[Job, str, float], None]
+
+# Token shapes our own errors could quote (GitHub tokens, JWTs, auth headers, URL passwords).
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{16,}"), r"\1****"),
+    (re.compile(r"\b(github_pat_)[A-Za-z0-9_]{16,}"), r"\1****"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "<jwt ****>"),
+    (re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ****"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1****@"),
+    (re.compile(r"(?i)\b(password|secret|token|api[_-]?key)=[^&\s]+"), r"\1=****"),
+)
+
+
+def scrub_secrets(text: str) -> str:
+    """Mask token-shaped substrings so an exception message can be stored and logged."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def backoff_delay(
+    attempt: int,
+    rng: random.Random,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+) -> float:
+    """Full-jitter exponential backoff for the ``attempt``-th failure (1-based).
+
+    Full jitter spreads retries of many jobs that failed together (a GitHub outage) instead
+    of making them hammer the API in lockstep.
+    """
+    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 62))
+    delay = rng.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, float(retry_after))  # GitHub said how long: never sooner
+    return delay
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return bound_error(scrub_secrets(text), MAX_ERROR_CHARS)
+
+
+class Worker:
+    """Claims and runs jobs from a :class:`~bot.queue.JobQueue` (see module docstring)."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        run_job: Callable[[Job], Awaitable[None]],
+        *,
+        concurrency: int = 4,
+        lease_seconds: float = 60,
+        poll_interval: float = 1.0,
+        max_backoff: float = 3600,
+        base_backoff: float = 5.0,
+        rng: random.Random | None = None,
+        on_job_done: JobObserver | None = None,
+        shutdown_grace: float = 30.0,
+        worker_id: str | None = None,
+    ) -> None:
+        if concurrency < 1 or lease_seconds <= 0 or poll_interval <= 0:
+            raise ValueError("concurrency, lease_seconds and poll_interval must be positive")
+        self.queue = queue
+        self.run_job = run_job
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.base_backoff = base_backoff
+        self.rng = rng if rng is not None else random.Random()
+        self.on_job_done = on_job_done
+        self.shutdown_grace = shutdown_grace
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._running: dict[asyncio.Task[None], int] = {}  # task -> its slot number
+
+    def wake(self) -> None:
+        """Claim now rather than at the next poll (call after an in-process enqueue)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until ``stop`` is set, then finish or release running ones."""
+        free_slots = list(range(self.concurrency))
+        try:
+            while not stop.is_set():
+                self._reap(free_slots)
+                job = None
+                if free_slots:
+                    owner = f"{self.worker_id}/{free_slots[-1]}"
+                    try:
+                        job = await self.queue.claim(owner, self.lease_seconds)
+                    except Exception as exc:  # database hiccup: log, back off, keep going
+                        log.warning("claim failed: %s", _describe(exc))
+                    if job is not None:
+                        slot = free_slots.pop()
+                        self._running[asyncio.create_task(self._run_one(job, owner))] = slot
+                        continue  # there may be more work: claim again at once
+                await self._idle(stop)
+        finally:
+            await self._shutdown()
+
+    def _reap(self, free_slots: list[int]) -> None:
+        for task in [t for t in self._running if t.done()]:
+            free_slots.append(self._running.pop(task))
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a wake-up, a finished job, stop, or the poll interval."""
+        waiters = {
+            asyncio.create_task(self._wake.wait()),
+            asyncio.create_task(stop.wait()),
+        }
+        if self._running:
+            waiters.add(asyncio.create_task(asyncio.wait(set(self._running))))
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            self._wake.clear()
+
+    async def _shutdown(self) -> None:
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(set(self._running), timeout=self.shutdown_grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        self._running.clear()
+
+    async def _run_one(self, job: Job, owner: str) -> None:
+        started = time.monotonic()
+        lost = asyncio.Event()
+        work = asyncio.create_task(self.run_job(job))
+        beat = asyncio.create_task(self._heartbeat(job, owner, work, lost))
+        outcome = "done"
+        error: str | None = None
+        try:
+            try:
+                await asyncio.shield(work)  # shield: our own cancellation is handled below
+            finally:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
+        except asyncio.CancelledError:
+            if lost.is_set():
+                outcome = "lost"
+            else:  # shutdown: stop the handler, hand the job back
+                work.cancel()
+                with contextlib.suppress(BaseException):
+                    await work
+                outcome = "released"
+                await self._settle(self.queue.release(job.id, owner))
+        except TransientError as exc:
+            error = _describe(exc)
+            if job.attempts >= job.max_attempts:
+                outcome = "dead"
+                error = f"gave up after {job.attempts} attempts; last: {error}"
+                await self._settle(self.queue.bury(job.id, owner, error))
+            else:
+                outcome = "retry"
+                delay = backoff_delay(
+                    job.attempts,
+                    self.rng,
+                    base=self.base_backoff,
+                    cap=self.max_backoff,
+                    retry_after=exc.retry_after,
+                )
+                await self._settle(self.queue.retry_later(job.id, owner, error, delay))
+        except Exception as exc:
+            outcome = "dead"
+            error = _describe(exc)
+            await self._settle(self.queue.bury(job.id, owner, error))
+        else:
+            if not await self._settle(self.queue.complete(job.id, owner)):
+                outcome = "lost"
+        self._report(job, outcome, time.monotonic() - started, error)
+
+    async def _settle(self, update: Awaitable[bool]) -> bool:
+        """Record a job's outcome; a failure here leaves the lease to expire and retry."""
+        try:
+            return await update
+        except Exception as exc:
+            log.warning("could not record job outcome: %s", _describe(exc))
+            return False
+
+    async def _heartbeat(
+        self, job: Job, owner: str, work: asyncio.Task[None], lost: asyncio.Event
+    ) -> None:
+        interval = self.lease_seconds / 3
+        while not work.done():
+            await asyncio.sleep(interval)
+            try:
+                held = await self.queue.heartbeat(job.id, owner, self.lease_seconds)
+            except Exception as exc:  # transient DB trouble: the lease still has 2/3 left
+                log.warning("heartbeat failed for job %s: %s", job.id, _describe(exc))
+                continue
+            if not held:
+                lost.set()
+                work.cancel()  # someone else owns the job now; stop duplicating its effects
+                return
+
+    def _report(self, job: Job, outcome: str, duration_s: float, error: str | None) -> None:
+        extra = {
+            "job_id": job.id,
+            "kind": job.kind,
+            "event": job.event,
+            "action": job.action,
+            "installation": job.installation_id,
+            "repository": job.repository,
+            "outcome": outcome,
+            "duration_ms": round(duration_s * 1000, 1),
+            "attempt": job.attempts,
+        }
+        if error:
+            extra["error"] = error
+        level = logging.WARNING if outcome in ("dead", "lost") else logging.INFO
+        log.log(level, "job %s %s", job.id, outcome, extra=extra)
+        if self.on_job_done is not None:
+            try:
+                self.on_job_done(job, outcome, duration_s)
+            except Exception as exc:  # a metrics bug must not kill the worker
+                log.warning("on_job_done observer failed: %s", _describe(exc))
