@@ -106,6 +106,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     worker_concurrency: int = 4
+    job_lease_seconds: int = 60
     rescan_interval: timedelta = timedelta(hours=24)
     bot_name: str = "patchwell"
     inline_worker: bool | None = None
@@ -268,6 +269,7 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
             "LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info"
         ).upper(),
         "worker_concurrency": c.get("PATCHWELL_WORKER_CONCURRENCY", _positive_int, 4),
+        "job_lease_seconds": c.get("PATCHWELL_JOB_LEASE_SECONDS", _positive_int, 60),
         "rescan_interval": c.get("PATCHWELL_RESCAN_INTERVAL", parse_duration, timedelta(hours=24)),
         "bot_name": c.get("PATCHWELL_BOT_NAME", _choice_bot_name, "patchwell"),
         "inline_worker": c.get("PATCHWELL_INLINE_WORKER", _boolean, None),

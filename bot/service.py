@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 import sys
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +41,10 @@ class Parts:
     db: Database
     queue: JobQueue
     metrics: Metrics
+
+
+#: The process's parts, reachable from the app (for operators' tooling and tests).
+PARTS: web.AppKey[Parts] = web.AppKey("patchwell_parts", Parts)
 
 
 async def open_database(url: str, *, auto_migrate: bool) -> Database:
@@ -77,14 +80,12 @@ async def open_parts(environ: Mapping[str, str]) -> AsyncIterator[Parts]:
     db = await open_database(
         settings.database_url, auto_migrate=settings.database.dialect == "sqlite"
     )
+    queue = JobQueue(db)
     try:
-        yield Parts(settings, db, JobQueue(db), Metrics())
+        yield Parts(settings, db, queue, Metrics())
     finally:
+        await queue.close()  # answers every delivery still waiting for its commit
         await db.close()
-
-
-def _worker_id() -> str:
-    return f"{uuid.uuid4().hex[:8]}"
 
 
 @asynccontextmanager
@@ -98,7 +99,7 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
             parts.queue,
             runner,
             concurrency=concurrency,
-            worker_id=_worker_id(),
+            lease_seconds=parts.settings.job_lease_seconds,
             rng=random.Random(),
             on_job_done=lambda job, outcome, seconds: parts.metrics.job_seconds.labels(
                 job.kind, outcome
@@ -155,6 +156,7 @@ async def build_app(
         on_stored=lambda: [w.wake() for w in workers] and None,
         background=[lifetime],
     )
+    app[PARTS] = parts
     log.info(
         "patchwell serving",
         extra={"database": mask_url(parts.settings.database_url), "inline_worker": wants_worker},

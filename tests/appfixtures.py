@@ -17,3 +17,33 @@ def rsa_private_key_pem() -> str:
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     ).decode()
+
+
+@pytest.fixture
+def patchwell_env(tmp_path, rsa_private_key_pem) -> dict[str, str]:
+    """A complete, valid environment on a fresh SQLite file (no GitHub reachable)."""
+    return {
+        "PATCHWELL_APP_ID": "4242",
+        "PATCHWELL_PRIVATE_KEY": rsa_private_key_pem,
+        "PATCHWELL_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'patchwell.db'}",
+        # Nothing listens here: tests without the fake GitHub must not reach GitHub at all.
+        "PATCHWELL_GITHUB_API_URL": "http://127.0.0.1:9",
+        "PATCHWELL_JOB_LEASE_SECONDS": "2",
+    }
+
+
+@pytest.fixture
+async def web(patchwell_env, request):
+    """The real web process (no inline worker) behind a real localhost port.
+
+    Yields ``(client, app)``: an aiohttp ``TestClient`` speaking HTTP to it.
+    """
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.service import build_app
+
+    env = getattr(request, "param", None) or patchwell_env
+    app = await build_app(env, inline_worker=False)
+    async with TestClient(TestServer(app)) as client:
+        yield client, app
