@@ -173,7 +173,7 @@ async def test_workflow_job_is_stored(web) -> None:
 
 
 async def test_health_ready_and_metrics(web) -> None:
-    client, app = web
+    client, _app = web
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200
@@ -196,7 +196,7 @@ async def test_readyz_reports_an_unreachable_database(web) -> None:
 
 
 async def test_secrets_never_in_logs_or_responses(web, caplog, rsa_private_key_pem) -> None:
-    client, app = web
+    client, _app = web
     caplog.set_level(logging.DEBUG)
     bodies = []
     for d in (
