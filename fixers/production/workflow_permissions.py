@@ -1,0 +1,552 @@
+"""`workflow-permissions`: least-privilege GITHUB_TOKEN for every workflow.
+
+Detect widely, fix narrowly, refuse loudly:
+
+* a workflow without a top-level ``permissions:`` is a finding; the patch
+  inserts ``permissions: {contents: read}`` right before ``jobs:`` and, per job,
+  the write scopes that job needs -- inferred from a data table of known
+  actions (``fixers/data/action_permissions.toml``) and from ``run:`` steps
+  (``git push``, ``gh pr create`` ...);
+* a job we cannot reason about (unknown or opaque action, the token used inside
+  a script, a reusable workflow) is never restricted: when one exists the
+  top-level default is *not* added (it would silently take rights from that
+  job); only the jobs we understand get their own block, and the PR names the
+  others with the reason;
+* ``pull_request_target`` / ``workflow_run`` checking out the PR's head is a
+  report-only, high-severity finding: the fix is a design change, not a patch.
+
+Edits are line insertions into the original text at positions the round-trip
+parser reported, then re-parsed to prove the result means what we intended.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from fixers.contract import (
+    Context,
+    Explanation,
+    FileEdit,
+    Finding,
+    Patch,
+    Severity,
+    Snapshot,
+    fingerprint,
+)
+from fixers.production.workflows import (
+    WORKFLOW_PATTERNS,
+    EditError,
+    Job,
+    Step,
+    Workflow,
+    insert_lines,
+    line_text,
+    load_workflows,
+    parse_yaml,
+)
+
+__all__ = [
+    "JobPlan",
+    "PermissionTable",
+    "WorkflowPermissionsFixer",
+    "load_permission_table",
+    "plan_workflow",
+    "restrict_workflow",
+]
+
+NAME = "workflow-permissions"
+Perms = dict[str, str]
+_LEVEL = {"none": 0, "read": 1, "write": 2}
+
+# The token as a workflow expression, and as the environment variables scripts read.
+_TOKEN_EXPR = re.compile(r"\$\{\{[^}]*\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I)
+_TOKEN_VAR = re.compile(r"\$\{?(?:GITHUB_TOKEN|GH_TOKEN)\b")
+_GH_CALL = re.compile(r"(?:^|[\s;&|(`])gh\s+([a-z][\w-]*)(?:\s+([a-z][\w-]*))?", re.M)
+_ACTION_REF = re.compile(r"^([\w.-]+)/([\w.-]+)((?:/[\w./-]+)?)@(\S+)$")
+
+
+def merge(a: Mapping[str, str], b: Mapping[str, str]) -> Perms:
+    """The union of two permission maps, keeping the higher level per scope."""
+    out = dict(a)
+    for scope, level in b.items():
+        if _LEVEL.get(level, 0) > _LEVEL.get(out.get(scope, "none"), 0):
+            out[scope] = level
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRule:
+    permissions: Mapping[str, str]
+    with_token: Mapping[str, str] = field(default_factory=dict)
+    when_input: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    opaque: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionTable:
+    actions: Mapping[str, ActionRule]
+    gh: Mapping[str, Mapping[str, str]]
+    git_push: re.Pattern[str]
+    privileged: frozenset[str]
+    untrusted_exprs: tuple[str, ...]
+    untrusted_commands: tuple[re.Pattern[str], ...]
+    reviewed: str
+
+    def action(self, owner_repo_path: str) -> ActionRule | None:
+        """Exact ``owner/repo/path``, then ``owner/repo`` (GitHub names ignore case)."""
+        key = owner_repo_path.lower()
+        if key in self.actions:
+            return self.actions[key]
+        owner_repo = "/".join(key.split("/")[:2])
+        return self.actions.get(owner_repo)
+
+
+def _perm_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if str(v) in _LEVEL}
+
+
+def load_permission_table(data: bytes | None = None) -> PermissionTable:
+    """Parse the action-permissions data file (the packaged one by default)."""
+    if data is None:
+        data = resources.files("fixers").joinpath("data/action_permissions.toml").read_bytes()
+    raw = tomllib.loads(data.decode("utf-8"))
+    actions: dict[str, ActionRule] = {}
+    for name, entry in raw.get("actions", {}).items():
+        actions[name.lower()] = ActionRule(
+            permissions=_perm_map(entry.get("permissions")),
+            with_token=_perm_map(entry.get("with-token")),
+            when_input={k: _perm_map(v) for k, v in entry.get("when-input", {}).items()},
+            opaque=bool(entry.get("opaque", False)),
+            reason=str(entry.get("reason", "")),
+        )
+    gh = {k: _perm_map(v) for k, v in raw.get("gh", {}).items() if isinstance(v, Mapping)}
+    untrusted = raw.get("untrusted-checkout", {})
+    return PermissionTable(
+        actions=actions,
+        gh=gh,
+        git_push=re.compile(raw["run"]["git-push"], re.M),
+        privileged=frozenset(raw.get("triggers", {}).get("privileged", [])),
+        untrusted_exprs=tuple(untrusted.get("expressions", [])),
+        untrusted_commands=tuple(re.compile(p) for p in untrusted.get("commands", [])),
+        reviewed=str(raw.get("meta", {}).get("reviewed", "")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """What one job needs, or why we cannot tell."""
+
+    job_id: str
+    known: bool
+    permissions: Perms
+    reasons: tuple[str, ...]  # why each scope is needed, or why the job is unknown
+
+    @property
+    def needs_more_than_read(self) -> bool:
+        return any(k != "contents" or v != "read" for k, v in self.permissions.items())
+
+    def block(self) -> Perms:
+        """The job-level block: what it needs, never less than reading the repo."""
+        return merge({"contents": "read"}, self.permissions)
+
+
+def _step_token_passed(step: Step, inherited_env: Mapping[str, str]) -> bool:
+    values = [*step.with_.values(), *step.env.values(), *inherited_env.values()]
+    return any(_TOKEN_EXPR.search(v) for v in values)
+
+
+def _plan_uses(step: Step, env: Mapping[str, str], table: PermissionTable) -> tuple[Perms, str]:
+    """Permissions for a ``uses:`` step; raises ``LookupError(reason)`` when unknown."""
+    uses = step.uses or ""
+    if uses.startswith("./"):
+        raise LookupError(f"uses the local action `{uses}` (not analysed)")
+    if uses.startswith("docker://"):
+        if _step_token_passed(step, env):
+            raise LookupError(f"hands the token to the container `{uses}`")
+        return {}, ""
+    match = _ACTION_REF.match(uses)
+    if match is None:
+        raise LookupError(f"uses `{uses}`, which is not an `owner/repo@ref` reference")
+    name = f"{match.group(1)}/{match.group(2)}{match.group(3)}"
+    rule = table.action(name)
+    if rule is None:
+        raise LookupError(f"uses `{name}`, an action not in Patchwell's permission table")
+    if rule.opaque:
+        raise LookupError(f"uses `{name}`, which {rule.reason or 'cannot be reasoned about'}")
+    perms = dict(rule.permissions)
+    if rule.with_token and _step_token_passed(step, env):
+        perms = merge(perms, rule.with_token)
+    for key, extra in rule.when_input.items():
+        if key in step.with_:
+            perms = merge(perms, extra)
+    return perms, name
+
+
+def _plan_run(script: str, table: PermissionTable) -> tuple[Perms, list[str]]:
+    """Permissions for a ``run:`` script; raises ``LookupError(reason)`` when unknown."""
+    if _TOKEN_EXPR.search(script):
+        raise LookupError("puts the GITHUB_TOKEN into a `run:` script")
+    if _TOKEN_VAR.search(script):
+        raise LookupError("reads the token variable inside a `run:` script")
+    perms: Perms = {}
+    why: list[str] = []
+    if table.git_push.search(script):
+        perms = merge(perms, {"contents": "write"})
+        why.append("`git push`")
+    for match in _GH_CALL.finditer(script):
+        command = " ".join(x for x in match.groups() if x)
+        needed = table.gh.get(command)
+        if needed is None:
+            raise LookupError(f"runs `gh {command}`, a command not in the permission table")
+        perms = merge(perms, needed)
+        why.append(f"`gh {command}`")
+    return perms, why
+
+
+def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
+    if job.uses:
+        return JobPlan(job.id, False, {}, (f"calls the reusable workflow `{job.uses}`",))
+    env = {**workflow.env, **job.env}
+    perms: Perms = {}
+    reasons: list[str] = []
+    for step in job.steps:
+        try:
+            if step.uses:
+                needed, name = _plan_uses(step, env, table)
+                if any(v != "read" or k != "contents" for k, v in needed.items()):
+                    reasons.append(f"`{name}`")
+            elif step.run is not None:
+                needed, why = _plan_run(step.run, table)
+                if needed:
+                    reasons.extend(why)
+            else:
+                continue
+        except LookupError as exc:
+            return JobPlan(job.id, False, {}, (f"step {step.index + 1} {exc.args[0]}",))
+        perms = merge(perms, needed)
+    return JobPlan(job.id, True, perms, tuple(dict.fromkeys(reasons)))
+
+
+def plan_workflow(workflow: Workflow, table: PermissionTable) -> list[JobPlan]:
+    """A plan for every job that does not already set its own permissions."""
+    return [plan_job(j, workflow, table) for j in workflow.jobs if not j.has_permissions]
+
+
+# --- the edit ---------------------------------------------------------------------
+
+
+def _block_lines(indent: str, unit: str, perms: Mapping[str, str]) -> list[str]:
+    lines = [f"{indent}permissions:"]
+    lines += [f"{indent}{unit}{scope}: {perms[scope]}" for scope in sorted(perms)]
+    return lines
+
+
+def _top_insert_line(workflow: Workflow) -> int:
+    """The line before ``jobs:``, moved above comments that belong to ``jobs:``."""
+    assert workflow.jobs_line is not None
+    line = workflow.jobs_line
+    while line > 0 and line_text(workflow.text, line - 1).lstrip().startswith("#"):
+        line -= 1
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """The outcome of restricting one workflow."""
+
+    text: str | None  # the new text, or None when nothing could be changed
+    top_level: bool
+    plans: tuple[JobPlan, ...]
+    refused: tuple[str, ...] = ()
+
+
+def restrict_workflow(workflow: Workflow, table: PermissionTable) -> Restriction:
+    """Insert the permission blocks into ``workflow.text`` (see the module docstring)."""
+    plans = plan_workflow(workflow, table)
+    if workflow.jobs_line is None:
+        return Restriction(None, False, tuple(plans))
+    all_known = all(p.known for p in plans)
+    unit = " " * workflow.indent
+    nl = workflow.newline
+    inserts: list[tuple[int, list[str]]] = []
+    expected_jobs: dict[str, Perms] = {}
+    refused: list[str] = []
+    for plan in plans:
+        if not plan.known or (all_known and not plan.needs_more_than_read):
+            continue
+        job = workflow.job(plan.job_id)
+        assert job is not None
+        if job.body_line is None or job.body_col is None:
+            refused.append(f"`{job.id}` is written in flow style; left alone")
+            continue
+        prefix = line_text(workflow.text, job.body_line)[: job.body_col]
+        if prefix.strip():
+            refused.append(f"`{job.id}` has an unusual layout; left alone")
+            continue
+        indent = " " * job.body_col
+        why = ", ".join(plan.reasons) if plan.reasons else "nothing that writes"
+        comment = f"{indent}# Patchwell: least privilege for this job ({why})."
+        block = plan.block()
+        inserts.append((job.body_line, [comment, *_block_lines(indent, unit, block)]))
+        expected_jobs[job.id] = block
+    if all_known:
+        top = [
+            "# Patchwell: least-privilege GITHUB_TOKEN. Read-only by default;",
+            "# a job that needs more asks for it in its own `permissions:`.",
+            *_block_lines("", unit, {"contents": "read"}),
+            "",
+        ]
+        inserts.append((_top_insert_line(workflow), top))
+    if not inserts:
+        return Restriction(None, False, tuple(plans), tuple(refused))
+    text = workflow.text
+    # Bottom-up, so earlier line numbers stay valid.
+    for line, lines in sorted(inserts, key=lambda item: item[0], reverse=True):
+        text = insert_lines(text, line, lines, nl)
+    _verify(text, workflow, expected_jobs, top_level=all_known)
+    return Restriction(text, all_known, tuple(plans), tuple(refused))
+
+
+def _verify(text: str, before: Workflow, jobs: Mapping[str, Perms], *, top_level: bool) -> None:
+    """Re-parse the edited text: the permissions must read back exactly as intended."""
+    try:
+        doc = parse_yaml(text)
+    except YAMLError as exc:  # pragma: no cover - would be a bug in the insertion
+        raise EditError(f"edited workflow no longer parses: {exc}") from None
+    if not isinstance(doc, CommentedMap):  # pragma: no cover
+        raise EditError("edited workflow is no longer a mapping")
+    if top_level and dict(doc.get("permissions") or {}) != {"contents": "read"}:
+        raise EditError("top-level permissions did not read back as contents: read")
+    for job_id, perms in jobs.items():
+        node = doc["jobs"][job_id]
+        if dict(node.get("permissions") or {}) != perms:
+            raise EditError(f"job {job_id} permissions did not read back as intended")
+    if len(doc["jobs"]) != len(before.jobs):
+        raise EditError("job count changed")
+
+
+# --- findings ---------------------------------------------------------------------
+
+
+def _untrusted_checkout(step: Step, table: PermissionTable) -> bool:
+    if step.uses and step.uses.lower().startswith("actions/checkout@"):
+        values = (step.with_.get("ref", ""), step.with_.get("repository", ""))
+        return any(expr in v for v in values for expr in table.untrusted_exprs)
+    if step.run:
+        if any(p.search(step.run) for p in table.untrusted_commands):
+            return True
+        return "git checkout" in step.run and any(e in step.run for e in table.untrusted_exprs)
+    return False
+
+
+def _untrusted_findings(workflow: Workflow, table: PermissionTable) -> list[Finding]:
+    risky = workflow.triggers & {"pull_request_target", "workflow_run"}
+    if not risky:
+        return []
+    out = []
+    for job in workflow.jobs:
+        step = next((s for s in job.steps if _untrusted_checkout(s, table)), None)
+        if step is None:
+            continue
+        trigger = sorted(risky)[0]
+        out.append(
+            Finding(
+                fixer=NAME,
+                rule="untrusted-checkout",
+                severity=Severity.VULNERABILITY,
+                title=f"`{trigger}` checks out untrusted pull-request code",
+                message=(
+                    f"Job `{job.id}` runs on `{trigger}`, which has the base repository's "
+                    f"secrets and a write-capable token, and step {step.index + 1} checks out "
+                    "the pull request's head. Code from a fork then runs with those rights. "
+                    "Split the workflow: build untrusted code under `pull_request`, and do "
+                    "privileged work in a separate `workflow_run` job that never executes it."
+                ),
+                fingerprint=fingerprint(NAME, "untrusted-checkout", workflow.path, job.id),
+                path=workflow.path,
+                line=step.line,
+                data={"job": job.id, "trigger": trigger},
+            )
+        )
+    return out
+
+
+def _missing_finding(workflow: Workflow, table: PermissionTable) -> Finding | None:
+    plans = plan_workflow(workflow, table)
+    if not plans:
+        return None  # every job already sets its own permissions
+    privileged = sorted(workflow.triggers & table.privileged)
+    # A privileged trigger hands outsider-controlled input to a token that may
+    # write: above hygiene so it is fixed first, but not "high" (that is the
+    # untrusted-checkout finding, which is the actually exploitable shape).
+    severity = Severity.DRIFT if privileged else Severity.HYGIENE
+    unknown = [p for p in plans if not p.known]
+    msg = "No top-level `permissions:`: every job gets the repository's default token rights."
+    if privileged:
+        msg += f" It runs on {', '.join(f'`{t}`' for t in privileged)} with outsider input."
+    if unknown:
+        msg += " Jobs Patchwell cannot reason about: " + "; ".join(
+            f"`{p.job_id}` {p.reasons[0]}" for p in unknown
+        )
+    return Finding(
+        fixer=NAME,
+        rule="missing-permissions",
+        severity=severity,
+        title="Workflow token has no least-privilege permissions",
+        message=msg,
+        fingerprint=fingerprint(NAME, "missing-permissions", workflow.path),
+        path=workflow.path,
+        line=1,
+        data={
+            "privileged_triggers": privileged,
+            "jobs": {
+                p.job_id: {"known": p.known, "permissions": p.permissions, "why": list(p.reasons)}
+                for p in plans
+            },
+        },
+    )
+
+
+def _write_all_finding(workflow: Workflow) -> Finding | None:
+    if workflow.permissions != "write-all":
+        return None
+    return Finding(
+        fixer=NAME,
+        rule="write-all",
+        severity=Severity.HYGIENE,
+        title="Workflow grants the token write access to everything",
+        message="`permissions: write-all` gives every job every write scope; list the scopes "
+        "each job needs instead.",
+        fingerprint=fingerprint(NAME, "write-all", workflow.path),
+        path=workflow.path,
+        line=1,
+    )
+
+
+def _format_perms(perms: Mapping[str, str]) -> str:
+    return ", ".join(f"`{k}: {v}`" for k, v in sorted(perms.items())) or "none"
+
+
+@dataclass(frozen=True)
+class WorkflowPermissionsFixer:
+    table: PermissionTable = field(default_factory=load_permission_table)
+    name: str = NAME
+    patterns: tuple[str, ...] = WORKFLOW_PATTERNS
+    scope: Literal["file", "repo"] = "file"
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        workflows, errors = load_workflows(snapshot, ctx)
+        findings = [
+            Finding(
+                fixer=NAME,
+                rule="unreadable-workflow",
+                severity=Severity.BROKEN_BUILD,
+                title="Workflow file cannot be parsed",
+                message=f"Patchwell could not read this workflow: {err.reason}. GitHub will "
+                "not run it either.",
+                fingerprint=fingerprint(NAME, "unreadable-workflow", err.path),
+                path=err.path,
+            )
+            for err in errors
+        ]
+        for workflow in workflows:
+            findings += _untrusted_findings(workflow, self.table)
+            if workflow.jobs_line is None:
+                continue
+            if workflow.has_permissions:
+                found = _write_all_finding(workflow)
+            else:
+                found = _missing_finding(workflow, self.table)
+            if found is not None:
+                findings.append(found)
+        return findings
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        wanted = {f.path: f for f in findings if f.rule == "missing-permissions" and f.path}
+        if not wanted:
+            return []
+        workflows, _ = load_workflows(snapshot, ctx)
+        edits: list[FileEdit] = []
+        resolved: list[str] = []
+        notes: list[str] = []
+        severity = Severity.HYGIENE
+        for workflow in workflows:
+            finding = wanted.get(workflow.path)
+            if finding is None or workflow.has_permissions or workflow.jobs_line is None:
+                continue
+            try:
+                result = restrict_workflow(workflow, self.table)
+            except EditError as exc:
+                notes.append(f"- `{workflow.path}`: left unchanged ({exc}).")
+                continue
+            notes.append(_describe(workflow.path, result))
+            if result.text is None:
+                continue
+            edits.append(FileEdit(workflow.path, "modify", result.text.encode("utf-8")))
+            severity = max(severity, finding.severity)
+            if result.top_level:
+                resolved.append(finding.fingerprint)
+        if not edits:
+            return []
+        return [
+            Patch(
+                fixer=NAME,
+                key="least-privilege",
+                title="Give workflow tokens least-privilege permissions",
+                edits=tuple(edits),
+                explanation=_explanation(notes, self.table.reviewed),
+                severity=severity,
+                fingerprints=tuple(resolved),
+                labels=("security",),
+            )
+        ]
+
+
+def _describe(path: str, result: Restriction) -> str:
+    lines = [f"- `{path}`:"]
+    if result.top_level:
+        lines.append("  - top level: `contents: read` before `jobs:`")
+    else:
+        lines.append(
+            "  - top level **not** restricted: a job below cannot be reasoned about, and a "
+            "read-only default would silently take rights from it"
+        )
+    for plan in result.plans:
+        if not plan.known:
+            lines.append(f"  - job `{plan.job_id}` left alone: it {plan.reasons[0]}")
+        elif plan.needs_more_than_read or not result.top_level:
+            why = ", ".join(plan.reasons) or "nothing that writes"
+            lines.append(f"  - job `{plan.job_id}`: {_format_perms(plan.block())} ({why})")
+    lines += [f"  - {note}" for note in result.refused]
+    return "\n".join(lines)
+
+
+def _explanation(notes: list[str], reviewed: str) -> Explanation:
+    return Explanation(
+        found="These workflows run without a `permissions:` block, so every job receives "
+        "the repository's default GITHUB_TOKEN rights (read-write on older repositories):\n\n"
+        + "\n".join(notes),
+        why="A compromised dependency, action or injected script can only do what the token "
+        "allows. Read-only by default, with each job's write scopes written next to it, "
+        "limits that to what the job was built to do.",
+        changes="Inserts `permissions:` blocks only; every other byte of each workflow is "
+        "unchanged. Scopes come from Patchwell's table of what known actions need "
+        f"(`fixers/data/action_permissions.toml`, reviewed {reviewed}) and from recognised "
+        "`run:` commands (`git push` needs `contents: write`, `gh pr create` needs "
+        "`pull-requests: write`).",
+        verify="Let the workflows run on this branch (or re-run them after merging). A job "
+        "that fails with `Resource not accessible by integration` needs one more scope: add "
+        "it to that job's block.",
+        rollback="Revert this pull request; the workflows return to the default token rights.",
+    )

@@ -1,0 +1,312 @@
+"""`workflow-permissions`: detection, the inserted blocks, and the refusals."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+from ruamel.yaml import YAML
+
+from fixers.contract import Context, MemorySnapshot, Severity
+from fixers.production.workflow_permissions import (
+    WorkflowPermissionsFixer,
+    load_permission_table,
+)
+
+WF = ".github/workflows/ci.yml"
+
+
+@pytest.fixture(scope="module")
+def fixer() -> WorkflowPermissionsFixer:
+    return WorkflowPermissionsFixer()
+
+
+def run(fixer: WorkflowPermissionsFixer, files: dict[str, bytes]):
+    snap = MemorySnapshot(files)
+    findings = fixer.detect(snap, Context())
+    return findings, fixer.fix(snap, findings, Context())
+
+
+def inserted_only(before: str, after: str) -> list[str]:
+    """The lines ``after`` adds; fails if any original line changed or moved out."""
+    a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    added: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        assert tag in ("equal", "insert"), f"original bytes changed: {tag} {a[i1:i2]!r}"
+        if tag == "insert":
+            added += b[j1:j2]
+    return added
+
+
+def load(text: str):
+    return YAML(typ="safe").load(text)
+
+
+CI = """\
+name: ci   # keep this comment
+"on":
+  push:
+    branches: ['main']
+  pull_request:
+
+env:
+  FORCE_COLOR: "1"
+
+# The jobs, in the order they run.
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.12"}
+      - run: pytest -q
+  release:
+    needs: test
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: |
+          git tag "v$(date +%s)"
+          git push origin --tags
+      - uses: softprops/action-gh-release@v2
+  label:
+    runs-on: ubuntu-latest
+    steps:
+      - run: gh pr edit "$PR" --add-label ci
+        env:
+          GH_TOKEN: ${{ github.token }}
+"""
+
+
+def test_all_known_jobs_get_top_level_read_and_job_level_writes(fixer):
+    findings, patches = run(fixer, {WF: CI.encode()})
+    [finding] = findings
+    assert finding.rule == "missing-permissions"
+    assert finding.severity is Severity.HYGIENE
+    [patch] = patches
+    assert patch.fixer == "workflow-permissions" and patch.key == "least-privilege"
+    assert patch.fingerprints == (finding.fingerprint,)
+    [edit] = patch.edits
+    after = edit.content.decode()
+    added = inserted_only(CI, after)
+    assert all(
+        line.strip().startswith(("#", "permissions:", "contents:", "pull-"))
+        or line.strip() in ("",)
+        for line in added
+    ), added
+    doc = load(after)
+    assert doc["permissions"] == {"contents": "read"}
+    assert "permissions" not in doc["jobs"]["test"]  # read-only default suffices
+    assert doc["jobs"]["release"]["permissions"] == {"contents": "write"}
+    assert doc["jobs"]["label"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    # Inserted before the comment that belongs to `jobs:`, not between them.
+    assert "# The jobs, in the order they run.\njobs:\n" in after
+    assert after.index("permissions:\n  contents: read") < after.index("# The jobs")
+    # Round trip: the rest of the document reads back identically.
+    before_doc, after_doc = load(CI), load(after)
+    after_doc.pop("permissions")
+    for job in after_doc["jobs"].values():
+        job.pop("permissions", None)
+    assert after_doc == before_doc
+
+
+def test_explanation_names_scopes_and_reasons(fixer):
+    _, [patch] = run(fixer, {WF: CI.encode()})
+    body = patch.explanation.markdown()
+    assert "`release`" in body and "`git push`" in body
+    assert "softprops/action-gh-release" in body
+    assert "### How to roll back" in body
+
+
+def test_unknown_job_blocks_top_level_and_is_named(fixer):
+    text = """\
+on: [push]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+  mystery:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: someone/unknown-action@v1
+  scripted:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          curl -H "Authorization: token ${{ secrets.GITHUB_TOKEN }}" https://api.github.com
+  reuse:
+    uses: org/repo/.github/workflows/deploy.yml@main
+"""
+    [finding], [patch] = run(fixer, {WF: text.encode()})
+    assert "mystery" in finding.message and "reuse" in finding.message
+    assert finding.data["jobs"]["mystery"]["known"] is False
+    after = patch.edits[0].content.decode()
+    inserted_only(text, after)
+    doc = load(after)
+    assert "permissions" not in doc  # would silently restrict `mystery`
+    assert doc["jobs"]["build"]["permissions"] == {"contents": "read"}
+    for job in ("mystery", "scripted", "reuse"):
+        assert "permissions" not in doc["jobs"][job]
+    body = patch.explanation.markdown()
+    assert "`mystery` left alone" in body and "someone/unknown-action" in body
+    assert "`scripted` left alone" in body and "`run:` script" in body
+    assert "`reuse` left alone" in body and "reusable workflow" in body
+    # The finding stays open: only the top-level block resolves it.
+    assert patch.fingerprints == ()
+
+
+def test_only_unknown_jobs_means_no_patch(fixer):
+    text = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+    text += "      - uses: actions/github-script@v7\n"
+
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert "caller-supplied script" in finding.message
+    assert patches == []
+
+
+def test_existing_permissions_are_respected(fixer):
+    top = "on: push\npermissions: {}\njobs:\n  a:\n    runs-on: x\n    steps: [{run: make}]\n"
+    per_job = "on: push\njobs:\n  a:\n    runs-on: x\n    permissions: read-all\n    steps: []\n"
+    assert run(fixer, {WF: top.encode(), ".github/workflows/b.yaml": per_job.encode()}) == ([], [])
+
+
+def test_write_all_is_reported(fixer):
+    text = "on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: x\n    steps: []\n"
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert finding.rule == "write-all" and patches == []
+
+
+def test_privileged_trigger_raises_severity(fixer):
+    text = """\
+on: pull_request_target
+jobs:
+  triage:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/labeler@v5
+"""
+    [finding], [patch] = run(fixer, {WF: text.encode()})
+    assert finding.severity is Severity.DRIFT
+    assert patch.severity is Severity.DRIFT
+    doc = load(patch.edits[0].content.decode())
+    assert doc["jobs"]["triage"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "- uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}",
+        "- run: gh pr checkout ${{ github.event.number }}",
+        "- uses: actions/checkout@v4\n        with:\n"
+        "          ref: refs/pull/${{ github.event.number }}/merge",
+    ],
+)
+def test_pull_request_target_head_checkout_is_high_and_report_only(fixer, step):
+    text = (
+        "on:\n  pull_request_target:\npermissions:\n  contents: read\n"
+        f"jobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      {step}\n"
+    )
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert finding.rule == "untrusted-checkout"
+    assert finding.severity is Severity.VULNERABILITY and finding.severity.is_high
+    assert finding.line == 9 and patches == []
+
+
+def test_pull_request_checkout_of_head_is_not_flagged(fixer):
+    text = (
+        "on: pull_request\npermissions: {contents: read}\njobs:\n  b:\n    runs-on: x\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
+    )
+    assert run(fixer, {WF: text.encode()}) == ([], [])
+
+
+def test_crlf_and_four_space_indent_are_kept(fixer):
+    text = (
+        "on: push\r\njobs:\r\n    pub:\r\n        runs-on: ubuntu-latest\r\n"
+        "        steps:\r\n            - uses: pypa/gh-action-pypi-publish@release/v1\r\n"
+    )
+    _, [patch] = run(fixer, {WF: text.encode()})
+    after = patch.edits[0].content.decode()
+    assert "\n" not in after.replace("\r\n", "")
+    assert "permissions:\r\n    contents: read\r\n" in after
+    assert (
+        "        permissions:\r\n            contents: read\r\n            id-token: write\r\n"
+        in after
+    )
+    inserted_only(text, after)
+
+
+def test_token_inputs_and_conditional_inputs(fixer):
+    text = """\
+on: push
+jobs:
+  image:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/login-action@v3
+        with:
+          registry: ghcr.io
+          password: ${{ secrets.GITHUB_TOKEN }}
+      - uses: aws-actions/configure-aws-credentials@v4
+        with:
+          role-to-assume: arn:aws:iam::1:role/x
+"""
+    _, [patch] = run(fixer, {WF: text.encode()})
+    doc = load(patch.edits[0].content.decode())
+    assert doc["jobs"]["image"]["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "packages": "write",
+    }
+
+
+def test_unlisted_gh_command_makes_job_unknown(fixer):
+    text = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: gh api repos/o/r\n"
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert "gh api" in finding.message and patches == []
+
+
+def test_flow_style_job_is_refused_loudly(fixer):
+    text = (
+        "on: push\njobs:\n  a: {runs-on: x, steps: [{run: git push}]}\n"
+        "  b:\n    runs-on: x\n    steps:\n      - run: make\n"
+    )
+    _, [patch] = run(fixer, {WF: text.encode()})
+    after = patch.edits[0].content.decode()
+    assert load(after)["permissions"] == {"contents": "read"}
+    assert "flow style" in patch.explanation.markdown()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"on: push\njobs:\n  a: [unclosed\n",
+        b"\xff\xfe not utf-8",
+        b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\njobs: [*c, *c]\n",
+        b"on: push\non: pull_request\njobs: {}\n",
+        b"- just\n- a list\n",
+        b"x" * (600 * 1024),
+    ],
+)
+def test_hostile_workflows_get_a_bounded_answer(fixer, data):
+    findings, patches = run(fixer, {WF: data})
+    assert patches == []
+    assert all(f.rule == "unreadable-workflow" for f in findings)
+    assert all(len(f.message) < 400 for f in findings)
+
+
+def test_ignored_paths_and_non_workflow_files_are_skipped(fixer):
+    snap = MemorySnapshot({WF: CI.encode(), "ci/other.yml": CI.encode()})
+    assert fixer.detect(snap, Context(ignore_paths=(".github/workflows/*",))) == []
+
+
+def test_data_table_has_sources_and_review_date():
+    table = load_permission_table()
+    assert table.reviewed == "2026-11-23"
+    assert table.action("Actions/Checkout") is not None
+    assert table.action("github/codeql-action/analyze").permissions["security-events"] == "write"
+    assert "pull_request_target" in table.privileged
