@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
@@ -77,21 +77,13 @@ class IntegrityError(DatabaseError):
 def mask_url(url: str) -> str:
     """``postgresql://user:secret@host/db`` -> ``postgresql://user:****@host/db``.
 
-    Also masks ``password=`` query parameters. Unparseable input is replaced wholesale,
-    because an error path must never be the place a password leaks from.
+    Also masks ``password=`` query parameters. Masks up to the LAST ``@`` so an unencoded
+    ``@`` inside a password does not leak its tail (over-masking is the safe mistake).
     """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            if ":" in userinfo:
-                userinfo = userinfo.split(":", 1)[0] + ":****"
-            netloc = f"{userinfo}@{host}"
-        query = re.sub(r"(?i)(password=)[^&]*", r"\1****", parts.query)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "<unparseable database url>"
+    # Textual rather than parse-and-rebuild: rebuilding normalises URLs (sqlite:/// loses
+    # slashes) and a parser can reject odd input that still holds a password.
+    masked = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*:).*@", r"\1****@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1****", masked)
 
 
 def _password_of(url: str) -> str | None:
@@ -375,6 +367,10 @@ class PostgresDatabase(Database):
             timeout=30,
         )
         try:
+            # One direct attempt first: the pool would keep retrying a refused connection
+            # until its timeout, whereas this fails at once with libpq's reason.
+            probe = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=10)
+            await probe.close()
             await pool.open(wait=True, timeout=10)
         except (PoolTimeout, psycopg.Error) as exc:
             await pool.close()
