@@ -1,0 +1,307 @@
+"""``env-names``: secret *names* in the repository, secret *values* never.
+
+Three findings:
+
+* ``env-file-committed`` -- a ``.env`` file (values!) is in the tree. Report only,
+  severity VULNERABILITY: the values are already in history and must be rotated
+  by a person; deleting the file in a PR would also delete every developer's
+  local copy on their next pull, so Patchwell does not.
+* ``env-not-ignored`` -- ``.gitignore`` does not ignore ``.env``/``.env.*`` -> PR
+  appending ``.env``, ``.env.*`` and ``!.env.example``. Raised only for
+  repositories that read environment variables, deploy, or already hold an env
+  file, so a pure library is left alone.
+* ``env-example-missing`` -- a name production code reads is absent from
+  ``.env.example`` -> PR appending ``NAME=`` under a ``# read in path:line``
+  comment. Names a platform sets (``PORT``, ``DATABASE_URL``...) come from
+  ``fixers/data/platform_env.toml`` and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from fixers.contract import (
+    Context,
+    Explanation,
+    FileEdit,
+    Finding,
+    Patch,
+    Severity,
+    Snapshot,
+    fingerprint,
+)
+from fixers.production.facts import (
+    FACT_PATTERNS,
+    MAX_FILE_BYTES,
+    EnvRead,
+    RepoFacts,
+    extract_facts,
+    gitignored,
+    platform_names,
+    valid_env_name,
+)
+
+__all__ = ["EXAMPLE_FILES", "FIXER", "EnvNamesFixer", "append_lines", "listed_names"]
+
+NAME = "env-names"
+#: Example files, in order of preference; the first one present is the one we edit.
+EXAMPLE_FILES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")
+# Representative names for "is .env.* ignored?": the variants people actually create.
+_VARIANTS = (".env.local", ".env.production")
+_ENV_FILE = re.compile(r"(?:^|/)\.env(?:\.[^/]+)?$")
+_LISTED = re.compile(r"^\s*#?\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.M)
+
+
+def append_lines(original: bytes | None, lines: Sequence[str], *, separate: bool = True) -> bytes:
+    """``original`` with ``lines`` appended, keeping its line ending; bytes before are untouched.
+
+    A missing final newline is added first; ``separate`` puts one blank line between
+    the old content and the new block.
+    """
+    before = original or b""
+    newline = b"\r\n" if b"\r\n" in before else b"\n"
+    out = bytearray(before)
+    if out and not out.endswith(b"\n"):
+        out += newline
+    if out and separate and not out.endswith(newline * 2):
+        out += newline
+    for line in lines:
+        out += line.encode("utf-8") + newline
+    return bytes(out)
+
+
+def listed_names(text: str) -> set[str]:
+    """Names an example file already mentions (``NAME=``, ``export NAME=``, ``# NAME=``)."""
+    return set(_LISTED.findall(text))
+
+
+def _committed_env_files(snapshot: Snapshot) -> list[str]:
+    return [
+        p
+        for p in snapshot.all_paths
+        if _ENV_FILE.search(p) and p.rsplit("/", 1)[-1] not in EXAMPLE_FILES
+    ]
+
+
+def _example_path(snapshot: Snapshot) -> str | None:
+    present = set(snapshot.all_paths)
+    return next((p for p in EXAMPLE_FILES if p in present), None)
+
+
+def _gitignore_text(snapshot: Snapshot) -> str | None:
+    """The root .gitignore, ``""`` when absent, ``None`` when present but unreadable."""
+    data = snapshot.read(".gitignore")
+    if data is None:
+        return "" if ".gitignore" not in snapshot.all_paths else None
+    if len(data) > MAX_FILE_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _gitignore_additions(gitignore: str, example: str) -> list[str]:
+    lines: list[str] = []
+    if not gitignored(gitignore, ".env"):
+        lines.append(".env")
+    if not all(gitignored(gitignore, v) for v in _VARIANTS):
+        lines.append(".env.*")
+    rules = "\n".join([gitignore, *lines])
+    for name in dict.fromkeys((".env.example", example)):
+        if gitignored(rules, name):
+            lines.append(f"!{name}")
+    return lines
+
+
+def _missing_names(snapshot: Snapshot, facts: RepoFacts) -> tuple[str | None, list[EnvRead]]:
+    """The example file to edit and the production names it lacks (``None``: leave it)."""
+    example = _example_path(snapshot)
+    if example is None:
+        if not facts.deploys:
+            return None, []
+        example, text = ".env.example", ""
+    else:
+        data = snapshot.read(example)
+        if data is None or len(data) > MAX_FILE_BYTES:
+            return None, []
+        text = data.decode("utf-8", errors="replace")
+    listed = listed_names(text)
+    platform = platform_names()
+    missing = [
+        read
+        for name, read in facts.code_env().items()
+        if name not in listed and not (name in platform and platform[name].set_by_platform)
+    ]
+    return example, missing
+
+
+@dataclass(frozen=True)
+class EnvNamesFixer:
+    name: str = NAME
+    patterns: tuple[str, ...] = (*FACT_PATTERNS, ".gitignore", *EXAMPLE_FILES)
+    scope: Literal["file", "repo"] = "repo"
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        facts = extract_facts(snapshot, ctx.ignored)
+        committed = _committed_env_files(snapshot)
+        findings = [_committed_finding(path) for path in committed]
+        gitignore = _gitignore_text(snapshot)
+        relevant = bool(committed or facts.deploys or facts.code_env())
+        example = _example_path(snapshot) or ".env.example"
+        if relevant and gitignore is not None:
+            additions = _gitignore_additions(gitignore, example)
+            if any(not line.startswith("!") for line in additions):
+                findings.append(_not_ignored_finding(additions, bool(committed)))
+        example_path, missing = _missing_names(snapshot, facts)
+        findings += [_missing_finding(example_path or example, read) for read in missing]
+        return findings
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        patches: list[Patch] = []
+        ignore = [f for f in findings if f.rule == "env-not-ignored"]
+        if ignore and (patch := _gitignore_patch(snapshot, ignore[0], findings)) is not None:
+            patches.append(patch)
+        missing = [f for f in findings if f.rule == "env-example-missing"]
+        if missing and (patch := _example_patch(snapshot, missing)) is not None:
+            patches.append(patch)
+        return patches
+
+
+def _committed_finding(path: str) -> Finding:
+    return Finding(
+        fixer=NAME,
+        rule="env-file-committed",
+        severity=Severity.VULNERABILITY,
+        path=path,
+        title=f"`{path}` is committed",
+        message=(
+            f"`{path}` is tracked by git, so every value in it is in the repository history. "
+            "Rotate the values it holds, then run `git rm --cached "
+            f"{path}` and keep it ignored. Patchwell does not delete it in a PR: that would "
+            "also delete each developer's local copy on their next pull."
+        ),
+        fingerprint=fingerprint(NAME, "env-file-committed", path),
+    )
+
+
+def _not_ignored_finding(additions: list[str], committed: bool) -> Finding:
+    return Finding(
+        fixer=NAME,
+        rule="env-not-ignored",
+        severity=Severity.VULNERABILITY if committed else Severity.HYGIENE,
+        path=".gitignore",
+        title="`.env` files are not ignored",
+        message=(
+            "`.gitignore` does not ignore local environment files, so a `git add .` commits "
+            "secret values. Add: " + ", ".join(f"`{line}`" for line in additions) + "."
+        ),
+        fingerprint=fingerprint(NAME, "env-not-ignored"),
+        data={"lines": additions},
+    )
+
+
+def _missing_finding(example: str, read: EnvRead) -> Finding:
+    return Finding(
+        fixer=NAME,
+        rule="env-example-missing",
+        severity=Severity.HYGIENE,
+        path=read.source.path,
+        line=read.source.line,
+        title=f"`{read.name}` is not in `{example}`",
+        message=(
+            f"The code reads `{read.name}` ({read.requirement}, {read.source}) but `{example}` "
+            "does not list it, so a new deploy or a new developer learns about it from a crash."
+        ),
+        fingerprint=fingerprint(NAME, "env-example-missing", read.name),
+        data={
+            "name": read.name,
+            "source": str(read.source),
+            "requirement": read.requirement,
+            "example": example,
+        },
+    )
+
+
+def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Finding]) -> Patch | None:
+    gitignore = _gitignore_text(snapshot)
+    if gitignore is None:
+        return None  # present but unreadable: never overwrite what we cannot see
+    example = _example_path(snapshot) or ".env.example"
+    additions = _gitignore_additions(gitignore, example)
+    if not additions:
+        return None
+    header = "# Local environment files hold secret values; only the example is committed."
+    original = snapshot.read(".gitignore")
+    content = append_lines(original, [header, *additions])
+    committed = [f.path for f in all_ if f.rule == "env-file-committed" and f.path]
+    still = (
+        "\n\nAlready committed, and **not** removed by this PR (rotate their values, then "
+        "`git rm --cached` them): " + ", ".join(f"`{p}`" for p in committed)
+        if committed
+        else ""
+    )
+    return Patch(
+        fixer=NAME,
+        key="gitignore-env",
+        title="Ignore local .env files",
+        edits=(FileEdit(".gitignore", "modify" if original is not None else "create", content),),
+        explanation=Explanation(
+            found="`.gitignore` does not ignore local environment files (`.env`, `.env.*`)."
+            + still,
+            why="`.env` files hold secret values. Unignored, one `git add .` publishes them to "
+            "everyone with read access, forever (history keeps them after a delete).",
+            changes="Appends to `.gitignore`:\n\n```gitignore\n"
+            + "\n".join([header, *additions])
+            + "\n```\n\nNothing above the appended lines changes.",
+            verify="`touch .env && git status --short` shows nothing for `.env`; "
+            "`git check-ignore -v .env.example` prints nothing (the example stays committed).",
+            rollback="Revert this commit, or delete the appended lines.",
+        ),
+        severity=finding.severity,
+        fingerprints=(finding.fingerprint,),
+    )
+
+
+def _example_patch(snapshot: Snapshot, findings: Sequence[Finding]) -> Patch | None:
+    example = str(findings[0].data.get("example", ".env.example"))
+    original = snapshot.read(example)
+    if original is None and example in snapshot.all_paths:
+        return None
+    listed = listed_names(original.decode("utf-8", errors="replace")) if original else set()
+    lines = ["# Names the code reads (Patchwell). Never commit a value here."]
+    added: list[str] = []
+    for f in sorted(findings, key=lambda f: str(f.data.get("name"))):
+        name, source = str(f.data.get("name", "")), str(f.data.get("source", ""))
+        if not valid_env_name(name) or name in listed or name in added:
+            continue
+        required = " (required)" if f.data.get("requirement") == "required" else ""
+        lines += [f"# read in {source}{required}", f"{name}="]
+        added.append(name)
+    if not added:
+        return None
+    content = append_lines(original, lines, separate=original is not None)
+    return Patch(
+        fixer=NAME,
+        key="env-example",
+        title=f"List {len(added)} environment variable name(s) in {example}",
+        edits=(FileEdit(example, "modify" if original is not None else "create", content),),
+        explanation=Explanation(
+            found="The code reads environment variables that `"
+            + example
+            + "` does not list:\n\n"
+            + "\n".join(f"- `{n}`" for n in added),
+            why="The example file is the list of what a deploy must provide. A missing name "
+            "is found out at run time, in production, as a crash or a silently wrong default.",
+            changes=f"Appends each name to `{example}` with an **empty** value and a comment "
+            "citing where it is read. No value is ever written; existing lines are untouched.",
+            verify=f"Each `# read in path:line` comment points at the read; `{example}` still "
+            "holds no value.",
+            rollback="Revert this commit, or delete the appended block.",
+        ),
+        severity=Severity.HYGIENE,
+        fingerprints=tuple(f.fingerprint for f in findings if f.data.get("name") in added),
+    )
+
+
+FIXER = EnvNamesFixer()

@@ -1,0 +1,178 @@
+"""env-names: .gitignore for .env files and names (never values) in .env.example."""
+
+from __future__ import annotations
+
+import ast
+
+from fixers.contract import Context, MemorySnapshot, Severity
+from fixers.production.env_names import FIXER, append_lines, listed_names
+from fixers.production.facts import extract_facts, gitignored
+from tests.fixtures.production.repos import load_repo
+
+CTX = Context()
+
+
+def _rules(findings):
+    return sorted({f.rule for f in findings})
+
+
+def test_webapp_findings_and_patches():
+    snap = load_repo("webapp")
+    findings = FIXER.detect(snap, CTX)
+    assert _rules(findings) == ["env-example-missing", "env-not-ignored"]
+    missing = {f.data["name"] for f in findings if f.rule == "env-example-missing"}
+    # PORT and DATABASE_URL are set by the platform (data table); TEST_ONLY_TOKEN is test code;
+    # SECRET_KEY is already listed; SENTRY_DSN is read by sentry_sdk on its own.
+    assert missing == {"SHOP_STRIPE_API_KEY", "SHOP_MAIL_FROM", "FEATURE_FLAG", "SENTRY_DSN"}
+    by_name = {f.data["name"]: f for f in findings if f.rule == "env-example-missing"}
+    assert by_name["SHOP_STRIPE_API_KEY"].path == "app/config.py"
+    assert by_name["SHOP_STRIPE_API_KEY"].line == 7
+
+    patches = {p.key: p for p in FIXER.fix(snap, findings, CTX)}
+    assert set(patches) == {"gitignore-env", "env-example"}
+
+    gi = patches["gitignore-env"].edits[0]
+    before = snap.read(".gitignore")
+    assert gi.path == ".gitignore" and gi.action == "modify"
+    assert gi.content.startswith(before)  # bytes before the edit untouched
+    added = gi.content[len(before) :]
+    assert b"\r\n.env\r\n.env.*\r\n!.env.example\r\n" in added  # CRLF kept
+    assert b"\n" not in added.replace(b"\r\n", b"")
+    text = gi.content.decode()
+    assert gitignored(text, ".env") and gitignored(text, ".env.production")
+    assert not gitignored(text, ".env.example")
+
+    ex = patches["env-example"].edits[0]
+    old = snap.read(".env.example")
+    assert ex.content.startswith(old)
+    tail = ex.content[len(old) :].decode()
+    assert "# read in app/config.py:7 (required)\nSHOP_STRIPE_API_KEY=\n" in tail
+    assert "# read in app/main.py:15\nFEATURE_FLAG=\n" in tail
+    # never a value: every non-comment line added is exactly NAME=
+    for line in tail.splitlines():
+        assert not line or line.startswith("#") or line.endswith("=")
+    assert "noreply@example.com" not in tail and "off" not in tail.replace("# ", "")
+
+    # Re-scanning the patched tree finds nothing left to do.
+    after = snap.with_edits([gi, ex])
+    assert FIXER.detect(after, CTX) == []
+
+
+def test_library_that_deploys_nothing_gets_no_example_file():
+    snap = load_repo("library")
+    findings = FIXER.detect(snap, CTX)
+    # It reads FLASKEXT_THING_TIMEOUT, so ignoring .env is still advised...
+    assert _rules(findings) == ["env-not-ignored"]
+    # ...but no .env.example is invented for a library.
+    assert [p.key for p in FIXER.fix(snap, findings, CTX)] == ["gitignore-env"]
+
+
+def test_pure_library_without_env_reads_is_left_alone():
+    snap = MemorySnapshot({"pkg/__init__.py": b"def f():\n    return 1\n", ".gitignore": b""})
+    assert FIXER.detect(snap, CTX) == []
+
+
+def test_committed_env_file_is_reported_not_deleted():
+    snap = load_repo("djangoapp")
+    snap = MemorySnapshot(
+        {p: snap.read(p) or b"" for p in snap.paths()},
+        all_paths=[*snap.paths(), ".env.production"],
+    )
+    findings = FIXER.detect(snap, CTX)
+    committed = [f for f in findings if f.rule == "env-file-committed"]
+    assert [f.path for f in committed] == [".env.production"]
+    assert committed[0].severity is Severity.VULNERABILITY
+    patches = FIXER.fix(snap, findings, CTX)
+    edits = [e for p in patches for e in p.edits]
+    assert all(e.action != "delete" for e in edits)
+    gi = next(p for p in patches if p.key == "gitignore-env")
+    assert gi.severity is Severity.VULNERABILITY  # .env ignored, but .env.* is not
+    assert "`.env.production`" in gi.explanation.markdown()
+    assert (
+        gi.edits[0].content == b".env\n\n# Local environment files hold secret values; only "
+        b"the example is committed.\n.env.*\n!.env.example\n"
+    )
+
+
+def test_example_created_for_deploying_repo_without_one():
+    snap = load_repo("djangoapp", **{".gitignore": b".env\n.env.*\n!.env.example\n"})
+    findings = FIXER.detect(snap, CTX)
+    assert _rules(findings) == ["env-example-missing"]
+    names = {f.data["name"] for f in findings}
+    # DEBUG has a default in the Env scheme; still a name the code reads.
+    assert names == {"ALLOWED_HOSTS", "DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE",
+                     "EMAIL_HOST_PASSWORD"}  # fmt: skip
+    (patch,) = FIXER.fix(snap, findings, CTX)
+    (edit,) = patch.edits
+    assert edit.path == ".env.example" and edit.action == "create"
+    assert (
+        "# read in shop/settings/base.py:5 (required)\nDJANGO_SECRET_KEY=\n"
+        in edit.content.decode()
+    )
+
+
+def test_existing_sample_file_is_used_and_commented_names_count_as_listed():
+    snap = load_repo(
+        "webapp",
+        **{
+            ".env.sample": b"export SECRET_KEY=\n# SHOP_MAIL_FROM=\nSHOP_STRIPE_API_KEY=x",
+            ".env.example": b"",
+        },
+    )
+    files = {p: snap.read(p) for p in snap.paths() if p != ".env.example"}
+    snap = MemorySnapshot(files)
+    findings = [f for f in FIXER.detect(snap, CTX) if f.rule == "env-example-missing"]
+    assert {f.data["name"] for f in findings} == {"FEATURE_FLAG", "SENTRY_DSN"}
+    patch = next(p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example")
+    content = patch.edits[0].content
+    assert patch.edits[0].path == ".env.sample"
+    # the missing final newline is added, then one blank line, then the block
+    assert content.startswith(b"export SECRET_KEY=\n# SHOP_MAIL_FROM=\nSHOP_STRIPE_API_KEY=x\n\n#")
+
+
+def test_hostile_and_dynamic_names_never_reach_the_file():
+    code = (
+        b"import os\n"
+        b"a = os.environ['GOOD_NAME']\n"
+        b"b = os.environ['BAD\\nNAME=evil']\n"
+        b"c = os.getenv(f'DYN_{a}')\n"
+        b"d = os.environ.get('has space')\n"
+    )
+    snap = MemorySnapshot({"Procfile": b"web: python app.py\n", "app.py": code})
+    findings = FIXER.detect(snap, CTX)
+    names = {f.data["name"] for f in findings if f.rule == "env-example-missing"}
+    assert names == {"GOOD_NAME"}
+
+
+def test_unreadable_gitignore_is_never_overwritten():
+    snap = MemorySnapshot(
+        {"Procfile": b"web: gunicorn app:app\n", "app.py": b"import os\nos.environ['K']\n"},
+        all_paths=[".gitignore", "Procfile", "app.py"],
+    )
+    findings = FIXER.detect(snap, CTX)
+    assert "env-not-ignored" not in _rules(findings)
+    assert all(e.path != ".gitignore" for p in FIXER.fix(snap, findings, CTX) for e in p.edits)
+
+
+def test_broken_python_is_a_note_not_a_crash():
+    snap = MemorySnapshot(
+        {"Procfile": b"web: x\n", "app.py": b"def (:\n", "ok.py": b"import os\nos.environ['A']\n"}
+    )
+    facts = extract_facts(snap)
+    assert [n.path for n in facts.notes] == ["app.py"]
+    assert {f.data["name"] for f in FIXER.detect(snap, CTX) if f.data.get("name")} == {"A"}
+
+
+def test_append_lines_and_listed_names():
+    assert append_lines(None, ["A="]) == b"A=\n"
+    assert append_lines(b"x", ["A="]) == b"x\n\nA=\n"
+    assert append_lines(b"x\r\n", ["A="], separate=False) == b"x\r\nA=\r\n"
+    assert listed_names("A=1\n export B=\n#C=\n# just words\nD = 2\n") == {"A", "B", "C", "D"}
+
+
+def test_patched_files_stay_parseable():
+    snap = load_repo("webapp")
+    for patch in FIXER.fix(snap, FIXER.detect(snap, CTX), CTX):
+        for edit in patch.edits:
+            edit.content.decode("utf-8")  # text files stay valid UTF-8
+    ast.parse(snap.read("app/main.py"))  # sources untouched by this fixer
