@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.dbfixtures", "tests.appfixtures"]
+pytest_plugins = [
+    "tests.dbfixtures",
+    "tests.appfixtures",
+    "tests.fakeindex.plugin",
+    "tests.fakegithub.plugin",
+]

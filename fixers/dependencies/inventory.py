@@ -1,0 +1,112 @@
+"""What Patchwell sees: every dependency parsed from a snapshot (``patchwell deps``).
+
+Like Renovate's extract dry-run: a user can check the parsers before trusting
+the fixer. ``extract`` and ``render`` are pure; the CLI only wires them.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable, Sequence
+
+from fixers.contract import Snapshot, matches_any
+from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
+from fixers.dependencies.model import Dependency, ParseResult
+from fixers.dependencies.requirements import parse_requirements_tree
+from fixers.dependencies.workflows import parse_workflow
+
+REQUIREMENTS_PATTERNS = (
+    "**/requirements*.txt",
+    "**/*requirements*.txt",
+    "**/requirements/*.txt",
+    "**/requirements/**/*.txt",
+    "**/constraints*.txt",
+    "**/*.in",
+)
+MANIFEST_PATTERNS = ("**/pyproject.toml", "**/setup.cfg", "**/Pipfile")
+WORKFLOW_PATTERNS = (
+    ".github/workflows/*.yml",
+    ".github/workflows/*.yaml",
+    "action.yml",
+    "action.yaml",
+)
+PATTERNS = REQUIREMENTS_PATTERNS + MANIFEST_PATTERNS + WORKFLOW_PATTERNS
+
+
+def _text(snapshot: Snapshot, path: str) -> str | None:
+    data = snapshot.read(path)
+    # surrogateescape keeps undecodable bytes intact through an edit round-trip.
+    return None if data is None else data.decode("utf-8", errors="surrogateescape")
+
+
+def parse_snapshot(
+    snapshot: Snapshot,
+    conventions: Conventions | None = None,
+    ignored: Callable[[str], bool] = lambda _p: False,
+) -> ParseResult:
+    """Parse every manifest in the snapshot (requirements includes followed)."""
+    conv = conventions or load_conventions()
+    result = ParseResult()
+    paths = [p for p in snapshot.paths() if not ignored(p)]
+    roots = [p for p in paths if matches_any(p, REQUIREMENTS_PATTERNS) and conv.is_pip_input(p)]
+    existing = set(snapshot.all_paths)
+    result.extend(
+        parse_requirements_tree(
+            roots, lambda p: None if ignored(p) else _text(snapshot, p), existing.__contains__, conv
+        )
+    )
+    for path in paths:
+        base = posixpath.basename(path)
+        text: str | None
+        if matches_any(path, WORKFLOW_PATTERNS):
+            text = _text(snapshot, path)
+            if text is not None:
+                result.extend(parse_workflow(path, text))
+        elif base in ("pyproject.toml", "setup.cfg", "Pipfile"):
+            text = _text(snapshot, path)
+            if text is None:
+                continue
+            parser = {
+                "pyproject.toml": parse_pyproject,
+                "setup.cfg": parse_setup_cfg,
+                "Pipfile": parse_pipfile,
+            }[base]
+            result.extend(parser(path, text, conv))
+    result.dependencies.sort(key=lambda d: (d.file, d.line, d.name))
+    return result
+
+
+def extract(snapshot: Snapshot) -> list[Dependency]:
+    """Every dependency declaration Patchwell parsed, managed or not."""
+    return parse_snapshot(snapshot).dependencies
+
+
+def render(deps: Sequence[Dependency], fmt: str) -> str:
+    """``json`` (a list of objects) or ``text`` (one aligned line per dependency)."""
+    if fmt == "json":
+        return json.dumps([d.as_json() for d in deps], indent=2) + "\n"
+    if fmt != "text":
+        raise ValueError(f"unknown format {fmt!r}: use json or text")
+    if not deps:
+        return "no dependencies found\n"
+    rows = [_row(d) for d in deps]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
+        out.append(("  ".join(cells) + "  " + r[-1]).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def _row(d: Dependency) -> list[str]:
+    where = f"{d.file}:{d.line}"
+    name = d.raw_name or d.name
+    if d.extras:
+        name += f"[{','.join(d.extras)}]"
+    spec = d.specifier or "*"
+    group = d.group or ("development" if d.development else "main")
+    status = "managed" if d.managed else f"unmanaged ({d.reason})"
+    extra = f"; {d.markers}" if d.markers else ""
+    return [where, name, spec + extra, group, status]

@@ -1,0 +1,110 @@
+"""Plain data shared by the dependency parsers, detectors and fixes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from packaging.utils import canonicalize_name
+
+Ecosystem = Literal["pypi", "actions"]
+
+# Source kinds: which manifest format a dependency came from. Used for the
+# inventory and to decide how a file is edited.
+SOURCE_REQUIREMENTS = "requirements"
+SOURCE_PEP621 = "pep621"
+SOURCE_PEP735 = "pep735"
+SOURCE_POETRY = "poetry"
+SOURCE_SETUP_CFG = "setup.cfg"
+SOURCE_PIPFILE = "pipfile"
+SOURCE_WORKFLOW = "workflow"
+
+_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation (``Foo_Bar`` and ``foo.bar`` are ``foo-bar``)."""
+    return canonicalize_name(name)
+
+
+def scrub_url(text: str) -> str:
+    """Hide credentials embedded in URLs (``https://user:token@host``).
+
+    Requirements files put index tokens and VCS tokens in URLs; the inventory and
+    findings must never echo them.
+    """
+    return _CREDENTIALS_IN_URL.sub(lambda m: m.group("scheme") + "****@", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Character offsets ``[start, end)`` of the version text in a file's decoded text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """One dependency declaration exactly as written at one place in one file."""
+
+    file: str
+    line: int
+    name: str  # PEP 503 normalised
+    specifier: str
+    source: str
+    ecosystem: Ecosystem = "pypi"
+    raw_name: str = ""
+    pinned: str | None = None
+    extras: tuple[str, ...] = ()
+    markers: str | None = None
+    group: str | None = None
+    development: bool = False
+    managed: bool = True
+    reason: str | None = None  # why not managed
+    hashes: tuple[str, ...] = ()
+    span: Span | None = field(default=None, compare=False)
+    ref_comment: str | None = None  # actions: the ``# v1.2.3`` comment after a SHA
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "ecosystem": self.ecosystem,
+            "name": self.name,
+            "specifier": self.specifier,
+            "pinned": self.pinned,
+            "extras": list(self.extras),
+            "markers": self.markers,
+            "group": self.group,
+            "development": self.development,
+            "source": self.source,
+            "managed": self.managed,
+            "reason": self.reason,
+            "hashes": len(self.hashes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParseIssue:
+    """Something a parser could not take in; reported as a finding, never raised."""
+
+    file: str
+    line: int | None
+    rule: str
+    message: str
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Everything parsed from a set of manifests."""
+
+    dependencies: list[Dependency] = field(default_factory=list)
+    issues: list[ParseIssue] = field(default_factory=list)
+    requires_python: dict[str, str] = field(default_factory=dict)  # file -> specifier
+
+    def extend(self, other: ParseResult) -> None:
+        self.dependencies.extend(other.dependencies)
+        self.issues.extend(other.issues)
+        self.requires_python.update(other.requires_python)

@@ -1,0 +1,348 @@
+"""A local fake package index (PyPI JSON API + PEP 691) and fake OSV, on 127.0.0.1.
+
+It stands in for the outside world only: pypi.org and api.osv.dev. Tests and the
+benchmark drive Patchwell's real HTTP clients against it. It counts requests and
+answers conditional requests with ETags like the real services, and can be told
+to fail or to require credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+PEP691 = "application/vnd.pypi.simple.v1+json"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class FakeRelease:
+    version: str
+    uploaded: datetime
+    yanked: bool = False
+    yanked_reason: str | None = None
+    requires_python: str | None = None
+    filenames: tuple[str, ...] = ()
+
+    def files(self, project: str) -> list[tuple[str, str]]:
+        """(filename, sha256) -- the digest is derived from the name, deterministic."""
+        stem = project.replace("-", "_")
+        names = self.filenames or (
+            f"{stem}-{self.version}-py3-none-any.whl",
+            f"{stem}-{self.version}.tar.gz",
+        )
+        return [(n, hashlib.sha256(n.encode()).hexdigest()) for n in names]
+
+
+@dataclass
+class FakeProject:
+    name: str
+    releases: list[FakeRelease]
+    project_urls: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass
+class FakeVuln:
+    """An OSV record; ``ranges`` are (introduced, fixed-or-None) pairs."""
+
+    id: str
+    package: str
+    ranges: list[tuple[str, str | None]]
+    aliases: list[str] = field(default_factory=list)
+    summary: str = ""
+    severity: str | None = None
+
+    def affects(self, version: str) -> bool:
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return False
+        for introduced, fixed in self.ranges:
+            low = Version("0") if introduced == "0" else Version(introduced)
+            if v >= low and (fixed is None or v < Version(fixed)):
+                return True
+        return False
+
+    def as_osv(self) -> dict[str, Any]:
+        events: list[dict[str, str]] = []
+        for introduced, fixed in self.ranges:
+            events.append({"introduced": introduced})
+            if fixed is not None:
+                events.append({"fixed": fixed})
+        record: dict[str, Any] = {
+            "id": self.id,
+            "aliases": self.aliases,
+            "summary": self.summary,
+            "modified": "2026-01-01T00:00:00Z",
+            "published": "2025-06-01T00:00:00Z",
+            "affected": [
+                {
+                    "package": {"name": self.package, "ecosystem": "PyPI"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                }
+            ],
+        }
+        if self.severity:
+            record["database_specific"] = {"severity": self.severity}
+        return record
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FakeIndex:
+    """State plus a ThreadingHTTPServer. Use as a context manager or via the pytest plugin."""
+
+    def __init__(self) -> None:
+        self.projects: dict[str, FakeProject] = {}
+        self.vulns: list[FakeVuln] = []
+        self.requests: Counter[str] = Counter()
+        self.osv_queries: list[dict[str, Any]] = []
+        self.fail_osv = False
+        self.fail_index = False
+        self.json_api = True  # False: only PEP 691 (like many private indexes)
+        self.credentials: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- state -------------------------------------------------------------
+    def add_project(
+        self,
+        name: str,
+        releases: Iterable[FakeRelease],
+        *,
+        project_urls: Mapping[str, str] | None = None,
+        summary: str = "",
+    ) -> FakeProject:
+        project = FakeProject(name, list(releases), dict(project_urls or {}), summary)
+        self.projects[_norm(name)] = project
+        return project
+
+    def add_vuln(self, vuln: FakeVuln) -> None:
+        self.vulns.append(vuln)
+
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(self.requests.values())
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- server ------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "FakeIndex not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def json_url(self) -> str:
+        return f"{self.base_url}/pypi"
+
+    @property
+    def simple_url(self) -> str:
+        return f"{self.base_url}/simple"
+
+    @property
+    def osv_url(self) -> str:
+        return f"{self.base_url}/osv/v1/query"
+
+    def env(self) -> dict[str, str]:
+        return {"PATCHWELL_INDEX_URL": self.json_url, "PATCHWELL_OSV_URL": self.osv_url}
+
+    def start(self) -> FakeIndex:
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        # A short poll interval keeps shutdown (once per test) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeIndex:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- documents ---------------------------------------------------------
+    def project_json(self, project: FakeProject) -> dict[str, Any]:
+        releases: dict[str, list[dict[str, Any]]] = {}
+        for rel in project.releases:
+            releases[rel.version] = [
+                {
+                    "filename": fname,
+                    "digests": {"sha256": digest},
+                    "upload_time_iso_8601": _iso(rel.uploaded),
+                    "yanked": rel.yanked,
+                    "yanked_reason": rel.yanked_reason,
+                    "requires_python": rel.requires_python,
+                    "packagetype": "bdist_wheel" if fname.endswith(".whl") else "sdist",
+                    "url": f"{self.base_url}/files/{fname}",
+                }
+                for fname, digest in rel.files(_norm(project.name))
+            ]
+        latest = max(
+            (r for r in project.releases if not r.yanked and not Version(r.version).is_prerelease),
+            key=lambda r: Version(r.version),
+            default=project.releases[-1] if project.releases else None,
+        )
+        return {
+            "info": {
+                "name": project.name,
+                "version": latest.version if latest else None,
+                "summary": project.summary,
+                "requires_python": latest.requires_python if latest else None,
+                "project_urls": project.project_urls or None,
+                "yanked": False,
+            },
+            "releases": releases,
+            "urls": releases.get(latest.version, []) if latest else [],
+        }
+
+    def project_simple(self, project: FakeProject) -> dict[str, Any]:
+        files = []
+        for rel in project.releases:
+            for fname, digest in rel.files(_norm(project.name)):
+                entry: dict[str, Any] = {
+                    "filename": fname,
+                    "url": f"{self.base_url}/files/{fname}",
+                    "hashes": {"sha256": digest},
+                    "upload-time": _iso(rel.uploaded),
+                    "yanked": (rel.yanked_reason or True) if rel.yanked else False,
+                }
+                if rel.requires_python:
+                    entry["requires-python"] = rel.requires_python
+                files.append(entry)
+        return {
+            "meta": {"api-version": "1.1"},
+            "name": _norm(project.name),
+            "files": files,
+            "versions": [r.version for r in project.releases],
+        }
+
+    def osv_answer(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        pkg = query.get("package", {})
+        name = _norm(str(pkg.get("name", "")))
+        version = str(query.get("version", ""))
+        vulns = [v.as_osv() for v in self.vulns if _norm(v.package) == name and v.affects(version)]
+        return {"vulns": vulns} if vulns else {}
+
+
+def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            return
+
+        def _count(self) -> None:
+            with index._lock:
+                index.requests[self.path.split("?")[0]] += 1
+
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            ctype: str = "application/json",
+            etag: str | None = None,
+        ) -> None:
+            self.send_response(status)
+            if body or status == 200:
+                self.send_header("Content-Type", ctype)
+            if etag:
+                self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+
+        def _authorised(self) -> bool:
+            if index.credentials is None:
+                return True
+            user, pw = index.credentials
+            expected = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+            return self.headers.get("Authorization") == expected
+
+        def _json_document(self, doc: Any, ctype: str = "application/json") -> None:
+            body = json.dumps(doc, sort_keys=True).encode()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self._send(304, etag=etag)
+            else:
+                self._send(200, body, ctype, etag)
+
+        def do_GET(self) -> None:
+            self._count()
+            if index.fail_index:
+                self._send(503, b'{"message": "unavailable"}')
+                return
+            if not self._authorised():
+                self._send(401, b'{"message": "unauthorised"}')
+                return
+            m = re.fullmatch(r"/pypi/([^/]+)/json/?", self.path)
+            if m and index.json_api:
+                project = index.projects.get(_norm(m.group(1)))
+                if project is None:
+                    self._send(404, b'{"message": "Not Found"}')
+                else:
+                    self._json_document(index.project_json(project))
+                return
+            m = re.fullmatch(r"/simple/([^/]+)/?", self.path)
+            if m:
+                project = index.projects.get(_norm(m.group(1)))
+                if project is None:
+                    self._send(404, b'{"message": "Not Found"}')
+                elif PEP691 not in self.headers.get("Accept", ""):
+                    self._send(406, b'{"message": "only PEP 691 JSON here"}')
+                else:
+                    self._json_document(index.project_simple(project), PEP691)
+                return
+            self._send(404, b'{"message": "Not Found"}')
+
+        def do_POST(self) -> None:
+            self._count()
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if self.path != "/osv/v1/query":
+                self._send(404, b"{}")
+                return
+            if index.fail_osv:
+                self._send(503, b'{"message": "unavailable"}')
+                return
+            try:
+                query = json.loads(raw or b"{}")
+            except ValueError:
+                self._send(400, b'{"message": "bad json"}')
+                return
+            with index._lock:
+                index.osv_queries.append(query)
+            self._send(200, json.dumps(index.osv_answer(query)).encode())
+
+    return Handler
