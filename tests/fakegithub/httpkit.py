@@ -1,0 +1,356 @@
+"""The HTTP layer shared by every route: requests in, GitHub-shaped responses out.
+
+Route handlers are plain synchronous functions ``(state, req) -> Reply`` run under the state lock;
+everything GitHub does to *every* response (auth, rate-limit headers, ETags, pagination links,
+fault injection, the call log) lives here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from tests.fakegithub.auth import (
+    Credentials,
+    installation_from_token,
+    parse_authorization,
+    repo_for_token,
+    verify_app_jwt,
+)
+from tests.fakegithub.state import (
+    ApiError,
+    Call,
+    FakeState,
+    Injection,
+    Installation,
+    RateBucket,
+    Repo,
+    now,
+)
+
+JSON_TYPE = "application/json; charset=utf-8"
+SECONDARY_LIMIT_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID {request_id}."
+)
+SECONDARY_LIMIT_DOCS = (
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
+PRIMARY_LIMIT_DOCS = (
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+    "#about-the-rate-limit-for-github-apps"
+)
+ANONYMOUS_LIMIT = 60
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+_BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+@dataclass
+class Req:
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    creds: Credentials
+    base_url: str
+    installation: Installation | None = None
+    repo: Repo | None = None
+
+    def obj(self) -> dict[str, Any]:
+        """The JSON body as an object; GitHub refuses anything else with a 400."""
+        if not isinstance(self.body, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        return self.body
+
+    @property
+    def the_repo(self) -> Repo:
+        assert self.repo is not None, "route registered without repo auth"
+        return self.repo
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # non-JSON payloads (tarballs)
+
+
+Handler = Callable[[FakeState, Req], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    auth: str  # "app" | "installation" | "repo" | "public"
+
+
+def paginated(req: Req, items: list[Any], wrap: Callable[[list[Any]], Any] | None = None) -> Reply:
+    """One page of ``items`` with GitHub's Link header (first/prev/next/last, absolute URLs)."""
+    per_page = _int_param(req.query.get("per_page"), DEFAULT_PER_PAGE)
+    per_page = min(max(per_page, 1), MAX_PER_PAGE)
+    page = max(_int_param(req.query.get("page"), 1), 1)
+    last = max((len(items) + per_page - 1) // per_page, 1)
+    chunk = items[(page - 1) * per_page : page * per_page]
+
+    def link(target: int) -> str:
+        query = dict(req.query) | {"per_page": str(per_page), "page": str(target)}
+        return f"<{req.base_url}{req.path}?{urlencode(query)}>"
+
+    parts = []
+    if page > 1:
+        parts.append(f'{link(min(page - 1, last))}; rel="prev"')
+    if page < last:
+        parts += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
+    if page > 1:
+        parts.append(f'{link(1)}; rel="first"')
+    headers = {"Link": ", ".join(parts)} if parts else {}
+    return Reply(body=wrap(chunk) if wrap else chunk, headers=headers)
+
+
+def _int_param(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+# --- the application ---------------------------------------------------------------------------
+
+
+def build_app(state: FakeState, routes: list[Route]) -> web.Application:
+    app = web.Application(middlewares=[_middleware(state)])
+    for route in routes:
+        app.router.add_route(route.method, route.pattern, _adapt(state, route))
+    return app
+
+
+def _adapt(state: FakeState, route: Route) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await _read_json(request)
+        req = Req(
+            method=request.method,
+            path=request.path,
+            params=dict(request.match_info),
+            query=dict(request.query),
+            body=body,
+            creds=parse_authorization(request.headers.get("Authorization")),
+            base_url=state.base_url,
+        )
+        with state.lock:
+            _authenticate(state, route, req)
+            reply = route.handler(state, req)
+        return _render(reply)
+
+    return handle
+
+
+async def _read_json(request: web.Request) -> Any:
+    if request.method not in _BODY_METHODS:
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Problems parsing JSON") from None
+
+
+def _authenticate(state: FakeState, route: Route, req: Req) -> None:
+    if route.auth == "app":
+        verify_app_jwt(state, req.creds)
+    elif route.auth == "installation":
+        req.installation = installation_from_token(state, req.creds)
+    elif route.auth == "repo":
+        req.repo = repo_for_token(state, req.creds, req.params["owner"], req.params["repo"])
+        req.installation = installation_from_token(state, req.creds)
+
+
+def _render(reply: Reply) -> web.Response:
+    if reply.raw is not None:
+        return web.Response(status=reply.status, body=reply.raw, headers=reply.headers)
+    if reply.status in (204, 304) or (reply.body is None and reply.status >= 300):
+        return web.Response(status=reply.status, headers=reply.headers)
+    return json_response(reply.status, reply.body, reply.headers)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    payload = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    return web.Response(
+        status=status, body=payload, headers=(headers or {}) | {"Content-Type": JSON_TYPE}
+    )
+
+
+def _error_response(error: ApiError) -> web.Response:
+    return json_response(error.status, error.body(), error.headers)
+
+
+def _bucket_key(creds: Credentials) -> str:
+    if creds.kind == "token":
+        return f"token:{creds.value}"
+    return "app" if creds.kind == "jwt" else "anonymous"
+
+
+def rate_bucket(state: FakeState, creds: Credentials) -> RateBucket:
+    key = _bucket_key(creds)
+    bucket = state.buckets.get(key)
+    if bucket is None or bucket.reset_at <= now():
+        limit = ANONYMOUS_LIMIT if key == "anonymous" else state.rate_limit
+        bucket = RateBucket(limit=limit, used=0, reset_at=now() + 3600)
+        state.buckets[key] = bucket
+    return bucket
+
+
+def _rate_headers(bucket: RateBucket) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(bucket.limit),
+        "x-ratelimit-remaining": str(bucket.remaining),
+        "x-ratelimit-used": str(bucket.used),
+        "x-ratelimit-reset": str(int(bucket.reset_at)),
+        "x-ratelimit-resource": "core",
+    }
+
+
+def _take_injection(state: FakeState, method: str, path: str) -> Injection | None:
+    with state.lock:
+        for injection in state.injections:
+            if injection.matches(method, path):
+                if injection.times is not None:
+                    injection.times -= 1
+                return injection
+    return None
+
+
+def _injected_response(injection: Injection, request_id: str) -> web.Response:
+    body = injection.body
+    if body is None:
+        body = {"message": _default_message(injection.status or 500, request_id)}
+        body["documentation_url"] = (
+            SECONDARY_LIMIT_DOCS
+            if injection.status in (403, 429)
+            else "https://docs.github.com/rest"
+        )
+    return json_response(injection.status or 500, body)
+
+
+def _default_message(status: int, request_id: str) -> str:
+    if status in (403, 429):
+        return SECONDARY_LIMIT_MESSAGE.format(request_id=request_id)
+    return {
+        500: "Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+        504: "We couldn't respond to your request in time. Sorry about that.",
+        404: "Not Found",
+    }.get(status, "Error")
+
+
+def _etag(payload: bytes) -> str:
+    return '"' + hashlib.sha256(payload).hexdigest() + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _middleware(state: FakeState) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        request_id = secrets.token_hex(8).upper()
+        creds = parse_authorization(request.headers.get("Authorization"))
+        response = await _respond(state, request, handler, creds, request_id)
+        response.headers["x-github-request-id"] = request_id
+        response.headers.setdefault("x-github-api-version-selected", "2022-11-28")
+        with state.lock:
+            state.calls.append(
+                Call(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    status=response.status,
+                    auth=creds.kind,
+                )
+            )
+        return response
+
+    return middleware
+
+
+async def _respond(
+    state: FakeState, request: web.Request, handler: Any, creds: Credentials, request_id: str
+) -> web.StreamResponse:
+    codeload = request.path.startswith("/_codeload/")
+    injection = _take_injection(state, request.method, request.path)
+    if injection is not None and injection.delay > 0:
+        await asyncio.sleep(injection.delay)
+    with state.lock:
+        bucket = rate_bucket(state, creds)
+        rate = _rate_headers(bucket)
+    if injection is not None and injection.status is not None:
+        response = _injected_response(injection, request_id)
+        response.headers.update(rate)
+        response.headers.update(injection.headers)
+        return response
+    if bucket.remaining <= 0 and not codeload and request.path != "/rate_limit":
+        return _rate_exhausted(creds, rate)
+    response = await _run(handler, request)
+    response = _apply_etag(request, response)
+    with state.lock:
+        # a 304 and the rate-limit endpoint itself do not count against the limit, like GitHub
+        if response.status != 304 and request.path != "/rate_limit" and not codeload:
+            bucket.used += 1
+        rate = _rate_headers(bucket)
+    if not codeload:
+        response.headers.update(rate)
+    return response
+
+
+def _rate_exhausted(creds: Credentials, rate: dict[str, str]) -> web.Response:
+    who = "installation" if creds.kind == "token" else "this client"
+    body = {
+        "message": f"API rate limit exceeded for {who}.",
+        "documentation_url": PRIMARY_LIMIT_DOCS,
+    }
+    return json_response(403, body, rate)
+
+
+async def _run(handler: Any, request: web.Request) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return _error_response(error)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        return _error_response(ApiError(404, "Not Found"))
+
+
+def _apply_etag(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    if request.method != "GET" or response.status != 200 or not isinstance(response, web.Response):
+        return response
+    if response.body is None or not isinstance(response.body, bytes):
+        return response
+    if response.headers.get("Content-Type", JSON_TYPE) != JSON_TYPE:
+        return response
+    etag = _etag(response.body)
+    if _etag_matches(request.headers.get("If-None-Match"), etag):
+        kept = {k: v for k, v in response.headers.items() if k.lower() == "link"}
+        return web.Response(status=304, headers=kept | {"ETag": etag})
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
+    response.headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
+    return response

@@ -1,0 +1,536 @@
+"""FakeGitHub: the server in a background thread, plus thread-safe helpers for tests.
+
+The server has its own event loop in its own thread so that sync clients (PyGithub), async tests
+on pytest's loop and subprocesses (``patchwell worker``) can all reach it at ``.url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakegithub import (
+    routes_app,
+    routes_checks,
+    routes_git,
+    routes_issues,
+    routes_pulls,
+    routes_repos,
+    shapes,
+)
+from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree
+from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
+from tests.fakegithub.routes_issues import add_comment
+from tests.fakegithub.state import (
+    PERMISSION_LEVELS,
+    ApiError,
+    Call,
+    FakeState,
+    Injection,
+    Installation,
+    PullRequest,
+    Repo,
+    now,
+)
+
+FileValue = bytes | str | None
+DEFAULT_PERMISSIONS = {
+    "checks": "write",
+    "contents": "write",
+    "issues": "write",
+    "metadata": "read",
+    "pull_requests": "write",
+}
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    id: int
+    owner: str
+    name: str
+    full_name: str
+    default_branch: str
+    private: bool
+    head_sha: str | None  # None for an empty repository
+
+
+def generate_private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _public_pem(private_pem: str) -> str:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+class FakeGitHub:
+    """A stateful fake of the GitHub REST API, served on 127.0.0.1 from a background thread."""
+
+    def __init__(self, app_id: int = 424242, private_key_pem: str | None = None) -> None:
+        self.app_id = app_id
+        self.private_key_pem = private_key_pem or generate_private_key_pem()
+        self.state = FakeState(app_id=app_id, public_key_pem=_public_pem(self.private_key_pem))
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name="fake-github", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout=30) or not self.url:
+            raise RuntimeError("fake GitHub did not start")
+        return self
+
+    def _serve(self, ready: threading.Event) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start_site())
+        ready.set()
+        self._loop.run_forever()
+
+    async def _start_site(self) -> None:
+        routes = (
+            routes_app.ROUTES
+            + routes_git.ROUTES
+            + routes_checks.ROUTES  # before repos: ".../commits/{ref}/check-runs" is more specific
+            + routes_repos.ROUTES
+            + routes_pulls.ROUTES
+            + routes_issues.ROUTES
+        )
+        self._runner = web.AppRunner(build_app(self.state, routes), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self.state.base_url = self.url
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        if self._runner is not None:
+            future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            future.result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+        self._loop = None
+
+    def reset(self) -> None:
+        """Forget everything but the server and the app's identity."""
+        self.state.reset()
+
+    # --- configuration ------------------------------------------------------------------------
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.state.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.token_lifetime = seconds
+
+    @property
+    def rate_limit(self) -> int:
+        return self.state.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, limit: int) -> None:
+        with self.state.lock:
+            self.state.rate_limit = limit
+            self.state.buckets.clear()
+
+    @property
+    def tokens_issued(self) -> int:
+        return self.state.tokens_issued
+
+    def expire_tokens(self) -> None:
+        """Make every installation token issued so far expire now."""
+        with self.state.lock:
+            for token in self.state.tokens.values():
+                token.expires_at = now() - 1
+
+    def add_installation(
+        self,
+        installation_id: int,
+        account_login: str,
+        repos: Iterable[str] = (),
+        *,
+        account_type: str = "Organization",
+        permissions: dict[str, str] | None = None,
+    ) -> None:
+        """Install the app on ``account_login`` for ``repos`` ("name" or "owner/name")."""
+        names = {(r if "/" in r else f"{account_login}/{r}").lower() for r in repos}
+        with self.state.lock:
+            self.state.installations[installation_id] = Installation(
+                id=installation_id,
+                account_login=account_login,
+                account_type=account_type,
+                repos=names,
+                permissions=dict(permissions or DEFAULT_PERMISSIONS),
+                created_at=now(),
+            )
+
+    def remove_installation(self, installation_id: int) -> None:
+        with self.state.lock:
+            self.state.installations.pop(installation_id, None)
+
+    # --- repositories and git -----------------------------------------------------------------
+
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        files: dict[str, bytes | str],
+        default_branch: str = "main",
+        private: bool = False,
+        *,
+        owner_type: str = "Organization",
+        archived: bool = False,
+    ) -> RepoInfo:
+        with self.state.lock:
+            key = f"{owner}/{name}".lower()
+            if key in self.state.repos:
+                raise ValueError(f"repository {owner}/{name} already exists")
+            repo = Repo(
+                id=self.state.new_id(),
+                owner=owner,
+                name=name,
+                owner_type=owner_type,
+                private=private,
+                default_branch=default_branch,
+                created_at=now(),
+                archived=archived,
+            )
+            self.state.repos[key] = repo
+            if files:
+                self._commit_files(repo, default_branch, files, "Initial commit", owner)
+            return self._info(repo)
+
+    def _info(self, repo: Repo) -> RepoInfo:
+        return RepoInfo(
+            id=repo.id,
+            owner=repo.owner,
+            name=repo.name,
+            full_name=repo.full_name,
+            default_branch=repo.default_branch,
+            private=repo.private,
+            head_sha=repo.branch_sha(repo.default_branch),
+        )
+
+    def _commit_files(
+        self, repo: Repo, branch: str, files: dict[str, FileValue], message: str, login: str
+    ) -> str:
+        parent = repo.branch_sha(branch)
+        if parent is None:  # a new branch starts from the default branch, like "git switch -c"
+            parent = repo.branch_sha(repo.default_branch)
+        store = repo.objects
+        flat: FlatTree = store.flatten(store.commits[parent].tree) if parent else {}
+        for path, value in files.items():
+            clean = path.strip("/")
+            if value is None:
+                flat = {
+                    k: v for k, v in flat.items() if k != clean and not k.startswith(clean + "/")
+                }
+            else:
+                mode = flat.get(clean, (MODE_FILE, ""))[0]
+                flat[clean] = (mode, store.put_blob(_bytes(value)))
+        commit = self.state.write_commit(
+            repo,
+            flat=flat,
+            parents=(parent,) if parent else (),
+            message=message,
+            login=login,
+            verified=False,
+        )
+        self.state.set_ref(repo, f"refs/heads/{branch}", commit.sha)
+        return commit.sha
+
+    def push(
+        self,
+        owner: str,
+        name: str,
+        branch: str,
+        files: dict[str, FileValue],
+        message: str,
+        author_login: str = "human",
+    ) -> str:
+        """A human commit on ``branch`` (fast-forward; ``None`` deletes a file); returns its sha."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return self._commit_files(repo, branch, files, message, author_login)
+
+    def create_branch(self, owner: str, name: str, branch: str, from_ref: str | None = None) -> str:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            sha = repo.resolve(from_ref or repo.default_branch)
+            if sha is None:
+                raise ValueError(f"no such ref {from_ref!r}")
+            self.state.set_ref(repo, f"refs/heads/{branch}", sha)
+            return sha
+
+    def delete_branch(self, owner: str, name: str, branch: str) -> None:
+        with self.state.lock:
+            self.state.set_ref(self._repo(owner, name), f"refs/heads/{branch}", None)
+
+    def set_permission(self, owner: str, name: str, user: str, permission: str) -> None:
+        if permission not in PERMISSION_LEVELS:
+            raise ValueError(f"permission must be one of {PERMISSION_LEVELS}")
+        with self.state.lock:
+            self._repo(owner, name).permissions[user.lower()] = permission
+
+    def merge_pull(
+        self, owner: str, name: str, number: int, merged_by: str = "human", method: str = "merge"
+    ) -> str:
+        """Merge a pull request as a human would in the UI; returns the new base head sha."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            pull = self._pull(repo, number)
+            return self.state.merge(repo, pull, login=merged_by, method=method)
+
+    def close_pull(self, owner: str, name: str, number: int) -> None:
+        with self.state.lock:
+            pull = self._pull(self._repo(owner, name), number)
+            pull.state, pull.closed_at = "closed", now()
+
+    def add_comment(
+        self, owner: str, name: str, number: int, body: str, author_login: str = "human"
+    ) -> dict[str, Any]:
+        """A comment written by a person (e.g. a ``@patchwell`` command)."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            if number not in repo.pulls and number not in repo.issues:
+                raise ValueError(f"no issue or pull request #{number}")
+            comment = add_comment(self.state, repo, number, body, author_login)
+            return shapes.comment(self.state, repo, comment)
+
+    def _repo(self, owner: str, name: str) -> Repo:
+        try:
+            return self.state.repo(owner, name)
+        except ApiError:
+            raise ValueError(f"no repository {owner}/{name}") from None
+
+    def _pull(self, repo: Repo, number: int) -> PullRequest:
+        pull = repo.pulls.get(number)
+        if pull is None:
+            raise ValueError(f"no pull request #{number} in {repo.full_name}")
+        return pull
+
+    # --- read helpers (all return plain JSON-shaped dicts, as the API would) -------------------
+
+    def repo_info(self, owner: str, name: str) -> RepoInfo:
+        with self.state.lock:
+            return self._info(self._repo(owner, name))
+
+    def file_at(self, owner: str, name: str, ref: str, path: str) -> bytes | None:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            sha = repo.resolve(ref)
+            if sha is None:
+                return None
+            store = repo.objects
+            entry = store.lookup_path(store.commits[sha].tree, path)
+            if entry is None or entry.is_tree:
+                return None
+            return store.blobs[entry.sha]
+
+    def files_at(self, owner: str, name: str, ref: str) -> dict[str, bytes]:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            sha = repo.resolve(ref)
+            if sha is None:
+                return {}
+            store = repo.objects
+            flat = store.flatten(store.commits[sha].tree)
+            return {path: store.blobs[blob] for path, (_, blob) in flat.items()}
+
+    def pulls(self, owner: str, name: str) -> list[dict[str, Any]]:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return [shapes.pull(self.state, repo, p) for _, p in sorted(repo.pulls.items())]
+
+    def pull(self, owner: str, name: str, number: int) -> dict[str, Any]:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return shapes.pull(self.state, repo, self._pull(repo, number))
+
+    def comments(self, owner: str, name: str, number: int) -> list[dict[str, Any]]:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            found = sorted(
+                (
+                    c
+                    for c in self.state.comments.values()
+                    if c.repo == repo.key and c.issue_number == number
+                ),
+                key=lambda c: c.id,
+            )
+            return [shapes.comment(self.state, repo, c) for c in found]
+
+    def labels(self, owner: str, name: str, number: int) -> list[str]:
+        with self.state.lock:
+            return list(self._repo(owner, name).labels.get(number, []))
+
+    def check_runs(self, owner: str, name: str) -> list[dict[str, Any]]:
+        """Every check run in the repo, each with its full ``annotations`` list."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            runs = sorted(
+                (r for r in self.state.check_runs.values() if r.repo == repo.key),
+                key=lambda r: r.id,
+            )
+            return [
+                shapes.check_run(self.state, repo, r) | {"annotations": list(r.annotations)}
+                for r in runs
+            ]
+
+    def branches(self, owner: str, name: str) -> dict[str, str]:
+        """Branch name -> head sha."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return {
+                ref.removeprefix("refs/heads/"): sha
+                for ref, sha in sorted(repo.refs.items())
+                if ref.startswith("refs/heads/")
+            }
+
+    def commit(self, owner: str, name: str, sha: str) -> dict[str, Any]:
+        """The REST "get a commit" shape (with files and verification) for ``sha`` or a ref."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            resolved = repo.resolve(sha)
+            if resolved is None:
+                raise ValueError(f"no commit {sha!r} in {repo.full_name}")
+            commit: Commit = repo.objects.commits[resolved]
+            from tests.fakegithub.gitobjects import diff_trees
+
+            parent_tree = repo.objects.commits[commit.parents[0]].tree if commit.parents else None
+            files = diff_trees(repo.objects, parent_tree, commit.tree)
+            return shapes.rest_commit(self.state, repo, commit, files)
+
+    # --- the call log -------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        with self.state.lock:
+            return list(self.state.calls)
+
+    def clear_calls(self) -> None:
+        with self.state.lock:
+            self.state.calls.clear()
+
+    def count_calls(
+        self, method: str | None = None, path_regex: str | None = None, status: int | None = None
+    ) -> int:
+        pattern = re.compile(path_regex) if path_regex else None
+        return sum(
+            1
+            for c in self.calls
+            if (method is None or c.method == method.upper())
+            and (pattern is None or pattern.search(c.path))
+            and (status is None or c.status == status)
+        )
+
+    # --- fault injection ----------------------------------------------------------------------
+
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int | None = 500,
+        times: int | None = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Answer the next ``times`` matching requests (None: all) with ``status`` after ``delay``.
+
+        ``status=None`` means "answer normally, only late" (a slow response).
+        """
+        with self.state.lock:
+            self.state.injections.append(
+                Injection(
+                    method=method.upper(),
+                    path_regex=re.compile(path_regex),
+                    status=status,
+                    times=times,
+                    headers=dict(headers or {}),
+                    body=body,
+                    delay=delay,
+                )
+            )
+
+    def inject_secondary_rate_limit(
+        self, method: str, path_regex: str, retry_after: int = 1, status: int = 403, times: int = 1
+    ) -> None:
+        body = {
+            "message": SECONDARY_LIMIT_MESSAGE.format(request_id="0000:FAKE:0000"),
+            "documentation_url": SECONDARY_LIMIT_DOCS,
+        }
+        self.inject(
+            method,
+            path_regex,
+            status=status,
+            times=times,
+            headers={"Retry-After": str(retry_after)},
+            body=body,
+        )
+
+    def inject_429(
+        self, method: str, path_regex: str, retry_after: int = 1, times: int = 1
+    ) -> None:
+        self.inject_secondary_rate_limit(
+            method, path_regex, retry_after=retry_after, status=429, times=times
+        )
+
+    def inject_rate_limit_exhausted(
+        self, method: str, path_regex: str, reset_in: int = 60, times: int = 1
+    ) -> None:
+        """A primary rate limit: 403, ``x-ratelimit-remaining: 0`` and the reset epoch."""
+        with self.state.lock:
+            limit = self.state.rate_limit
+        headers = {
+            "x-ratelimit-limit": str(limit),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-used": str(limit),
+            "x-ratelimit-reset": str(int(now()) + reset_in),
+            "x-ratelimit-resource": "core",
+        }
+        body = {
+            "message": "API rate limit exceeded for installation.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        }
+        self.inject(method, path_regex, status=403, times=times, headers=headers, body=body)
+
+    def inject_slow(self, method: str, path_regex: str, delay: float, times: int = 1) -> None:
+        self.inject(method, path_regex, status=None, times=times, delay=delay)
