@@ -1,0 +1,210 @@
+"""prod-contract: PROD.md generated from static facts, and checked when present."""
+
+from __future__ import annotations
+
+import re
+
+from fixers.contract import Context, MemorySnapshot
+from fixers.production.facts import extract_facts
+from fixers.production.prod_contract import (
+    FIXER,
+    SECTIONS,
+    check_contract,
+    render_contract,
+)
+from tests.fixtures.production.repos import load_repo
+
+CTX = Context()
+CITE = re.compile(r"read in `([^`:]+):(\d+)`")
+
+
+def _contract(snap: MemorySnapshot) -> str:
+    (patch,) = FIXER.fix(snap, FIXER.detect(snap, CTX), CTX)
+    (edit,) = patch.edits
+    assert edit.path == "PROD.md" and edit.action == "create"
+    return edit.content.decode("utf-8")
+
+
+def test_missing_contract_is_written_from_the_code_with_citations():
+    snap = load_repo("webapp")
+    findings = FIXER.detect(snap, CTX)
+    assert [f.rule for f in findings] == ["contract-missing"]
+    text = _contract(snap)
+    for section in SECTIONS:
+        assert f"\n## {section.heading}\n" in text
+    # Every cited env read points at a line that really mentions the name (or its library).
+    cited = 0
+    for line in text.splitlines():
+        m = CITE.search(line)
+        if not m:
+            continue
+        name = re.match(r"- `([A-Z_0-9]+)`", line).group(1)
+        source_line = snap.read(m.group(1)).decode().splitlines()[int(m.group(2)) - 1]
+        key = "sentry_sdk" if name == "SENTRY_DSN" else name
+        key = "stripe_api_key" if name == "SHOP_STRIPE_API_KEY" else key
+        key = "mail_from" if name == "SHOP_MAIL_FROM" else key
+        assert key in source_line, (name, source_line)
+        cited += 1
+    assert cited == 7
+    assert "- `SECRET_KEY` — required — read in `app/main.py:13`" in text
+    assert (
+        "`web`: `gunicorn app.main:app" in text and "Release step: `alembic upgrade head`" in text
+    )
+    assert "Health check: `/healthz` — `app/main.py:19`" in text
+    assert "Database: PostgreSQL — `app/worker.py:1`" in text
+    assert "Migrations run in the release step — `Procfile:3`" in text
+    assert "`FLY_API_TOKEN` — used in `.github/workflows/deploy.yml:18`" in text
+    # test-only names are not production's business
+    assert "TEST_ONLY_TOKEN" not in text
+    # what code cannot tell is a TODO, never invented
+    for section in SECTIONS:
+        if not section.from_code:
+            assert f"## {section.heading}\n\nTODO: " in text
+    # no values: the compose default and the pydantic default never appear
+    assert "devonly" not in text and "noreply@example.com" not in text
+
+
+def test_library_that_deploys_nothing_gets_no_contract():
+    snap = load_repo("library")
+    assert not extract_facts(snap).deploys  # imports flask but never creates an app
+    assert FIXER.detect(snap, CTX) == []
+    assert FIXER.fix(snap, [], CTX) == []
+
+
+def test_django_contract_from_split_settings_and_dockerfile():
+    text = _contract(load_repo("djangoapp"))
+    assert "Web framework: Django — `shop/wsgi.py:6`" in text
+    assert "- `web`: `gunicorn shop.wsgi --bind 0.0.0.0:8000` — `Dockerfile:5`" in text
+    assert "`python:3.12-slim` — `Dockerfile:1`" in text
+    assert "- `DJANGO_SECRET_KEY` — required — read in `shop/settings/base.py:5`" in text
+    assert "- `DEBUG` — defaulted — read in `shop/settings/base.py:6`" in text
+    assert "Port: 8000" in text
+    # no release step, no CI: said plainly, not guessed
+    assert "TODO: Say when migrations run on deploy" in text
+    assert "## CI and deploy\n\nTODO: " in text
+
+
+def test_secret_in_a_start_command_is_masked():
+    secret = "sk_live_" + "9f8e7d6c5b4a39281706"
+    procfile = f"web: STRIPE_KEY={secret} gunicorn app:app -b :$PORT\n"
+    url = "redis://user:hunter2hunter2@cache:6379/0"
+    snap = MemorySnapshot(
+        {
+            "Procfile": procfile.encode(),
+            "app.py": b"from flask import Flask\napp = Flask(__name__)\n",
+            "render.yaml": (
+                f"services:\n  - type: worker\n    startCommand: rq worker --url {url}\n"
+            ).encode(),
+        }
+    )
+    text = _contract(snap)
+    assert secret not in text and "hunter2hunter2" not in text
+    assert "STRIPE_KEY=sk_l****" in text or "STRIPE_KEY=****" in text
+    assert "redis://user:" in text
+
+
+def test_generated_contract_checks_clean_except_human_todos():
+    snap = load_repo("webapp")
+    text = _contract(snap)
+    with_contract = load_repo("webapp", **{"PROD.md": text.encode()})
+    findings = FIXER.detect(with_contract, CTX)
+    assert {f.rule for f in findings} == {"section-todo"}
+    human = {s.key for s in SECTIONS if not s.from_code}
+    assert {f.data["section"] for f in findings} == human
+    assert all(f.line and text.splitlines()[f.line - 1].startswith("## ") for f in findings)
+    assert FIXER.fix(with_contract, findings, CTX) == []
+
+
+PARTIAL = (
+    "# Production\r\n"
+    "\r\n"
+    "## Runtime\r\n"
+    "\r\n"
+    "Python 3.12 on Fly.\r\n"
+    "```\r\n"
+    "## Owner and on-call\r\n"  # inside a code fence: not a heading
+    "```\r\n"
+    "\r\n"
+    "## Configuration and secrets\r\n"
+    "\r\n"
+    "- `SECRET_KEY` is in Fly secrets\r\n"
+    "\r\n"
+    "## Backups\r\n"
+    "\r\n"
+    "TODO\r\n"
+)
+
+
+def test_partial_contract_reports_sections_and_adds_names():
+    snap = load_repo("webapp", **{"PROD.md": PARTIAL.encode()})
+    findings = FIXER.detect(snap, CTX)
+    by_rule: dict[str, set[str]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule, set()).add(f.data.get("section") or f.data.get("name"))
+    assert by_rule["section-todo"] == {"backups"}
+    assert "owner" in by_rule["section-missing"] and "runtime" not in by_rule["section-missing"]
+    assert "configuration" not in by_rule["section-missing"]
+    # PORT and DATABASE_URL are set by the platform; SECRET_KEY is listed already.
+    assert by_rule["names-missing"] == {
+        "FEATURE_FLAG", "SENTRY_DSN", "SHOP_MAIL_FROM", "SHOP_STRIPE_API_KEY"
+    }  # fmt: skip
+
+    (patch,) = FIXER.fix(snap, findings, CTX)
+    assert patch.key == "prod-md-names"
+    (edit,) = patch.edits
+    before, after = PARTIAL.encode(), edit.content
+    anchor = b"- `SECRET_KEY` is in Fly secrets\r\n"
+    cut = before.index(anchor) + len(anchor)
+    assert after.startswith(before[:cut]) and after.endswith(before[cut:])
+    inserted = after[cut : len(after) - len(before) + cut]
+    assert inserted == (
+        b"- `FEATURE_FLAG` \xe2\x80\x94 defaulted \xe2\x80\x94 read in `app/main.py:15`\r\n"
+        b"- `SENTRY_DSN` \xe2\x80\x94 optional \xe2\x80\x94 read in `app/main.py:6`\r\n"
+        b"- `SHOP_MAIL_FROM` \xe2\x80\x94 defaulted \xe2\x80\x94 read in `app/config.py:8`\r\n"
+        b"- `SHOP_STRIPE_API_KEY` \xe2\x80\x94 required \xe2\x80\x94 read in `app/config.py:7`\r\n"
+    )
+    patched = snap.with_edits(patch.edits)
+    assert not [f for f in FIXER.detect(patched, CTX) if f.rule == "names-missing"]
+
+
+def test_names_go_to_a_new_section_when_configuration_is_missing():
+    prod = b"# Prod\n\n## Runtime\n\nPython.\n"
+    snap = load_repo("webapp", **{"PROD.md": prod})
+    findings = FIXER.detect(snap, CTX)
+    (patch,) = FIXER.fix(snap, findings, CTX)
+    content = patch.edits[0].content
+    assert content.startswith(prod)
+    assert content[len(prod) :].startswith(b"\n## Configuration and secrets\n\n- `FEATURE_FLAG`")
+    states = {s.section.key: s for s in check_contract(content.decode())}
+    assert states["configuration"].line is not None
+
+
+def test_check_contract_finds_headings_loosely():
+    states = check_contract("## runtime ##\n\nok\n\n##  Web Port and Health-Check\n\nTODO: x\n")
+    by_key = {s.section.key: s for s in states}
+    assert by_key["runtime"].line == 1 and not by_key["runtime"].todo
+    assert by_key["web"].line == 5 and by_key["web"].todo
+    assert by_key["backups"].line is None
+
+
+def test_hostile_inputs_do_not_crash():
+    snap = MemorySnapshot(
+        {
+            "Procfile": b"web: gunicorn app:app\n\x00\xff: \n:::\n",
+            "app.py": b"x = (" * 500 + b"\n",
+            ".github/workflows/ci.yml": b"on: [push\njobs: {{{\n",
+            "docker-compose.yml": b"a: &a [*a, *a]\nservices: 3\n",
+            "fly.toml": b"[[[not toml\n",
+            "PROD.md": b"\xff\xfe## Runtime\n" + b"TODO " * 10,
+        }
+    )
+    facts = extract_facts(snap)
+    assert {n.path for n in facts.notes} >= {"app.py", ".github/workflows/ci.yml", "fly.toml"}
+    findings = FIXER.detect(snap, CTX)
+    assert all(f.rule in {"section-missing", "section-todo"} for f in findings)
+
+
+def test_render_is_stable_and_ends_with_newline():
+    facts = extract_facts(load_repo("webapp"))
+    a, b = render_contract(facts, "0123456789abcdef"), render_contract(facts, "0123456789abcdef")
+    assert a == b and a.endswith("\n") and "`0123456789ab`" in a
