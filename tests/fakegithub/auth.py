@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from dataclasses import dataclass
@@ -60,14 +61,16 @@ def verify_app_jwt(state: FakeState, creds: Credentials) -> None:
     if creds.kind != "jwt":
         raise _jwt_error("A JSON web token could not be decoded")
     try:
-        claims = jwt.decode(
-            creds.value,
-            state.public_key_pem,
-            algorithms=["RS256"],
-            options={"verify_exp": False, "verify_iat": False, "verify_iss": False},
+        # signature only: the claims are checked below with GitHub's rules and messages
+        # (PyJWT's own claim checks would, e.g., refuse the integer ``iss`` GitHub accepts)
+        signed = jwt.PyJWS().decode_complete(
+            creds.value, state.public_key_pem, algorithms=["RS256"]
         )
-    except jwt.PyJWTError:
+        claims = json.loads(signed["payload"])
+    except (jwt.PyJWTError, ValueError):
         raise _jwt_error("A JSON web token could not be decoded") from None
+    if not isinstance(claims, dict):
+        raise _jwt_error("A JSON web token could not be decoded")
     _check_claims(state, claims)
 
 

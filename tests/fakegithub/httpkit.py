@@ -298,7 +298,7 @@ async def _respond(
     codeload = request.path.startswith("/_codeload/")
     injection = _take_injection(state, request.method, request.path)
     if injection is not None and injection.delay > 0:
-        await asyncio.sleep(injection.delay)
+        await _sleep_unless_reset(state, injection.delay)
     with state.lock:
         bucket = rate_bucket(state, creds)
         rate = _rate_headers(bucket)
@@ -319,6 +319,17 @@ async def _respond(
     if not codeload:
         response.headers.update(rate)
     return response
+
+
+async def _sleep_unless_reset(state: FakeState, delay: float) -> None:
+    # a slow answer must not outlive its test: reset() (between tests) cuts the wait short
+    generation = state.generation
+    deadline = asyncio.get_running_loop().time() + delay
+    while state.generation == generation:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.05))
 
 
 def _rate_exhausted(creds: Credentials, rate: dict[str, str]) -> web.Response:

@@ -114,9 +114,10 @@ def create_tree(state: FakeState, req: Req) -> Reply:
     for entry in entries:
         _apply_tree_entry(repo, flat, entry)
     sha = store.build(flat)
-    return get_tree(
+    listed = get_tree(
         state, Req(**{**req.__dict__, "params": {**req.params, "sha": sha}, "query": {}})
     )
+    return Reply(status=201, body=listed.body)
 
 
 def _apply_tree_entry(repo: Repo, flat: FlatTree, entry: Any) -> None:

@@ -257,10 +257,12 @@ class FakeState:
     injections: list[Injection] = field(default_factory=list)
     buckets: dict[str, RateBucket] = field(default_factory=dict)
     user_ids: dict[str, int] = field(default_factory=dict)
+    generation: int = 0  # bumped by reset(); lets in-flight slow answers notice a new test
     _next_id: int = 1000
 
     def reset(self) -> None:
         with self.lock:
+            self.generation += 1
             self.token_lifetime = DEFAULT_TOKEN_LIFETIME
             self.rate_limit = DEFAULT_RATE_LIMIT
             self.tokens_issued = 0
