@@ -107,12 +107,17 @@ def as_transient(exc: BaseException, *, now: float | None = None) -> TransientEr
 
 
 def _retry_after(headers: Mapping[str, str], *, now: float | None) -> float | None:
-    """``Retry-After`` seconds, else the wait until ``x-ratelimit-reset``."""
+    """``Retry-After`` seconds, else -- when the limit is spent -- the wait until reset.
+
+    GitHub sends ``x-ratelimit-reset`` on every response; it only says when to come
+    back when ``x-ratelimit-remaining`` is 0 (a 5xx with quota left retries sooner).
+    """
     value = headers.get("retry-after")
     if value is not None and value.strip().isdigit():
         return float(value.strip())
     reset = headers.get("x-ratelimit-reset")
-    if reset is not None and reset.strip().isdigit():
+    spent = headers.get("x-ratelimit-remaining", "").strip() == "0"
+    if spent and reset is not None and reset.strip().isdigit():
         return max(0.0, float(reset) - (now if now is not None else time.time()))
     return None
 

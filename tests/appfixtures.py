@@ -47,3 +47,26 @@ async def web(patchwell_env, request):
     app = await build_app(env, inline_worker=False)
     async with TestClient(TestServer(app)) as client:
         yield client, app
+
+
+@pytest.fixture
+def live_env(patchwell_env, fake_github) -> dict[str, str]:
+    """``patchwell_env`` pointed at the fake GitHub, with the App credentials it checks."""
+    return {
+        **patchwell_env,
+        "PATCHWELL_APP_ID": str(fake_github.app_id),
+        "PATCHWELL_PRIVATE_KEY": fake_github.private_key_pem,
+        "PATCHWELL_GITHUB_API_URL": fake_github.url,
+    }
+
+
+@pytest.fixture
+async def live_web(live_env):
+    """The real web process with its inline worker, talking to the fake GitHub."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.service import build_app
+
+    app = await build_app(live_env, inline_worker=True)
+    async with TestClient(TestServer(app)) as client:
+        yield client, app

@@ -1,0 +1,140 @@
+"""App auth and the REST client against the fake GitHub (which checks JWTs and tokens)."""
+
+from __future__ import annotations
+
+import time
+
+import gidgethub
+import pytest
+
+from bot.errors import TransientError
+from bot.github import AppAuth, GitHubClients, as_transient, new_session
+from bot.metrics import Metrics
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def installed(fake_github):
+    fake_github.create_repo("acme", "shop", {"README.md": "# shop\n"})
+    fake_github.add_installation(77, "acme", ["shop"])
+    return fake_github
+
+
+async def clients_for(fake, metrics=None):
+    session = new_session()
+    auth = AppAuth(fake.app_id, fake.private_key_pem)
+    return session, GitHubClients(session, auth, fake.url, metrics)
+
+
+async def test_installation_token_is_cached_per_installation(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        for _ in range(3):
+            gh = await clients.installation_client(77)
+            repo = await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "shop"})
+            assert repo["full_name"] == "acme/shop"
+    assert installed.tokens_issued == 1
+
+
+async def test_token_renewed_shortly_before_expiry(installed) -> None:
+    installed.token_lifetime = 120  # inside the five-minute refresh margin: never reused
+    session, clients = await clients_for(installed)
+    async with session:
+        await clients.installation_client(77)
+        await clients.installation_client(77)
+    assert installed.tokens_issued == 2
+
+
+async def test_forgotten_token_is_replaced(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        installed.expire_tokens()
+        with pytest.raises(gidgethub.BadRequest) as refused:
+            await gh.getitem("/repos/acme/shop")
+        assert int(refused.value.status_code) == 401
+        clients.forget_token(77)
+        gh = await clients.installation_client(77)
+        assert (await gh.getitem("/repos/acme/shop"))["name"] == "shop"
+
+
+async def test_repeated_reads_are_conditional(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        first = await gh.getitem("/repos/acme/shop")
+        installed.clear_calls()
+        second = await gh.getitem("/repos/acme/shop")
+    assert first == second
+    assert installed.count_calls("GET", r"^/repos/acme/shop$", status=304) == 1
+
+
+async def test_calls_use_the_configured_base_url_and_count_into_metrics(installed) -> None:
+    metrics = Metrics()
+    session, clients = await clients_for(installed, metrics)
+    async with session:
+        gh = await clients.installation_client(77)
+        await gh.getitem("/repos/acme/shop")
+    text = metrics.render().decode()
+    assert 'patchwell_github_requests_total{method="POST",status="201"} 1.0' in text
+    assert 'patchwell_github_requests_total{method="GET",status="200"} 1.0' in text
+    assert "patchwell_github_ratelimit_remaining" in text
+
+
+async def test_tarball_download_follows_the_redirect(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        data = await clients.download(gh, "/repos/acme/shop/tarball/main", max_bytes=1 << 20)
+    assert data[:2] == b"\x1f\x8b"  # gzip
+
+
+@pytest.mark.parametrize(
+    ("inject", "retry_after"),
+    [
+        (lambda f: f.inject("GET", r"^/repos/acme/shop$", status=502), None),
+        (lambda f: f.inject_secondary_rate_limit("GET", r"^/repos/acme/shop$", retry_after=7), 7),
+        (lambda f: f.inject_429("GET", r"^/repos/acme/shop$", retry_after=3), 3),
+    ],
+    ids=["5xx", "secondary-403", "429"],
+)
+async def test_transient_failures_are_classified(installed, inject, retry_after) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        inject(installed)
+        with pytest.raises(gidgethub.HTTPException) as failure:
+            await gh.getitem("/repos/acme/shop")
+    transient = as_transient(failure.value)
+    assert isinstance(transient, TransientError)
+    assert transient.retry_after == retry_after
+
+
+async def test_exhausted_primary_limit_waits_until_reset(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        installed.inject_rate_limit_exhausted("GET", r"^/repos/acme/shop$", reset_in=120)
+        with pytest.raises(gidgethub.RateLimitExceeded) as failure:
+            await gh.getitem("/repos/acme/shop")
+    transient = as_transient(failure.value, now=time.time())
+    assert transient is not None
+    assert 100 <= transient.retry_after <= 121
+
+
+async def test_not_found_is_not_transient(installed) -> None:
+    session, clients = await clients_for(installed)
+    async with session:
+        gh = await clients.installation_client(77)
+        with pytest.raises(gidgethub.BadRequest) as failure:
+            await gh.getitem("/repos/acme/elsewhere")
+    assert as_transient(failure.value) is None
+
+
+async def test_unreachable_github_is_transient() -> None:
+    async with new_session() as session:
+        clients = GitHubClients(session, AppAuth(1, "unused"), "http://127.0.0.1:9")
+        gh = clients.app_client()
+        with pytest.raises(TransientError):
+            await gh.getitem("/app")
