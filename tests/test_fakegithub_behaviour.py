@@ -377,6 +377,7 @@ async def test_check_run_annotation_limits(client: Client, fake_github: FakeGitH
         {"name": "pw", "head_sha": sha, "output": output | {"annotations": _annotations(51)}},
     )
     assert too_many.status == 422
+    assert "No more than 50 items are allowed; 51 were supplied." in too_many.body["message"]
     bad_level = await client.call(
         "POST",
         f"{REPO}/check-runs",
@@ -499,3 +500,33 @@ async def test_permissions_and_call_log(client: Client, fake_github: FakeGitHub)
     assert (f"{REPO}/collaborators/mia/permission", "token") in kinds
     fake_github.clear_calls()
     assert fake_github.calls == []
+
+
+async def test_docs_example_jwt_is_accepted(client: Client, fake_github: FakeGitHub) -> None:
+    # GitHub's documented recipe: iat 60 s in the past, exp 10 minutes from now
+    now = int(time.time())
+    token = app_jwt(fake_github, iat=now - 60, exp=now + 600)
+    assert (await client.call("GET", "/app", auth=f"Bearer {token}")).status == 200
+
+
+async def test_installation_permissions_and_archived_repos(
+    client: Client, fake_github: FakeGitHub
+) -> None:
+    fake_github.add_installation(
+        INSTALLATION, OWNER, [NAME, "old"], permissions={"contents": "read", "metadata": "read"}
+    )
+    fake_github.create_repo(OWNER, "old", {"a": "b"}, archived=True)
+    assert (await client.call("GET", f"{REPO}/branches/main")).status == 200
+    refused = await client.call("POST", f"{REPO}/git/blobs", {"content": "x"})
+    assert (refused.status, refused.body["message"]) == (
+        403,
+        "Resource not accessible by integration",
+    )
+    no_pulls = await client.call("GET", f"{REPO}/pulls")
+    assert no_pulls.status == 403
+    fake_github.add_installation(INSTALLATION, OWNER, [NAME, "old"])
+    archived = await client.call("POST", f"/repos/{OWNER}/old/git/blobs", {"content": "x"})
+    assert (archived.status, archived.body["message"]) == (
+        403,
+        "Repository was archived so is read-only.",
+    )

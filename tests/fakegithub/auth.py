@@ -50,7 +50,7 @@ def _jwt_error(message: str) -> ApiError:
     return ApiError(
         401,
         message,
-        documentation_url="https://docs.github.com/rest/apps/apps#get-the-authenticated-app",
+        documentation_url="https://docs.github.com/rest",
     )
 
 
@@ -94,8 +94,9 @@ def _check_claims(state: FakeState, claims: dict[str, object]) -> None:
             "'Expiration time' claim ('exp') must be a numeric value representing the future "
             "time at which the assertion expires"
         )
-    # GitHub's own docs back-date iat by 60 s and set exp to now + 600, so allow that pair
-    if exp - iat > MAX_JWT_LIFETIME + CLOCK_SKEW or exp > current + MAX_JWT_LIFETIME + CLOCK_SKEW:
+    # GitHub measures exp from its own clock (at most 10 minutes ahead); its docs back-date iat
+    # by 60 s for drift, so a 660 s iat..exp span is the longest a well-made JWT can have
+    if exp > current + MAX_JWT_LIFETIME or exp - iat > MAX_JWT_LIFETIME + CLOCK_SKEW:
         raise _jwt_error("'Expiration time' claim ('exp') is too far in the future")
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,6 +95,13 @@ class Route:
     pattern: str
     handler: Handler
     auth: str  # "app" | "installation" | "repo" | "public"
+    # installation permission(s) the route needs ("read" for GET, else "write"); any one suffices
+    permissions: tuple[str, ...] = ()
+
+
+def needing(permissions: tuple[str, ...], routes: list[Route]) -> list[Route]:
+    """``routes`` needing one of ``permissions`` wherever a route does not name its own."""
+    return [r if r.permissions else replace(r, permissions=permissions) for r in routes]
 
 
 def paginated(req: Req, items: list[Any], wrap: Callable[[list[Any]], Any] | None = None) -> Reply:
@@ -177,6 +184,27 @@ def _authenticate(state: FakeState, route: Route, req: Req) -> None:
     elif route.auth == "repo":
         req.repo = repo_for_token(state, req.creds, req.params["owner"], req.params["repo"])
         req.installation = installation_from_token(state, req.creds)
+        _check_access(route, req.method, req.repo, req.installation)
+
+
+_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+def _check_access(route: Route, method: str, repo: Repo, installation: Installation) -> None:
+    writing = method != "GET"
+    if route.permissions:
+        needed = _LEVELS["write" if writing else "read"]
+        granted = max(
+            _LEVELS.get(installation.permissions.get(p, ""), 0) for p in route.permissions
+        )
+        if granted < needed:
+            raise ApiError(
+                403,
+                "Resource not accessible by integration",
+                documentation_url="https://docs.github.com/rest",
+            )
+    if writing and repo.archived:
+        raise ApiError(403, "Repository was archived so is read-only.")
 
 
 def _render(reply: Reply) -> web.Response:

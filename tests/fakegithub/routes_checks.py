@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakegithub import shapes
-from tests.fakegithub.httpkit import Reply, Req, Route, paginated
+from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.state import ApiError, CheckRun, FakeState, Repo, not_found, now
 
 MAX_ANNOTATIONS_PER_REQUEST = 50
+MAX_OUTPUT_CHARS = 65535
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 CONCLUSIONS = (
     "action_required",
@@ -39,8 +40,8 @@ def _validate_annotations(output: dict[str, Any]) -> list[dict[str, Any]]:
         raise _invalid("For 'properties/annotations', it is not an array.")
     if len(annotations) > MAX_ANNOTATIONS_PER_REQUEST:
         raise _invalid(
-            f"For 'properties/annotations', {len(annotations)} items exceed the maximum of "
-            f"{MAX_ANNOTATIONS_PER_REQUEST}."
+            f"No more than {MAX_ANNOTATIONS_PER_REQUEST} items are allowed; "
+            f"{len(annotations)} were supplied."
         )
     for item in annotations:
         _validate_annotation(item)
@@ -84,8 +85,12 @@ def _apply(run: CheckRun, body: dict[str, Any]) -> None:
             raise _invalid("For 'properties/output', it is not an object.")
         if not isinstance(output.get("title"), str) or not isinstance(output.get("summary"), str):
             raise _invalid('"title" and "summary" are required in output.')
-        if len(output["summary"]) > 65535 or len(output.get("text") or "") > 65535:
-            raise _invalid("Output summary and text are limited to 65535 characters.")
+        for key in ("summary", "text"):
+            size = len(output.get(key) or "")
+            if size > MAX_OUTPUT_CHARS:
+                raise _invalid(
+                    f"Only {MAX_OUTPUT_CHARS} characters are allowed; {size} were supplied."
+                )
         annotations = _validate_annotations(output)
         run.output = {k: output.get(k) for k in ("title", "summary", "text")}
         run.annotations.extend(annotations)  # GitHub appends across updates
@@ -174,10 +179,13 @@ def runs_for_ref(state: FakeState, req: Req) -> Reply:
 
 
 _R = "/repos/{owner}/{repo}"
-ROUTES = [
-    Route("POST", f"{_R}/check-runs", create_check_run, "repo"),
-    Route("GET", f"{_R}/check-runs/{{check_run_id}}", get_check_run, "repo"),
-    Route("PATCH", f"{_R}/check-runs/{{check_run_id}}", update_check_run, "repo"),
-    Route("GET", f"{_R}/check-runs/{{check_run_id}}/annotations", list_annotations, "repo"),
-    Route("GET", f"{_R}/commits/{{ref:.+}}/check-runs", runs_for_ref, "repo"),
-]
+ROUTES = needing(
+    ("checks",),
+    [
+        Route("POST", f"{_R}/check-runs", create_check_run, "repo"),
+        Route("GET", f"{_R}/check-runs/{{check_run_id}}", get_check_run, "repo"),
+        Route("PATCH", f"{_R}/check-runs/{{check_run_id}}", update_check_run, "repo"),
+        Route("GET", f"{_R}/check-runs/{{check_run_id}}/annotations", list_annotations, "repo"),
+        Route("GET", f"{_R}/commits/{{ref:.+}}/check-runs", runs_for_ref, "repo"),
+    ],
+)

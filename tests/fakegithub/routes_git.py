@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.fakegithub import shapes
 from tests.fakegithub.gitobjects import BLOB_MODES, MODE_TREE, FlatTree, Signature
-from tests.fakegithub.httpkit import Reply, Req, Route
+from tests.fakegithub.httpkit import Reply, Req, Route, needing
 from tests.fakegithub.state import BOT_LOGIN, ApiError, FakeState, Repo, not_found, now
 
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -303,18 +303,21 @@ def list_refs(state: FakeState, req: Req) -> Reply:
 
 
 _R = "/repos/{owner}/{repo}/git"
-ROUTES = [
-    Route("POST", f"{_R}/blobs", create_blob, "repo"),
-    Route("GET", f"{_R}/blobs/{{sha}}", get_blob, "repo"),
-    Route("POST", f"{_R}/trees", create_tree, "repo"),
-    Route("GET", f"{_R}/trees/{{sha}}", get_tree, "repo"),
-    Route("POST", f"{_R}/commits", create_commit, "repo"),
-    Route("GET", f"{_R}/commits/{{sha}}", get_git_commit, "repo"),
-    Route("GET", f"{_R}/ref/{{ref:.+}}", get_ref, "repo"),
-    Route("GET", f"{_R}/matching-refs/{{ref:.*}}", matching_refs, "repo"),
-    Route("GET", f"{_R}/refs", list_refs, "repo"),
-    Route("POST", f"{_R}/refs", create_ref, "repo"),
-    Route("GET", f"{_R}/refs/{{ref:.+}}", get_ref, "repo"),
-    Route("PATCH", f"{_R}/refs/{{ref:.+}}", update_ref, "repo"),
-    Route("DELETE", f"{_R}/refs/{{ref:.+}}", delete_ref, "repo"),
-]
+ROUTES = needing(
+    ("contents",),
+    [
+        Route("POST", f"{_R}/blobs", create_blob, "repo"),
+        Route("GET", f"{_R}/blobs/{{sha}}", get_blob, "repo"),
+        Route("POST", f"{_R}/trees", create_tree, "repo"),
+        Route("GET", f"{_R}/trees/{{sha}}", get_tree, "repo"),
+        Route("POST", f"{_R}/commits", create_commit, "repo"),
+        Route("GET", f"{_R}/commits/{{sha}}", get_git_commit, "repo"),
+        Route("GET", f"{_R}/ref/{{ref:.+}}", get_ref, "repo"),
+        Route("GET", f"{_R}/matching-refs/{{ref:.*}}", matching_refs, "repo"),
+        Route("GET", f"{_R}/refs", list_refs, "repo"),
+        Route("POST", f"{_R}/refs", create_ref, "repo"),
+        Route("GET", f"{_R}/refs/{{ref:.+}}", get_ref, "repo"),
+        Route("PATCH", f"{_R}/refs/{{ref:.+}}", update_ref, "repo"),
+        Route("DELETE", f"{_R}/refs/{{ref:.+}}", delete_ref, "repo"),
+    ],
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakegithub import shapes
-from tests.fakegithub.httpkit import Reply, Req, Route, paginated
+from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.state import (
     BOT_LOGIN,
     ApiError,
@@ -177,14 +177,17 @@ def add_labels(state: FakeState, req: Req) -> Reply:
 
 
 _I = "/repos/{owner}/{repo}/issues"
-ROUTES = [
-    Route("POST", _I, create_issue, "repo"),
-    Route("GET", f"{_I}/comments/{{comment_id}}", get_comment, "repo"),
-    Route("PATCH", f"{_I}/comments/{{comment_id}}", update_comment, "repo"),
-    Route("DELETE", f"{_I}/comments/{{comment_id}}", delete_comment, "repo"),
-    Route("POST", f"{_I}/comments/{{comment_id}}/reactions", create_reaction, "repo"),
-    Route("GET", f"{_I}/{{number}}", get_issue, "repo"),
-    Route("POST", f"{_I}/{{number}}/comments", create_comment, "repo"),
-    Route("GET", f"{_I}/{{number}}/comments", list_comments, "repo"),
-    Route("POST", f"{_I}/{{number}}/labels", add_labels, "repo"),
-]
+ROUTES = needing(
+    ("issues", "pull_requests"),
+    [
+        Route("POST", _I, create_issue, "repo"),
+        Route("GET", f"{_I}/comments/{{comment_id}}", get_comment, "repo"),
+        Route("PATCH", f"{_I}/comments/{{comment_id}}", update_comment, "repo"),
+        Route("DELETE", f"{_I}/comments/{{comment_id}}", delete_comment, "repo"),
+        Route("POST", f"{_I}/comments/{{comment_id}}/reactions", create_reaction, "repo"),
+        Route("GET", f"{_I}/{{number}}", get_issue, "repo"),
+        Route("POST", f"{_I}/{{number}}/comments", create_comment, "repo"),
+        Route("GET", f"{_I}/{{number}}/comments", list_comments, "repo"),
+        Route("POST", f"{_I}/{{number}}/labels", add_labels, "repo"),
+    ],
+)

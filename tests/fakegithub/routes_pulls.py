@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakegithub import shapes
-from tests.fakegithub.httpkit import Reply, Req, Route, paginated
+from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.routes_repos import permission_of
 from tests.fakegithub.state import (
     BOT_LOGIN,
@@ -226,13 +226,16 @@ def is_merged(state: FakeState, req: Req) -> Reply:
 
 
 _P = "/repos/{owner}/{repo}/pulls"
-ROUTES = [
-    Route("POST", _P, create_pull, "repo"),
-    Route("GET", _P, list_pulls, "repo"),
-    Route("GET", f"{_P}/{{number}}", get_pull, "repo"),
-    Route("PATCH", f"{_P}/{{number}}", update_pull, "repo"),
-    Route("GET", f"{_P}/{{number}}/commits", pull_commits, "repo"),
-    Route("POST", f"{_P}/{{number}}/requested_reviewers", request_reviewers, "repo"),
-    Route("PUT", f"{_P}/{{number}}/merge", merge_pull, "repo"),
-    Route("GET", f"{_P}/{{number}}/merge", is_merged, "repo"),
-]
+ROUTES = needing(
+    ("pull_requests",),
+    [
+        Route("POST", _P, create_pull, "repo"),
+        Route("GET", _P, list_pulls, "repo"),
+        Route("GET", f"{_P}/{{number}}", get_pull, "repo"),
+        Route("PATCH", f"{_P}/{{number}}", update_pull, "repo"),
+        Route("GET", f"{_P}/{{number}}/commits", pull_commits, "repo"),
+        Route("POST", f"{_P}/{{number}}/requested_reviewers", request_reviewers, "repo"),
+        Route("PUT", f"{_P}/{{number}}/merge", merge_pull, "repo"),
+        Route("GET", f"{_P}/{{number}}/merge", is_merged, "repo"),
+    ],
+)

@@ -10,7 +10,7 @@ from typing import Any
 from tests.fakegithub import shapes
 from tests.fakegithub.auth import check_ticket, issue_ticket
 from tests.fakegithub.gitobjects import MODE_EXEC, MODE_LINK, diff_trees
-from tests.fakegithub.httpkit import Reply, Req, Route, paginated
+from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.state import ApiError, FakeState, Repo, not_found
 
 MAX_COMPARE_COMMITS = 250
@@ -283,17 +283,26 @@ def _permission_flags(role: str) -> dict[str, bool]:
 
 
 _R = "/repos/{owner}/{repo}"
-ROUTES = [
-    Route("GET", _R, get_repo, "repo"),
-    Route("GET", f"{_R}/contents", get_contents, "repo"),
-    Route("GET", f"{_R}/contents/{{path:.*}}", get_contents, "repo"),
-    Route("GET", f"{_R}/tarball", tarball_redirect, "repo"),
-    Route("GET", f"{_R}/tarball/{{ref:.+}}", tarball_redirect, "repo"),
-    Route("GET", "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", codeload, "public"),
-    Route("GET", f"{_R}/branches", list_branches, "repo"),
-    Route("GET", f"{_R}/branches/{{branch:.+}}", get_branch, "repo"),
-    Route("GET", f"{_R}/commits", list_commits, "repo"),
-    Route("GET", f"{_R}/commits/{{ref:[^/]+(?:/[^/]+)*?}}", get_commit, "repo"),
-    Route("GET", f"{_R}/compare/{{spec:.+}}", compare, "repo"),
-    Route("GET", f"{_R}/collaborators/{{user}}/permission", collaborator_permission, "repo"),
-]
+ROUTES = needing(
+    ("contents",),
+    [
+        Route("GET", _R, get_repo, "repo", ("metadata",)),
+        Route("GET", f"{_R}/contents", get_contents, "repo"),
+        Route("GET", f"{_R}/contents/{{path:.*}}", get_contents, "repo"),
+        Route("GET", f"{_R}/tarball", tarball_redirect, "repo"),
+        Route("GET", f"{_R}/tarball/{{ref:.+}}", tarball_redirect, "repo"),
+        Route("GET", "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", codeload, "public"),
+        Route("GET", f"{_R}/branches", list_branches, "repo"),
+        Route("GET", f"{_R}/branches/{{branch:.+}}", get_branch, "repo"),
+        Route("GET", f"{_R}/commits", list_commits, "repo"),
+        Route("GET", f"{_R}/commits/{{ref:[^/]+(?:/[^/]+)*?}}", get_commit, "repo"),
+        Route("GET", f"{_R}/compare/{{spec:.+}}", compare, "repo"),
+        Route(
+            "GET",
+            f"{_R}/collaborators/{{user}}/permission",
+            collaborator_permission,
+            "repo",
+            ("metadata",),
+        ),
+    ],
+)
