@@ -178,6 +178,9 @@ class JobQueue:
             delivery_id, event, action, installation_id, repository, _payload_text(payload)
         )
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        # If the caller is gone by the time the write fails, nobody reads the exception;
+        # mark it retrieved so asyncio does not log "exception was never retrieved".
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._pending.append(_Pending(delivery, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="patchwell-queue-writer")

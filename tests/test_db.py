@@ -171,3 +171,12 @@ async def test_concurrent_migrations_apply_each_step_once(db_url: str) -> None:
     finally:
         for d in dbs:
             await d.close()
+
+
+async def test_postgres_scheme_alias_is_accepted(pg_url: str) -> None:
+    db = await Database.connect("postgres://" + pg_url.split("://", 1)[1])
+    try:
+        assert db.dialect == "postgresql"
+        await db.ping()
+    finally:
+        await db.close()
