@@ -9,6 +9,8 @@ Usage::
         rows = await tx.fetchall("SELECT a FROM t")                         # -> list[tuple]
         await tx.executemany("INSERT INTO t (a) VALUES (?)", [(2,), (3,)])
     await db.fetchone("SELECT 1")      # shortcuts: one statement in its own transaction
+                                       # (fetchone/fetchall shortcuts are read-only: put
+                                       # INSERT ... RETURNING in db.transaction())
     db.dialect                         # "sqlite" | "postgresql"
     await db.ping()                    # for /readyz; raises DatabaseError when unusable
     await db.close()

@@ -15,6 +15,7 @@ from bot.migrate import (
     load_migrations,
     migrate,
 )
+from tests.dbfixtures import postgres_unreachable_reason, with_search_path
 
 
 def test_mask_url_hides_passwords() -> None:
@@ -180,3 +181,15 @@ async def test_postgres_scheme_alias_is_accepted(pg_url: str) -> None:
         await db.ping()
     finally:
         await db.close()
+
+
+def test_unreachable_postgres_reason_is_given_without_password() -> None:
+    reason = postgres_unreachable_reason(
+        "postgresql://bot:hunter2-very-secret@127.0.0.1:1/x?connect_timeout=2"
+    )
+    assert reason and "hunter2-very-secret" not in reason
+
+
+def test_search_path_url_keeps_other_parameters() -> None:
+    url = with_search_path("postgresql://u@h:5432/db?sslmode=disable", "pw_x")
+    assert url == "postgresql://u@h:5432/db?sslmode=disable&options=-csearch_path%3Dpw_x"
