@@ -1,0 +1,364 @@
+"""``runtime-defaults``: defaults that are fine on a laptop and fragile in production.
+
+Read with :mod:`ast` over production code only (tests, docs, examples and
+benchmarks are skipped, see ``fixers/data/production_facts.toml``):
+
+* ``requests-no-timeout`` -- a ``requests`` call, or a call on a
+  ``requests.Session``, without ``timeout=``: requests waits *forever* by
+  default, so one slow upstream pins a worker until the platform kills it.
+  ``httpx`` is only reported when a timeout is explicitly disabled
+  (``timeout=None``): httpx applies a 5 s default of its own, so an httpx call
+  without ``timeout=`` is not fragile.
+* ``tls-verify-disabled`` -- ``verify=False`` on a requests/httpx call (VULNERABILITY:
+  a literal, precise signal that TLS certificates are not checked).
+* ``debug-enabled`` -- module-level ``DEBUG = True`` or ``.run(debug=True)`` in a
+  repository that deploys, outside dev-only settings modules (``settings/dev.py``,
+  ``settings_dev.py``, ``local.py``...).
+
+The PR adds ``timeout=<seconds>`` (option ``timeout-seconds``, default 10) to
+each call where that is unambiguous: no ``*args``/``**kwargs`` that might already
+carry a timeout, no generator argument. The insertion point comes from the
+tokenizer, every other byte is kept, and the result must parse or no patch is made.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from fixers.contract import (
+    Context,
+    Explanation,
+    FileEdit,
+    Finding,
+    Patch,
+    Severity,
+    Snapshot,
+    fingerprint,
+)
+from fixers.production.facts import (
+    ImportMap,
+    Note,
+    dotted,
+    extract_facts,
+    is_dev_settings,
+    is_production_path,
+    parse_python,
+    readable_paths,
+)
+
+__all__ = ["FIXER", "CallIssue", "RuntimeDefaultsFixer", "add_timeouts", "scan_module"]
+
+NAME = "runtime-defaults"
+DEFAULT_TIMEOUT = 10
+_HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
+_SESSION_FACTORIES = frozenset(
+    {"requests.Session", "requests.session", "requests.sessions.Session"}
+)
+_HTTPX_CLIENTS = frozenset({"httpx.Client", "httpx.AsyncClient"})
+# ``Session.request`` takes ``timeout`` as its 8th positional argument; with more than
+# three positional arguments we cannot be sure none of them is the timeout.
+_MAX_POSITIONAL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CallIssue:
+    """One fragile call or assignment found in a module."""
+
+    rule: str
+    line: int
+    col: int
+    what: str  # the callee as written, e.g. ``requests.get`` or ``self.session.post``
+    fixable: bool = False
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _sessions(tree: ast.Module, imports: ImportMap) -> frozenset[str]:
+    """Expressions (``s``, ``self.session``) bound to a ``requests.Session()``."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if imports.resolve(node.value.func) in _SESSION_FACTORIES:
+                bound.update(d for t in node.targets if (d := dotted(t)))
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                expr, var = item.context_expr, item.optional_vars
+                if (
+                    isinstance(expr, ast.Call)
+                    and imports.resolve(expr.func) in _SESSION_FACTORIES
+                    and var is not None
+                    and (d := dotted(var))
+                ):
+                    bound.add(d)
+    return frozenset(bound)
+
+
+def _requests_call(call: ast.Call, imports: ImportMap, sessions: frozenset[str]) -> bool:
+    func = call.func
+    if imports.resolve(func) in {f"requests.{m}" for m in _HTTP_METHODS}:
+        return True
+    if not isinstance(func, ast.Attribute) or func.attr not in _HTTP_METHODS:
+        return False
+    owner = func.value
+    if isinstance(owner, ast.Call) and imports.resolve(owner.func) in _SESSION_FACTORIES:
+        return True  # requests.Session().get(...)
+    return (dotted(owner) or "") in sessions
+
+
+def _httpx_call(call: ast.Call, imports: ImportMap) -> bool:
+    qualified = imports.resolve(call.func) or ""
+    return qualified in _HTTPX_CLIENTS or qualified in {f"httpx.{m}" for m in _HTTP_METHODS}
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((kw.value for kw in call.keywords if kw.arg == name), None)
+
+
+def _is_const(node: ast.expr | None, value: object) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
+
+
+def _fixable(call: ast.Call) -> bool:
+    return (
+        bool(call.args or call.keywords)
+        and len(call.args) <= _MAX_POSITIONAL
+        and not any(isinstance(a, ast.Starred | ast.GeneratorExp) for a in call.args)
+        and not any(kw.arg is None for kw in call.keywords)
+    )
+
+
+def _call_issues(
+    call: ast.Call, imports: ImportMap, sessions: frozenset[str]
+) -> Iterator[CallIssue]:
+    what = dotted(call.func) or ast.unparse(call.func)[:60]
+    is_requests = _requests_call(call, imports, sessions)
+    is_httpx = _httpx_call(call, imports)
+    timeout = _keyword(call, "timeout")
+    if is_requests and timeout is None and not any(kw.arg is None for kw in call.keywords):
+        yield CallIssue("requests-no-timeout", call.lineno, call.col_offset, what, _fixable(call))
+    if (is_requests or is_httpx) and _is_const(timeout, None):
+        yield CallIssue("timeout-disabled", call.lineno, call.col_offset, what)
+    if (is_requests or is_httpx) and _is_const(_keyword(call, "verify"), False):
+        yield CallIssue("tls-verify-disabled", call.lineno, call.col_offset, what)
+
+
+def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue]:
+    """Every fragile default in one parsed module, in source order."""
+    imports = ImportMap.of(tree)
+    sessions = _sessions(tree, imports)
+    issues: list[CallIssue] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            issues += _call_issues(node, imports, sessions)
+            func = node.func
+            if (
+                deploys
+                and isinstance(func, ast.Attribute)
+                and func.attr == "run"
+                and _is_const(_keyword(node, "debug"), True)
+            ):
+                issues.append(CallIssue("debug-enabled", node.lineno, node.col_offset, "run"))
+    if deploys and not is_dev_settings(path):
+        for stmt in tree.body:
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "DEBUG" for t in stmt.targets)
+                and _is_const(stmt.value, True)
+            ):
+                issues.append(CallIssue("debug-enabled", stmt.lineno, stmt.col_offset, "DEBUG"))
+    return sorted(issues, key=lambda i: (i.line, i.col, i.rule))
+
+
+# --------------------------------------------------------------------------- the edit
+
+
+def _significant(source: bytes) -> list[tokenize.TokenInfo]:
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    tokens = tokenize.tokenize(io.BytesIO(source).readline)
+    return [t for t in tokens if t.type not in skip and t.type != tokenize.ENCODING]
+
+
+def add_timeouts(source: bytes, lines: Sequence[tuple[int, int]], seconds: float) -> bytes | None:
+    """``source`` with ``timeout=seconds`` added to the calls starting at ``(line, col)``.
+
+    ``col`` is the call's ``col_offset`` as :mod:`ast` reports it. Returns ``None``
+    when the result would not parse (then nothing is changed at all).
+    """
+    try:
+        text = source.decode("utf-8")
+        tree = ast.parse(source)
+        tokens = _significant(source)
+    except (UnicodeDecodeError, SyntaxError, ValueError, tokenize.TokenError, RecursionError):
+        return None
+    wanted = set(lines)
+    rows = text.splitlines(keepends=True)
+    starts = [0]
+    for row in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(row))
+    by_end = {t.end: i for i, t in enumerate(tokens) if t.string == ")"}
+    inserts: list[tuple[int, bytes]] = []
+    value = f"{seconds:g}"
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or (node.lineno, node.col_offset) not in wanted:
+            continue
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        end_row = rows[node.end_lineno - 1].encode("utf-8")[: node.end_col_offset]
+        index = by_end.get((node.end_lineno, len(end_row.decode("utf-8"))))
+        if index is None or index == 0:
+            return None
+        before = tokens[index - 1]
+        row, col = before.end
+        offset = starts[row - 1] + len(rows[row - 1][:col].encode("utf-8"))
+        if before.string == "(":
+            return None
+        text_in = f" timeout={value}," if before.string == "," else f", timeout={value}"
+        inserts.append((offset, text_in.encode("utf-8")))
+    out = bytearray(source)
+    for offset, text_in in sorted(inserts, reverse=True):
+        out[offset:offset] = text_in
+    result = bytes(out)
+    try:
+        after = ast.parse(result)
+    except SyntaxError:
+        return None
+    # Proof the edit did what it says: exactly the wanted calls gained a timeout.
+    timed = sum(
+        1
+        for node in ast.walk(after)
+        if isinstance(node, ast.Call)
+        and (node.lineno, node.col_offset) in wanted
+        and _keyword(node, "timeout") is not None
+    )
+    return result if timed == len(inserts) == len(wanted) else None
+
+
+# --------------------------------------------------------------------------- fixer
+
+_RULES = {
+    "requests-no-timeout": (
+        Severity.HYGIENE,
+        "HTTP call without a timeout",
+        "`{what}(...)` has no `timeout=`: requests waits forever by default, so one slow "
+        "upstream pins a worker until the platform kills it.",
+    ),
+    "timeout-disabled": (
+        Severity.HYGIENE,
+        "HTTP timeout disabled",
+        "`{what}(..., timeout=None)` disables the timeout: a slow upstream hangs the caller.",
+    ),
+    "tls-verify-disabled": (
+        Severity.VULNERABILITY,
+        "TLS certificate verification disabled",
+        "`{what}(..., verify=False)` does not check the server's certificate: anyone on the "
+        "path can read and change the traffic, credentials included.",
+    ),
+    "debug-enabled": (
+        Severity.HYGIENE,
+        "Debug mode on in code that deploys",
+        "`{what}` turns debug mode on in a module that is not a dev-only settings file; in "
+        "production that shows tracebacks and settings to visitors (Flask's debugger even "
+        "runs code). Read it from the environment, default off.",
+    ),
+}
+
+
+def _timeout_option(ctx: Context) -> float:
+    raw = ctx.options.get("timeout-seconds", DEFAULT_TIMEOUT)
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 < raw <= 600:
+        return float(raw)
+    return float(DEFAULT_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class RuntimeDefaultsFixer:
+    name: str = NAME
+    patterns: tuple[str, ...] = ("**/*.py",)
+    # "repo": debug findings depend on whether the repository deploys at all.
+    scope: Literal["file", "repo"] = "repo"
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        deploys = extract_facts(snapshot, ctx.ignored).deploys
+        findings: list[Finding] = []
+        for path in readable_paths(snapshot, self.patterns, ctx.ignored):
+            if not is_production_path(path):
+                continue
+            data = snapshot.read(path)
+            tree = parse_python(path, data) if data is not None else None
+            if tree is None or isinstance(tree, Note):
+                continue
+            try:
+                issues = scan_module(path, tree, deploys=deploys)
+            except RecursionError:
+                continue
+            seen: dict[str, int] = {}
+            for issue in issues:
+                key = f"{issue.rule}:{issue.what}"
+                seen[key] = seen.get(key, 0) + 1
+                findings.append(_finding(path, issue, seen[key]))
+        return findings
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        wanted: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.rule == "requests-no-timeout" and f.data.get("fixable") and f.path:
+                wanted.setdefault(f.path, []).append(f)
+        seconds = _timeout_option(ctx)
+        edits: list[FileEdit] = []
+        fixed: list[Finding] = []
+        for path, items in sorted(wanted.items()):
+            source = snapshot.read(path)
+            spots = [(int(f.data["line"]), int(f.data["col"])) for f in items]
+            new = add_timeouts(source, spots, seconds) if source is not None else None
+            if new is not None and new != source:
+                edits.append(FileEdit(path, "modify", new))
+                fixed += items
+        if not edits:
+            return []
+        return [_timeout_patch(tuple(edits), fixed, seconds)]
+
+
+def _finding(path: str, issue: CallIssue, ordinal: int) -> Finding:
+    severity, title, template = _RULES[issue.rule]
+    return Finding(
+        fixer=NAME,
+        rule=issue.rule,
+        severity=severity,
+        path=path,
+        line=issue.line,
+        title=title,
+        message=template.format(what=issue.what),
+        fingerprint=fingerprint(NAME, issue.rule, path, issue.what, str(ordinal)),
+        data={"line": issue.line, "col": issue.col, "fixable": issue.fixable, "call": issue.what},
+    )
+
+
+def _timeout_patch(edits: tuple[FileEdit, ...], fixed: list[Finding], seconds: float) -> Patch:
+    places = "\n".join(f"- `{f.path}:{f.line}` `{f.data.get('call')}(...)`" for f in fixed)
+    return Patch(
+        fixer=NAME,
+        key="http-timeouts",
+        title=f"Add a {seconds:g} s timeout to {len(fixed)} HTTP call(s)",
+        edits=edits,
+        explanation=Explanation(
+            found=f"HTTP calls made with `requests` and no timeout:\n\n{places}",
+            why="`requests` has no default timeout: a call to a slow or silent upstream waits "
+            "forever, holding a worker; enough of them and the whole app stops answering.",
+            changes=f"Adds `timeout={seconds:g}` (seconds) as the last argument of each call "
+            "above. Nothing else in the files changes; calls passing `*args`/`**kwargs` that "
+            "might already carry a timeout are left alone and still reported.",
+            verify="Run the test suite; check that each upstream answers well within "
+            f"{seconds:g} s and raise the value where a call is legitimately slow.",
+            rollback="Revert this commit; the calls go back to waiting without a limit.",
+        ),
+        severity=Severity.HYGIENE,
+        fingerprints=tuple(f.fingerprint for f in fixed),
+    )
+
+
+FIXER = RuntimeDefaultsFixer()
