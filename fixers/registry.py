@@ -11,6 +11,9 @@ from fixers.contract import Fixer
 
 def all_fixers() -> list[Fixer]:
     fixers: list[Fixer] = []
+    from fixers.production import env_names, migrations, prod_contract, runtime_defaults
+
+    fixers += [prod_contract.FIXER, env_names.FIXER, migrations.FIXER, runtime_defaults.FIXER]
     return fixers
 
 
