@@ -14,6 +14,13 @@ def all_fixers() -> list[Fixer]:
     from fixers.production import env_names, migrations, prod_contract, runtime_defaults
 
     fixers += [prod_contract.FIXER, env_names.FIXER, migrations.FIXER, runtime_defaults.FIXER]
+    from fixers.production import ci_tests, runtime_drift, workflow_permissions
+
+    fixers += [
+        workflow_permissions.WorkflowPermissionsFixer(),
+        ci_tests.CiTestsFixer(),
+        runtime_drift.RuntimeDriftFixer(),
+    ]
     return fixers
 
 

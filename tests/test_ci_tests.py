@@ -1,0 +1,216 @@
+"""`ci-tests`: tests that no workflow runs get a minimal, pinned, read-only CI."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from ruamel.yaml import YAML
+
+from fixers.contract import Context, MemorySnapshot, Services, Severity
+from fixers.production.ci_tests import CiTestsFixer, load_action_pins
+from fixers.production.runtime_drift import RuntimeDriftFixer
+from fixers.production.workflow_permissions import WorkflowPermissionsFixer
+
+CTX = Context(services=Services(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC)))
+APP = {
+    "app/main.py": b"from flask import Flask\napp = Flask(__name__)\n",
+    "tests/test_main.py": b"def test_ok():\n    assert True\n",
+}
+
+
+@pytest.fixture(scope="module")
+def fixer() -> CiTestsFixer:
+    return CiTestsFixer()
+
+
+def run(fixer, files: dict[str, bytes]):
+    snap = MemorySnapshot(files)
+    findings = fixer.detect(snap, CTX)
+    return findings, fixer.fix(snap, findings, CTX)
+
+
+def workflow(patch) -> dict:
+    [edit] = patch.edits
+    assert edit.action == "create" and edit.path == ".github/workflows/tests.yml"
+    return YAML(typ="safe").load(edit.content.decode())
+
+
+def wf(run_line: str, on: str = "[push, pull_request]") -> bytes:
+    job = f"  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: {run_line}\n"
+    return f"on: {on}\njobs:\n{job}".encode()
+
+
+def test_adds_pinned_read_only_workflow_with_project_python(fixer):
+    files = {
+        **APP,
+        "requirements.txt": b"flask==3.1.0\n",
+        "requirements-dev.txt": b"pytest==8.3.0\n",
+        "Dockerfile": b"FROM python:3.13-slim\n",
+    }
+    [finding], [patch] = run(fixer, files)
+    assert finding.rule == "tests-not-run" and finding.severity is Severity.HYGIENE
+    assert patch.fingerprints == (finding.fingerprint,)
+    doc = workflow(patch)
+    assert set(doc["on"]) == {"push", "pull_request"}
+    assert doc["permissions"] == {"contents": "read"}
+    steps = doc["jobs"]["tests"]["steps"]
+    assert steps[1]["with"]["python-version"] == "3.13"
+    assert steps[2]["run"].splitlines() == [
+        "python -m pip install --upgrade pip",
+        "python -m pip install -r requirements.txt",
+        "python -m pip install -r requirements-dev.txt",
+    ]
+    assert steps[3]["run"] == "python -m pytest"
+    text = patch.edits[0].content.decode()
+    pins = load_action_pins()
+    for action in ("actions/checkout", "actions/setup-python"):
+        pin = pins[action]
+        assert re.fullmatch(r"[0-9a-f]{40}", pin.sha)
+        assert f"uses: {action}@{pin.sha} # {pin.tag}\n" in text
+        assert pin.sha in patch.explanation.markdown()
+
+
+def test_generated_workflow_passes_our_other_fixers(fixer):
+    _, [patch] = run(fixer, {**APP, "runtime.txt": b"python-3.12.4\n"})
+    after = MemorySnapshot({**APP, "runtime.txt": b"python-3.12.4\n"}).with_edits(patch.edits)
+    assert WorkflowPermissionsFixer().detect(after, CTX) == []
+    assert RuntimeDriftFixer().detect(after, CTX) == []
+    assert fixer.detect(after, CTX) == []  # and it now counts as running the tests
+
+
+def test_pyproject_extras_and_pytest_install(fixer):
+    files = {
+        "pkg/__init__.py": b"",
+        "pkg/core_test.py": b"def test_x(): pass\n",
+        "pyproject.toml": b'[project]\nname = "pkg"\nrequires-python = ">=3.12"\n'
+        b'[project.optional-dependencies]\ndev = ["ruff"]\n',
+    }
+    _, [patch] = run(fixer, files)
+    steps = workflow(patch)["jobs"]["tests"]["steps"]
+    assert steps[1]["with"]["python-version"] == "3.12"
+    assert steps[2]["run"].splitlines()[1:] == [
+        'python -m pip install -e ".[dev]"',
+        "python -m pip install pytest",
+    ]
+
+
+def test_uv_and_poetry_projects_use_their_tools(fixer):
+    uv = {**APP, "pyproject.toml": b'[project]\nname = "a"\n', "uv.lock": b"version = 1\n"}
+    _, [patch] = run(fixer, uv)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "uv run pytest"
+    poetry = {**APP, "pyproject.toml": b'[tool.poetry]\nname = "a"\n'}
+    _, [patch] = run(fixer, poetry)
+    steps = workflow(patch)["jobs"]["tests"]["steps"]
+    assert "poetry install" in steps[2]["run"] and steps[3]["run"] == "poetry run pytest"
+
+
+def test_django_without_pytest_uses_its_runner(fixer):
+    files = {
+        "manage.py": b"import django\n",
+        "shop/tests.py": b"from django.test import TestCase\n",
+    }
+    _, [patch] = run(fixer, files)
+    steps = workflow(patch)["jobs"]["tests"]["steps"]
+    assert steps[3]["run"] == "python manage.py test"
+    assert "pytest" not in steps[2]["run"]
+
+
+def test_no_pin_uses_a_mature_release_and_says_so(fixer):
+    _, [patch] = run(fixer, dict(APP))
+    assert workflow(patch)["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.14"
+    assert "No Python version is pinned" in patch.explanation.markdown()
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".github/workflows/ci.yml": wf("python -m pytest -q")},
+        {".github/workflows/ci.yml": wf("tox -e py312")},
+        {".github/workflows/ci.yml": wf("python manage.py test")},
+        {".github/workflows/ci.yml": wf("make check"), "Makefile": b"check:\n\tpytest -x\n"},
+        {
+            ".github/workflows/ci.yml": b"on: pull_request\njobs:\n"
+            b"  t:\n    uses: org/shared/.github/workflows/py.yml@v1\n"
+        },
+        {".travis.yml": b"script: pytest\n"},
+        {".github/workflows/ci.yml": b"on: push\njobs: [broken\n"},
+    ],
+)
+def test_tests_already_run_or_might(fixer, files):
+    assert run(fixer, {**APP, **files}) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".github/workflows/ci.yml": wf("pytest", on="workflow_dispatch")},
+        {".github/workflows/lint.yml": wf("pip install pytest ruff && ruff check .")},
+        {".github/workflows/ci.yml": wf("make build"), "Makefile": b"build:\n\tdocker build .\n"},
+        {".github/workflows/ci.yml": wf("make build && ./deploy latest")},
+    ],
+)
+def test_workflows_that_do_not_run_tests(fixer, files):
+    [finding], [_patch] = run(fixer, {**APP, **files})
+    assert finding.rule == "tests-not-run"
+
+
+def test_deploy_workflow_without_tests_raises_severity(fixer):
+    files = {**APP, ".github/workflows/deploy.yml": wf("flyctl deploy", on="push")}
+    [finding], [patch] = run(fixer, files)
+    assert finding.severity is Severity.DRIFT and "deploy.yml" in finding.message
+    assert patch.severity is Severity.DRIFT
+
+
+def test_existing_tests_yml_gets_another_name(fixer):
+    files = {**APP, ".github/workflows/tests.yml": wf("pytest", on="workflow_dispatch")}
+    _, [patch] = run(fixer, files)
+    assert patch.edits[0].path == ".github/workflows/patchwell-tests.yml"
+
+
+def test_no_tests_no_finding(fixer):
+    assert run(fixer, {"app.py": b"print(1)\n", "README.md": b"# hi\n"}) == ([], [])
+
+
+def test_vendored_tests_do_not_count(fixer):
+    files = {".venv/lib/site-packages/x/test_x.py": b"", "node_modules/a/test_a.py": b""}
+    assert run(fixer, files) == ([], [])
+
+
+def test_pytest_config_alone_counts(fixer):
+    for files in (
+        {"pytest.ini": b"[pytest]\n"},
+        {"setup.cfg": b"[tool:pytest]\naddopts = -q\n"},
+        {"pyproject.toml": b"[tool.pytest.ini_options]\naddopts = '-q'\n"},
+    ):
+        [finding], _ = run(fixer, files)
+        assert finding.rule == "tests-not-run"
+
+
+def test_unpinned_action_is_pinned_by_tag_and_said_so():
+    pins = load_action_pins(
+        b'[actions."actions/checkout"]\ntag = "v5.0.0"\nsha = ""\n'
+        b'[actions."actions/setup-python"]\ntag = "v6.0.0"\n'
+        b'sha = "e797f83bcb11b83ae66e0230d6156d7c80228e7c"\n'
+    )
+    fixer = CiTestsFixer(pins=pins)
+    _, [patch] = run(fixer, dict(APP))
+    text = patch.edits[0].content.decode()
+    assert "uses: actions/checkout@v5\n" in text
+    assert "pinned by tag `v5`" in patch.explanation.markdown()
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"pyproject.toml": b"[tool.pytest\n", "tests/test_a.py": b""},
+        {"setup.cfg": b"[tool:pytest\nbad", "tox.ini": b"\x00\xff[[[", "tests/test_a.py": b""},
+        {"Makefile": b"\xff" * 1000, ".github/workflows/a.yml": wf("make test")},
+    ],
+)
+def test_broken_config_gets_bounded_answers(fixer, files):
+    findings, patches = run(fixer, {**APP, **files})
+    assert len(findings) <= 1 and len(patches) <= 1
+    for patch in patches:
+        workflow(patch)
