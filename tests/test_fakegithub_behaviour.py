@@ -6,6 +6,8 @@ import asyncio
 import gzip
 import io
 import json
+import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import AsyncIterator
@@ -530,3 +532,50 @@ async def test_installation_permissions_and_archived_repos(
         403,
         "Repository was archived so is read-only.",
     )
+
+
+async def test_conflicts_make_a_pull_unmergeable(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.push(OWNER, NAME, "fix", {"README.md": "fix\n"}, "fix readme")
+    pr = await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})
+    number = pr.body["number"]
+    assert pr.body["mergeable"] is True
+    listed = await client.call("GET", f"{REPO}/pulls")
+    assert "mergeable" not in listed.body[0]  # list items omit merge state, like GitHub
+    fake_github.push(OWNER, NAME, "main", {"README.md": "other\n"}, "conflicting change")
+    got = await client.call("GET", f"{REPO}/pulls/{number}")
+    assert (got.body["mergeable"], got.body["mergeable_state"]) == (False, "dirty")
+    stale = await client.call("PUT", f"{REPO}/pulls/{number}/merge", {"sha": "0" * 40})
+    assert stale.status == 409
+    refused = await client.call("PUT", f"{REPO}/pulls/{number}/merge", {})
+    assert refused.status == 405
+    assert fake_github.pull(OWNER, NAME, number)["state"] == "open"
+
+
+async def test_concurrent_writes_from_both_threads(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.push(OWNER, NAME, "fix", {"a": "1"}, "one")
+    pr = await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})
+    number = pr.body["number"]
+    posts = [
+        client.call("POST", f"{REPO}/issues/{number}/comments", {"body": f"bot {i}"})
+        for i in range(15)
+    ]
+    helpers = [
+        asyncio.to_thread(fake_github.add_comment, OWNER, NAME, number, f"human {i}", "alice")
+        for i in range(5)
+    ]
+    await asyncio.gather(*posts, *helpers)
+    comments = fake_github.comments(OWNER, NAME, number)
+    assert len(comments) == 20
+    assert len({c["id"] for c in comments}) == 20
+
+
+def test_reachable_from_a_subprocess(fake_github: FakeGitHub) -> None:
+    script = (
+        "import json, sys, urllib.request\n"
+        "with urllib.request.urlopen(sys.argv[1] + '/rate_limit') as r:\n"
+        "    print(json.load(r)['rate']['limit'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, fake_github.url], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "60"  # unauthenticated callers get GitHub's anonymous limit

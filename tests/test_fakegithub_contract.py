@@ -6,7 +6,10 @@ import base64
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
+from gidgethub import apps
+from gidgethub.aiohttp import GitHubAPI
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from tests.fakegithub import FakeGitHub
@@ -175,3 +178,33 @@ def test_blob_and_tree_shas_match_git(tmp_path: Path) -> None:
     root = _git(tmp_path, "mktree", stdin=listing.encode())
     assert store.build(flat) == root
     assert store.put_tree([]) == _git(tmp_path, "mktree", stdin=b"")
+
+
+async def test_gidgethub_token_pagination_and_writes(fake_github: FakeGitHub) -> None:
+    fake_github.create_repo(OWNER, NAME, FILES)
+    fake_github.add_installation(INSTALLATION, OWNER, [NAME])
+    fake_github.push(OWNER, NAME, "fix", {"a.txt": "a\n"}, "add a")
+    async with aiohttp.ClientSession() as session:
+        app_gh = GitHubAPI(session, "patchwell-tests", base_url=fake_github.url)
+        issued = await apps.get_installation_access_token(
+            app_gh,
+            installation_id=str(INSTALLATION),
+            app_id=str(fake_github.app_id),
+            private_key=fake_github.private_key_pem,
+        )
+        gh = GitHubAPI(
+            session, "patchwell-tests", oauth_token=issued["token"], base_url=fake_github.url
+        )
+        pr = await gh.post(
+            f"/repos/{OWNER}/{NAME}/pulls", data={"title": "t", "head": "fix", "base": "main"}
+        )
+        for i in range(5):
+            await gh.post(
+                f"/repos/{OWNER}/{NAME}/issues/{pr['number']}/comments", data={"body": str(i)}
+            )
+        url = f"/repos/{OWNER}/{NAME}/issues/{pr['number']}/comments?per_page=2"
+        bodies = [c["body"] async for c in gh.getiter(url)]
+        assert bodies == ["0", "1", "2", "3", "4"]
+        files = [f["filename"] async for f in gh.getiter(f"/repos/{OWNER}/{NAME}/pulls/1/files")]
+        assert files == ["a.txt"]
+        assert gh.rate_limit is not None and gh.rate_limit.remaining < 5000

@@ -222,9 +222,9 @@ class ObjectStore:
         common = self.ancestors(a) & self.ancestors(b)
         if not common:
             return None
-        # the best common ancestor is one no other common ancestor descends from
-        best = max(common, key=lambda s: (len(self.ancestors(s)), self.commits[s].seq))
-        return best
+        # a parent always exists before its child, so the newest common ancestor cannot be an
+        # ancestor of another common one: it is a best merge base (as git merge-base picks)
+        return max(common, key=lambda s: self.commits[s].seq)
 
     def commits_between(self, base: str | None, head: str) -> list[Commit]:
         """Commits reachable from ``head`` but not from ``base``, oldest first."""

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,6 +50,7 @@ PRIMARY_LIMIT_DOCS = (
     "#about-the-rate-limit-for-github-apps"
 )
 ANONYMOUS_LIMIT = 60
+MAX_BODY_BYTES = 100 * 1024 * 1024
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 _BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -138,7 +140,8 @@ def _int_param(value: str | None, default: int) -> int:
 
 
 def build_app(state: FakeState, routes: list[Route]) -> web.Application:
-    app = web.Application(middlewares=[_middleware(state)])
+    # GitHub takes blobs up to 100 MB; aiohttp's default 1 MB body limit would refuse them
+    app = web.Application(middlewares=[_middleware(state)], client_max_size=MAX_BODY_BYTES)
     for route in routes:
         app.router.add_route(route.method, route.pattern, _adapt(state, route))
     return app
@@ -337,7 +340,7 @@ async def _respond(
         return response
     if bucket.remaining <= 0 and not codeload and request.path != "/rate_limit":
         return _rate_exhausted(creds, rate)
-    response = await _run(handler, request)
+    response = await _run(state, handler, request)
     response = _apply_etag(request, response)
     with state.lock:
         # a 304 and the rate-limit endpoint itself do not count against the limit, like GitHub
@@ -369,13 +372,20 @@ def _rate_exhausted(creds: Credentials, rate: dict[str, str]) -> web.Response:
     return json_response(403, body, rate)
 
 
-async def _run(handler: Any, request: web.Request) -> web.StreamResponse:
+async def _run(state: FakeState, handler: Any, request: web.Request) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as error:
         return _error_response(error)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
         return _error_response(ApiError(404, "Not Found"))
+    except web.HTTPException:
+        raise
+    except Exception:
+        # a bug in the fake must not pass for a GitHub 500 that a client would retry: keep it
+        # so the pytest fixture can fail the test that hit it
+        state.internal_errors.append(f"{request.method} {request.path}\n{traceback.format_exc()}")
+        return _error_response(ApiError(500, "Fake GitHub crashed (see fake.internal_errors)"))
 
 
 def _apply_etag(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

@@ -23,4 +23,8 @@ def fake_github_server() -> Iterator[FakeGitHub]:
 def fake_github(fake_github_server: FakeGitHub) -> Iterator[FakeGitHub]:
     fake_github_server.reset()
     yield fake_github_server
+    crashes = fake_github_server.internal_errors
     fake_github_server.reset()
+    if crashes:
+        # the test saw a 500 that real GitHub would not have sent; say where the fake broke
+        pytest.fail("fake GitHub crashed while serving the test:\n" + "\n".join(crashes))

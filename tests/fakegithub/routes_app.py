@@ -80,7 +80,14 @@ def rate_limit(state: FakeState, req: Req) -> Reply:
     return Reply(body={"resources": {"core": core}, "rate": core})
 
 
+def get_user(state: FakeState, req: Req) -> Reply:
+    login = req.params["login"]
+    known = {r.owner.lower(): r.owner_type for r in state.repos.values()}
+    return Reply(body=shapes.user(state, login, known.get(login.lower())))
+
+
 ROUTES = [
+    Route("GET", "/users/{login}", get_user, "public"),
     Route("GET", "/app", get_app, "app"),
     Route("GET", "/app/installations", list_installations, "app"),
     Route("GET", "/app/installations/{installation_id}", get_installation, "app"),

@@ -74,7 +74,7 @@ def create_pull(state: FakeState, req: Req) -> Reply:
         updated_at=now(),
     )
     repo.pulls[pull.number] = pull
-    return Reply(status=201, body=shapes.pull(state, repo, pull))
+    return Reply(status=201, body=shapes.pull_full(state, repo, pull))
 
 
 def _actor(req: Req) -> str:
@@ -117,7 +117,7 @@ def list_pulls(state: FakeState, req: Req) -> Reply:
 
 def get_pull(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
-    return Reply(body=shapes.pull(state, repo, _pull(repo, req)))
+    return Reply(body=shapes.pull_full(state, repo, _pull(repo, req)))
 
 
 def update_pull(state: FakeState, req: Req) -> Reply:
@@ -137,7 +137,7 @@ def update_pull(state: FakeState, req: Req) -> Reply:
     if "state" in body:
         _change_state(repo, pull, body["state"])
     pull.updated_at = now()
-    return Reply(body=shapes.pull(state, repo, pull))
+    return Reply(body=shapes.pull_full(state, repo, pull))
 
 
 def _change_base(repo: Repo, pull: PullRequest, base: Any) -> None:
@@ -191,7 +191,7 @@ def request_reviewers(state: FakeState, req: Req) -> Reply:
             )
         if login not in pull.requested_reviewers:
             pull.requested_reviewers.append(login)
-    return Reply(status=201, body=shapes.pull(state, repo, pull))
+    return Reply(status=201, body=shapes.pull_full(state, repo, pull))
 
 
 def merge_pull(state: FakeState, req: Req) -> Reply:
@@ -218,6 +218,12 @@ def merge_pull(state: FakeState, req: Req) -> Reply:
     return Reply(body={"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
+def list_files(state: FakeState, req: Req) -> Reply:
+    repo = req.the_repo
+    files = shapes.pull_files(repo, _pull(repo, req))
+    return paginated(req, [shapes.file_change(repo, f) for f in files])
+
+
 def is_merged(state: FakeState, req: Req) -> Reply:
     pull = _pull(req.the_repo, req)
     if pull.merged_at is None:
@@ -234,6 +240,7 @@ ROUTES = needing(
         Route("GET", f"{_P}/{{number}}", get_pull, "repo"),
         Route("PATCH", f"{_P}/{{number}}", update_pull, "repo"),
         Route("GET", f"{_P}/{{number}}/commits", pull_commits, "repo"),
+        Route("GET", f"{_P}/{{number}}/files", list_files, "repo"),
         Route("POST", f"{_P}/{{number}}/requested_reviewers", request_reviewers, "repo"),
         Route("PUT", f"{_P}/{{number}}/merge", merge_pull, "repo"),
         Route("GET", f"{_P}/{{number}}/merge", is_merged, "repo"),

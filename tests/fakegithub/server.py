@@ -376,12 +376,12 @@ class FakeGitHub:
     def pulls(self, owner: str, name: str) -> list[dict[str, Any]]:
         with self.state.lock:
             repo = self._repo(owner, name)
-            return [shapes.pull(self.state, repo, p) for _, p in sorted(repo.pulls.items())]
+            return [shapes.pull_full(self.state, repo, p) for _, p in sorted(repo.pulls.items())]
 
     def pull(self, owner: str, name: str, number: int) -> dict[str, Any]:
         with self.state.lock:
             repo = self._repo(owner, name)
-            return shapes.pull(self.state, repo, self._pull(repo, number))
+            return shapes.pull_full(self.state, repo, self._pull(repo, number))
 
     def comments(self, owner: str, name: str, number: int) -> list[dict[str, Any]]:
         with self.state.lock:
@@ -436,6 +436,12 @@ class FakeGitHub:
             parent_tree = repo.objects.commits[commit.parents[0]].tree if commit.parents else None
             files = diff_trees(repo.objects, parent_tree, commit.tree)
             return shapes.rest_commit(self.state, repo, commit, files)
+
+    @property
+    def internal_errors(self) -> list[str]:
+        """Tracebacks of requests the fake itself failed on (a bug in the fake, not GitHub)."""
+        with self.state.lock:
+            return list(self.state.internal_errors)
 
     # --- the call log -------------------------------------------------------------------------
 

@@ -222,14 +222,17 @@ def labels(state: FakeState, r: Repo, names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def pull(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
-    api = f"{state.base_url}/repos/{r.full_name}"
+def pull_files(r: Repo, p: PullRequest) -> list[FileChange]:
+    """What the pull request changes: merge base to head, like GitHub's "Files changed"."""
     store = r.objects
     base_point = store.merge_base(p.base_sha, p.head_sha)
-    commits = store.commits_between(base_point, p.head_sha)
-    files = []
-    if base_point and p.head_sha in store.commits:
-        files = diff_trees(store, store.commits[base_point].tree, store.commits[p.head_sha].tree)
+    head_tree = store.commits[p.head_sha].tree
+    return diff_trees(store, store.commits[base_point].tree if base_point else None, head_tree)
+
+
+def pull(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
+    """The pull request as list endpoints return it (no merge/diff statistics)."""
+    api = f"{state.base_url}/repos/{r.full_name}"
     repo_json = repo(state, r)
     return {
         "url": f"{api}/pulls/{p.number}",
@@ -284,10 +287,20 @@ def pull(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
         "author_association": "NONE",
         "auto_merge": None,
         "draft": p.draft,
+    }
+
+
+def pull_full(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
+    """The single-pull-request shape: the list shape plus mergeability and diff statistics."""
+    store = r.objects
+    commits = store.commits_between(store.merge_base(p.base_sha, p.head_sha), p.head_sha)
+    files = pull_files(r, p)
+    mergeable = state.mergeable(r, p) if p.state == "open" else None
+    return pull(state, r, p) | {
         "merged": p.merged_at is not None,
-        "mergeable": state.mergeable(r, p) if p.state == "open" else None,
-        "rebaseable": None,
-        "mergeable_state": "clean" if p.state == "open" else "unknown",
+        "mergeable": mergeable,
+        "rebaseable": mergeable,
+        "mergeable_state": {True: "clean", False: "dirty", None: "unknown"}[mergeable],
         "merged_by": user(state, p.merged_by) if p.merged_by else None,
         "comments": sum(1 for c in state.comments.values() if _on(c, r, p.number)),
         "review_comments": 0,

@@ -257,6 +257,7 @@ class FakeState:
     injections: list[Injection] = field(default_factory=list)
     buckets: dict[str, RateBucket] = field(default_factory=dict)
     user_ids: dict[str, int] = field(default_factory=dict)
+    internal_errors: list[str] = field(default_factory=list)
     generation: int = 0  # bumped by reset(); lets in-flight slow answers notice a new test
     _next_id: int = 1000
 
@@ -279,6 +280,7 @@ class FakeState:
                 table.clear()
             self.calls.clear()
             self.injections.clear()
+            self.internal_errors.clear()
 
     def new_id(self) -> int:
         self._next_id += 1
