@@ -214,3 +214,62 @@ def test_broken_config_gets_bounded_answers(fixer, files):
     assert len(findings) <= 1 and len(patches) <= 1
     for patch in patches:
         workflow(patch)
+
+
+FAST_BUILT_APP = {
+    **APP,
+    "Procfile": b"web: gunicorn app.main:app\n",
+    "requirements.txt": b"flask==3.1.0\ngunicorn==23.0.0\n",
+    "runtime.txt": b"python-3.12.4\n",
+    ".python-version": b"3.11\n",
+    ".github/workflows/deploy.yml": b"""\
+name: deploy
+on:
+  push:
+    branches: [main]
+jobs:
+  deploy:
+    runs-on: ubuntu-20.04
+    steps:
+      - uses: actions/checkout@v4
+      - uses: superfly/flyctl-actions/setup-flyctl@master
+      - run: flyctl deploy --remote-only
+        env:
+          FLY_API_TOKEN: ${{ secrets.FLY_API_TOKEN }}
+""",
+}
+
+
+def test_fast_built_app_through_the_runner():
+    """The three fixers together, through the real runner and repository config."""
+    from fixers.repo_config import load_repo_config
+    from fixers.runner import run_fixers
+
+    names = ("workflow-permissions", "ci-tests", "runtime-drift")
+    config, problems = load_repo_config("fixers:\n  runtime-drift: report\n", known_fixers=names)
+    assert problems == []
+    fixers = [WorkflowPermissionsFixer(), CiTestsFixer(), RuntimeDriftFixer()]
+    result = run_fixers(MemorySnapshot(FAST_BUILT_APP), config, CTX.services, fixers=fixers)
+    assert result.errors == ()
+    planned = {p.patch.branch: p for p in result.patches}
+    assert set(planned) == {
+        "patchwell/workflow-permissions/least-privilege",
+        "patchwell/ci-tests/workflow",
+        "patchwell/runtime-drift/align-python",
+        "patchwell/runtime-drift/runners",
+    }
+    assert not planned["patchwell/runtime-drift/runners"].should_open  # report mode
+    assert planned["patchwell/ci-tests/workflow"].should_open
+    tests_yml = workflow(planned["patchwell/ci-tests/workflow"].patch)
+    assert tests_yml["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.12"
+    assert all(result.has_patch(f) for f in result.findings if f.rule != "eol-python")
+    # Each patch, applied alone (each is its own branch), resolves what it claims.
+    by_name = {f.name: f for f in fixers}
+    for p in result.patches:
+        assert p.patch.fingerprints
+        after = MemorySnapshot(FAST_BUILT_APP).with_edits(p.patch.edits)
+        left = {f.fingerprint for f in by_name[p.patch.fixer].detect(after, CTX)}
+        assert not left & set(p.patch.fingerprints), p.patch.branch
+    # No secret value travels: the workflow only names the secret.
+    for p in result.patches:
+        assert "FLY_API_TOKEN }}" not in p.patch.explanation.markdown()
