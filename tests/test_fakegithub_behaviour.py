@@ -579,3 +579,63 @@ def test_reachable_from_a_subprocess(fake_github: FakeGitHub) -> None:
         [sys.executable, "-c", script, fake_github.url], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "60"  # unauthenticated callers get GitHub's anonymous limit
+
+
+HOSTILE_BODIES: list[Any] = [
+    None,
+    [],
+    "text",
+    7,
+    {},
+    {"title": 5, "head": ["x"], "base": {"a": 1}, "body": 3},
+    {"content": 5, "encoding": "rot13"},
+    {"tree": "x", "base_tree": 5},
+    {"tree": [5, {"path": 3}, {"path": "a", "sha": "zz"}, {"path": "../x", "content": "c"}]},
+    {"message": "m", "tree": "0" * 40, "parents": "p", "author": "me"},
+    {"ref": "refs/heads/a..b", "sha": 5},
+    {"sha": None, "force": "yes"},
+    {"name": "n", "head_sha": 5, "status": "done", "output": {"annotations": "x"}},
+    {
+        "name": "n",
+        "head_sha": "0" * 40,
+        "output": {"title": "t", "summary": "s", "annotations": [{}]},
+    },
+    {"labels": [None, 3]},
+    {"content": "ok"},
+    {"reviewers": "alice"},
+    {"merge_method": "octopus", "sha": 5},
+    {"state": "reopened", "base": 9},
+]
+WRITES = [
+    ("POST", "/git/blobs"),
+    ("POST", "/git/trees"),
+    ("POST", "/git/commits"),
+    ("POST", "/git/refs"),
+    ("PATCH", "/git/refs/heads/main"),
+    ("POST", "/pulls"),
+    ("PATCH", "/pulls/1"),
+    ("POST", "/pulls/1/requested_reviewers"),
+    ("PUT", "/pulls/1/merge"),
+    ("POST", "/issues"),
+    ("POST", "/issues/1/comments"),
+    ("POST", "/issues/1/labels"),
+    ("POST", "/check-runs"),
+]
+
+
+async def test_hostile_bodies_get_bounded_answers(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.push(OWNER, NAME, "fix", {"a": "1"}, "one")
+    await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})
+    for method, path in WRITES:
+        for body in HOSTILE_BODIES:
+            raw = b"null" if body is None else None
+            got = await client.call(method, f"{REPO}{path}", None if raw else body, data=raw)
+            assert 400 <= got.status < 500 or got.status in (200, 201), (method, path, body)
+            assert isinstance(got.body, dict | list), (method, path, body)
+    assert fake_github.internal_errors == []
+    for query in ("per_page=abc&page=-3", "per_page=100000", "state=weird", "page=99"):
+        got = await client.call("GET", f"{REPO}/pulls?{query}")
+        assert got.status in (200, 422)
+    weird_paths = ["/pulls/abc", "/issues/comments/x", "/check-runs/%00", "/git/blobs/zz"]
+    for path in weird_paths:
+        assert (await client.call("GET", f"{REPO}{path}")).status == 404
