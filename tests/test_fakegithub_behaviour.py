@@ -121,6 +121,8 @@ async def test_good_app_jwt_with_string_iss(client: Client, fake_github: FakeGit
     token = app_jwt(fake_github, iss=str(fake_github.app_id))
     got = await client.call("GET", "/app", auth=f"Bearer {token}")
     assert got.status == 200
+    by_client_id = app_jwt(fake_github, iss=fake_github.client_id)
+    assert (await client.call("GET", "/app", auth=f"Bearer {by_client_id}")).status == 200
     assert got.body["id"] == fake_github.app_id
     listed = await client.call("GET", "/app/installations", auth=f"Bearer {token}")
     assert [i["id"] for i in listed.body] == [INSTALLATION]

@@ -76,13 +76,15 @@ def verify_app_jwt(state: FakeState, creds: Credentials) -> None:
 
 def _check_claims(state: FakeState, claims: dict[str, object]) -> None:
     iss, iat, exp = claims.get("iss"), claims.get("iat"), claims.get("exp")
-    if isinstance(iss, bool) or not (
-        isinstance(iss, int) or (isinstance(iss, str) and iss.isdigit())
-    ):
-        raise _jwt_error("'Issuer' claim ('iss') must be an Integer")
-    if int(iss) != state.app_id:
-        # a different app id names an app whose key did not sign this token
-        raise _jwt_error("A JSON web token could not be decoded")
+    # GitHub takes the app id (int or digits) or, since 2024, the app's client id
+    if iss != state.client_id:
+        if isinstance(iss, bool) or not (
+            isinstance(iss, int) or (isinstance(iss, str) and iss.isdigit())
+        ):
+            raise _jwt_error("'Issuer' claim ('iss') must be an Integer")
+        if int(iss) != state.app_id:
+            # a different app id names an app whose key did not sign this token
+            raise _jwt_error("A JSON web token could not be decoded")
     current = now()
     if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > current + CLOCK_SKEW:
         raise _jwt_error(

@@ -30,6 +30,7 @@ from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
 from tests.fakegithub.routes_issues import add_comment
 from tests.fakegithub.state import (
+    BOT_LOGIN,
     PERMISSION_LEVELS,
     ApiError,
     Call,
@@ -87,10 +88,17 @@ def _bytes(value: bytes | str) -> bytes:
 class FakeGitHub:
     """A stateful fake of the GitHub REST API, served on 127.0.0.1 from a background thread."""
 
+    bot_login = BOT_LOGIN  # who the app's API writes (commits, pulls, comments) are made by
+
     def __init__(self, app_id: int = 424242, private_key_pem: str | None = None) -> None:
         self.app_id = app_id
         self.private_key_pem = private_key_pem or generate_private_key_pem()
-        self.state = FakeState(app_id=app_id, public_key_pem=_public_pem(self.private_key_pem))
+        self.client_id = f"Iv23li{app_id:014d}"
+        self.state = FakeState(
+            app_id=app_id,
+            public_key_pem=_public_pem(self.private_key_pem),
+            client_id=self.client_id,
+        )
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -346,6 +354,18 @@ class FakeGitHub:
         return pull
 
     # --- read helpers (all return plain JSON-shaped dicts, as the API would) -------------------
+
+    def repo_json(self, owner: str, name: str) -> dict[str, Any]:
+        """The repository as the API renders it (e.g. to build a webhook payload that agrees)."""
+        with self.state.lock:
+            return shapes.repo(self.state, self._repo(owner, name))
+
+    def installation_json(self, installation_id: int) -> dict[str, Any]:
+        with self.state.lock:
+            installation = self.state.installations.get(installation_id)
+            if installation is None:
+                raise ValueError(f"no installation {installation_id}")
+            return shapes.installation(self.state, installation)
 
     def repo_info(self, owner: str, name: str) -> RepoInfo:
         with self.state.lock:

@@ -242,6 +242,7 @@ class FakeState:
 
     app_id: int
     public_key_pem: str
+    client_id: str = ""
     base_url: str = ""
     lock: threading.RLock = field(default_factory=threading.RLock)
     token_lifetime: float = DEFAULT_TOKEN_LIFETIME
