@@ -310,3 +310,25 @@ def test_data_table_has_sources_and_review_date():
     assert table.action("Actions/Checkout") is not None
     assert table.action("github/codeql-action/analyze").permissions["security-events"] == "write"
     assert "pull_request_target" in table.privileged
+
+
+@pytest.mark.parametrize(
+    ("script", "env", "reason"),
+    [
+        ("gh -R o/r pr create --fill", "", "cannot parse"),
+        ("./scripts/release.sh", "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}", "through `env:`"),
+        ('curl -H "authorization:Bearer $GH_TOKEN" https://api.github.com', "", "token variable"),
+    ],
+)
+def test_scripts_we_cannot_see_into_make_the_job_unknown(fixer, script, env, reason):
+    env_block = f"        env:\n          {env}\n" if env else ""
+    text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: {script}\n{env_block}"
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert reason in finding.message and patches == []
+
+
+def test_hostile_long_action_names_are_cut_in_messages(fixer):
+    name = "o/" + "a" * 5000 + "@v1"
+    text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: {name}\n"
+    [finding], _ = run(fixer, {WF: text.encode()})
+    assert len(finding.message) < 400

@@ -352,7 +352,7 @@ def _file_pin(snapshot: Snapshot, path: str, source: Source) -> PythonPin | None
                 continue
             token = token[len("python-") :]
         else:
-            token = body.strip()
+            token = body.split()[0] if body.split() else ""
         if not token:
             continue
         if minor_of(token) is None:
@@ -512,7 +512,9 @@ def _finding(rule: str, severity: Severity, title: str, message: str, *parts: st
 
 
 def _describe(pin: PythonPin) -> str:
-    return f"`{pin.path}:{pin.line}` ({pin.source}: `{pin.text}`)"
+    # Pins are user text; keep what a message quotes short.
+    text = pin.text if len(pin.text) <= 40 else pin.text[:39] + "…"
+    return f"`{pin.path}:{pin.line}` ({pin.source}: `{text}`)"
 
 
 def _eol_findings(facts: RuntimeFacts, tables: RuntimeTables, today: date) -> list[Finding]:

@@ -69,7 +69,15 @@ _LEVEL = {"none": 0, "read": 1, "write": 2}
 # The token as a workflow expression, and as the environment variables scripts read.
 _TOKEN_EXPR = re.compile(r"\$\{\{[^}]*\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I)
 _TOKEN_VAR = re.compile(r"\$\{?(?:GITHUB_TOKEN|GH_TOKEN)\b")
-_GH_CALL = re.compile(r"(?:^|[\s;&|(`])gh\s+([a-z][\w-]*)(?:\s+([a-z][\w-]*))?", re.M)
+_GH_CALL = re.compile(r"(?:^|[\s;&|(`/])gh(?:\s+(\S+))?(?:\s+(\S+))?", re.M)
+_WORD = re.compile(r"[a-z][\w-]*")
+_MAX_SHOWN = 80  # user-controlled text quoted in findings and PR bodies is cut here
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
 _ACTION_REF = re.compile(r"^([\w.-]+)/([\w.-]+)((?:/[\w./-]+)?)@(\S+)$")
 
 
@@ -170,20 +178,22 @@ def _plan_uses(step: Step, env: Mapping[str, str], table: PermissionTable) -> tu
     """Permissions for a ``uses:`` step; raises ``LookupError(reason)`` when unknown."""
     uses = step.uses or ""
     if uses.startswith("./"):
-        raise LookupError(f"uses the local action `{uses}` (not analysed)")
+        raise LookupError(f"uses the local action `{_short(uses)}` (not analysed)")
     if uses.startswith("docker://"):
         if _step_token_passed(step, env):
-            raise LookupError(f"hands the token to the container `{uses}`")
+            raise LookupError(f"hands the token to the container `{_short(uses)}`")
         return {}, ""
     match = _ACTION_REF.match(uses)
     if match is None:
-        raise LookupError(f"uses `{uses}`, which is not an `owner/repo@ref` reference")
+        raise LookupError(f"uses `{_short(uses)}`, which is not an `owner/repo@ref` reference")
     name = f"{match.group(1)}/{match.group(2)}{match.group(3)}"
     rule = table.action(name)
     if rule is None:
-        raise LookupError(f"uses `{name}`, an action not in Patchwell's permission table")
+        raise LookupError(f"uses `{_short(name)}`, an action not in Patchwell's permission table")
     if rule.opaque:
-        raise LookupError(f"uses `{name}`, which {rule.reason or 'cannot be reasoned about'}")
+        raise LookupError(
+            f"uses `{_short(name)}`, which {rule.reason or 'cannot be reasoned about'}"
+        )
     perms = dict(rule.permissions)
     if rule.with_token and _step_token_passed(step, env):
         perms = merge(perms, rule.with_token)
@@ -193,7 +203,7 @@ def _plan_uses(step: Step, env: Mapping[str, str], table: PermissionTable) -> tu
     return perms, name
 
 
-def _plan_run(script: str, table: PermissionTable) -> tuple[Perms, list[str]]:
+def _plan_run(script: str, token_in_env: bool, table: PermissionTable) -> tuple[Perms, list[str]]:
     """Permissions for a ``run:`` script; raises ``LookupError(reason)`` when unknown."""
     if _TOKEN_EXPR.search(script):
         raise LookupError("puts the GITHUB_TOKEN into a `run:` script")
@@ -204,19 +214,30 @@ def _plan_run(script: str, table: PermissionTable) -> tuple[Perms, list[str]]:
     if table.git_push.search(script):
         perms = merge(perms, {"contents": "write"})
         why.append("`git push`")
+    calls = 0
     for match in _GH_CALL.finditer(script):
-        command = " ".join(x for x in match.groups() if x)
+        group, verb = match.group(1) or "", match.group(2) or ""
+        if not (_WORD.fullmatch(group) and _WORD.fullmatch(verb)):
+            # Flags before the subcommand, aliases, `gh` alone: not a form we parse.
+            raise LookupError(
+                f"runs `{_short(match.group(0).strip())}`, which Patchwell cannot parse"
+            )
+        command = f"{group} {verb}"
         needed = table.gh.get(command)
         if needed is None:
             raise LookupError(f"runs `gh {command}`, a command not in the permission table")
         perms = merge(perms, needed)
         why.append(f"`gh {command}`")
+        calls += 1
+    if token_in_env and not calls:
+        # The token is handed to a program whose API calls we cannot see.
+        raise LookupError("hands the GITHUB_TOKEN to a script through `env:`")
     return perms, why
 
 
 def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
     if job.uses:
-        return JobPlan(job.id, False, {}, (f"calls the reusable workflow `{job.uses}`",))
+        return JobPlan(job.id, False, {}, (f"calls the reusable workflow `{_short(job.uses)}`",))
     env = {**workflow.env, **job.env}
     perms: Perms = {}
     reasons: list[str] = []
@@ -227,7 +248,10 @@ def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
                 if any(v != "read" or k != "contents" for k, v in needed.items()):
                     reasons.append(f"`{name}`")
             elif step.run is not None:
-                needed, why = _plan_run(step.run, table)
+                token_in_env = any(
+                    _TOKEN_EXPR.search(v) for v in (*env.values(), *step.env.values())
+                )
+                needed, why = _plan_run(step.run, token_in_env, table)
                 if needed:
                     reasons.extend(why)
             else:
