@@ -176,3 +176,13 @@ def test_patched_files_stay_parseable():
         for edit in patch.edits:
             edit.content.decode("utf-8")  # text files stay valid UTF-8
     ast.parse(snap.read("app/main.py"))  # sources untouched by this fixer
+
+
+def test_env_files_in_fixtures_and_examples_are_not_reported_as_committed():
+    snap = load_repo("webapp")
+    files = {p: snap.read(p) or b"" for p in snap.paths()}
+    paths = [*files, "tests/fixtures/.env", "examples/demo/.env", "node_modules/x/.env"]
+    findings = FIXER.detect(MemorySnapshot(files, all_paths=paths), CTX)
+    assert "env-file-committed" not in _rules(findings)
+    findings = FIXER.detect(MemorySnapshot(files, all_paths=[*paths, "app/.env"]), CTX)
+    assert [f.path for f in findings if f.rule == "env-file-committed"] == ["app/.env"]

@@ -125,3 +125,9 @@ def test_broken_migration_is_skipped_not_a_crash():
         }
     )
     assert FIXER.detect(snap, CTX) == []
+
+
+def test_migrations_outside_production_code_are_ignored():
+    body = load_repo("djangoapp").read("orders/migrations/0002_backfill.py")
+    snap = MemorySnapshot({"tests/fixtures/shop/orders/migrations/0002_backfill.py": body})
+    assert FIXER.detect(snap, CTX) == []

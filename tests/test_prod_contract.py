@@ -208,3 +208,17 @@ def test_render_is_stable_and_ends_with_newline():
     facts = extract_facts(load_repo("webapp"))
     a, b = render_contract(facts, "0123456789abcdef"), render_contract(facts, "0123456789abcdef")
     assert a == b and a.endswith("\n") and "`0123456789ab`" in a
+
+
+def test_hand_written_headings_count_by_alias():
+    text = (
+        "# Prod\n\n## Processes\n\nweb\n\n## Configuration (names only)\n\nSECRET_KEY\n\n"
+        "## Health\n\n/healthz\n\n## Data\n\nTODO — backups\n\n## Rolling back\n\nredeploy\n\n"
+        "## Owners and on-call\n\nTODO\n"
+    )
+    by_key = {s.section.key: s for s in check_contract(text)}
+    assert by_key["processes"].line == 3 and by_key["configuration"].line == 7
+    assert by_key["web"].line == 11 and by_key["database"].todo
+    assert by_key["rollback"].line == 19 and not by_key["rollback"].todo
+    assert by_key["owner"].todo
+    assert by_key["runtime"].line is None and by_key["domain"].line is None

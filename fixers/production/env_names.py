@@ -40,6 +40,8 @@ from fixers.production.facts import (
     RepoFacts,
     extract_facts,
     gitignored,
+    is_production_path,
+    is_vendored,
     platform_names,
     valid_env_name,
 )
@@ -78,11 +80,17 @@ def listed_names(text: str) -> set[str]:
     return set(_LISTED.findall(text))
 
 
-def _committed_env_files(snapshot: Snapshot) -> list[str]:
+def _committed_env_files(snapshot: Snapshot, ctx: Context) -> list[str]:
+    """Env files in the tree, outside tests/examples/docs (fixtures there hold fake values;
+    a real value anywhere is the ``secrets`` fixer's finding)."""
     return [
         p
         for p in snapshot.all_paths
-        if _ENV_FILE.search(p) and p.rsplit("/", 1)[-1] not in EXAMPLE_FILES
+        if _ENV_FILE.search(p)
+        and p.rsplit("/", 1)[-1] not in EXAMPLE_FILES
+        and is_production_path(p)
+        and not is_vendored(p)
+        and not ctx.ignored(p)
     ]
 
 
@@ -144,7 +152,7 @@ class EnvNamesFixer:
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
         facts = extract_facts(snapshot, ctx.ignored)
-        committed = _committed_env_files(snapshot)
+        committed = _committed_env_files(snapshot, ctx)
         findings = [_committed_finding(path) for path in committed]
         gitignore = _gitignore_text(snapshot)
         relevant = bool(committed or facts.deploys or facts.code_env())

@@ -46,6 +46,7 @@ __all__ = [
     "Requirement",
     "Source",
     "Workflow",
+    "all_nodes",
     "conventions",
     "dotted",
     "env_reads_in_javascript",
@@ -308,6 +309,26 @@ def safe_command(command: str, limit: int = 200) -> str:
 # --------------------------------------------------------------------------- python
 
 
+def all_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node under ``tree`` (breadth first, like :func:`ast.walk`).
+
+    Built once per module and shared by every pass: ``ast.walk``'s generator chain
+    was most of a scan's time when each pass walked the tree again.
+    """
+    out: list[ast.AST] = [tree]
+    i = 0
+    while i < len(out):
+        node = out[i]
+        i += 1
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                out.append(value)
+            elif isinstance(value, list):
+                out.extend(v for v in value if isinstance(v, ast.AST))
+    return out
+
+
 def parse_python(path: str, data: bytes) -> ast.Module | Note:
     """Parse without importing; anything that goes wrong is a :class:`Note`."""
     if len(data) > MAX_FILE_BYTES:
@@ -332,9 +353,9 @@ class ImportMap:
     names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, tree: ast.Module) -> ImportMap:
+    def of(cls, tree: ast.Module, nodes: Sequence[ast.AST] | None = None) -> ImportMap:
         names: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in all_nodes(tree) if nodes is None else nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -411,10 +432,14 @@ _SETTINGS_BASES = frozenset(
 
 
 def env_reads_in_python(
-    path: str, tree: ast.Module, imports: ImportMap | None = None
+    path: str,
+    tree: ast.Module,
+    imports: ImportMap | None = None,
+    nodes: Sequence[ast.AST] | None = None,
 ) -> list[EnvRead]:
     """Every literal env-var name the module reads, with required/defaulted/optional."""
-    imports = imports or ImportMap.of(tree)
+    nodes = all_nodes(tree) if nodes is None else nodes
+    imports = imports or ImportMap.of(tree, nodes)
     production = is_production_path(path)
     found: list[EnvRead] = []
 
@@ -424,9 +449,9 @@ def env_reads_in_python(
         if name and valid_env_name(name):
             found.append(EnvRead(name, Source(path, line), requirement, "python", production))
 
-    django_envs = _django_env_names(tree, imports)
-    schemes = _django_env_schemes(tree, imports) if django_envs else frozenset()
-    for node in ast.walk(tree):
+    django_envs = _django_env_names(nodes, imports)
+    schemes = _django_env_schemes(nodes, imports) if django_envs else frozenset()
+    for node in nodes:
         if isinstance(node, ast.Subscript) and imports.resolve(node.value) == _ENV_MAPPING:
             if isinstance(node.ctx, ast.Load):
                 key = node.slice
@@ -482,10 +507,10 @@ def _python_call(
         add(name, node.lineno, "defaulted" if _has_kw(node, "default") else "required")
 
 
-def _django_env_schemes(tree: ast.Module, imports: ImportMap) -> frozenset[str]:
+def _django_env_schemes(nodes: Sequence[ast.AST], imports: ImportMap) -> frozenset[str]:
     """Names given a default in an ``environ.Env(NAME=(cast, default))`` scheme."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call) and imports.resolve(node.func) == "environ.Env":
             for kw in node.keywords:
                 if kw.arg and isinstance(kw.value, ast.Tuple) and len(kw.value.elts) == 2:
@@ -493,10 +518,10 @@ def _django_env_schemes(tree: ast.Module, imports: ImportMap) -> frozenset[str]:
     return frozenset(names)
 
 
-def _django_env_names(tree: ast.Module, imports: ImportMap) -> frozenset[str]:
+def _django_env_names(nodes: Sequence[ast.AST], imports: ImportMap) -> frozenset[str]:
     """Names bound to ``environ.Env(...)`` (django-environ), e.g. ``env``."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if (
             isinstance(node, ast.Assign)
             and isinstance(node.value, ast.Call)
@@ -761,21 +786,24 @@ def _scan_python(snapshot: Snapshot, path: str, out: _Collector) -> None:
         out.notes.append(parsed)
         return
     try:
-        imports = ImportMap.of(parsed)
-        out.env.extend(env_reads_in_python(path, parsed, imports))
+        nodes = all_nodes(parsed)
+        imports = ImportMap.of(parsed, nodes)
+        out.env.extend(env_reads_in_python(path, parsed, imports, nodes))
         if is_production_path(path):
-            _python_runtime_facts(path, parsed, imports, out)
+            _python_runtime_facts(path, nodes, imports, out)
     except RecursionError:
         out.notes.append(Note(path, "nested too deeply to analyse"))
 
 
-def _python_runtime_facts(path: str, tree: ast.Module, imports: ImportMap, out: _Collector) -> None:
+def _python_runtime_facts(
+    path: str, nodes: Sequence[ast.AST], imports: ImportMap, out: _Collector
+) -> None:
     conv = conventions()
     calls = {f"{fw.module}.{fw.app_call}": fw for fw in conv.frameworks}
     library_names = {
         module: name for name, spec in platform_names().items() for module in spec.read_by
     }
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
             modules = (
                 [a.name for a in node.names]

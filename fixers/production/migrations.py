@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fixers.contract import Context, Finding, Patch, Severity, Snapshot, fingerprint
-from fixers.production.facts import Note, dotted, parse_python, readable_paths
+from fixers.production.facts import (
+    Note,
+    dotted,
+    is_production_path,
+    parse_python,
+    readable_paths,
+)
 
 __all__ = [
     "FIXER",
@@ -271,8 +277,8 @@ class MigrationsFixer:
             return []  # the team rolls forward by policy: nothing to say
         findings: list[Finding] = []
         for path in readable_paths(snapshot, self.patterns, ctx.ignored):
-            if path.endswith("/__init__.py"):
-                continue
+            if path.endswith("/__init__.py") or not is_production_path(path):
+                continue  # migrations under tests/ or examples/ never reach a database
             data = snapshot.read(path)
             tree = parse_python(path, data) if data is not None else None
             if tree is None or isinstance(tree, Note):

@@ -60,36 +60,49 @@ TODO = "TODO:"
 
 @dataclass(frozen=True, slots=True)
 class Section:
+    """One contract section: the heading Patchwell writes, the hint its TODO carries,
+    and ``aliases`` -- words that let a hand-written heading count as this section
+    ("Owners and on-call", "Rolling back", "Health")."""
+
     key: str
     heading: str
     hint: str
+    aliases: tuple[str, ...]
     from_code: bool = True
 
 
 #: The contract's sections, in order. ``from_code=False`` sections are always a TODO
 #: for a person: code cannot tell them, and an invented value is worse than none.
 SECTIONS: tuple[Section, ...] = (
-    Section("runtime", "Runtime", "the language and version production runs."),
+    Section("runtime", "Runtime", "the language and version production runs.",
+            ("runtime", "stack", "language")),
     Section("processes", "Processes and release step",
-            "each process type, its command, and what runs before a release."),
+            "each process type, its command, and what runs before a release.",
+            ("process", "release step", "procfile")),
     Section("configuration", "Configuration and secrets",
-            "every environment variable production needs (names only, never values)."),
+            "every environment variable production needs (names only, never values).",
+            ("configuration", "config", "secret", "environment variable", "env")),
     Section("web", "Web port and health check",
-            "the port the app listens on and the path a load balancer polls."),
+            "the port the app listens on and the path a load balancer polls.",
+            ("port", "health")),
     Section("database", "Database and migrations",
-            "the database, and when and how migrations run on deploy."),
-    Section("ci-deploy", "CI and deploy", "the workflow that tests and the one that deploys."),
+            "the database, and when and how migrations run on deploy.",
+            ("database", "migration", "data", "storage")),
+    Section("ci-deploy", "CI and deploy", "the workflow that tests and the one that deploys.",
+            ("ci", "deploy", "pipeline", "continuous")),
     Section("domain", "Domain and region", "the live domain(s) and the region(s) it runs in.",
-            from_code=False),
+            ("domain", "region"), from_code=False),
     Section("owner", "Owner and on-call", "who owns this service and who is paged when it breaks.",
-            from_code=False),
+            ("owner", "on call", "oncall", "contact"), from_code=False),
     Section("load", "Behaviour under load",
-            "expected traffic, known limits, and what degrades first.", from_code=False),
+            "expected traffic, known limits, and what degrades first.",
+            ("load", "scaling", "capacity", "performance", "limits"), from_code=False),
     Section("backups", "Backups",
-            "what is backed up, how often, and when a restore was last tested.", from_code=False),
+            "what is backed up, how often, and when a restore was last tested.",
+            ("backup", "restore"), from_code=False),
     Section("rollback", "Recovery and rollback",
             "for each critical flow, one safe action that recovers or rolls it back.",
-            from_code=False),
+            ("rollback", "roll back", "rolling back", "recovery", "runbook"), from_code=False),
 )  # fmt: skip
 
 _HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
@@ -237,8 +250,32 @@ def _headings(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def _normal(heading: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", heading.lower()).strip()
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+
+
+def _matches(heading: str, section: Section) -> bool:
+    """The heading is the section's own, or holds one of its aliases as whole words
+    (the alias's last word may be a prefix: "owner" matches "Owners")."""
+    words = _words(heading)
+    if words == _words(section.heading):
+        return True
+    for alias in section.aliases:
+        want = _words(alias)
+        for i in range(len(words) - len(want) + 1):
+            window = words[i : i + len(want)]
+            if window[:-1] == want[:-1] and window[-1].startswith(want[-1]):
+                return True
+    return False
+
+
+def _section_index(heads: list[tuple[int, str]], section: Section) -> int | None:
+    exact = next(
+        (i for i, (_, h) in enumerate(heads) if _words(h) == _words(section.heading)), None
+    )
+    if exact is not None:
+        return exact
+    return next((i for i, (_, h) in enumerate(heads) if _matches(h, section)), None)
 
 
 def check_contract(text: str) -> list[SectionState]:
@@ -247,9 +284,7 @@ def check_contract(text: str) -> list[SectionState]:
     heads = _headings(text)
     states: list[SectionState] = []
     for section in SECTIONS:
-        index = next(
-            (i for i, (_, h) in enumerate(heads) if _normal(h) == _normal(section.heading)), None
-        )
+        index = _section_index(heads, section)
         if index is None:
             states.append(SectionState(section, None, False))
             continue
