@@ -641,3 +641,15 @@ async def test_hostile_bodies_get_bounded_answers(client: Client, fake_github: F
     weird_paths = ["/pulls/abc", "/issues/comments/x", "/check-runs/%00", "/git/blobs/zz"]
     for path in weird_paths:
         assert (await client.call("GET", f"{REPO}{path}")).status == 404
+
+
+async def test_reviewers_must_be_collaborators(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.push(OWNER, NAME, "fix", {"a": "1"}, "one")
+    pr = await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})
+    path = f"{REPO}/pulls/{pr.body['number']}/requested_reviewers"
+    stranger = await client.call("POST", path, {"reviewers": ["zed"]})
+    assert stranger.status == 422
+    fake_github.set_permission(OWNER, NAME, "mia", "write")
+    asked = await client.call("POST", path, {"reviewers": ["mia"]})
+    assert asked.status == 201
+    assert [u["login"] for u in asked.body["requested_reviewers"]] == ["mia"]

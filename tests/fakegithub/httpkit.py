@@ -214,7 +214,9 @@ def _render(reply: Reply) -> web.Response:
     if reply.raw is not None:
         return web.Response(status=reply.status, body=reply.raw, headers=reply.headers)
     if reply.status in (204, 304) or (reply.body is None and reply.status >= 300):
-        return web.Response(status=reply.status, headers=reply.headers)
+        return web.Response(
+            status=reply.status, headers=reply.headers | {"Content-Type": JSON_TYPE}
+        )
     return json_response(reply.status, reply.body, reply.headers)
 
 

@@ -168,9 +168,7 @@ def add_labels(state: FakeState, req: Req) -> Reply:
     body = req.body
     names = body.get("labels") if isinstance(body, dict) else body
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise ApiError(
-            422, "Invalid request.\n\nFor 'links/0/schema', nil is not an array.", errors=None
-        )
+        raise ApiError(422, "Invalid request.\n\nlabels must be an array of non-empty strings.")
     current = repo.labels.setdefault(number, [])
     current.extend(n for n in names if n not in current)
     return Reply(body=shapes.labels(state, repo, current))

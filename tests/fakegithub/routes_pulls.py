@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.fakegithub import shapes
 from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
-from tests.fakegithub.routes_repos import permission_of
+from tests.fakegithub.routes_repos import is_collaborator
 from tests.fakegithub.state import (
     BOT_LOGIN,
     ApiError,
@@ -183,7 +183,7 @@ def request_reviewers(state: FakeState, req: Req) -> Reply:
     for login in reviewers:
         if login == pull.user:
             raise _custom("Review cannot be requested from pull request author.")
-        if permission_of(repo, login) in ("none", "read", "triage") and repo.private:
+        if not is_collaborator(repo, login):
             raise _custom(
                 "Reviews may only be requested from collaborators. One or more of the users or "
                 "teams you specified is not a collaborator of the "

@@ -258,6 +258,13 @@ def permission_of(repo: Repo, login: str) -> str:
     return "none" if repo.private else "read"
 
 
+def is_collaborator(repo: Repo, login: str) -> bool:
+    """Explicitly given access (or owning the repo): reading a public repo is not enough."""
+    if login.lower() == repo.owner.lower():
+        return True
+    return repo.permissions.get(login.lower(), "none") != "none"
+
+
 def collaborator_permission(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
     login = req.params["user"]

@@ -26,7 +26,7 @@ from tests.fakegithub import (
     routes_repos,
     shapes,
 )
-from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree
+from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
 from tests.fakegithub.routes_issues import add_comment
 from tests.fakegithub.state import (
@@ -451,8 +451,6 @@ class FakeGitHub:
             if resolved is None:
                 raise ValueError(f"no commit {sha!r} in {repo.full_name}")
             commit: Commit = repo.objects.commits[resolved]
-            from tests.fakegithub.gitobjects import diff_trees
-
             parent_tree = repo.objects.commits[commit.parents[0]].tree if commit.parents else None
             files = diff_trees(repo.objects, parent_tree, commit.tree)
             return shapes.rest_commit(self.state, repo, commit, files)
