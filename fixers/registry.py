@@ -21,6 +21,9 @@ def all_fixers() -> list[Fixer]:
         ci_tests.CiTestsFixer(),
         runtime_drift.RuntimeDriftFixer(),
     ]
+    from fixers.dependencies import FIXER as dependencies_fixer
+
+    fixers.append(dependencies_fixer)
     return fixers
 
 

@@ -37,6 +37,7 @@ class FakeRelease:
     yanked_reason: str | None = None
     requires_python: str | None = None
     filenames: tuple[str, ...] = ()
+    with_digests: bool = True  # False: an index that publishes no hashes
 
     def files(self, project: str) -> list[tuple[str, str]]:
         """(filename, sha256) -- the digest is derived from the name, deterministic."""
@@ -198,7 +199,7 @@ class FakeIndex:
             releases[rel.version] = [
                 {
                     "filename": fname,
-                    "digests": {"sha256": digest},
+                    "digests": {"sha256": digest} if rel.with_digests else {},
                     "upload_time_iso_8601": _iso(rel.uploaded),
                     "yanked": rel.yanked,
                     "yanked_reason": rel.yanked_reason,
@@ -233,7 +234,7 @@ class FakeIndex:
                 entry: dict[str, Any] = {
                     "filename": fname,
                     "url": f"{self.base_url}/files/{fname}",
-                    "hashes": {"sha256": digest},
+                    "hashes": {"sha256": digest} if rel.with_digests else {},
                     "upload-time": _iso(rel.uploaded),
                     "yanked": (rel.yanked_reason or True) if rel.yanked else False,
                 }

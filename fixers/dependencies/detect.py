@@ -1,0 +1,619 @@
+"""Detection: parse issues, drift, yanked pins, inconsistent pins, unbounded
+dependencies, vulnerabilities and outdated/mutable GitHub Actions.
+
+Everything a patch will need (targets, hashes, release dates, advisories,
+project URLs) is put in each finding's ``data`` so ``fix`` stays a pure
+function of the snapshot and the findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, matches_any
+from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.model import Dependency, ParseIssue, ParseResult
+from fixers.dependencies.policy import Policy, policy_from_options, update_type
+from fixers.dependencies.sources import (
+    ActionsCatalog,
+    Advisory,
+    AdvisoryService,
+    PackageIndex,
+    Project,
+    Release,
+    SourceUnavailable,
+)
+from fixers.dependencies.workflows import is_sha
+
+FIXER = "dependencies"
+MAX_WORKERS = 8  # index/OSV requests in flight; small to stay polite to the index
+_ISSUE_SEVERITY = {
+    "parse-error": Severity.BROKEN_BUILD,
+    "include-cycle": Severity.BROKEN_BUILD,
+    "missing-include": Severity.BROKEN_BUILD,
+    "remote-include": Severity.HYGIENE,
+}
+_PY_MARKER = re.compile(r"python_(full_)?version")
+_LOCK_FILES = ("poetry.lock", "Pipfile.lock", "uv.lock", "pdm.lock", "pylock.toml")
+_SEMVER_TAG = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
+
+
+@dataclass(frozen=True)
+class Env:
+    """What detection reads besides the snapshot."""
+
+    index: PackageIndex | None
+    advisories: AdvisoryService | None
+    actions: ActionsCatalog | None
+    now: datetime
+    policy: Policy
+    conventions: Conventions
+
+
+def env_from_context(ctx: Context) -> Env:
+    services = ctx.services
+    return Env(
+        index=services.index,  # type: ignore[arg-type]
+        advisories=services.advisories,  # type: ignore[arg-type]
+        actions=getattr(services, "actions", None),
+        now=services.clock(),
+        policy=policy_from_options(ctx.options),
+        conventions=load_conventions(),
+    )
+
+
+def _finding(
+    rule: str,
+    severity: Severity,
+    message: str,
+    key: Sequence[str],
+    *,
+    path: str | None = None,
+    line: int | None = None,
+    title: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> Finding:
+    return Finding(
+        fixer=FIXER,
+        rule=rule,
+        severity=severity,
+        message=message,
+        fingerprint=fingerprint(FIXER, rule, *key),
+        path=path,
+        line=line,
+        title=title,
+        data=dict(data or {}),
+    )
+
+
+def detect(snapshot: Snapshot, ctx: Context) -> list[Finding]:
+    env = env_from_context(ctx)
+    parsed = parse_snapshot(snapshot, env.conventions, ctx.ignored)
+    return detect_parsed(snapshot, parsed, env)
+
+
+def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Environment) -> list[Finding]:
+    findings = [_issue_finding(i) for i in parsed.issues]
+    findings += [
+        _finding("config", Severity.HYGIENE, f"dependencies options: {p}", (p,))
+        for p in env.policy.problems
+    ]
+    pypi = [d for d in parsed.dependencies if d.ecosystem == "pypi" and d.managed and d.name]
+    findings += _inconsistent_pins(pypi)
+    findings += _unbounded(snapshot, pypi, env.conventions)
+    findings += _pypi_versions(pypi, parsed.requires_python, env)
+    actions = [d for d in parsed.dependencies if d.ecosystem == "actions" and d.managed]
+    findings += _action_findings(actions, env)
+    return findings
+
+
+Environment = Env
+
+
+def _issue_finding(issue: ParseIssue) -> Finding:
+    return _finding(
+        issue.rule,
+        _ISSUE_SEVERITY.get(issue.rule, Severity.HYGIENE),
+        issue.message,
+        (issue.file, str(issue.line), issue.message),
+        path=issue.file,
+        line=issue.line,
+        title=f"{issue.file}: {issue.rule.replace('-', ' ')}",
+    )
+
+
+# --------------------------------------------------------------------------- offline checks
+
+
+def _inconsistent_pins(deps: Sequence[Dependency]) -> list[Finding]:
+    """The same package pinned to different versions in two files (markers aside)."""
+    pins: dict[str, dict[str, list[Dependency]]] = defaultdict(lambda: defaultdict(list))
+    for d in deps:
+        if d.pinned and not d.markers:
+            pins[d.name][d.pinned].append(d)
+    out = []
+    for name, versions in sorted(pins.items()):
+        files = {d.file for ds in versions.values() for d in ds}
+        if len(versions) < 2 or len(files) < 2:
+            continue
+        where = "; ".join(
+            f"{v} in {', '.join(sorted({f'{d.file}:{d.line}' for d in ds}))}"
+            for v, ds in sorted(versions.items())
+        )
+        first = min((d for ds in versions.values() for d in ds), key=lambda d: (d.file, d.line))
+        out.append(
+            _finding(
+                "inconsistent-pins",
+                Severity.DRIFT,
+                f"{name} is pinned to different versions: {where}",
+                (name,),
+                path=first.file,
+                line=first.line,
+                title=f"{name} pinned to {len(versions)} different versions",
+                data={"package": name, "versions": sorted(versions)},
+            )
+        )
+    return out
+
+
+def _deployed(snapshot: Snapshot, conv: Conventions) -> bool:
+    return any(matches_any(p, conv.deployment_markers) for p in snapshot.all_paths)
+
+
+def _unbounded(snapshot: Snapshot, deps: Sequence[Dependency], conv: Conventions) -> list[Finding]:
+    """Runtime dependencies with no upper bound in a deployed application (report-only)."""
+    if not _deployed(snapshot, conv):
+        return []
+    locked = {p.rsplit("/", 1)[-1] for p in snapshot.all_paths} & set(_LOCK_FILES)
+    by_file: dict[str, list[Dependency]] = defaultdict(list)
+    for d in deps:
+        if d.development or d.group or d.file.endswith(".in"):
+            continue  # pip-tools inputs are meant to be loose; the compiled file pins
+        if locked and not d.file.endswith(".txt"):
+            continue  # a lock file pins what pyproject/Pipfile leave open
+        if d.pinned is None and not any(s.operator in ("<", "<=", "~=") for s in _specs(d)):
+            by_file[d.file].append(d)
+    out = []
+    for path, ds in sorted(by_file.items()):
+        names = sorted({d.name for d in ds})
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        out.append(
+            _finding(
+                "unbounded",
+                Severity.HYGIENE,
+                f"{path}: {len(names)} runtime dependencies have no pin or upper bound "
+                f"({shown}); a deploy can pick up a new major version without a review. "
+                "Pin them (e.g. with pip-compile or a lock file).",
+                (path,),
+                path=path,
+                line=ds[0].line,
+                title=f"{path}: unbounded runtime dependencies",
+                data={"packages": names, "report_only": True},
+            )
+        )
+    return out
+
+
+def _specs(d: Dependency) -> list[Any]:
+    try:
+        return list(SpecifierSet(d.specifier))
+    except InvalidSpecifier:
+        return []
+
+
+# --------------------------------------------------------------------------- index + advisories
+
+
+def min_python(requires: Mapping[str, str]) -> Version | None:
+    """The oldest Python the project still supports (pyproject first)."""
+    ordered = sorted(requires.items(), key=lambda kv: (not kv[0].endswith("pyproject.toml"), kv[0]))
+    for _path, text in ordered:
+        try:
+            spec = SpecifierSet(text)
+        except InvalidSpecifier:
+            continue
+        for minor in range(0, 30):
+            if Version(f"3.{minor}") in spec or Version(f"3.{minor}.99") in spec:
+                return Version(f"3.{minor}")
+    return None
+
+
+def python_ok(release: Release, oldest: Version | None) -> bool:
+    if oldest is None or not release.requires_python:
+        return True
+    try:
+        spec = SpecifierSet(release.requires_python)
+    except InvalidSpecifier:
+        return True  # an index typo must not hide every release
+    return spec.contains(oldest, prereleases=True) or spec.contains(
+        Version(f"{oldest}.99"), prereleases=True
+    )
+
+
+def candidates(project: Project, current: Version, oldest: Version | None) -> list[Release]:
+    """Releases newer than ``current`` we may propose: not yanked, Python-compatible,
+    pre-releases only when already on one."""
+    out = []
+    for release in project.releases.values():
+        v = _version(release.version)
+        if v is None or v <= current or release.yanked:
+            continue
+        if v.is_prerelease and not current.is_prerelease:
+            continue
+        if python_ok(release, oldest):
+            out.append(release)
+    return sorted(out, key=lambda r: _version(r.version) or Version("0"))
+
+
+def _version(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _parallel(func: Callable[[str], Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``func`` over ``keys`` on a few threads; a source failure becomes the value."""
+
+    def safe(key: str) -> Any:
+        try:
+            return func(key)
+        except SourceUnavailable as exc:
+            return exc
+
+    keys = list(dict.fromkeys(keys))
+    if len(keys) <= 1:
+        return {k: safe(k) for k in keys}
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:
+        return dict(zip(keys, pool.map(safe, keys), strict=True))
+
+
+def _pypi_versions(
+    deps: Sequence[Dependency], requires: Mapping[str, str], env: Env
+) -> list[Finding]:
+    pinned: dict[str, list[Dependency]] = defaultdict(list)
+    for d in deps:
+        if d.pinned and _version(d.pinned) is not None:
+            pinned[d.name].append(d)
+    if not pinned:
+        return []
+    out: list[Finding] = []
+    oldest = min_python(requires)
+    projects: dict[str, Project | Exception | None] = {}
+    if env.index is not None:
+        index = env.index
+        projects = _parallel(lambda n: index.project(n), sorted(pinned))  # type: ignore[arg-type]
+        failed = sorted(n for n, p in projects.items() if isinstance(p, Exception))
+        if failed:
+            reason = str(projects[failed[0]])
+            out.append(
+                _finding(
+                    "index-unavailable",
+                    Severity.HYGIENE,
+                    f"The package index could not be read for {len(failed)} package(s) "
+                    f"({', '.join(failed[:10])}): {reason}. Their drift was not checked.",
+                    ("index",),
+                    title="package index unavailable",
+                    data={"packages": failed},
+                )
+            )
+    advisories: dict[str, Sequence[Advisory] | Exception] = {}
+    if env.advisories is not None:
+        service = env.advisories
+        pairs = sorted({f"{n}=={d.pinned}" for n, ds in pinned.items() for d in ds})
+        advisories = _parallel(
+            lambda k: service.advisories(*k.split("==", 1)),  # type: ignore[arg-type]
+            pairs,
+        )
+        failed_adv = sorted(k for k, v in advisories.items() if isinstance(v, Exception))
+        if failed_adv:
+            out.append(
+                _finding(
+                    "advisories-unavailable",
+                    Severity.HYGIENE,
+                    f"The vulnerability database could not be queried for {len(failed_adv)} "
+                    f"pin(s) ({', '.join(failed_adv[:10])}): {advisories[failed_adv[0]]}. "
+                    "Their vulnerability status is UNKNOWN, not clean.",
+                    ("advisories",),
+                    title="vulnerability database unavailable",
+                    data={"pins": failed_adv},
+                )
+            )
+    for name, ds in sorted(pinned.items()):
+        project = projects.get(name)
+        project = project if isinstance(project, Project) else None
+        found = {
+            d.pinned: advisories.get(f"{name}=={d.pinned}")
+            for d in ds
+            if not isinstance(advisories.get(f"{name}=={d.pinned}"), Exception | None)
+        }
+        out += _package_findings(name, ds, project, found, oldest, env)  # type: ignore[arg-type]
+    return out
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def _release_data(project: Project | None, version: str | None) -> dict[str, Any]:
+    release = project.releases.get(version) if (project and version) else None
+    return {
+        "released": _iso(release.upload_time) if release else None,
+        "requires_python": release.requires_python if release else None,
+        "hashes": list(release.hashes) if release else [],
+    }
+
+
+def _package_findings(
+    name: str,
+    deps: Sequence[Dependency],
+    project: Project | None,
+    advisories: Mapping[str, Sequence[Advisory]],
+    oldest: Version | None,
+    env: Env,
+) -> list[Finding]:
+    out: list[Finding] = []
+    lowest = min((d.pinned for d in deps if d.pinned), key=lambda v: Version(v))
+    first = min((d for d in deps if d.pinned == lowest), key=lambda d: (d.file, d.line))
+    current = Version(lowest)
+    development = all(d.development for d in deps)
+    base = {
+        "ecosystem": "pypi",
+        "package": name,
+        "from": lowest,
+        "froms": sorted({d.pinned for d in deps if d.pinned}, key=Version),
+        "development": development,
+        "urls": dict(project.project_urls) if project else {},
+        "from_release": _release_data(project, lowest),
+    }
+    if project is not None:
+        for d in deps:
+            rel = project.releases.get(d.pinned or "")
+            if rel is not None and rel.yanked:
+                out.append(_yanked(name, d, rel))
+    vulns = [a for v in base["froms"] for a in advisories.get(v, ())]
+    if vulns:
+        out.append(_vulnerable(name, first, base, vulns, project, current, oldest))
+    if project is not None and not env.policy.ignored_entirely(name):
+        drift = _outdated(name, first, base, project, current, oldest, env)
+        if drift is not None:
+            out.append(drift)
+    return out
+
+
+def _yanked(name: str, d: Dependency, rel: Release) -> Finding:
+    why = f" (reason given: {rel.yanked_reason[:120]})" if rel.yanked_reason else ""
+    return _finding(
+        "yanked-pin",
+        Severity.BROKEN_BUILD,
+        f"{d.file}:{d.line} pins {name}=={d.pinned}, a release its maintainers yanked{why}. "
+        "Installers skip yanked releases unless pinned exactly; move off it.",
+        (name, d.pinned or ""),
+        path=d.file,
+        line=d.line,
+        title=f"{name} {d.pinned} was yanked",
+        data={"package": name, "version": d.pinned},
+    )
+
+
+def _advisory_json(a: Advisory) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "aliases": list(a.aliases),
+        "summary": a.summary,
+        "severity": a.severity,
+        "fixed": list(a.fixed_versions),
+    }
+
+
+def _vulnerable(
+    name: str,
+    first: Dependency,
+    base: Mapping[str, Any],
+    vulns: Sequence[Advisory],
+    project: Project | None,
+    current: Version,
+    oldest: Version | None,
+) -> Finding:
+    unique = {a.id: a for a in vulns}
+    target = None
+    if project is not None:
+        # The smallest upgrade that no known advisory affects: least change to review.
+        target = next(
+            (
+                r.version
+                for r in candidates(project, current, oldest)
+                if not any(a.affects(r.version) for a in unique.values())
+            ),
+            None,
+        )
+    ids = sorted(unique)
+    fix_note = f"; {target} fixes all of them" if target else "; no fixed release is known yet"
+    data = {
+        **base,
+        "security": True,
+        "target": target,
+        "update_type": update_type(current, Version(target)) if target else None,
+        "advisories": [_advisory_json(unique[i]) for i in ids],
+        "to_release": _release_data(project, target),
+    }
+    return _finding(
+        "vulnerable",
+        Severity.VULNERABILITY,
+        f"{name}=={base['from']} has {len(ids)} known "
+        f"vulnerabilit{'y' if len(ids) == 1 else 'ies'} ({', '.join(ids[:8])}){fix_note}.",
+        (name, str(base["from"]), *ids),
+        path=first.file,
+        line=first.line,
+        title=f"{name} {base['from']} is vulnerable",
+        data=data,
+    )
+
+
+def _outdated(
+    name: str,
+    first: Dependency,
+    base: Mapping[str, Any],
+    project: Project,
+    current: Version,
+    oldest: Version | None,
+    env: Env,
+) -> Finding | None:
+    newer = candidates(project, current, oldest)
+    if not newer:
+        return None
+    latest = newer[-1]
+    cutoff = env.now - timedelta(days=env.policy.cooldown_days)
+    allowed = [
+        r
+        for r in newer
+        if not env.policy.ignored(
+            name, Version(r.version), update_type(current, Version(r.version))
+        )
+    ]
+    settled = [r for r in allowed if r.upload_time is None or r.upload_time <= cutoff]
+    target = settled[-1] if settled else None
+    held = ""
+    if target is None and allowed:
+        ready = allowed[0].upload_time + timedelta(days=env.policy.cooldown_days)  # type: ignore[operator]
+        held = (
+            f" Waiting for the {env.policy.cooldown_days:g}-day cooldown (until {ready:%Y-%m-%d})."
+        )
+    elif target is None:
+        held = " Every newer release is ignored by the configuration."
+    elif target.version != latest.version:
+        held = f" Proposing {target.version}: newer releases are in cooldown or ignored."
+    kind = update_type(current, Version(latest.version))
+    data = {
+        **base,
+        "latest": latest.version,
+        "target": target.version if target else None,
+        "update_type": update_type(current, Version(target.version)) if target else None,
+        "to_release": _release_data(project, target.version if target else None),
+        "behind": len(newer),
+    }
+    return _finding(
+        "outdated",
+        Severity.DRIFT,
+        f"{name} is pinned to {base['from']}; {latest.version} is the newest release allowed "
+        f"by the project's Python ({kind} update, {len(newer)} release(s) behind).{held}",
+        (name,),
+        path=first.file,
+        line=first.line,
+        title=f"{name} {base['from']} -> {latest.version}",
+        data=data,
+    )
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _tag_version(tag: str) -> tuple[int, int, int] | None:
+    m = _SEMVER_TAG.match(tag)
+    if not m:
+        return None
+    return (int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
+
+
+def _action_findings(deps: Sequence[Dependency], env: Env) -> list[Finding]:
+    by_action: dict[str, list[Dependency]] = defaultdict(list)
+    for d in deps:
+        by_action[d.name].append(d)
+    out: list[Finding] = []
+    for action, ds in sorted(by_action.items()):
+        owner, repo = action.split("/", 1)
+        tags: Sequence[tuple[str, str]] = ()
+        if env.actions is not None:
+            try:
+                tags = env.actions.tags(owner, repo)
+            except Exception:  # an injected GitHub client failing must not stop the scan
+                tags = ()
+        out += _one_action(action, ds, tags, env.policy)
+    return out
+
+
+def _one_action(
+    action: str, deps: Sequence[Dependency], tags: Sequence[tuple[str, str]], policy: Policy
+) -> list[Finding]:
+    versioned = sorted(
+        ((v, t, sha) for t, sha in tags if (v := _tag_version(t)) is not None),
+        key=lambda x: x[0],
+    )
+    latest = versioned[-1] if versioned else None
+    out: list[Finding] = []
+    outdated: list[Dependency] = []
+    mutable: list[Dependency] = []
+    for d in deps:
+        ref = d.pinned or ""
+        if is_sha(ref):
+            tag = d.ref_comment or next((t for v, t, s in reversed(versioned) if s == ref), None)
+            cur = _tag_version(tag) if tag else None
+        else:
+            cur = _tag_version(ref)
+            if policy.actions_pin == "sha":
+                mutable.append(d)
+        if latest is not None and cur is not None and cur[0] < latest[0][0]:
+            outdated.append(d)
+    if latest is None:
+        target_tag, target_sha = None, None
+    else:
+        target_tag, target_sha = latest[1], latest[2]
+    data = {
+        "ecosystem": "actions",
+        "package": action,
+        "target_tag": target_tag,
+        "target_sha": target_sha,
+        "major_tags": {str(v[0]): t for v, t, _s in versioned if t == f"v{v[0]}"},
+        # For pinning a tag to its commit without changing version (bounded list).
+        "tags": [[t, s] for _v, t, s in versioned[-300:]],
+        "pin": policy.actions_pin,
+    }
+    if outdated:
+        first = outdated[0]
+        refs = sorted({d.ref_comment or d.pinned or "" for d in outdated})
+        out.append(
+            _finding(
+                "action-outdated-major",
+                Severity.DRIFT,
+                f"{action} is used at {', '.join(refs)}; the newest major version is "
+                f"{target_tag}. Old majors stop getting fixes (and runner updates).",
+                (action,),
+                path=first.file,
+                line=first.line,
+                title=f"{action} {refs[0]} -> {target_tag}",
+                data={**data, "lines": [[d.file, d.line] for d in outdated]},
+            )
+        )
+    if mutable:
+        first = mutable[0]
+        refs_text = ", ".join(sorted({d.pinned or "" for d in mutable}))
+        out.append(
+            _finding(
+                "action-mutable-tag",
+                Severity.HYGIENE,
+                f"{action} is referenced by a mutable ref ({refs_text}) but the configuration "
+                "asks for commit SHAs (actions: pin: sha). A tag can be moved to different "
+                "code; a SHA cannot."
+                + (
+                    "" if tags else " The action's tags are not available, so no patch is proposed."
+                ),
+                (action, "mutable"),
+                path=first.file,
+                line=first.line,
+                title=f"{action}: pin to a commit SHA",
+                data={**data, "lines": [[d.file, d.line] for d in mutable]},
+            )
+        )
+    return out

@@ -1,0 +1,190 @@
+"""PR bodies: what changes, why, what could break, how to roll back.
+
+Every value shown comes from the index or the advisory database (via the
+finding's data); text from outside is escaped for Markdown tables and bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fixers.contract import Explanation
+from fixers.dependencies.conventions import Conventions
+
+_SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]|`]+$")
+
+
+def cell(text: Any, limit: int = 160) -> str:
+    """One Markdown table cell: no pipes, newlines or HTML from outside data."""
+    value = str(text if text is not None else "")
+    value = value.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def code(text: Any, limit: int = 80) -> str:
+    """Inline code from outside data: backticks and newlines removed, bounded."""
+    value = str(text if text is not None else "").replace("`", "'").replace("\n", " ")
+    value = value if len(value) <= limit else value[: limit - 1] + "…"
+    return f"`{value}`"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One package moving from one version to another in this PR."""
+
+    package: str
+    old: str
+    new: str
+    data: Mapping[str, Any]
+    files: tuple[str, ...]
+    hashes_updated: bool = False
+    hashes_missing: bool = False
+    left_alone: tuple[str, ...] = ()
+
+
+def _date(iso: str | None) -> str:
+    return iso[:10] if iso else "unknown"
+
+
+def release_links(urls: Mapping[str, str], conv: Conventions) -> list[str]:
+    """Release notes / changelog first, then the source, from the project's own URLs."""
+    links = []
+    for labels in (conv.changelog_labels, conv.source_labels):
+        for label, url in urls.items():
+            if label.strip().lower() in labels and _SAFE_URL.match(url) and len(links) < 3:
+                entry = f"[{cell(label, 40)}]({url})"
+                if entry not in links:
+                    links.append(entry)
+        if links:
+            break
+    return links
+
+
+def change_table(changes: Sequence[Change], conv: Conventions) -> str:
+    rows = ["| Package | From | To | Released | Notes |", "|---|---|---|---|---|"]
+    for c in changes:
+        links = release_links(c.data.get("urls") or {}, conv)
+        released = _date((c.data.get("to_release") or {}).get("released"))
+        rows.append(
+            f"| `{cell(c.package, 80)}` | {cell(c.old)} | {cell(c.new)} | {released} | "
+            f"{', '.join(links) or 'no links published'} |"
+        )
+    return "\n".join(rows)
+
+
+def advisory_table(changes: Sequence[Change]) -> str:
+    rows = []
+    for c in changes:
+        for a in c.data.get("advisories") or []:
+            ids = ", ".join([a["id"], *a.get("aliases", [])])
+            severity = cell(a.get("severity") or "unknown")
+            fixed = cell(", ".join(a.get("fixed") or []) or "none")
+            summary = cell(a.get("summary") or "")
+            rows.append(
+                f"| `{cell(c.package, 80)}` | {cell(ids, 200)} | {severity} | {summary} | {fixed} |"
+            )
+    if not rows:
+        return ""
+    head = "| Package | Advisory | Severity | Summary | Fixed in |\n|---|---|---|---|---|\n"
+    return head + "\n".join(rows)
+
+
+def risks(changes: Sequence[Change]) -> str:
+    notes = []
+    for c in changes:
+        kind = c.data.get("update_type")
+        if kind == "major":
+            notes.append(
+                f"- **Major version bump** of `{c.package}` ({c.old} → {c.new}): expect breaking "
+                "changes; read the release notes before merging."
+            )
+        old_py = (c.data.get("from_release") or {}).get("requires_python")
+        new_py = (c.data.get("to_release") or {}).get("requires_python")
+        if new_py and new_py != old_py:
+            notes.append(
+                f"- `{c.package}` {c.new} requires Python {code(new_py, 60)} "
+                f"(was {code(old_py or 'unspecified', 60)})."
+            )
+        if c.hashes_missing:
+            notes.append(
+                f"- `{c.package}` is hash-pinned and the index gave no hashes for {c.new}: "
+                "**re-run `pip-compile --generate-hashes`** on this branch before merging, or "
+                "installs with `--require-hashes` will fail."
+            )
+        for note in c.left_alone:
+            notes.append(f"- Left alone: {note}")
+    if not notes:
+        return "- Patch or minor updates only; no Python requirement changes reported by the index."
+    return "\n".join(notes)
+
+
+def explain_pypi(changes: Sequence[Change], conv: Conventions, *, security: bool) -> Explanation:
+    files = sorted({f for c in changes for f in c.files})
+    advisories = advisory_table(changes)
+    found = (
+        "Known vulnerabilities in pinned dependencies:\n\n" + advisories
+        if security
+        else f"{len(changes)} dependenc{'y is' if len(changes) == 1 else 'ies are'} behind "
+        "the newest release the project's Python allows."
+    )
+    why = (
+        "The pinned versions are affected by the advisories above. This PR takes the "
+        "**smallest** upgrade that fixes every known advisory, to keep the change reviewable."
+        if security
+        else "Small, regular upgrades are cheaper than one large one later, and keep security "
+        "fixes one patch away. Releases younger than the cooldown are not proposed."
+    )
+    hashes = [c.package for c in changes if c.hashes_updated]
+    changes_md = change_table(changes, conv) + "\n\nFiles: " + ", ".join(f"`{f}`" for f in files)
+    changes_md += "\n\nOnly the version numbers change; comments, order and formatting are kept."
+    if hashes:
+        changes_md += f"\nHashes were refreshed from the package index for: {', '.join(hashes)}."
+    changes_md += "\n\n#### What could break\n\n" + risks(changes)
+    verify = (
+        "Run the test suite on this branch (CI does). Check the release notes linked above for "
+        "deprecations you use."
+    )
+    rollback = (
+        "Revert this PR, or pin back:\n\n```\n"
+        + "\n".join(f"{c.package}=={c.old}" for c in changes)
+        + "\n```"
+    )
+    return Explanation(found=found, why=why, changes=changes_md, verify=verify, rollback=rollback)
+
+
+def explain_action(
+    action: str,
+    old_refs: Sequence[str],
+    new_ref: str,
+    tag: str | None,
+    files: Sequence[str],
+    *,
+    major: bool,
+    sha: bool,
+) -> Explanation:
+    what = f"`{action}` is used at {', '.join(f'`{cell(r, 60)}`' for r in old_refs)}."
+    why_parts = []
+    if major:
+        why_parts.append("Old major versions of actions stop receiving fixes and runtime updates.")
+    if sha:
+        why_parts.append(
+            "A tag can be re-pointed to different code; a commit SHA cannot. The `# vX.Y.Z` "
+            "comment lets Dependabot and Patchwell keep the SHA current."
+        )
+    shown = f"`{new_ref}`" + (f" (`{tag}`)" if tag and tag != new_ref else "")
+    changes = f"Every use in {', '.join(f'`{f}`' for f in files)} now points at {shown}."
+    if major:
+        changes += (
+            "\n\n#### What could break\n\n- **Major version bump**: inputs and outputs may have "
+            "changed; read the action's release notes."
+        )
+    return Explanation(
+        found=what,
+        why=" ".join(why_parts) or "Keeps workflow dependencies current.",
+        changes=changes,
+        verify="The workflows run on this PR; check they pass.",
+        rollback=f"Revert this PR (the previous refs were {', '.join(old_refs)}).",
+    )

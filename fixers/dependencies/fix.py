@@ -1,0 +1,462 @@
+"""Patches: minimal, format-preserving version edits grouped into few PRs.
+
+Only the version bytes change (plus ``--hash`` values and the ``# vX.Y.Z``
+comment of a SHA-pinned action, when those must follow). Every edited file is
+parsed again and the edit is dropped, with a note, unless the parser now reads
+exactly the intended version at exactly the edited places.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from fixers.contract import Context, FileEdit, Finding, Patch, Severity, Snapshot
+from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.explain import Change, explain_action, explain_pypi
+from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
+from fixers.dependencies.model import (
+    SOURCE_PIPFILE,
+    SOURCE_REQUIREMENTS,
+    SOURCE_SETUP_CFG,
+    SOURCE_WORKFLOW,
+    Dependency,
+    ParseResult,
+    Span,
+)
+from fixers.dependencies.policy import Policy, policy_from_options
+from fixers.dependencies.requirements import parse_requirements_text
+from fixers.dependencies.workflows import is_sha, parse_workflow
+
+FIXER = "dependencies"
+_PY_MARKER = re.compile(r"python_(full_)?version")
+_HASH_OPT = re.compile(r"--hash(?:=|[ \t]+)\S+")
+_REF_COMMENT = re.compile(r"#\s*v?\d[\w.+-]*")
+
+
+def _version(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def _key(prefix: str, name: str) -> str:
+    return prefix + "-" + re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-")
+
+
+# --------------------------------------------------------------------------- text edits
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    start: int
+    end: int
+    text: str
+
+
+def apply(text: str, replacements: Sequence[Replacement]) -> str:
+    """Apply non-overlapping replacements (offsets in the original text)."""
+    out, pos = [], 0
+    for r in sorted(replacements, key=lambda r: r.start):
+        if r.start < pos:
+            raise ValueError("overlapping edits")
+        out += [text[pos : r.start], r.text]
+        pos = r.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _line_start(text: str, line: int) -> int:
+    pos = 0
+    for _ in range(line - 1):
+        nxt = text.find("\n", pos)
+        if nxt < 0:
+            return len(text)
+        pos = nxt + 1
+    return pos
+
+
+def hash_replacement(text: str, line: int, hashes: Sequence[str]) -> Replacement | None:
+    """New ``--hash`` options for the requirement starting at ``line``, in its own layout."""
+    start = _line_start(text, line)
+    end = start
+    while True:
+        nl = text.find("\n", end)
+        stop = len(text) if nl < 0 else nl
+        if not text[end:stop].rstrip("\r").endswith("\\") or nl < 0:
+            end = stop
+            break
+        end = nl + 1
+    matches = list(_HASH_OPT.finditer(text, start, end))
+    if not matches or not hashes:
+        return None
+    sep = text[matches[0].end() : matches[1].start()] if len(matches) > 1 else " "
+    new = sep.join(f"--hash=sha256:{h}" for h in hashes)
+    return Replacement(matches[0].start(), matches[-1].end(), new)
+
+
+def reparse(path: str, text: str, source: str, conv: Conventions) -> list[Dependency]:
+    if source == SOURCE_REQUIREMENTS:
+        return parse_requirements_text(path, text, conv).dependencies
+    if source == SOURCE_WORKFLOW:
+        return parse_workflow(path, text).dependencies
+    if source == SOURCE_SETUP_CFG:
+        return parse_setup_cfg(path, text, conv).dependencies
+    if source == SOURCE_PIPFILE:
+        return parse_pipfile(path, text, conv).dependencies
+    return parse_pyproject(path, text, conv).dependencies
+
+
+# --------------------------------------------------------------------------- pypi plans
+
+
+@dataclass(slots=True)
+class Plan:
+    """One package to move to ``target`` in one patch."""
+
+    name: str
+    target: str
+    data: Mapping[str, Any]
+    hashes: tuple[str, ...] = ()
+    files: set[str] = field(default_factory=set)
+    left_alone: list[str] = field(default_factory=list)
+    hashes_updated: bool = False
+    hashes_missing: bool = False
+    old: str = ""
+
+
+def _pypi_edits(
+    snapshot: Snapshot, parsed: ParseResult, plans: Sequence[Plan], conv: Conventions
+) -> tuple[FileEdit, ...]:
+    per_file: dict[str, list[tuple[Dependency, Plan]]] = defaultdict(list)
+    by_name = {p.name: p for p in plans}
+    for d in parsed.dependencies:
+        plan = by_name.get(d.name)
+        if plan is None or d.ecosystem != "pypi" or not d.managed or not d.pinned:
+            continue
+        current, target = _version(d.pinned), _version(plan.target)
+        if current is None or target is None or current >= target:
+            continue
+        if d.markers and _PY_MARKER.search(d.markers):
+            plan.left_alone.append(
+                f"`{d.file}` line {d.line} (pinned for specific Python versions: `{d.markers}`)"
+            )
+            continue
+        if d.span is None:
+            plan.left_alone.append(f"`{d.file}` line {d.line} (cannot be edited in place)")
+            continue
+        per_file[d.file].append((d, plan))
+    edits = []
+    for path, items in sorted(per_file.items()):
+        edit = _edit_file(snapshot, path, items, conv)
+        if edit is not None:
+            edits.append(edit)
+    return tuple(edits)
+
+
+def _edit_file(
+    snapshot: Snapshot, path: str, items: Sequence[tuple[Dependency, Plan]], conv: Conventions
+) -> FileEdit | None:
+    raw = snapshot.read(path)
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", errors="surrogateescape")
+    reps: list[Replacement] = []
+    for d, plan in items:
+        assert d.span is not None
+        reps.append(Replacement(d.span.start, d.span.end, plan.target))
+        if d.hashes:
+            rep = hash_replacement(text, d.line, plan.hashes)
+            if rep is None:
+                plan.hashes_missing = True
+            else:
+                reps.append(rep)
+                plan.hashes_updated = True
+    try:
+        new_text = apply(text, reps)
+    except ValueError:
+        for _d, plan in items:
+            plan.left_alone.append(f"`{path}` (overlapping edits)")
+        return None
+    if not _verified(path, new_text, items, conv):
+        for d, plan in items:
+            plan.left_alone.append(f"`{path}` line {d.line} (edit did not re-parse as intended)")
+        return None
+    for d, plan in items:
+        plan.files.add(path)
+        plan.old = plan.old or d.pinned or ""
+    return FileEdit(path, "modify", new_text.encode("utf-8", errors="surrogateescape"))
+
+
+def _verified(
+    path: str, new_text: str, items: Sequence[tuple[Dependency, Plan]], conv: Conventions
+) -> bool:
+    after = {(d.name, d.line): d for d in reparse(path, new_text, items[0][0].source, conv)}
+    return all(
+        (hit := after.get((d.name, d.line))) is not None and hit.pinned == plan.target
+        for d, plan in items
+    )
+
+
+def _plan(finding: Finding) -> Plan | None:
+    data = finding.data
+    target = data.get("target")
+    if not target or data.get("ecosystem") != "pypi":
+        return None
+    hashes = tuple((data.get("to_release") or {}).get("hashes") or ())
+    return Plan(name=str(data["package"]), target=str(target), data=data, hashes=hashes)
+
+
+def _change(plan: Plan) -> Change:
+    return Change(
+        package=plan.name,
+        old=plan.old or str(plan.data.get("from")),
+        new=plan.target,
+        data=plan.data,
+        files=tuple(sorted(plan.files)),
+        hashes_updated=plan.hashes_updated,
+        hashes_missing=plan.hashes_missing,
+        left_alone=tuple(plan.left_alone),
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+    policy = policy_from_options(ctx.options)
+    conv = load_conventions()
+    parsed = parse_snapshot(snapshot, conv, ctx.ignored)
+    mine = [f for f in findings if f.fixer == FIXER]
+    patches = _security_patches(snapshot, parsed, mine, policy, conv)
+    secured = {p.key for p in patches}
+    patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured)
+    patches += _action_patches(snapshot, parsed, mine, conv)
+    return patches
+
+
+def _related(findings: Sequence[Finding], name: str, rules: Sequence[str]) -> list[str]:
+    return [f.fingerprint for f in findings if f.rule in rules and f.data.get("package") == name]
+
+
+def _security_patches(
+    snapshot: Snapshot,
+    parsed: ParseResult,
+    findings: Sequence[Finding],
+    policy: Policy,
+    conv: Conventions,
+) -> list[Patch]:
+    out = []
+    for f in findings:
+        if f.rule != "vulnerable" or (plan := _plan(f)) is None:
+            continue
+        if policy.ignored_entirely(plan.name):
+            continue
+        edits = _pypi_edits(snapshot, parsed, [plan], conv)
+        if not edits:
+            continue
+        n = len(f.data.get("advisories") or [])
+        change = _change(plan)
+        out.append(
+            Patch(
+                fixer=FIXER,
+                key=_key("pip", plan.name),  # same key as drift: the PR is updated, not doubled
+                title=f"Fix {n} vulnerabilit{'y' if n == 1 else 'ies'} in {plan.name}: "
+                f"{change.old} → {plan.target}",
+                edits=edits,
+                explanation=explain_pypi([change], conv, security=True),
+                severity=Severity.VULNERABILITY,
+                fingerprints=(
+                    f.fingerprint,
+                    *_related(findings, plan.name, ("yanked-pin", "inconsistent-pins")),
+                    *[
+                        o.fingerprint
+                        for o in findings
+                        if o.rule == "outdated"
+                        and o.data.get("package") == plan.name
+                        and o.data.get("latest") == plan.target
+                    ],
+                ),
+                labels=("dependencies", "security"),
+                bypass_limit=True,
+            )
+        )
+    return out
+
+
+def _drift_patches(
+    snapshot: Snapshot,
+    parsed: ParseResult,
+    findings: Sequence[Finding],
+    policy: Policy,
+    conv: Conventions,
+    secured: set[str],
+) -> list[Patch]:
+    buckets: dict[str, tuple[str | None, list[tuple[Plan, Finding]]]] = {}
+    for f in findings:
+        if f.rule != "outdated" or (plan := _plan(f)) is None:
+            continue
+        if _key("pip", plan.name) in secured:
+            continue
+        group = policy.group_for(
+            plan.name, f.data.get("update_type") or "major", bool(f.data.get("development"))
+        )
+        key = group.key if group else _key("pip", plan.name)
+        buckets.setdefault(key, (group.name if group else None, []))[1].append((plan, f))
+    out = []
+    for key, (group_name, items) in sorted(buckets.items()):
+        plans = [p for p, _f in items]
+        edits = _pypi_edits(snapshot, parsed, plans, conv)
+        done = [(p, f) for p, f in items if p.files]
+        if not edits or not done:
+            continue
+        changes = [_change(p) for p, _f in done]
+        fps = [f.fingerprint for _p, f in done]
+        for p, _f in done:
+            fps += _related(findings, p.name, ("yanked-pin", "inconsistent-pins"))
+        if group_name is None:
+            c = changes[0]
+            title = f"Bump {c.package} from {c.old} to {c.new}"
+        else:
+            n = len(changes)
+            title = f"Update the {group_name} group ({n} package{'s' if n > 1 else ''})"
+        yanked = any(f.rule == "yanked-pin" for f in findings if f.fingerprint in fps)
+        out.append(
+            Patch(
+                fixer=FIXER,
+                key=key,
+                title=title,
+                edits=edits,
+                explanation=explain_pypi(changes, conv, security=False),
+                severity=Severity.BROKEN_BUILD if yanked else Severity.DRIFT,
+                fingerprints=tuple(dict.fromkeys(fps)),
+                labels=("dependencies",),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _action_patches(
+    snapshot: Snapshot, parsed: ParseResult, findings: Sequence[Finding], conv: Conventions
+) -> list[Patch]:
+    by_action: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.rule in ("action-outdated-major", "action-mutable-tag"):
+            by_action[str(f.data.get("package"))].append(f)
+    out = []
+    for action, fs in sorted(by_action.items()):
+        patch = _action_patch(snapshot, parsed, action, fs, conv)
+        if patch is not None:
+            out.append(patch)
+    return out
+
+
+def _new_ref(d: Dependency, data: Mapping[str, Any], major: bool) -> tuple[str, str | None] | None:
+    """(new ref, tag for the ``# vX.Y.Z`` comment or None)."""
+    tags = {t: s for t, s in data.get("tags") or []}
+    want_sha = data.get("pin") == "sha" or is_sha(d.pinned or "")
+    if major:
+        tag = str(data.get("target_tag") or "")
+        if not tag:
+            return None
+        if not want_sha:
+            latest_major = tag.lstrip("v").split(".")[0]
+            short = (data.get("major_tags") or {}).get(latest_major)
+            # keep the user's style: ``v3`` becomes ``v4``, ``v3.1.0`` the newest full tag
+            if short and re.fullmatch(r"v?\d+", d.pinned or ""):
+                return short, None
+            return tag, None
+        sha = tags.get(tag) or data.get("target_sha")
+        return (str(sha), tag) if sha else None
+    # not outdated, only mutable: pin the very same version to its commit
+    ref = d.pinned or ""
+    if is_sha(ref) or ref not in tags:
+        return None  # a branch or unknown tag: no version to pin to; say so instead
+    sha = tags[ref]
+    same = [t for t, s in tags.items() if s == sha]
+    comment = max(same, key=lambda t: (t.count("."), t))
+    return sha, comment
+
+
+def _action_patch(
+    snapshot: Snapshot, parsed: ParseResult, action: str, fs: Sequence[Finding], conv: Conventions
+) -> Patch | None:
+    data = fs[0].data
+    major_lines = {
+        tuple(x) for f in fs if f.rule == "action-outdated-major" for x in f.data["lines"]
+    }
+    targets = {tuple(x) for f in fs for x in f.data.get("lines") or []}
+    per_file: dict[str, list[tuple[Dependency, str, str | None]]] = defaultdict(list)
+    for d in parsed.dependencies:
+        if d.ecosystem != "actions" or d.name != action or (d.file, d.line) not in targets:
+            continue
+        new = _new_ref(d, data, (d.file, d.line) in major_lines)
+        if new is not None and d.span is not None and new[0] != d.pinned:
+            per_file[d.file].append((d, *new))
+    edits, old_refs, new_refs = [], set(), set()
+    for path, items in sorted(per_file.items()):
+        raw = snapshot.read(path)
+        if raw is None:
+            continue
+        text = raw.decode("utf-8", errors="surrogateescape")
+        reps = []
+        for d, ref, comment in items:
+            assert d.span is not None
+            reps.append(Replacement(d.span.start, d.span.end, ref))
+            reps += _comment_edit(text, d.span, comment)
+            old_refs.add(d.ref_comment or d.pinned or "")
+            new_refs.add((ref, comment))
+        new_text = apply(text, reps)
+        after = {(x.name, x.line): x.pinned for x in parse_workflow(path, new_text).dependencies}
+        if all(after.get((d.name, d.line)) == ref for d, ref, _c in items):
+            edits.append(FileEdit(path, "modify", new_text.encode("utf-8", "surrogateescape")))
+    if not edits:
+        return None
+    ref, tag = sorted(new_refs)[-1]
+    major = bool(major_lines)
+    explanation = explain_action(
+        action,
+        sorted(old_refs),
+        ref,
+        tag,
+        [e.path for e in edits],
+        major=major,
+        sha=tag is not None,
+    )
+    return Patch(
+        fixer=FIXER,
+        key=_key("action", action.replace("/", "-")),
+        title=f"Update {action} to {tag or ref}" if major else f"Pin {action} to a commit SHA",
+        edits=tuple(edits),
+        explanation=explanation,
+        severity=Severity.DRIFT if major else Severity.HYGIENE,
+        fingerprints=tuple(f.fingerprint for f in fs),
+        labels=("dependencies", "github-actions"),
+    )
+
+
+def _comment_edit(text: str, span: Span, tag: str | None) -> list[Replacement]:
+    """Set or drop the ``# vX.Y.Z`` comment after a ref on its line."""
+    eol = text.find("\n", span.end)
+    eol = len(text) if eol < 0 else eol
+    rest = text[span.end : eol]
+    m = _REF_COMMENT.search(rest)
+    if tag is None:
+        if m is None:
+            return []
+        # the ref is a tag again: a stale version comment would lie
+        start = span.end + len(rest[: m.start()].rstrip(" \t"))
+        return [Replacement(start, span.end + m.end(), "")]
+    if m is not None:
+        return [Replacement(span.end + m.start(), span.end + m.end(), f"# {tag}")]
+    return [Replacement(span.end, span.end, f" # {tag}")]
