@@ -222,3 +222,41 @@ def test_hand_written_headings_count_by_alias():
     assert by_key["rollback"].line == 19 and not by_key["rollback"].todo
     assert by_key["owner"].todo
     assert by_key["runtime"].line is None and by_key["domain"].line is None
+
+
+HOOK_WORKFLOW = b"""name: ship
+on: {push: {branches: [main]}}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: curl -fsS -X POST "$DEPLOY_HOOK"
+        env:
+          DEPLOY_HOOK: ${{ secrets.DEPLOY_HOOK }}
+"""
+DOCS_WORKFLOW = b"""on: push
+jobs:
+  deploy-docs:
+    runs-on: ubuntu-latest
+    steps:
+      - run: mkdocs gh-deploy --force
+"""
+
+
+def test_deploy_job_by_name_counts_but_docs_publishing_does_not():
+    app = (
+        b"import os\nfrom flask import Flask\napp = Flask(__name__)\n"
+        b"app.run(port=int(os.getenv('PORT', '5000')))\n"
+    )
+    hook = MemorySnapshot({".github/workflows/ship.yml": HOOK_WORKFLOW, "app.py": app})
+    facts = extract_facts(hook)
+    (wf,) = facts.workflows
+    assert str(wf.deploys) == ".github/workflows/ship.yml:4"
+    assert [p.value for p in facts.ports] == ["`$PORT` (from the environment)"]
+    text = _contract(hook)
+    assert "- `DEPLOY_HOOK` — used in `.github/workflows/ship.yml:9`" in text
+    assert "deploys — `.github/workflows/ship.yml:4`" in text
+
+    lib = {"pkg/__init__.py": b"X = 1\n", ".github/workflows/docs.yml": DOCS_WORKFLOW}
+    assert not extract_facts(MemorySnapshot(lib)).deploys
+    assert FIXER.detect(MemorySnapshot(lib), CTX) == []

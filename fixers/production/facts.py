@@ -218,6 +218,8 @@ class Conventions:
     deploy_actions: tuple[str, ...]
     deploy_commands: tuple[str, ...]
     test_commands: tuple[str, ...]
+    deploy_job_words: tuple[str, ...]
+    deploy_not_app: tuple[str, ...]
     frameworks: tuple[Framework, ...]
     health_paths: tuple[str, ...]
     databases: tuple[Database, ...]
@@ -241,6 +243,8 @@ def conventions() -> Conventions:
         deploy_actions=tuple(deploy["actions"]),
         deploy_commands=tuple(deploy["commands"]),
         test_commands=tuple(deploy["test-commands"]),
+        deploy_job_words=tuple(deploy["job-words"]),
+        deploy_not_app=tuple(deploy["not-app"]),
         frameworks=tuple(
             Framework(f["name"], f["module"], f["app-call"], int(f["default-port"]))
             for f in raw["framework"]
@@ -823,12 +827,8 @@ def _python_runtime_facts(
                 out.frameworks.append(Fact(calls[qualified].name, Source(path, node.lineno)))
             runner = (dotted(node.func) or "").rpartition(".")[2]
             for kw in node.keywords if runner in _RUNNERS else ():
-                if (
-                    kw.arg == "port"
-                    and isinstance(kw.value, ast.Constant)
-                    and isinstance(kw.value.value, int)
-                ):
-                    out.ports.append(Fact(str(kw.value.value), Source(path, node.lineno)))
+                if kw.arg == "port" and (port := _port_value(kw.value)) is not None:
+                    out.ports.append(Fact(port, Source(path, node.lineno)))
             route = _str_arg(node)
             if route is not None and _is_health(route, conv.health_paths):
                 out.health.append(Fact("/" + route.strip("/"), Source(path, node.lineno)))
@@ -841,6 +841,15 @@ def _python_runtime_facts(
 # Calls whose ``port=`` is the web port (app.run, uvicorn.run, web.run_app); a
 # ``port=`` elsewhere is usually a database or cache.
 _RUNNERS = frozenset({"run", "run_app", "serve"})
+
+
+def _port_value(value: ast.expr) -> str | None:
+    """``8000`` for a literal port, ``$PORT`` when the expression reads ``"PORT"``."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, int):
+        return str(value.value)
+    if any(isinstance(n, ast.Constant) and n.value == "PORT" for n in all_nodes(value)):
+        return "`$PORT` (from the environment)"
+    return None
 
 
 def _is_health(route: str, health_paths: Sequence[str]) -> bool:
@@ -1019,10 +1028,12 @@ def _workflow_steps(path: str, doc: dict[str, Any]) -> tuple[Source | None, Sour
     jobs = doc.get("jobs")
     if not isinstance(jobs, dict):
         return None, None
-    for job in jobs.values():
+    for job_id, job in jobs.items():
         steps = job.get("steps") if isinstance(job, dict) else None
         if not isinstance(steps, list):
             continue
+        if _deploy_job(str(job_id), job, steps):
+            deploys = deploys or Source(path, _line_of(jobs, job_id))
         for index, step in enumerate(steps):
             if not isinstance(step, dict):
                 continue
@@ -1036,6 +1047,23 @@ def _workflow_steps(path: str, doc: dict[str, Any]) -> tuple[Source | None, Sour
                 if any(_has_command(run, c) for c in conv.test_commands):
                     runs_tests = runs_tests or Source(path, line)
     return runs_tests, deploys
+
+
+def _deploy_job(job_id: str, job: dict[str, Any], steps: list[Any]) -> bool:
+    """A job *named* for deploying (``deploy``, ``deploy-prod``) that does not publish docs.
+
+    Catches deploys with no known action or command, e.g. ``curl "$DEPLOY_HOOK"``.
+    """
+    conv = conventions()
+    words = set(re.split(r"[^a-z0-9]+", f"{job_id} {job.get('name', '')}".lower()))
+    if not words & set(conv.deploy_job_words):
+        return False
+    text = " ".join(
+        str(step.get("uses", "")) + " " + str(step.get("run", ""))
+        for step in steps
+        if isinstance(step, dict)
+    ).lower()
+    return not any(word in words or word in text for word in conv.deploy_not_app)
 
 
 def _has_command(script: str, command: str) -> bool:

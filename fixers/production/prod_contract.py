@@ -178,6 +178,9 @@ def _web(facts: RepoFacts) -> list[str]:
 
 def _database(facts: RepoFacts) -> list[str]:
     lines = [f"- Database: {f.value} — {_cite(f)}" for f in facts.databases]
+    url = facts.code_env().get("DATABASE_URL")
+    if url is not None:
+        lines.append(f"- Connection: from `DATABASE_URL` — `{url.source}`")
     lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
     migrate = re.compile(r"\b(upgrade|migrate)\b")
     runs = [p for p in facts.release if migrate.search(p.command)]

@@ -163,7 +163,8 @@ def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue
                 and func.attr == "run"
                 and _is_const(_keyword(node, "debug"), True)
             ):
-                issues.append(CallIssue("debug-enabled", node.lineno, node.col_offset, "run"))
+                what = f"{dotted(func) or 'run'}(debug=True)"
+                issues.append(CallIssue("debug-enabled", node.lineno, node.col_offset, what))
     if deploys and not is_dev_settings(path):
         for stmt in tree.body:
             if (
@@ -171,7 +172,8 @@ def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue
                 and any(isinstance(t, ast.Name) and t.id == "DEBUG" for t in stmt.targets)
                 and _is_const(stmt.value, True)
             ):
-                issues.append(CallIssue("debug-enabled", stmt.lineno, stmt.col_offset, "DEBUG"))
+                what = "DEBUG = True"
+                issues.append(CallIssue("debug-enabled", stmt.lineno, stmt.col_offset, what))
     return sorted(issues, key=lambda i: (i.line, i.col, i.rule))
 
 
