@@ -186,3 +186,104 @@ def test_env_files_in_fixtures_and_examples_are_not_reported_as_committed():
     assert "env-file-committed" not in _rules(findings)
     findings = FIXER.detect(MemorySnapshot(files, all_paths=[*paths, "app/.env"]), CTX)
     assert [f.path for f in findings if f.rule == "env-file-committed"] == ["app/.env"]
+
+
+def _reads(files: dict[str, bytes]) -> dict[str, str]:
+    facts = extract_facts(MemorySnapshot(files))
+    return {name: read.requirement for name, read in facts.code_env().items()}
+
+
+def test_python_env_reads_every_style():
+    code = b"""
+import os
+from os import environ as E, getenv
+import decouple
+from decouple import config
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class S(BaseSettings):
+    class Config:
+        env_prefix = "APP_"
+
+    token: str
+    retries: int = 3
+    dsn: str = Field(..., alias="SENTRY_URL")
+    region: str = Field(default="eu")
+    _private: str = "x"
+
+
+A = os.environ["A_REQ"]
+B = E.get("B_OPT")
+C = getenv("C_DEF", "1")
+D = os.environ.get("D_NONE", None)
+E2 = config("E_REQ")
+F = decouple.config("F_DEF", default="x", cast=bool)
+G = "G_OPT" in os.environ
+os.environ["WRITTEN"] = "1"
+H = os.environ.setdefault("H_DEF", "1")
+"""
+    assert _reads({"app/settings.py": code}) == {
+        "APP_TOKEN": "required",
+        "APP_RETRIES": "defaulted",
+        "SENTRY_URL": "required",
+        "APP_REGION": "defaulted",
+        "A_REQ": "required",
+        "B_OPT": "optional",
+        "C_DEF": "defaulted",
+        "D_NONE": "optional",
+        "E_REQ": "required",
+        "F_DEF": "defaulted",
+        "G_OPT": "optional",
+        "H_DEF": "defaulted",
+    }
+
+
+def test_javascript_env_reads():
+    js = b"""// process.env.IN_COMMENT
+const key = process.env.STRIPE_KEY;
+const port = process.env.PORT || 3000;
+const url = process.env["REDIS_URL"] ?? "redis://localhost";
+const { JWT_SECRET, MODE = "dev" } = process.env;
+"""
+    reads = _reads(
+        {
+            "server.js": js,
+            "node_modules/lib/index.js": b"process.env.VENDORED\n",
+            "src/app.test.js": b"process.env.TEST_ONLY\n",
+        }
+    )
+    assert reads == {
+        "STRIPE_KEY": "optional",
+        "PORT": "defaulted",
+        "REDIS_URL": "defaulted",
+        "JWT_SECRET": "optional",
+        "MODE": "defaulted",
+    }
+
+
+def test_express_app_and_health_route_are_facts():
+    js = b"const express = require('express');\nconst app = express();\napp.get('/health', h);\n"
+    facts = extract_facts(MemorySnapshot({"index.js": js}))
+    assert [(f.value, str(f.source)) for f in facts.frameworks] == [("Express", "index.js:2")]
+    assert [(f.value, str(f.source)) for f in facts.health_paths] == [("/health", "index.js:3")]
+    assert facts.deploys
+
+
+def test_compose_names_and_repo_ignores():
+    compose = b"services:\n  web:\n    environment:\n      - API_KEY\n      - MODE=prod\n"
+    facts = extract_facts(
+        MemorySnapshot(
+            {"docker-compose.yml": compose, "docs/conf.py": b"import os\nos.environ['X']\n"}
+        )
+    )
+    compose_reads = {(r.name, r.requirement, str(r.source)) for r in facts.env_reads}
+    assert ("API_KEY", "required", "docker-compose.yml:4") in compose_reads
+    assert ("MODE", "defaulted", "docker-compose.yml:5") in compose_reads
+    assert facts.code_env() == {}  # docs/ is not production code
+    ignored = extract_facts(
+        MemorySnapshot({"app/a.py": b"import os\nos.environ['X']\n"}),
+        ignored=lambda p: p.startswith("app/"),
+    )
+    assert ignored.env_reads == ()
