@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import io
 import json
@@ -618,6 +619,9 @@ WRITES = [
     ("PATCH", "/pulls/1"),
     ("POST", "/pulls/1/requested_reviewers"),
     ("PUT", "/pulls/1/merge"),
+    ("PUT", "/pulls/1/update-branch"),
+    ("PUT", "/contents/README.md"),
+    ("PUT", "/contents/new/file.txt"),
     ("POST", "/issues"),
     ("POST", "/issues/1/comments"),
     ("POST", "/issues/1/labels"),
@@ -653,3 +657,29 @@ async def test_reviewers_must_be_collaborators(client: Client, fake_github: Fake
     asked = await client.call("POST", path, {"reviewers": ["mia"]})
     assert asked.status == 201
     assert [u["login"] for u in asked.body["requested_reviewers"]] == ["mia"]
+
+
+async def test_contents_put_and_update_branch(client: Client, fake_github: FakeGitHub) -> None:
+    old_sha = (await client.call("GET", f"{REPO}/contents/README.md")).body["sha"]
+    content = base64.b64encode(b"# shop\n").decode()
+    create = {"message": "add", "content": content, "branch": "main"}
+    stale = await client.call("PUT", f"{REPO}/contents/README.md", create)
+    assert stale.status == 422  # updating needs the current blob sha
+    wrong = await client.call("PUT", f"{REPO}/contents/README.md", create | {"sha": "0" * 40})
+    assert wrong.status == 409
+    updated = await client.call("PUT", f"{REPO}/contents/README.md", create | {"sha": old_sha})
+    assert updated.status == 200
+    assert updated.body["commit"]["verification"]["verified"] is True
+    fake_github.push(OWNER, NAME, "fix", {"a": "1"}, "one")
+    pr = await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})
+    number = pr.body["number"]
+    added = await client.call("PUT", f"{REPO}/contents/docs/new.md", create)
+    assert added.status == 201
+    behind = await client.call("GET", f"{REPO}/compare/main...fix")
+    assert behind.body["behind_by"] == 1
+    moved = await client.call("PUT", f"{REPO}/pulls/{number}/update-branch", {})
+    assert moved.status == 202
+    assert fake_github.file_at(OWNER, NAME, "fix", "docs/new.md") == b"# shop\n"
+    assert (await client.call("GET", f"{REPO}/compare/main...fix")).body["behind_by"] == 0
+    again = await client.call("PUT", f"{REPO}/pulls/{number}/update-branch", {})
+    assert again.status == 422

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.fakegithub import shapes
-from tests.fakegithub.gitobjects import BLOB_MODES, MODE_TREE, FlatTree, Signature
+from tests.fakegithub.gitobjects import BLOB_MODES, MODE_TREE, Commit, FlatTree, Signature
 from tests.fakegithub.httpkit import Reply, Req, Route, needing
 from tests.fakegithub.state import BOT_LOGIN, ApiError, FakeState, Repo, not_found, now
 
@@ -175,8 +175,21 @@ def create_commit(state: FakeState, req: Req) -> Reply:
         raise ApiError(422, "Tree SHA does not exist")
     if not isinstance(parents, list) or any(p not in store.commits for p in parents):
         raise ApiError(422, "Parent SHA does not exist or is not a commit object")
+    commit = commit_as_app(state, repo, body, tree=tree, parents=tuple(parents), message=message)
+    return Reply(status=201, body=shapes.git_commit(state, repo, commit))
+
+
+def commit_as_app(
+    state: FakeState,
+    repo: Repo,
+    body: dict[str, Any],
+    *,
+    tree: str,
+    parents: tuple[str, ...],
+    message: str,
+) -> Commit:
+    """Store a commit made through the API, honouring optional ``author``/``committer``."""
     author, committer = body.get("author"), body.get("committer")
-    custom = author is not None or committer is not None
     bot = Signature(
         BOT_LOGIN,
         f"{state.user_id(BOT_LOGIN)}+{BOT_LOGIN}@users.noreply.github.com",
@@ -184,18 +197,17 @@ def create_commit(state: FakeState, req: Req) -> Reply:
     )
     author_sig = _signature(author, bot) if author is not None else bot
     committer_sig = _signature(committer, author_sig) if committer is not None else author_sig
-    commit = store.put_commit(
+    return repo.objects.put_commit(
         tree=tree,
-        parents=tuple(parents),
+        parents=parents,
         message=message,
         author=author_sig,
         committer=committer_sig,
         author_login=None if author is not None else BOT_LOGIN,
         committer_login=None if committer is not None else BOT_LOGIN,
         # GitHub signs commits it authors for an app; a supplied identity is left unsigned
-        verified=not custom,
+        verified=author is None and committer is None,
     )
-    return Reply(status=201, body=shapes.git_commit(state, repo, commit))
 
 
 def _signature(value: Any, default: Signature) -> Signature:

@@ -224,6 +224,47 @@ def list_files(state: FakeState, req: Req) -> Reply:
     return paginated(req, [shapes.file_change(repo, f) for f in files])
 
 
+def update_branch(state: FakeState, req: Req) -> Reply:
+    """Merge the base branch into the head branch (GitHub's "update a pull request branch")."""
+    body = req.obj()
+    repo = req.the_repo
+    pull = _pull(repo, req)
+    expected = body.get("expected_head_sha")
+    if expected is not None and expected != pull.head_sha:
+        raise validation_failed(
+            {
+                "resource": "PullRequest",
+                "code": "custom",
+                "message": "expected head sha didn't match current head ref.",
+            }
+        )
+    base_sha = repo.branch_sha(pull.base_ref)
+    if pull.state != "open" or base_sha is None:
+        raise _custom("Pull request is not open")
+    if base_sha in repo.objects.ancestors(pull.head_sha):
+        raise _custom("There are no new commits on the base branch.")
+    try:
+        merged = state.merged_flat(repo, pull.head_sha, base_sha)
+    except ApiError:
+        raise _custom("merge conflict between base and head") from None
+    commit = state.write_commit(
+        repo,
+        flat=merged,
+        parents=(pull.head_sha, base_sha),
+        message=f"Merge branch '{pull.base_ref}' into {pull.head_ref}",
+        login=BOT_LOGIN,
+        verified=True,
+    )
+    state.set_ref(repo, f"refs/heads/{pull.head_ref}", commit.sha)
+    return Reply(
+        status=202,
+        body={
+            "message": "Updating pull request branch.",
+            "url": f"{shapes.HTML}/{repo.full_name}/pull/{pull.number}",
+        },
+    )
+
+
 def is_merged(state: FakeState, req: Req) -> Reply:
     pull = _pull(req.the_repo, req)
     if pull.merged_at is None:
@@ -243,6 +284,7 @@ ROUTES = needing(
         Route("GET", f"{_P}/{{number}}/files", list_files, "repo"),
         Route("POST", f"{_P}/{{number}}/requested_reviewers", request_reviewers, "repo"),
         Route("PUT", f"{_P}/{{number}}/merge", merge_pull, "repo"),
+        Route("PUT", f"{_P}/{{number}}/update-branch", update_branch, "repo"),
         Route("GET", f"{_P}/{{number}}/merge", is_merged, "repo"),
     ],
 )

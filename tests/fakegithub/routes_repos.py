@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import io
 import tarfile
@@ -9,8 +11,9 @@ from typing import Any
 
 from tests.fakegithub import shapes
 from tests.fakegithub.auth import check_ticket, issue_ticket
-from tests.fakegithub.gitobjects import MODE_EXEC, MODE_LINK, diff_trees
+from tests.fakegithub.gitobjects import MODE_EXEC, MODE_FILE, MODE_LINK, diff_trees
 from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
+from tests.fakegithub.routes_git import commit_as_app
 from tests.fakegithub.state import ApiError, FakeState, Repo, not_found
 
 MAX_COMPARE_COMMITS = 250
@@ -45,6 +48,54 @@ def get_contents(state: FakeState, req: Req) -> Reply:
     data = store.blobs[entry.sha]
     item |= {"content": shapes.b64_lines(data), "encoding": "base64"}
     return Reply(body=item)
+
+
+def put_contents(state: FakeState, req: Req) -> Reply:
+    """Create or update one file in one commit (GitHub's "create or update file contents")."""
+    body = req.obj()
+    repo = req.the_repo
+    path = req.params.get("path", "").strip("/")
+    message, content = body.get("message"), body.get("content")
+    if not path or ".." in path.split("/"):
+        raise not_found()
+    if not isinstance(message, str) or not message:
+        raise ApiError(422, 'Invalid request.\n\n"message" wasn\'t supplied.')
+    if not isinstance(content, str):
+        raise ApiError(422, 'Invalid request.\n\n"content" wasn\'t supplied.')
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "content is not valid Base64") from None
+    branch = body.get("branch") or repo.default_branch
+    if not isinstance(branch, str):
+        raise ApiError(422, "Invalid request.\n\nbranch must be a string.")
+    parent = repo.branch_sha(branch)
+    if parent is None and repo.refs:
+        raise ApiError(404, f"Branch {branch} not found")
+    store = repo.objects
+    flat = store.flatten(store.commits[parent].tree) if parent else {}
+    existing = flat.get(path)
+    if existing is not None and body.get("sha") is None:
+        raise ApiError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+    if existing is not None and body.get("sha") != existing[1]:
+        raise ApiError(409, f"{path} does not match {body.get('sha')}")
+    if any(p.startswith(path + "/") for p in flat):
+        raise ApiError(422, f"{path} is a directory")
+    flat[path] = (existing[0] if existing else MODE_FILE, store.put_blob(data))
+    commit = commit_as_app(
+        state,
+        repo,
+        body,
+        tree=store.build(flat),
+        parents=(parent,) if parent else (),
+        message=message,
+    )
+    state.set_ref(repo, f"refs/heads/{branch}", commit.sha)
+    item = _content_item(state, repo, branch, path, flat[path][1], False)
+    return Reply(
+        status=200 if existing else 201,
+        body={"content": item, "commit": shapes.git_commit(state, repo, commit)},
+    )
 
 
 def _content_item(
@@ -296,6 +347,7 @@ ROUTES = needing(
         Route("GET", _R, get_repo, "repo", ("metadata",)),
         Route("GET", f"{_R}/contents", get_contents, "repo"),
         Route("GET", f"{_R}/contents/{{path:.*}}", get_contents, "repo"),
+        Route("PUT", f"{_R}/contents/{{path:.+}}", put_contents, "repo"),
         Route("GET", f"{_R}/tarball", tarball_redirect, "repo"),
         Route("GET", f"{_R}/tarball/{{ref:.+}}", tarball_redirect, "repo"),
         Route("GET", "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", codeload, "public"),
