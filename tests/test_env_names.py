@@ -287,3 +287,20 @@ def test_compose_names_and_repo_ignores():
         ignored=lambda p: p.startswith("app/"),
     )
     assert ignored.env_reads == ()
+
+
+def test_gitignored_local_files_are_not_taken_as_committed_or_deployed():
+    # A local checkout (`patchwell scan .`) holds ignored files: a developer's .env and
+    # .python-version pin are neither committed nor what production runs.
+    files = {
+        ".gitignore": b".env\n.python-version\n",
+        ".python-version": b"3.9\n",
+        "runtime.txt": b"python-3.12.4\n",
+        "Procfile": b"web: gunicorn app:app\n",
+    }
+    snap = MemorySnapshot(files, all_paths=[*files, ".env"])
+    assert "env-file-committed" not in _rules(FIXER.detect(snap, CTX))
+    facts = extract_facts(snap)
+    assert [(f.value, str(f.source)) for f in facts.runtimes] == [
+        ("Python 3.12.4", "runtime.txt:1")
+    ]

@@ -82,7 +82,13 @@ def listed_names(text: str) -> set[str]:
 
 def _committed_env_files(snapshot: Snapshot, ctx: Context) -> list[str]:
     """Env files in the tree, outside tests/examples/docs (fixtures there hold fake values;
-    a real value anywhere is the ``secrets`` fixer's finding)."""
+    a real value anywhere is the ``secrets`` fixer's finding).
+
+    A file the root ``.gitignore`` ignores is taken as a local file: a checkout scanned
+    with ``patchwell scan`` holds every developer's ignored ``.env``. (One tracked from
+    before its ignore rule is missed here; its values are still the ``secrets`` fixer's.)
+    """
+    gitignore = _gitignore_text(snapshot) or ""
     return [
         p
         for p in snapshot.all_paths
@@ -91,6 +97,7 @@ def _committed_env_files(snapshot: Snapshot, ctx: Context) -> list[str]:
         and is_production_path(p)
         and not is_vendored(p)
         and not ctx.ignored(p)
+        and not gitignored(gitignore, p)
     ]
 
 

@@ -685,7 +685,7 @@ FACT_PATTERNS: tuple[str, ...] = (
     "**/*.py", *(f"**/*{s}" for s in _JS_SUFFIXES), "Procfile", "Dockerfile", "**/Dockerfile",
     "fly.toml", "render.yaml", "app.json", "railway.json", "railway.toml", "app.yaml",
     "vercel.json", "heroku.yml", *_COMPOSE, *_WORKFLOWS, ".python-version", "runtime.txt",
-    "pyproject.toml", "package.json", "alembic.ini", "**/alembic.ini",
+    ".gitignore", "pyproject.toml", "package.json", "alembic.ini", "**/alembic.ini",
 )  # fmt: skip
 
 
@@ -1140,9 +1140,11 @@ def _scan_render(snapshot: Snapshot, out: _Collector) -> None:
 
 
 def _scan_runtimes(snapshot: Snapshot, out: _Collector) -> None:
+    # A gitignored version file is one developer's local pin, not what deploys.
+    gitignore = read_text(snapshot, ".gitignore") or ""
     for path in (".python-version", "runtime.txt"):
         text = read_text(snapshot, path)
-        if text is None:
+        if text is None or gitignored(gitignore, path):
             continue
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip() and not line.lstrip().startswith("#"):
