@@ -264,8 +264,12 @@ const { JWT_SECRET, MODE = "dev" } = process.env;
 
 
 def test_express_app_and_health_route_are_facts():
-    js = b"const express = require('express');\nconst app = express();\napp.get('/health', h);\n"
+    js = (
+        b"const express = require('express');\nconst app = express();\napp.get('/health', h);\n"
+        b'import * as Sentry from "@sentry/node";\n'
+    )
     facts = extract_facts(MemorySnapshot({"index.js": js}))
+    assert {n: str(r.source) for n, r in facts.code_env().items()} == {"SENTRY_DSN": "index.js:4"}
     assert [(f.value, str(f.source)) for f in facts.frameworks] == [("Express", "index.js:2")]
     assert [(f.value, str(f.source)) for f in facts.health_paths] == [("/health", "index.js:3")]
     assert facts.deploys

@@ -202,6 +202,12 @@ def test_hostile_inputs_do_not_crash():
     assert {n.path for n in facts.notes} >= {"app.py", ".github/workflows/ci.yml", "fly.toml"}
     findings = FIXER.detect(snap, CTX)
     assert all(f.rule in {"section-missing", "section-todo"} for f in findings)
+    # Without PROD.md the contract is written, and says which files it could not read.
+    files = {p: snap.read(p) for p in snap.paths() if p != "PROD.md"}
+    bare = MemorySnapshot(files)
+    (patch,) = FIXER.fix(bare, FIXER.detect(bare, CTX), CTX)
+    assert "- `fly.toml`: does not parse as TOML" in patch.explanation.found
+    assert "- `app.py`: " in patch.explanation.found
 
 
 def test_render_is_stable_and_ends_with_newline():

@@ -864,9 +864,14 @@ def _scan_javascript(snapshot: Snapshot, path: str, out: _Collector) -> None:
     if not is_production_path(path):
         return
     health = conventions().health_paths
-    requires_express = "require('express')" in text or 'require("express")' in text
-    requires_express = requires_express or re.search(r"from\s+['\"]express['\"]", text) is not None
+    libraries = {m: spec.name for spec in platform_names().values() for m in spec.read_by}
+    requires_express = False
     for number, line in enumerate(text.splitlines(), start=1):
+        module = _js_import(line)
+        if module == "express":
+            requires_express = True
+        elif module in libraries:  # e.g. @sentry/node reads SENTRY_DSN itself
+            out.env.append(EnvRead(libraries[module], Source(path, number), "optional", "library"))
         if requires_express and re.search(r"\bexpress\(\s*\)", line):
             out.frameworks.append(Fact("Express", Source(path, number)))
         for m in re.finditer(r"\.(?:get|all|use)\(\s*['\"](/[\w\-/]*)['\"]", line):
@@ -875,6 +880,15 @@ def _scan_javascript(snapshot: Snapshot, path: str, out: _Collector) -> None:
         m = re.search(r"\.listen\(\s*(\d{2,5})\b", line)
         if m:
             out.ports.append(Fact(m.group(1), Source(path, number)))
+
+
+_JS_IMPORT = re.compile(r"""(?:require\(\s*|\bfrom\s+|^\s*import\s+)(['"])([@\w./-]+)\1""")
+
+
+def _js_import(line: str) -> str | None:
+    """The module a ``require("x")`` / ``import ... from "x"`` line loads."""
+    m = _JS_IMPORT.search(line)
+    return m.group(2) if m else None
 
 
 def _scan_procfile(snapshot: Snapshot, out: _Collector) -> None:

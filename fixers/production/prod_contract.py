@@ -407,6 +407,9 @@ def _unlisted_finding(read: EnvRead) -> Finding:
 def _create_patch(facts: RepoFacts, commit: str | None, findings: Sequence[Finding]) -> Patch:
     content = render_contract(facts, commit)
     todos = [s.heading for s in SECTIONS if f"## {s.heading}\n\n{TODO}" in content]
+    unread = "".join(f"\n- `{n.path}`: {n.reason}" for n in facts.notes[:10])
+    if unread:
+        unread = "\n\nNot read, so facts they hold are missing from the contract:" + unread
     return Patch(
         fixer=NAME,
         key="prod-md",
@@ -416,7 +419,8 @@ def _create_patch(facts: RepoFacts, commit: str | None, findings: Sequence[Findi
             found="This repository deploys, but nothing written down says what production "
             "needs: "
             + ", ".join(f.value for f in facts.deploy_markers[:3] or facts.frameworks[:1])
-            + ".",
+            + "."
+            + unread,
             why="Apps rarely sink on one bug; they sink on the boring parts nobody wrote down: "
             "which secrets a deploy needs, how it starts, how to roll back. On-call needs that "
             "page before the incident, not during it.",
