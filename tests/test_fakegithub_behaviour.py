@@ -683,3 +683,20 @@ async def test_contents_put_and_update_branch(client: Client, fake_github: FakeG
     assert (await client.call("GET", f"{REPO}/compare/main...fix")).body["behind_by"] == 0
     again = await client.call("PUT", f"{REPO}/pulls/{number}/update-branch", {})
     assert again.status == 422
+
+
+async def test_suspended_and_removed_installations(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.suspend_installation(INSTALLATION)
+    suspended = await client.call("GET", REPO)
+    assert (suspended.status, suspended.body["message"]) == (
+        403,
+        "This installation has been suspended",
+    )
+    bearer = f"Bearer {app_jwt(fake_github)}"
+    path = f"/app/installations/{INSTALLATION}/access_tokens"
+    assert (await client.call("POST", path, auth=bearer)).status == 403
+    fake_github.suspend_installation(INSTALLATION, suspended=False)
+    assert (await client.call("GET", REPO)).status == 200
+    fake_github.remove_installation(INSTALLATION)
+    assert (await client.call("GET", REPO)).status == 401
+    assert (await client.call("POST", path, auth=bearer)).status == 404

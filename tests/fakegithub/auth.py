@@ -22,6 +22,7 @@ from tests.fakegithub.state import (
 CLOCK_SKEW = 60  # seconds of drift GitHub tolerates on ``iat``
 MAX_JWT_LIFETIME = 600
 TICKET_LIFETIME = 300
+SUSPENDED_MESSAGE = "This installation has been suspended"
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -128,6 +129,8 @@ def installation_from_token(state: FakeState, creds: Credentials) -> Installatio
     installation = state.installations.get(token.installation_id)
     if installation is None:  # the installation was removed after the token was issued
         raise ApiError(401, "Bad credentials")
+    if installation.suspended_at is not None:
+        raise ApiError(403, SUSPENDED_MESSAGE)
     return installation
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakegithub import shapes
-from tests.fakegithub.auth import issue_token
+from tests.fakegithub.auth import SUSPENDED_MESSAGE, issue_token
 from tests.fakegithub.httpkit import Reply, Req, Route, paginated, rate_bucket
 from tests.fakegithub.state import ApiError, FakeState, not_found
 
@@ -38,6 +38,8 @@ def create_access_token(state: FakeState, req: Req) -> Reply:
     installation = state.installations.get(_installation_id(req))
     if installation is None:
         raise ApiError(404, "Not Found")
+    if installation.suspended_at is not None:
+        raise ApiError(403, SUSPENDED_MESSAGE)
     token = issue_token(state, installation)
     return Reply(
         status=201,

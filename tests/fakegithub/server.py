@@ -209,8 +209,15 @@ class FakeGitHub:
             )
 
     def remove_installation(self, installation_id: int) -> None:
+        """Uninstall: the installation's tokens stop working (401), new ones cannot be had."""
         with self.state.lock:
             self.state.installations.pop(installation_id, None)
+
+    def suspend_installation(self, installation_id: int, suspended: bool = True) -> None:
+        """Suspend (or unsuspend): tokens are refused with 403 while suspended."""
+        with self.state.lock:
+            installation = self.state.installations[installation_id]
+            installation.suspended_at = now() if suspended else None
 
     # --- repositories and git -----------------------------------------------------------------
 

@@ -431,6 +431,6 @@ def installation(state: FakeState, i: Installation) -> dict[str, Any]:
         "created_at": iso(i.created_at),
         "updated_at": iso(i.created_at),
         "single_file_name": None,
-        "suspended_at": None,
+        "suspended_at": iso(i.suspended_at),
         "suspended_by": None,
     }

@@ -66,6 +66,7 @@ class Installation:
     repos: set[str]  # lower-case "owner/name"
     permissions: dict[str, str]
     created_at: float
+    suspended_at: float | None = None
 
 
 @dataclass
