@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 
-from fixers.contract import Context, MemorySnapshot
+from fixers.contract import Context, MemorySnapshot, Services
+from fixers.production import runtime_defaults
 from fixers.production.migrations import FIXER, sql_inverse
+from fixers.repo_config import load_repo_config
+from fixers.runner import run_fixers
 from tests.fixtures.production.repos import load_repo
 
 CTX = Context()
@@ -82,9 +85,20 @@ def test_django_runpython_and_runsql_without_reverse():
 
 
 def test_roll_forward_policy_turns_it_off():
+    # A roll-forward-only team writes `migrations: off`; the real config loader and runner
+    # then never call the fixer, while the other fixers still run.
     snap = load_repo("djangoapp")
-    assert FIXER.detect(snap, Context(options={"roll-forward-only": True})) == []
-    assert FIXER.detect(snap, Context(options={"roll-forward-only": False}))
+    fixers = [FIXER, runtime_defaults.FIXER]
+    config, problems = load_repo_config("fixers:\n  migrations: off\n")
+    assert problems == []
+    result = run_fixers(snap, config, Services(), fixers=fixers)
+    assert result.fixers_off == ("migrations",) and result.fixers_run == ("runtime-defaults",)
+    assert not [f for f in result.findings if f.fixer == "migrations"]
+    default = run_fixers(snap, load_repo_config(None)[0], Services(), fixers=fixers)
+    assert {f.rule for f in default.findings if f.fixer == "migrations"} == {
+        "django-runpython-irreversible",
+        "django-runsql-irreversible",
+    }
 
 
 def test_fingerprints_survive_line_moves_and_ignore_paths_apply():

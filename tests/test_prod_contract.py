@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from fixers.contract import Context, MemorySnapshot
+from fixers.contract import Context, MemorySnapshot, Services
+from fixers.production import env_names, migrations, runtime_defaults
 from fixers.production.facts import extract_facts
 from fixers.production.prod_contract import (
     FIXER,
@@ -12,6 +13,8 @@ from fixers.production.prod_contract import (
     check_contract,
     render_contract,
 )
+from fixers.repo_config import load_repo_config
+from fixers.runner import run_fixers
 from tests.fixtures.production.repos import load_repo
 
 CTX = Context()
@@ -266,3 +269,35 @@ def test_deploy_job_by_name_counts_but_docs_publishing_does_not():
     lib = {"pkg/__init__.py": b"X = 1\n", ".github/workflows/docs.yml": DOCS_WORKFLOW}
     assert not extract_facts(MemorySnapshot(lib)).deploys
     assert FIXER.detect(MemorySnapshot(lib), CTX) == []
+
+
+def test_every_patch_survives_the_real_runner_in_both_modes():
+    """The runner re-checks patches (paths exist, something changes, one branch each)."""
+    fixers = [FIXER, env_names.FIXER, migrations.FIXER, runtime_defaults.FIXER]
+    expected = {
+        "webapp": {
+            "patchwell/prod-contract/prod-md",
+            "patchwell/env-names/gitignore-env",
+            "patchwell/env-names/env-example",
+            "patchwell/runtime-defaults/http-timeouts",
+        },
+        "djangoapp": {
+            "patchwell/prod-contract/prod-md",
+            "patchwell/env-names/env-example",
+            "patchwell/env-names/gitignore-env",  # `.env` is ignored, `.env.*` is not
+        },
+        "library": {
+            "patchwell/env-names/gitignore-env",
+            "patchwell/runtime-defaults/http-timeouts",
+        },
+    }
+    for name, branches in expected.items():
+        for text in (None, "fixers:\n  prod-contract: report\n  env-names: report\n"):
+            config, problems = load_repo_config(text)
+            assert problems == []
+            result = run_fixers(load_repo(name), config, Services(), fixers=fixers)
+            assert result.errors == (), (name, result.errors)
+            assert {p.patch.branch for p in result.patches} == branches, name
+            report = {"prod-contract", "env-names"} if text else set()
+            for planned in result.patches:
+                assert planned.should_open is (planned.patch.fixer not in report)

@@ -9,8 +9,8 @@ operations are simple enough to invert mechanically:
 * ``django-runsql-irreversible`` -- ``migrations.RunSQL`` without ``reverse_sql``.
 
 Never a PR: a reverse migration encodes intent (what happens to the data) that
-only its author knows. Teams that roll forward only turn the fixer off
-(``migrations: off``) or set ``roll-forward-only: true``.
+only its author knows. Teams that roll forward only turn the fixer off with
+``migrations: off`` in ``.github/patchwell.yml`` (the runner then never calls it).
 """
 
 from __future__ import annotations
@@ -273,8 +273,6 @@ class MigrationsFixer:
     scope: Literal["file", "repo"] = "file"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        if ctx.options.get("roll-forward-only") is True:
-            return []  # the team rolls forward by policy: nothing to say
         findings: list[Finding] = []
         for path in readable_paths(snapshot, self.patterns, ctx.ignored):
             if path.endswith("/__init__.py") or not is_production_path(path):
