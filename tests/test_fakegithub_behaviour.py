@@ -459,6 +459,21 @@ async def test_slow_response(client: Client, fake_github: FakeGitHub) -> None:
     assert (await client.call("GET", REPO)).status == 200  # only the first one was slow
 
 
+async def test_slow_answer_ends_at_reset_and_stays_out_of_the_next_log(
+    client: Client, fake_github: FakeGitHub
+) -> None:
+    fake_github.inject_slow("GET", r"^/repos/acme/shop$", delay=60.0)
+    pending = asyncio.create_task(client.call("GET", REPO))
+    for _ in range(500):  # wait (bounded) until the fake has picked the request up
+        if not fake_github.state.injections[0].times:
+            break
+        await asyncio.sleep(0.01)
+    fake_github.reset()  # what the fixture does between tests
+    answer = await asyncio.wait_for(pending, timeout=30)
+    assert answer.status == 401  # its token belonged to the previous test
+    assert fake_github.calls == []
+
+
 # --- HTTP details --------------------------------------------------------------------------
 
 
