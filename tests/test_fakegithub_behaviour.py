@@ -542,6 +542,7 @@ async def test_installation_permissions_and_archived_repos(
         403,
         "Resource not accessible by integration",
     )
+    assert refused.headers["x-accepted-github-permissions"] == "contents=write"
     no_pulls = await client.call("GET", f"{REPO}/pulls")
     assert no_pulls.status == 403
     fake_github.add_installation(INSTALLATION, OWNER, [NAME, "old"])

@@ -201,9 +201,13 @@ def _check_access(route: Route, method: str, repo: Repo, installation: Installat
             _LEVELS.get(installation.permissions.get(p, ""), 0) for p in route.permissions
         )
         if granted < needed:
+            # GitHub names the permission(s) that would have worked, e.g. "contents=write"
+            level = "write" if writing else "read"
+            accepted = "; ".join(f"{p}={level}" for p in route.permissions)
             raise ApiError(
                 403,
                 "Resource not accessible by integration",
+                headers={"x-accepted-github-permissions": accepted},
                 documentation_url="https://docs.github.com/rest",
             )
     if writing and repo.archived:

@@ -321,7 +321,7 @@ ROUTES = needing(
         Route("POST", f"{_R}/blobs", create_blob, "repo"),
         Route("GET", f"{_R}/blobs/{{sha}}", get_blob, "repo"),
         Route("POST", f"{_R}/trees", create_tree, "repo"),
-        Route("GET", f"{_R}/trees/{{sha}}", get_tree, "repo"),
+        Route("GET", f"{_R}/trees/{{sha:.+}}", get_tree, "repo"),
         Route("POST", f"{_R}/commits", create_commit, "repo"),
         Route("GET", f"{_R}/commits/{{sha}}", get_git_commit, "repo"),
         Route("GET", f"{_R}/ref/{{ref:.+}}", get_ref, "repo"),
