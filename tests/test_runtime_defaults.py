@@ -149,6 +149,24 @@ def test_add_timeouts_refuses_what_it_cannot_prove():
     assert add_timeouts(b"import requests\nrequests.get('u')\n", [(9, 9)], 10) is None
 
 
+def test_sibling_calls_on_one_line_and_calls_inside_f_strings():
+    before = b"import requests\npair = (requests.get(a), requests.post(b, data=c))\n"
+    after = _fixed(before)
+    assert after == (
+        b"import requests\n"
+        b"pair = (requests.get(a, timeout=10), requests.post(b, data=c, timeout=10))\n"
+    )
+    # A call inside an f-string cannot be placed by the tokenizer: it stays reported and
+    # unedited, and the other call in the file is still fixed.
+    code = b'import requests\nmsg = f"{requests.get(u).status_code}"\nrequests.get(v)\n'
+    snap = MemorySnapshot({"app.py": code})
+    findings = FIXER.detect(snap, CTX)
+    assert [f.line for f in findings] == [2, 3]
+    (patch,) = FIXER.fix(snap, findings, CTX)
+    assert patch.edits[0].content == code.replace(b"get(v)", b"get(v, timeout=10)")
+    assert patch.fingerprints == (findings[1].fingerprint,)
+
+
 def test_hostile_sources_do_not_crash():
     snap = MemorySnapshot(
         {
@@ -160,3 +178,14 @@ def test_hostile_sources_do_not_crash():
     )
     findings = FIXER.detect(snap, CTX)
     assert [f.path for f in findings] == ["d.py"]
+
+
+def test_a_flood_of_calls_is_bounded_and_counted():
+    code = b"import requests\n" + b"requests.get(u)\n" * 150
+    snap = MemorySnapshot({"gen.py": code})
+    findings = FIXER.detect(snap, CTX)
+    assert len(findings) == 101
+    (summary,) = [f for f in findings if f.rule == "findings-truncated"]
+    assert summary.message.startswith("50 more")
+    (patch,) = FIXER.fix(snap, findings, CTX)
+    assert patch.edits[0].content.count(b"timeout=10") == 100

@@ -51,10 +51,19 @@ from fixers.production.facts import (
     readable_paths,
 )
 
-__all__ = ["FIXER", "CallIssue", "RuntimeDefaultsFixer", "add_timeouts", "scan_module"]
+__all__ = [
+    "FIXER",
+    "CallIssue",
+    "RuntimeDefaultsFixer",
+    "TimeoutEdit",
+    "add_timeouts",
+    "scan_module",
+]
 
 NAME = "runtime-defaults"
 DEFAULT_TIMEOUT = 10
+# Findings listed per file; the rest are counted in one ``findings-truncated`` finding.
+MAX_PER_FILE = 100
 _HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
 _SESSION_FACTORIES = frozenset(
     {"requests.Session", "requests.session", "requests.sessions.Session"}
@@ -186,11 +195,21 @@ def _significant(source: bytes) -> list[tokenize.TokenInfo]:
     return [t for t in tokens if t.type not in skip and t.type != tokenize.ENCODING]
 
 
-def add_timeouts(source: bytes, lines: Sequence[tuple[int, int]], seconds: float) -> bytes | None:
+@dataclass(frozen=True, slots=True)
+class TimeoutEdit:
+    content: bytes
+    calls: frozenset[tuple[int, int]]  # the (line, col) of each call that gained a timeout
+
+
+def add_timeouts(
+    source: bytes, calls: Sequence[tuple[int, int]], seconds: float
+) -> TimeoutEdit | None:
     """``source`` with ``timeout=seconds`` added to the calls starting at ``(line, col)``.
 
-    ``col`` is the call's ``col_offset`` as :mod:`ast` reports it. Returns ``None``
-    when the result would not parse (then nothing is changed at all).
+    ``col`` is the call's ``col_offset`` as :mod:`ast` reports it (UTF-8 bytes). A
+    call whose closing parenthesis the tokenizer cannot place (inside an f-string,
+    say) is skipped. ``None`` when nothing could be added or the result would not
+    parse, or the re-parsed result does not show exactly those calls with a timeout.
     """
     try:
         text = source.decode("utf-8")
@@ -198,46 +217,64 @@ def add_timeouts(source: bytes, lines: Sequence[tuple[int, int]], seconds: float
         tokens = _significant(source)
     except (UnicodeDecodeError, SyntaxError, ValueError, tokenize.TokenError, RecursionError):
         return None
-    wanted = set(lines)
+    wanted = set(calls)
     rows = text.splitlines(keepends=True)
     starts = [0]
     for row in source.splitlines(keepends=True):
         starts.append(starts[-1] + len(row))
-    by_end = {t.end: i for i, t in enumerate(tokens) if t.string == ")"}
+    by_end = {tok.end: i for i, tok in enumerate(tokens) if tok.string == ")"}
     inserts: list[tuple[int, bytes]] = []
+    done: list[tuple[int, int]] = []
     value = f"{seconds:g}"
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or (node.lineno, node.col_offset) not in wanted:
             continue
         assert node.end_lineno is not None and node.end_col_offset is not None
         end_row = rows[node.end_lineno - 1].encode("utf-8")[: node.end_col_offset]
-        index = by_end.get((node.end_lineno, len(end_row.decode("utf-8"))))
-        if index is None or index == 0:
-            return None
-        before = tokens[index - 1]
-        row, col = before.end
+        index = by_end.get((node.end_lineno, len(end_row.decode("utf-8", "replace"))))
+        if not index or tokens[index - 1].string == "(":
+            continue
+        last = tokens[index - 1]
+        row, col = last.end
         offset = starts[row - 1] + len(rows[row - 1][:col].encode("utf-8"))
-        if before.string == "(":
-            return None
-        text_in = f" timeout={value}," if before.string == "," else f", timeout={value}"
+        text_in = f" timeout={value}," if last.string == "," else f", timeout={value}"
         inserts.append((offset, text_in.encode("utf-8")))
+        done.append((node.lineno, node.col_offset))
+    if not inserts:
+        return None
     out = bytearray(source)
     for offset, text_in in sorted(inserts, reverse=True):
         out[offset:offset] = text_in
     result = bytes(out)
+    return _proven(result, starts, inserts, done)
+
+
+def _proven(
+    result: bytes,
+    starts: list[int],
+    inserts: list[tuple[int, bytes]],
+    done: list[tuple[int, int]],
+) -> TimeoutEdit | None:
+    """The edit, if the result parses and exactly the edited calls now have a timeout."""
     try:
         after = ast.parse(result)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError):
         return None
-    # Proof the edit did what it says: exactly the wanted calls gained a timeout.
-    timed = sum(
-        1
+
+    def moved(line: int, col: int) -> tuple[int, int]:
+        # Insertions earlier on the same line shift a call's start; none adds a line.
+        first, at = starts[line - 1], starts[line - 1] + col
+        return line, col + sum(len(text) for offset, text in inserts if first <= offset <= at)
+
+    expected = {moved(line, col) for line, col in done}
+    timed = {
+        (node.lineno, node.col_offset)
         for node in ast.walk(after)
-        if isinstance(node, ast.Call)
-        and (node.lineno, node.col_offset) in wanted
-        and _keyword(node, "timeout") is not None
-    )
-    return result if timed == len(inserts) == len(wanted) else None
+        if isinstance(node, ast.Call) and _keyword(node, "timeout") is not None
+    }
+    if not expected <= timed:
+        return None
+    return TimeoutEdit(result, frozenset(done))
 
 
 # --------------------------------------------------------------------------- fixer
@@ -298,6 +335,9 @@ class RuntimeDefaultsFixer:
                 issues = scan_module(path, tree, deploys=deploys)
             except RecursionError:
                 continue
+            if len(issues) > MAX_PER_FILE:
+                findings.append(_truncated(path, len(issues) - MAX_PER_FILE))
+                issues = issues[:MAX_PER_FILE]
             seen: dict[str, int] = {}
             for issue in issues:
                 key = f"{issue.rule}:{issue.what}"
@@ -316,13 +356,26 @@ class RuntimeDefaultsFixer:
         for path, items in sorted(wanted.items()):
             source = snapshot.read(path)
             spots = [(int(f.data["line"]), int(f.data["col"])) for f in items]
-            new = add_timeouts(source, spots, seconds) if source is not None else None
-            if new is not None and new != source:
-                edits.append(FileEdit(path, "modify", new))
-                fixed += items
+            edit = add_timeouts(source, spots, seconds) if source is not None else None
+            if edit is not None:
+                edits.append(FileEdit(path, "modify", edit.content))
+                fixed += [f for f in items if (f.data["line"], f.data["col"]) in edit.calls]
         if not edits:
             return []
         return [_timeout_patch(tuple(edits), fixed, seconds)]
+
+
+def _truncated(path: str, more: int) -> Finding:
+    return Finding(
+        fixer=NAME,
+        rule="findings-truncated",
+        severity=Severity.HYGIENE,
+        path=path,
+        title="More fragile defaults than listed",
+        message=f"{more} more fragile defaults in `{path}` are not listed: only the first "
+        f"{MAX_PER_FILE} of a file are reported, so one generated file cannot flood a scan.",
+        fingerprint=fingerprint(NAME, "findings-truncated", path),
+    )
 
 
 def _finding(path: str, issue: CallIssue, ordinal: int) -> Finding:
