@@ -38,7 +38,13 @@ from fixers.contract import (
     matches_any,
 )
 from fixers.production.runtime_drift import RuntimeTables, load_runtime_tables, project_python
-from fixers.production.workflows import WORKFLOW_PATTERNS, Workflow, load_workflows, parse_yaml
+from fixers.production.workflows import (
+    WORKFLOW_PATTERNS,
+    Workflow,
+    WorkflowCache,
+    load_workflows,
+    parse_yaml,
+)
 
 __all__ = [
     "ActionPin",
@@ -369,6 +375,7 @@ def _deploys(workflows: Sequence[Workflow]) -> list[str]:
 class CiTestsFixer:
     tables: RuntimeTables = field(default_factory=load_runtime_tables)
     pins: Mapping[str, ActionPin] = field(default_factory=load_action_pins)
+    cache: WorkflowCache = field(default_factory=WorkflowCache, compare=False, repr=False)
     name: str = NAME
     patterns: tuple[str, ...] = (
         "**/*.py",
@@ -401,7 +408,7 @@ class CiTestsFixer:
             return []
         if any(p in snapshot.all_paths for p in _OTHER_CI):
             return []
-        workflows, errors = load_workflows(snapshot, ctx)
+        workflows, errors = load_workflows(snapshot, ctx, self.cache)
         if errors:
             return []  # an unreadable workflow may be the one running tests
         if any(runs_tests(w, snapshot) for w in workflows):

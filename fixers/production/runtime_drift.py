@@ -46,6 +46,7 @@ from fixers.production.workflows import (
     EditError,
     ScalarRef,
     Workflow,
+    WorkflowCache,
     WorkflowError,
     load_workflow,
     load_workflows,
@@ -79,6 +80,7 @@ Source = Literal[
     "ci-matrix",
 ]
 
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][\w.-]*")
 _VERSION = re.compile(r"(?<![\w.])(\d+\.\d+)(\.\d+)?")
 _DOCKER_NAMES = ("Dockerfile", "Containerfile")
 
@@ -413,8 +415,14 @@ def _workflow_pins(workflow: Workflow) -> tuple[list[PythonPin], list[RunnerRef]
     return pins, runners
 
 
-def collect_facts(snapshot: Snapshot, ctx: Context) -> RuntimeFacts:
-    """Every Python pin and runner label in the snapshot."""
+def collect_facts(
+    snapshot: Snapshot,
+    ctx: Context,
+    cache: WorkflowCache | None = None,
+    *,
+    workflows: bool = True,
+) -> RuntimeFacts:
+    """Every Python pin and runner label in the snapshot (``workflows=False``: not CI's)."""
     pins: list[PythonPin] = []
     notes: list[str] = []
     deploy_docker, other_docker = _dockerfiles(snapshot, ctx)
@@ -446,12 +454,12 @@ def collect_facts(snapshot: Snapshot, ctx: Context) -> RuntimeFacts:
     if requires is not None:
         pins.append(requires)
     runners: list[RunnerRef] = []
-    workflows, _ = load_workflows(snapshot, ctx)
-    for workflow in workflows:
+    loaded = load_workflows(snapshot, ctx, cache)[0] if workflows else []
+    for workflow in loaded:
         wf_pins, wf_runners = _workflow_pins(workflow)
         pins += wf_pins
         runners += wf_runners
-    return RuntimeFacts(tuple(pins), tuple(runners), tuple(notes), {w.path: w for w in workflows})
+    return RuntimeFacts(tuple(pins), tuple(runners), tuple(notes), {w.path: w for w in loaded})
 
 
 def project_python(
@@ -462,7 +470,7 @@ def project_python(
     Deploy first, then ``.python-version``, then the oldest supported release
     ``requires-python`` allows (what a CI job should prove the code works on).
     """
-    facts = collect_facts(snapshot, ctx)
+    facts = collect_facts(snapshot, ctx, workflows=False)  # CI follows the project
     if (deploy := facts.deploy_minor()) is not None:
         return deploy
     for pin in facts.pins:
@@ -739,6 +747,7 @@ def _apply(text: str, edits: Sequence[tuple[ScalarRef, str]]) -> str:
 @dataclass(frozen=True)
 class RuntimeDriftFixer:
     tables: RuntimeTables = field(default_factory=load_runtime_tables)
+    cache: WorkflowCache = field(default_factory=WorkflowCache, compare=False, repr=False)
     name: str = NAME
     patterns: tuple[str, ...] = (
         "**/Dockerfile",
@@ -761,7 +770,7 @@ class RuntimeDriftFixer:
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
         today = ctx.services.clock().date()
-        facts = collect_facts(snapshot, ctx)
+        facts = collect_facts(snapshot, ctx, self.cache)
         findings = _eol_findings(facts, self.tables, today)
         findings += _runner_findings(facts, self.tables, today)
         drift, _ = _alignment(facts, self.tables, today)
@@ -769,7 +778,7 @@ class RuntimeDriftFixer:
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         today = ctx.services.clock().date()
-        facts = collect_facts(snapshot, ctx)
+        facts = collect_facts(snapshot, ctx, self.cache)
         wanted = {f.fingerprint for f in findings}
         patches = []
         align = self._align_patch(snapshot, facts, today, wanted)
@@ -871,8 +880,12 @@ class RuntimeDriftFixer:
                 continue
             try:
                 text = _apply(data.decode("utf-8"), changes)
-                if path.startswith(".github/workflows/"):
-                    load_workflow(path, text.encode("utf-8"))  # must still parse
+                # A scalar swapped for another plain token cannot change the YAML
+                # structure (replace_scalar proved the old token's extent); anything
+                # else is re-parsed before it may leave.
+                plain = all(_PLAIN_TOKEN.fullmatch(new) for _, new in changes)
+                if path.startswith(".github/workflows/") and not plain:
+                    load_workflow(path, text.encode("utf-8"))
             except (EditError, WorkflowError, UnicodeDecodeError):
                 continue  # refused: the finding stays report-only
             edits.append(FileEdit(path, "modify", text.encode("utf-8")))

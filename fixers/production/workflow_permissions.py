@@ -47,6 +47,7 @@ from fixers.production.workflows import (
     Job,
     Step,
     Workflow,
+    WorkflowCache,
     insert_lines,
     line_text,
     load_workflows,
@@ -465,12 +466,13 @@ def _format_perms(perms: Mapping[str, str]) -> str:
 @dataclass(frozen=True)
 class WorkflowPermissionsFixer:
     table: PermissionTable = field(default_factory=load_permission_table)
+    cache: WorkflowCache = field(default_factory=WorkflowCache, compare=False, repr=False)
     name: str = NAME
     patterns: tuple[str, ...] = WORKFLOW_PATTERNS
     scope: Literal["file", "repo"] = "file"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        workflows, errors = load_workflows(snapshot, ctx)
+        workflows, errors = load_workflows(snapshot, ctx, self.cache)
         findings = [
             Finding(
                 fixer=NAME,
@@ -500,7 +502,7 @@ class WorkflowPermissionsFixer:
         wanted = {f.path: f for f in findings if f.rule == "missing-permissions" and f.path}
         if not wanted:
             return []
-        workflows, _ = load_workflows(snapshot, ctx)
+        workflows, _ = load_workflows(snapshot, ctx, self.cache)
         edits: list[FileEdit] = []
         resolved: list[str] = []
         notes: list[str] = []

@@ -10,6 +10,8 @@ the parser saw before touching it, and refuses otherwise.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "ScalarRef",
     "Step",
     "Workflow",
+    "WorkflowCache",
     "WorkflowError",
     "insert_lines",
     "load_workflow",
@@ -40,6 +43,7 @@ WORKFLOW_PATTERNS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
 # A workflow bigger than this is not a hand-written workflow; refuse it rather
 # than spend the scan budget parsing it.
 MAX_WORKFLOW_BYTES = 512 * 1024
+_NEWLINE = re.compile("\n")
 
 
 class WorkflowError(Exception):
@@ -329,14 +333,46 @@ def load_workflow(path: str, data: bytes) -> Workflow:
     )
 
 
+class WorkflowCache:
+    """Parsed workflows by path and content hash.
+
+    Round-trip parsing is pure Python and the slowest step of these fixers; a
+    fixer parses the same files in ``detect`` and again in ``fix``. Each fixer
+    instance owns one cache (never module-global), bounded, and holds only
+    immutable results, so sharing an entry is safe.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self._limit = limit
+        self._items: dict[tuple[str, str], Workflow | WorkflowError] = {}
+
+    def load(self, path: str, data: bytes) -> Workflow:
+        key = (path, hashlib.sha256(data).hexdigest())
+        hit = self._items.get(key)
+        if hit is None:
+            try:
+                hit = load_workflow(path, data)
+            except WorkflowError as exc:
+                hit = exc
+            if len(self._items) >= self._limit:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = hit
+        if isinstance(hit, WorkflowError):
+            raise hit
+        return hit
+
+
 def workflow_paths(snapshot: Snapshot, ctx: Context) -> Iterator[str]:
     for path in snapshot.paths():
         if matches_any(path, WORKFLOW_PATTERNS) and not ctx.ignored(path):
             yield path
 
 
-def load_workflows(snapshot: Snapshot, ctx: Context) -> tuple[list[Workflow], list[WorkflowError]]:
+def load_workflows(
+    snapshot: Snapshot, ctx: Context, cache: WorkflowCache | None = None
+) -> tuple[list[Workflow], list[WorkflowError]]:
     """Every workflow in the snapshot, and the ones that could not be read."""
+    load = cache.load if cache is not None else load_workflow
     good: list[Workflow] = []
     bad: list[WorkflowError] = []
     for path in workflow_paths(snapshot, ctx):
@@ -344,7 +380,7 @@ def load_workflows(snapshot: Snapshot, ctx: Context) -> tuple[list[Workflow], li
         if data is None:
             continue
         try:
-            good.append(load_workflow(path, data))
+            good.append(load(path, data))
         except WorkflowError as exc:
             bad.append(exc)
     return good, bad
@@ -356,11 +392,7 @@ def load_workflows(snapshot: Snapshot, ctx: Context) -> tuple[list[Workflow], li
 def _line_starts(text: str) -> list[int]:
     # Only "\n" ends a line here; "\r\n" files work because "\r" stays part of
     # the line. Files using other breaks fail the position checks and are refused.
-    starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
 
 
 def _offset(text: str, line: int, col: int) -> int:
