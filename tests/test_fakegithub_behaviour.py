@@ -663,6 +663,16 @@ async def test_hostile_bodies_get_bounded_answers(client: Client, fake_github: F
         assert (await client.call("GET", f"{REPO}{path}")).status == 404
 
 
+async def test_human_pull_request(client: Client, fake_github: FakeGitHub) -> None:
+    fake_github.push(OWNER, NAME, "feature", {"f.py": "f = 1\n"}, "feature", author_login="bob")
+    number = fake_github.open_pull(OWNER, NAME, "feature", author_login="bob")
+    got = await client.call("GET", f"{REPO}/pulls/{number}")
+    assert (got.body["user"]["login"], got.body["base"]["ref"]) == ("bob", "main")
+    commits = await client.call("GET", f"{REPO}/pulls/{number}/commits")
+    assert [c["author"]["login"] for c in commits.body] == ["bob"]
+    assert commits.body[0]["commit"]["verification"]["verified"] is False
+
+
 async def test_reviewers_must_be_collaborators(client: Client, fake_github: FakeGitHub) -> None:
     fake_github.push(OWNER, NAME, "fix", {"a": "1"}, "one")
     pr = await client.call("POST", f"{REPO}/pulls", {"title": "t", "head": "fix", "base": "main"})

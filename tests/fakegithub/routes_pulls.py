@@ -67,7 +67,7 @@ def create_pull(state: FakeState, req: Req) -> Reply:
         head_sha=head_sha,
         base_ref=base,
         base_sha=base_sha,
-        user=_actor(req),
+        user=BOT_LOGIN,  # every write through an installation token is the app's bot user
         draft=bool(draft),
         maintainer_can_modify=bool(body.get("maintainer_can_modify", False)),
         created_at=now(),
@@ -75,11 +75,6 @@ def create_pull(state: FakeState, req: Req) -> Reply:
     )
     repo.pulls[pull.number] = pull
     return Reply(status=201, body=shapes.pull_full(state, repo, pull))
-
-
-def _actor(req: Req) -> str:
-    # every write through an installation token is made by the app's bot user
-    return BOT_LOGIN
 
 
 def _pull(repo: Repo, req: Req) -> PullRequest:

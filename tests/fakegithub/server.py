@@ -332,6 +332,41 @@ class FakeGitHub:
             pull = self._pull(repo, number)
             return self.state.merge(repo, pull, login=merged_by, method=method)
 
+    def open_pull(
+        self,
+        owner: str,
+        name: str,
+        head: str,
+        base: str | None = None,
+        title: str = "A human's change",
+        author_login: str = "human",
+        body: str | None = None,
+    ) -> int:
+        """A pull request opened by a person; returns its number."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            base = base or repo.default_branch
+            head_sha, base_sha = repo.branch_sha(head), repo.branch_sha(base)
+            if head_sha is None or base_sha is None:
+                raise ValueError(f"both branches must exist: {head!r}, {base!r}")
+            pull = PullRequest(
+                id=self.state.new_id(),
+                number=repo.take_number(),
+                title=title,
+                body=body,
+                head_ref=head,
+                head_sha=head_sha,
+                base_ref=base,
+                base_sha=base_sha,
+                user=author_login,
+                draft=False,
+                maintainer_can_modify=True,
+                created_at=now(),
+                updated_at=now(),
+            )
+            repo.pulls[pull.number] = pull
+            return pull.number
+
     def close_pull(self, owner: str, name: str, number: int) -> None:
         with self.state.lock:
             pull = self._pull(self._repo(owner, name), number)
