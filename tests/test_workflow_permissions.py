@@ -332,3 +332,16 @@ def test_hostile_long_action_names_are_cut_in_messages(fixer):
     text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: {name}\n"
     [finding], _ = run(fixer, {WF: text.encode()})
     assert len(finding.message) < 400
+
+
+def test_workflow_cache_parses_once_and_remembers_failures():
+    from fixers.production.workflows import WorkflowCache, WorkflowError
+
+    cache = WorkflowCache(limit=2)
+    first = cache.load(WF, CI.encode())
+    assert cache.load(WF, CI.encode()) is first
+    assert cache.load(WF, CI.encode() + b"\n") is not first  # content, not path, decides
+    for _ in range(2):
+        with pytest.raises(WorkflowError, match="invalid YAML"):
+            cache.load(WF, b"jobs: [x\n")
+    assert len(cache._items) == 2  # bounded

@@ -277,6 +277,15 @@ def _block_lines(indent: str, unit: str, perms: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def _comment_reasons(plan: JobPlan) -> str:
+    """Why, short enough for one line in the workflow (the PR body has the full list)."""
+    if not plan.reasons:
+        return "nothing that writes"
+    names = [r.strip("`").rsplit("/", 1)[-1] if "/" in r else r.strip("`") for r in plan.reasons]
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def _top_insert_line(workflow: Workflow) -> int:
     """The line before ``jobs:``, moved above comments that belong to ``jobs:``."""
     assert workflow.jobs_line is not None
@@ -320,19 +329,22 @@ def restrict_workflow(workflow: Workflow, table: PermissionTable) -> Restriction
             refused.append(f"`{job.id}` has an unusual layout; left alone")
             continue
         indent = " " * job.body_col
-        why = ", ".join(plan.reasons) if plan.reasons else "nothing that writes"
-        comment = f"{indent}# Patchwell: least privilege for this job ({why})."
+        comment = f"{indent}# Patchwell: least privilege for this job ({_comment_reasons(plan)})."
         block = plan.block()
         inserts.append((job.body_line, [comment, *_block_lines(indent, unit, block)]))
         expected_jobs[job.id] = block
     if all_known:
+        at = _top_insert_line(workflow)
+        # Keep the block visually apart from whatever precedes it.
+        spacer = [""] if at > 0 and line_text(workflow.text, at - 1).strip() else []
         top = [
+            *spacer,
             "# Patchwell: least-privilege GITHUB_TOKEN. Read-only by default;",
             "# a job that needs more asks for it in its own `permissions:`.",
             *_block_lines("", unit, {"contents": "read"}),
             "",
         ]
-        inserts.append((_top_insert_line(workflow), top))
+        inserts.append((at, top))
     if not inserts:
         return Restriction(None, False, tuple(plans), tuple(refused))
     text = workflow.text
