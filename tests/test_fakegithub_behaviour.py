@@ -411,6 +411,11 @@ async def test_check_run_annotation_limits(client: Client, fake_github: FakeGitH
     assert updated.body["output"]["annotations_count"] == 70
     assert updated.body["status"] == "completed"
     assert len(fake_github.check_runs(OWNER, NAME)[0]["annotations"]) == 70
+    rerun = await client.call("POST", f"{REPO}/check-runs", {"name": "pw", "head_sha": sha})
+    latest = await client.call("GET", f"{REPO}/commits/main/check-runs")
+    assert [r["id"] for r in latest.body["check_runs"]] == [rerun.body["id"]]
+    every = await client.call("GET", f"{REPO}/commits/main/check-runs", params={"filter": "all"})
+    assert every.body["total_count"] == 2
 
 
 # --- faults and rate limits ----------------------------------------------------------------

@@ -174,6 +174,12 @@ def runs_for_ref(state: FakeState, req: Req) -> Reply:
     if req.query.get("status"):
         runs = [r for r in runs if r.status == req.query["status"]]
     runs.sort(key=lambda r: r.id, reverse=True)
+    if req.query.get("filter", "latest") == "latest":
+        # GitHub's default: only the most recent run of each name
+        newest: dict[str, CheckRun] = {}
+        for run in runs:
+            newest.setdefault(run.name, run)
+        runs = list(newest.values())
     items = [shapes.check_run(state, repo, r) for r in runs]
     return paginated(req, items, wrap=lambda page: {"total_count": len(items), "check_runs": page})
 
