@@ -159,6 +159,20 @@ jobs:
     assert run(fixer, files) == ([], [])
 
 
+def test_example_dockerfile_in_a_library_does_not_decide_production(fixer):
+    files = {
+        "examples/web/Dockerfile": b"FROM python:3.13-slim\n",
+        ".python-version": b"3.12\n",
+        "docker/Dockerfile.dev": b"FROM python:3.11\n",
+    }
+    facts = collect_facts(MemorySnapshot(files), CTX)
+    assert not any(p.deploy for p in facts.pins)
+    assert run(fixer, files) == ([], [])  # no deploy side: nothing to align to
+    files = {"docker/Dockerfile": b"FROM python:3.13-slim\n", ".python-version": b"3.12\n"}
+    _, [patch] = run(fixer, files)
+    assert patch.edits[0].content == b"3.13\n"
+
+
 def test_matrix_missing_deploy_version_is_reported_only(fixer):
     files = {
         "Dockerfile": b"FROM python:3.12\n",

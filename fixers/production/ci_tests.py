@@ -467,7 +467,8 @@ class CiTestsFixer:
     def _explanation(self, finding: Finding, plan: CiPlan, path: str) -> Explanation:
         pins = [self.pins["actions/checkout"], self.pins["actions/setup-python"]]
         pin_lines = [
-            f"`{p.action}` pinned to commit `{p.sha}` ({p.tag})"
+            f"`{p.action}` pinned to commit `{p.sha}` ({p.tag}; recorded with its source in "
+            "`fixers/data/action_pins.toml`)"
             if p.pinned
             else f"`{p.action}` pinned by tag `{p.major}`: no verified commit SHA is recorded "
             "in `fixers/data/action_pins.toml`, pin it yourself"

@@ -83,6 +83,7 @@ Source = Literal[
 _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][\w.-]*")
 _VERSION = re.compile(r"(?<![\w.])(\d+\.\d+)(\.\d+)?")
 _DOCKER_NAMES = ("Dockerfile", "Containerfile")
+_DEPLOY_DIRS = frozenset({"docker", ".docker", "deploy", "deployment", "ops", "infra"})
 
 
 def minor_of(text: str) -> str | None:
@@ -269,7 +270,15 @@ def _dockerfiles(snapshot: Snapshot, ctx: Context) -> tuple[list[str], list[str]
             referenced.add(path.lstrip("./"))
     deploy = [p for p in candidates if p in referenced or p in _DOCKER_NAMES]
     if not deploy:
-        plain = [p for p in candidates if not re.search(r"(dev|test|ci)", p.lower())]
+        # No root Dockerfile and none named by a platform manifest: a single
+        # production-looking one (root `Dockerfile.prod`, `docker/Dockerfile`) still
+        # counts; examples, docs and dev/test images never decide production.
+        plain = [
+            p
+            for p in candidates
+            if (p.count("/") == 0 or p.split("/", 1)[0] in _DEPLOY_DIRS)
+            and not re.search(r"(dev|test|ci)", p.lower())
+        ]
         deploy = plain if len(plain) == 1 else []
     return deploy, [p for p in candidates if p not in deploy]
 
@@ -614,7 +623,9 @@ def _alignment(
     """Drift findings, and the pins that can be edited to the deploy version."""
     deploy = [p for p in facts.pins if p.deploy and p.minor]
     minors = {p.minor for p in deploy}
-    others = [p for p in facts.pins if not p.deploy]
+    # Dockerfiles that do not deploy (examples, dev and test images) may use other
+    # versions on purpose; they are checked for end-of-life only.
+    others = [p for p in facts.pins if not p.deploy and p.source != "dockerfile"]
     findings: list[Finding] = []
     editable: list[PythonPin] = []
     if len(minors) > 1:
