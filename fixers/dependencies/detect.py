@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -214,25 +215,33 @@ def _specs(d: Dependency) -> list[Any]:
 # --------------------------------------------------------------------------- index + advisories
 
 
+@lru_cache(maxsize=256)
+def _min_python(text: str) -> Version | None:
+    try:
+        spec = SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+    for minor in range(0, 30):
+        if Version(f"3.{minor}") in spec or Version(f"3.{minor}.99") in spec:
+            return Version(f"3.{minor}")
+    return None
+
+
 def min_python(requires: Mapping[str, str]) -> Version | None:
     """The oldest Python the project still supports (pyproject first)."""
     ordered = sorted(requires.items(), key=lambda kv: (not kv[0].endswith("pyproject.toml"), kv[0]))
     for _path, text in ordered:
-        try:
-            spec = SpecifierSet(text)
-        except InvalidSpecifier:
-            continue
-        for minor in range(0, 30):
-            if Version(f"3.{minor}") in spec or Version(f"3.{minor}.99") in spec:
-                return Version(f"3.{minor}")
+        found = _min_python(text)
+        if found is not None:
+            return found
     return None
 
 
-def python_ok(release: Release, oldest: Version | None) -> bool:
-    if oldest is None or not release.requires_python:
-        return True
+@lru_cache(maxsize=4096)
+def _python_ok(requires_python: str, oldest: Version) -> bool:
+    # Pure and called per release per scan: a bounded cache of a pure function.
     try:
-        spec = SpecifierSet(release.requires_python)
+        spec = SpecifierSet(requires_python)
     except InvalidSpecifier:
         return True  # an index typo must not hide every release
     return spec.contains(oldest, prereleases=True) or spec.contains(
@@ -240,19 +249,30 @@ def python_ok(release: Release, oldest: Version | None) -> bool:
     )
 
 
+def python_ok(release: Release, oldest: Version | None) -> bool:
+    if oldest is None or not release.requires_python:
+        return True
+    return _python_ok(release.requires_python, oldest)
+
+
 def candidates(project: Project, current: Version, oldest: Version | None) -> list[Release]:
     """Releases newer than ``current`` we may propose: not yanked, Python-compatible,
     pre-releases only when already on one."""
+    ordered = project.ordered or tuple(
+        sorted(
+            ((v, r) for r in project.releases.values() if (v := _version(r.version)) is not None),
+            key=lambda p: p[0],
+        )
+    )
     out = []
-    for release in project.releases.values():
-        v = _version(release.version)
-        if v is None or v <= current or release.yanked:
+    for v, release in ordered:
+        if v <= current or release.yanked:
             continue
         if v.is_prerelease and not current.is_prerelease:
             continue
         if python_ok(release, oldest):
             out.append(release)
-    return sorted(out, key=lambda r: _version(r.version) or Version("0"))
+    return out
 
 
 def _version(text: str | None) -> Version | None:
@@ -264,8 +284,16 @@ def _version(text: str | None) -> Version | None:
         return None
 
 
-def _parallel(func: Callable[[str], Any], keys: Iterable[str]) -> dict[str, Any]:
-    """``func`` over ``keys`` on a few threads; a source failure becomes the value."""
+def _parallel(
+    func: Callable[[str], Any],
+    keys: Iterable[str],
+    peek: Callable[[str], tuple[bool, Any]] | None = None,
+) -> dict[str, Any]:
+    """``func`` over ``keys`` on a few threads; a source failure becomes the value.
+
+    Answers the client already holds (``peek``) are taken directly: starting
+    threads for a warm cache would cost more than the lookups themselves.
+    """
 
     def safe(key: str) -> Any:
         try:
@@ -273,11 +301,18 @@ def _parallel(func: Callable[[str], Any], keys: Iterable[str]) -> dict[str, Any]
         except SourceUnavailable as exc:
             return exc
 
-    keys = list(dict.fromkeys(keys))
-    if len(keys) <= 1:
-        return {k: safe(k) for k in keys}
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(keys))) as pool:
-        return dict(zip(keys, pool.map(safe, keys), strict=True))
+    done: dict[str, Any] = {}
+    todo = []
+    for key in dict.fromkeys(keys):
+        fresh, value = peek(key) if peek is not None else (False, None)
+        if fresh:
+            done[key] = value
+        else:
+            todo.append(key)
+    if len(todo) <= 1:
+        return done | {k: safe(k) for k in todo}
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
+        return done | dict(zip(todo, pool.map(safe, todo), strict=True))
 
 
 def _pypi_versions(
@@ -294,7 +329,7 @@ def _pypi_versions(
     projects: dict[str, Project | Exception | None] = {}
     if env.index is not None:
         index = env.index
-        projects = _parallel(lambda n: index.project(n), sorted(pinned))  # type: ignore[arg-type]
+        projects = _parallel(index.project, sorted(pinned), getattr(index, "peek", None))
         failed = sorted(n for n, p in projects.items() if isinstance(p, Exception))
         if failed:
             reason = str(projects[failed[0]])
@@ -313,9 +348,11 @@ def _pypi_versions(
     if env.advisories is not None:
         service = env.advisories
         pairs = sorted({f"{n}=={d.pinned}" for n, ds in pinned.items() for d in ds})
+        peek = getattr(service, "peek", None)
         advisories = _parallel(
-            lambda k: service.advisories(*k.split("==", 1)),  # type: ignore[arg-type]
+            lambda k: service.advisories(*k.split("==", 1)),
             pairs,
+            (lambda k: peek(*k.split("==", 1))) if peek is not None else None,
         )
         failed_adv = sorted(k for k, v in advisories.items() if isinstance(v, Exception))
         if failed_adv:

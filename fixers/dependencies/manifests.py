@@ -11,8 +11,6 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from fixers.dependencies.conventions import Conventions
 from fixers.dependencies.model import (
     SOURCE_PEP621,
@@ -26,6 +24,7 @@ from fixers.dependencies.model import (
     Span,
     normalize,
 )
+from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 from fixers.dependencies.toml_locate import LiteralIndex
 
 MAX_TEXT = 120
@@ -37,7 +36,7 @@ def _bounded(message: str) -> str:
     return first if len(first) <= MAX_TEXT else first[: MAX_TEXT - 1] + "…"
 
 
-def requirement_pin(req: Requirement) -> str | None:
+def requirement_pin(req: Req) -> str | None:
     specs = list(req.specifier)
     if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
         return specs[0].version
@@ -94,7 +93,7 @@ def _pep508(
     lit = index.take(req_text)
     line = lit.line if lit else 0
     try:
-        req = Requirement(req_text)
+        req = parse_requirement(req_text)
     except InvalidRequirement as exc:
         result.issues.append(
             ParseIssue(
@@ -114,7 +113,7 @@ def _pep508(
             source=source,
             pinned=None if req.url else pinned,
             extras=tuple(sorted(req.extras)),
-            markers=str(req.marker) if req.marker else None,
+            markers=req.marker,
             group=group,
             development=development,
             managed=req.url is None,
@@ -424,7 +423,7 @@ def _setup_cfg_line(
         return
     lead = base + (len(content) - len(content.lstrip()))
     try:
-        req = Requirement(req_text)
+        req = parse_requirement(req_text)
     except InvalidRequirement as exc:
         result.issues.append(
             ParseIssue(
@@ -444,7 +443,7 @@ def _setup_cfg_line(
             source=SOURCE_SETUP_CFG,
             pinned=pinned,
             extras=tuple(sorted(req.extras)),
-            markers=str(req.marker) if req.marker else None,
+            markers=req.marker,
             group=group,
             development=dev,
             managed=req.url is None,

@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from fixers.dependencies.conventions import Conventions
 from fixers.dependencies.model import (
     SOURCE_REQUIREMENTS,
@@ -24,6 +22,7 @@ from fixers.dependencies.model import (
     normalize,
     scrub_url,
 )
+from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _REQ_OPTION = re.compile(r"\s--?[A-Za-z]")
@@ -152,7 +151,7 @@ def _parse_line(
         out.dependencies.append(_unmanaged(path, line.number, req_text, unmanaged, group))
         return
     try:
-        req = Requirement(req_text)
+        req = parse_requirement(req_text)
     except InvalidRequirement as exc:
         out.issues.append(
             ParseIssue(
@@ -179,7 +178,7 @@ def _parse_line(
             source=SOURCE_REQUIREMENTS,
             pinned=pinned,
             extras=tuple(sorted(req.extras)),
-            markers=str(req.marker) if req.marker else None,
+            markers=req.marker,
             group=group,
             development=development,
             hashes=hashes,
@@ -189,7 +188,7 @@ def _parse_line(
 
 
 def _pin_and_span(
-    req: Requirement, req_text: str, line: _LogicalLine, lead: int
+    req: Req, req_text: str, line: _LogicalLine, lead: int
 ) -> tuple[str | None, Span | None]:
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:

@@ -277,6 +277,39 @@ class Project:
     name: str
     releases: Mapping[str, Release]
     project_urls: Mapping[str, str] = field(default_factory=dict)
+    # Releases with a valid version, oldest first: parsed once, compared often.
+    ordered: tuple[tuple[Version, Release], ...] = ()
+
+
+def _ordered(releases: Mapping[str, Release]) -> tuple[tuple[Version, Release], ...]:
+    pairs = []
+    for text, release in releases.items():
+        try:
+            pairs.append((Version(text), release))
+        except InvalidVersion:
+            continue  # legacy versions cannot be compared; never proposed
+    return tuple(sorted(pairs, key=lambda p: p[0]))
+
+
+@dataclass
+class Memo:
+    """Decoded answers kept for the cache TTL, so a warm scan does no parsing at all."""
+
+    ttl: float
+    clock: Callable[[], float]
+    _items: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or self.clock() - hit[0] >= self.ttl:
+            return False, None
+        return True, hit[1]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (self.clock(), value)
 
 
 class PackageIndex(Protocol):
@@ -332,6 +365,7 @@ def project_from_json_api(doc: Mapping[str, Any]) -> Project:
         name=normalize(str(info.get("name", ""))),
         releases=releases,
         project_urls={str(k): str(v) for k, v in urls.items()},
+        ordered=_ordered(releases),
     )
 
 
@@ -366,9 +400,11 @@ def project_from_pep691(doc: Mapping[str, Any]) -> Project:
                 requires_python=f.get("requires-python") or None,
             )
         )
+    releases = {v: _release(v, files, reasons.get(v)) for v, files in grouped.items()}
     return Project(
         name=normalize(str(doc.get("name", ""))),
-        releases={v: _release(v, files, reasons.get(v)) for v, files in grouped.items()},
+        releases=releases,
+        ordered=_ordered(releases),
     )
 
 
@@ -379,9 +415,29 @@ class PackageIndexClient:
     http: HttpClient
     json_url: str | None = DEFAULT_INDEX_URL
     simple_url: str | None = None
+    memo: Memo | None = None
+
+    def __post_init__(self) -> None:
+        if self.memo is None:
+            self.memo = Memo(self.http.ttl, self.http.clock)
+
+    def peek(self, name: str) -> tuple[bool, Project | None]:
+        """``(True, project)`` when a fresh answer is in memory (no I/O needed)."""
+        assert self.memo is not None
+        return self.memo.get(normalize(name))
 
     def project(self, name: str) -> Project | None:
+        assert self.memo is not None
         norm = normalize(name)
+        fresh, hit = self.memo.get(norm)
+        if fresh:
+            self.http.stats.fresh_hits += 1
+            return hit
+        result = self._fetch(norm)
+        self.memo.put(norm, result)
+        return result
+
+    def _fetch(self, norm: str) -> Project | None:
         try:
             if self.json_url:
                 doc = self.http.get_json(f"{self.json_url.rstrip('/')}/{norm}/json")
@@ -581,8 +637,27 @@ class AdvisoryClient:
     """``advisories(name, version)`` through pip-audit's :class:`Auditor`."""
 
     service: OsvService
+    memo: Memo | None = None
+
+    def __post_init__(self) -> None:
+        if self.memo is None:
+            self.memo = Memo(self.service.http.ttl, self.service.http.clock)
+
+    def peek(self, name: str, version: str) -> tuple[bool, list[Advisory] | None]:
+        assert self.memo is not None
+        return self.memo.get(f"{normalize(name)}=={version}")
 
     def advisories(self, name: str, version: str) -> list[Advisory]:
+        assert self.memo is not None
+        key = f"{normalize(name)}=={version}"
+        fresh, hit = self.memo.get(key)
+        if fresh:
+            return list(hit)
+        result = self._audit(name, version)
+        self.memo.put(key, tuple(result))
+        return result
+
+    def _audit(self, name: str, version: str) -> list[Advisory]:
         try:
             source = _OnePin(name, version)
         except InvalidVersion:

@@ -1,0 +1,163 @@
+"""Benchmark for the dependencies fixer.
+
+1. parse + detect over 1,000 generated manifests (files/s), index and OSV answers
+   served from a warm cache, so the figure is the fixer's own CPU cost;
+2. index + OSV requests for one repository with 200 pinned dependencies: cold cache,
+   warm cache (same process), and after the TTL with a disk cache (ETag revalidation).
+
+The local fake index from tests/fakeindex is started in-process; nothing touches
+the network. Run: ``.venv/bin/python benchmarks/deps.py [--manifests N] [--json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fixers.contract import Context, MemorySnapshot, Services
+from fixers.dependencies import FIXER
+from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.sources import sources_from_env
+from tests.fakeindex.server import FakeIndex, FakeRelease, FakeVuln
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+PACKAGES = [f"pkg-{i:03d}" for i in range(200)]
+
+
+def populate(index: FakeIndex, rng: random.Random) -> None:
+    for name in PACKAGES:
+        releases = [
+            FakeRelease(f"1.{minor}.{patch}", NOW - timedelta(days=900 - 40 * minor - patch))
+            for minor in range(6)
+            for patch in range(3)
+        ]
+        index.add_project(name, releases, project_urls={"Changelog": f"https://x.test/{name}"})
+        if rng.random() < 0.1:
+            index.add_vuln(FakeVuln(f"GHSA-{name}", name, [("0", "1.3.0")], [], "bad", "HIGH"))
+
+
+def requirement(rng: random.Random, name: str) -> str:
+    version = f"1.{rng.randrange(6)}.{rng.randrange(3)}"
+    shape = rng.randrange(6)
+    if shape == 0:
+        return f"{name}=={version} ; python_version >= '3.9'  # note"
+    if shape == 1:
+        return f"{name}[extra]=={version} \\\n    --hash=sha256:{'ab' * 32}"
+    if shape == 2:
+        return f"{name}>=1.0,<2"
+    return f"{name}=={version}"
+
+
+def manifest(rng: random.Random, i: int) -> tuple[str, str]:
+    names = rng.sample(PACKAGES, 20)
+    kind = i % 4
+    if kind == 0:
+        return "requirements.txt", "# generated\n" + "\n".join(
+            requirement(rng, n) for n in names
+        ) + "\n"
+    if kind == 1:
+        deps = ",\n".join(f'    "{n}==1.{rng.randrange(6)}.0"' for n in names[:15])
+        dev = ", ".join(f'"{n}==1.0.0"' for n in names[15:])
+        return "pyproject.toml", (
+            f'[project]\nname = "app{i}"\nrequires-python = ">=3.10"\n'
+            f"dependencies = [\n{deps},\n]\n"
+            f"[dependency-groups]\ndev = [{dev}]\n"
+        )
+    if kind == 2:
+        body = "\n".join(f'{n} = "==1.{rng.randrange(6)}.1"' for n in names)
+        return "Pipfile", f'[packages]\n{body}\n[requires]\npython_version = "3.11"\n'
+    body = "\n".join(f"    {n}==1.{rng.randrange(6)}.2" for n in names)
+    return "setup.cfg", f"[options]\npython_requires = >=3.10\ninstall_requires =\n{body}\n"
+
+
+def bench_parse_detect(index: FakeIndex, count: int, rng: random.Random) -> dict[str, float]:
+    snaps = [
+        MemorySnapshot(dict([(p, t.encode())])) for p, t in (manifest(rng, i) for i in range(count))
+    ]
+    idx, adv = sources_from_env(index.env(), cache_dir=None)
+    ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+    for s in snaps:  # warm the cache: this benchmark measures the fixer, not the network
+        FIXER.detect(s, ctx)
+    start = time.perf_counter()
+    for s in snaps:
+        parse_snapshot(s)
+    parse_s = time.perf_counter() - start
+    start = time.perf_counter()
+    findings = 0
+    for s in snaps:
+        findings += len(FIXER.detect(s, ctx))
+    detect_s = time.perf_counter() - start
+    start = time.perf_counter()
+    patches = 0
+    for s in snaps[: count // 4]:
+        patches += len(FIXER.fix(s, FIXER.detect(s, ctx), ctx))
+    fix_s = time.perf_counter() - start
+    return {
+        "manifests": count,
+        "parse_files_per_s": round(count / parse_s, 1),
+        "parse_detect_files_per_s": round(count / detect_s, 1),
+        "detect_fix_files_per_s": round((count // 4) / fix_s, 1),
+        "findings": findings,
+        "patches_in_fix_sample": patches,
+    }
+
+
+def bench_requests(index: FakeIndex) -> dict[str, float]:
+    text = "".join(f"{n}==1.2.0\n" for n in PACKAGES)
+    snapshot = MemorySnapshot({"requirements.txt": text.encode()})
+    out: dict[str, float] = {"dependencies": len(PACKAGES)}
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = [time.time()]
+        idx, adv = sources_from_env(index.env(), cache_dir=Path(tmp), clock=lambda: clock[0])
+        ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+        for label in ("cold", "warm"):
+            index.reset_counts()
+            start = time.perf_counter()
+            FIXER.detect(snapshot, ctx)
+            out[f"{label}_seconds"] = round(time.perf_counter() - start, 3)
+            out[f"{label}_requests"] = index.total_requests()
+        # next day: a new process, same disk cache, TTL expired -> ETag revalidation
+        clock[0] += 86_400
+        idx, adv = sources_from_env(index.env(), cache_dir=Path(tmp), clock=lambda: clock[0])
+        ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+        index.reset_counts()
+        start = time.perf_counter()
+        FIXER.detect(snapshot, ctx)
+        out["next_day_seconds"] = round(time.perf_counter() - start, 3)
+        out["next_day_requests"] = index.total_requests()
+        out["next_day_not_modified"] = idx.http.stats.revalidated
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifests", type=int, default=1000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rng = random.Random(20261123)
+    with FakeIndex() as index:
+        populate(index, rng)
+        results = {
+            "parse_detect": bench_parse_detect(index, args.manifests, rng),
+            "requests_200_deps": bench_requests(index),
+        }
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for section, values in results.items():
+            print(section)
+            for key, value in values.items():
+                print(f"  {key:28} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
