@@ -43,6 +43,7 @@ from fixers.contract import (
 from fixers.production.facts import (
     ImportMap,
     Note,
+    all_nodes,
     dotted,
     extract_facts,
     is_dev_settings,
@@ -88,10 +89,10 @@ class CallIssue:
 # --------------------------------------------------------------------------- detection
 
 
-def _sessions(tree: ast.Module, imports: ImportMap) -> frozenset[str]:
+def _sessions(nodes: Sequence[ast.AST], imports: ImportMap) -> frozenset[str]:
     """Expressions (``s``, ``self.session``) bound to a ``requests.Session()``."""
     bound: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             if imports.resolve(node.value.func) in _SESSION_FACTORIES:
                 bound.update(d for t in node.targets if (d := dotted(t)))
@@ -159,10 +160,11 @@ def _call_issues(
 
 def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue]:
     """Every fragile default in one parsed module, in source order."""
-    imports = ImportMap.of(tree)
-    sessions = _sessions(tree, imports)
+    nodes = all_nodes(tree)
+    imports = ImportMap.of(tree, nodes)
+    sessions = _sessions(nodes, imports)
     issues: list[CallIssue] = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call):
             issues += _call_issues(node, imports, sessions)
             func = node.func
@@ -226,7 +228,7 @@ def add_timeouts(
     inserts: list[tuple[int, bytes]] = []
     done: list[tuple[int, int]] = []
     value = f"{seconds:g}"
-    for node in ast.walk(tree):
+    for node in all_nodes(tree):
         if not isinstance(node, ast.Call) or (node.lineno, node.col_offset) not in wanted:
             continue
         assert node.end_lineno is not None and node.end_col_offset is not None
@@ -269,7 +271,7 @@ def _proven(
     expected = {moved(line, col) for line, col in done}
     timed = {
         (node.lineno, node.col_offset)
-        for node in ast.walk(after)
+        for node in all_nodes(after)
         if isinstance(node, ast.Call) and _keyword(node, "timeout") is not None
     }
     if not expected <= timed:
@@ -322,19 +324,14 @@ class RuntimeDefaultsFixer:
     scope: Literal["file", "repo"] = "repo"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        deploys = extract_facts(snapshot, ctx.ignored).deploys
+        scanned = self._scan(snapshot, ctx)
+        # Whether the repository deploys takes a scan of its own: ask only when it matters.
+        if any(i.rule == "debug-enabled" for _, issues in scanned for i in issues) and not (
+            extract_facts(snapshot, ctx.ignored).deploys
+        ):
+            scanned = [(p, [i for i in got if i.rule != "debug-enabled"]) for p, got in scanned]
         findings: list[Finding] = []
-        for path in readable_paths(snapshot, self.patterns, ctx.ignored):
-            if not is_production_path(path):
-                continue
-            data = snapshot.read(path)
-            tree = parse_python(path, data) if data is not None else None
-            if tree is None or isinstance(tree, Note):
-                continue
-            try:
-                issues = scan_module(path, tree, deploys=deploys)
-            except RecursionError:
-                continue
+        for path, issues in scanned:
             if len(issues) > MAX_PER_FILE:
                 findings.append(_truncated(path, len(issues) - MAX_PER_FILE))
                 issues = issues[:MAX_PER_FILE]
@@ -344,6 +341,21 @@ class RuntimeDefaultsFixer:
                 seen[key] = seen.get(key, 0) + 1
                 findings.append(_finding(path, issue, seen[key]))
         return findings
+
+    def _scan(self, snapshot: Snapshot, ctx: Context) -> list[tuple[str, list[CallIssue]]]:
+        scanned: list[tuple[str, list[CallIssue]]] = []
+        for path in readable_paths(snapshot, self.patterns, ctx.ignored):
+            if not is_production_path(path):
+                continue
+            data = snapshot.read(path)
+            tree = parse_python(path, data) if data is not None else None
+            if tree is None or isinstance(tree, Note):
+                continue
+            try:
+                scanned.append((path, scan_module(path, tree, deploys=True)))
+            except RecursionError:
+                continue
+        return scanned
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         wanted: dict[str, list[Finding]] = {}
