@@ -400,12 +400,13 @@ def dotted(node: ast.expr) -> str | None:
     return ".".join([node.id, *reversed(parts)])
 
 
-def _str_arg(call: ast.Call, index: int = 0, keyword: str | None = None) -> str | None:
+def _str_arg(call: ast.Call, index: int | None = 0, keyword: str | None = None) -> str | None:
+    """A string literal given as ``keyword=`` or as positional argument ``index``."""
     if keyword is not None:
         for kw in call.keywords:
             if kw.arg == keyword and isinstance(kw.value, ast.Constant):
                 return kw.value.value if isinstance(kw.value.value, str) else None
-    if len(call.args) > index:
+    if index is not None and len(call.args) > index:
         arg = call.args[index]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             return arg.value
@@ -491,10 +492,9 @@ def _python_call(
         )
         add(_str_arg(node, 0, "key"), node.lineno, "defaulted" if has_default else "optional")
         return
-    if qualified in ("decouple.config", "decouple.AutoConfig"):
-        if qualified == "decouple.config":
-            requirement: Requirement = "defaulted" if _has_kw(node, "default") else "required"
-            add(_str_arg(node), node.lineno, requirement)
+    if qualified == "decouple.config":  # python-decouple raises when unset and no default
+        requirement: Requirement = "defaulted" if _has_kw(node, "default") else "required"
+        add(_str_arg(node), node.lineno, requirement)
         return
     func_path = dotted(node.func)
     if func_path is None:
@@ -584,7 +584,7 @@ def _settings_prefix(cls: ast.ClassDef) -> str:
         if isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, ast.Call):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             if any(isinstance(t, ast.Name) and t.id == "model_config" for t in targets):
-                prefix = _str_arg(stmt.value, 99, "env_prefix")
+                prefix = _str_arg(stmt.value, None, "env_prefix")
                 if prefix is not None:
                     return prefix
         # pydantic v1: class Config: env_prefix = "APP_"
