@@ -301,3 +301,12 @@ def test_every_patch_survives_the_real_runner_in_both_modes():
             report = {"prod-contract", "env-names"} if text else set()
             for planned in result.patches:
                 assert planned.should_open is (planned.patch.fixer not in report)
+
+
+def test_a_manifest_counts_by_existence_even_when_not_loaded():
+    files = {"app.py": b"import os\nKEY = os.environ['API_KEY']\n"}
+    snap = MemorySnapshot(files, all_paths=[*files, "fly.toml"])
+    facts = extract_facts(snap)
+    assert [f.value for f in facts.deploy_markers] == ["`fly.toml`"]
+    assert [f.rule for f in FIXER.detect(snap, CTX)] == ["contract-missing"]
+    assert extract_facts(snap, ignored=lambda p: p == "fly.toml").deploy_markers == ()

@@ -758,9 +758,11 @@ def extract_facts(snapshot: Snapshot, ignored: Callable[[str], bool] | None = No
             _scan_python(snapshot, path, out)
         elif path.endswith(_JS_SUFFIXES):
             _scan_javascript(snapshot, path, out)
-    for path in paths:
-        if path in conv.manifests:
-            out.deploy_markers.append(Fact(f"`{path}`", Source(path)))
+    # Existence is enough for a manifest: it counts even when its content was not loaded.
+    present = set(snapshot.all_paths) | set(snapshot.paths())
+    for manifest in conv.manifests:
+        if manifest in present and not (ignored and ignored(manifest)):
+            out.deploy_markers.append(Fact(f"`{manifest}`", Source(manifest)))
     _scan_procfile(snapshot, out)
     for path in paths:
         name = path.rsplit("/", 1)[-1]

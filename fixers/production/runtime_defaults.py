@@ -41,6 +41,7 @@ from fixers.contract import (
     fingerprint,
 )
 from fixers.production.facts import (
+    FACT_PATTERNS,
     ImportMap,
     Note,
     all_nodes,
@@ -319,7 +320,8 @@ def _timeout_option(ctx: Context) -> float:
 @dataclass(frozen=True)
 class RuntimeDefaultsFixer:
     name: str = NAME
-    patterns: tuple[str, ...] = ("**/*.py",)
+    # Python files, plus what tells whether the repository deploys (for debug flags).
+    patterns: tuple[str, ...] = FACT_PATTERNS
     # "repo": debug findings depend on whether the repository deploys at all.
     scope: Literal["file", "repo"] = "repo"
 
@@ -344,7 +346,7 @@ class RuntimeDefaultsFixer:
 
     def _scan(self, snapshot: Snapshot, ctx: Context) -> list[tuple[str, list[CallIssue]]]:
         scanned: list[tuple[str, list[CallIssue]]] = []
-        for path in readable_paths(snapshot, self.patterns, ctx.ignored):
+        for path in readable_paths(snapshot, ("**/*.py",), ctx.ignored):
             if not is_production_path(path):
                 continue
             data = snapshot.read(path)
