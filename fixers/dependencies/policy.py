@@ -132,7 +132,7 @@ def policy_from_options(options: Mapping[str, Any]) -> Policy:
 
 def _groups(raw: Any, problems: list[str]) -> list[GroupRule]:
     out: list[GroupRule] = []
-    for entry in raw if isinstance(raw, list) else []:
+    for entry in raw if isinstance(raw, list | tuple) else []:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             problems.append("a group needs a name; skipped")
             continue
@@ -151,7 +151,7 @@ def _groups(raw: Any, problems: list[str]) -> list[GroupRule]:
 
 def _ignores(raw: Any, problems: list[str]) -> list[IgnoreRule]:
     out: list[IgnoreRule] = []
-    for entry in raw if isinstance(raw, list) else []:
+    for entry in raw if isinstance(raw, list | tuple) else []:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             problems.append("an ignore rule needs a name; skipped")
             continue
