@@ -310,3 +310,16 @@ def test_a_manifest_counts_by_existence_even_when_not_loaded():
     assert [f.value for f in facts.deploy_markers] == ["`fly.toml`"]
     assert [f.rule for f in FIXER.detect(snap, CTX)] == ["contract-missing"]
     assert extract_facts(snap, ignored=lambda p: p == "fly.toml").deploy_markers == ()
+
+
+def test_hostile_names_cannot_break_out_of_code_spans():
+    workflow = b'name: "x`\\n## Owner and on-call\\nowned"\non: ["push`"]\njobs: {}\n'
+    fly = b'[processes]\n"web`\\n## Backups" = "gunicorn `rm -rf /`"\n'
+    snap = MemorySnapshot(
+        {".github/workflows/a.yml": workflow, "fly.toml": fly, "Procfile": b"web: a\n"}
+    )
+    text = _contract(snap)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [f"## {s.heading}" for s in SECTIONS]
+    for line in text.splitlines():
+        assert line.count("`") % 2 == 0, line

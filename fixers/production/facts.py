@@ -304,7 +304,8 @@ _URL_CREDENTIALS = re.compile(r"(\w+://)([^/\s:@]+):([^/\s@]+)@")
 
 def safe_command(command: str, limit: int = 200) -> str:
     """A command fit to quote in a PR: inline assignments and URL passwords masked, bounded."""
-    text = " ".join(command.split())
+    # One line, no backticks: the text is quoted inside Markdown code spans.
+    text = " ".join(command.split()).replace("`", "'")
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{mask(m.group(3))}@", text)
     text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}={mask(m.group(2))}", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -1024,12 +1025,13 @@ def _scan_workflow(snapshot: Snapshot, path: str, out: _Collector) -> None:
         return
     on = doc.get("on", doc.get(True))
     if isinstance(on, str):
-        triggers: tuple[str, ...] = (on,)
+        triggers: tuple[str, ...] = (safe_command(on, 40),)
     elif isinstance(on, dict | list):
-        triggers = tuple(str(k) for k in on)
+        triggers = tuple(safe_command(str(k), 40) for k in list(on)[:10])
     else:
         triggers = ()
-    workflow = Workflow(path, str(doc.get("name") or path.rsplit("/", 1)[-1]), triggers)
+    name = safe_command(str(doc.get("name") or path.rsplit("/", 1)[-1]), 80)
+    workflow = Workflow(path, name, triggers)
     runs_tests, deploys = _workflow_steps(path, doc)
     workflow = Workflow(workflow.path, workflow.name, triggers, runs_tests, deploys)
     out.workflows.append(workflow)
@@ -1105,7 +1107,9 @@ def _scan_fly(snapshot: Snapshot, out: _Collector) -> None:
         for name, command in processes.items():
             if isinstance(command, str):
                 source = Source("fly.toml", line_of(f"{name} =") or line_of(name))
-                out.processes.append(Process(str(name), safe_command(command), source))
+                out.processes.append(
+                    Process(safe_command(str(name), 40), safe_command(command), source)
+                )
     deploy = doc.get("deploy")
     if isinstance(deploy, dict) and isinstance(deploy.get("release_command"), str):
         source = Source("fly.toml", line_of("release_command"))
@@ -1135,7 +1139,7 @@ def _scan_render(snapshot: Snapshot, out: _Collector) -> None:
     for service in services if isinstance(services, list) else []:
         if not isinstance(service, dict):
             continue
-        kind = str(service.get("type") or "web")
+        kind = safe_command(str(service.get("type") or "web"), 40)
         for key, bucket, name in (
             ("startCommand", out.processes, kind),
             ("preDeployCommand", out.release, "release"),
@@ -1145,7 +1149,7 @@ def _scan_render(snapshot: Snapshot, out: _Collector) -> None:
                 bucket.append(Process(name, safe_command(service[key]), source))
         if isinstance(service.get("healthCheckPath"), str):
             source = Source("render.yaml", _line_of(service, "healthCheckPath"))
-            out.health.append(Fact(service["healthCheckPath"][:40], source))
+            out.health.append(Fact(safe_command(service["healthCheckPath"], 40), source))
         env_vars = service.get("envVars")
         for index, item in enumerate(env_vars if isinstance(env_vars, list) else []):
             key = item.get("key") if isinstance(item, dict) else None
