@@ -308,3 +308,13 @@ def test_gitignored_local_files_are_not_taken_as_committed_or_deployed():
     assert [(f.value, str(f.source)) for f in facts.runtimes] == [
         ("Python 3.12.4", "runtime.txt:1")
     ]
+
+
+def test_hostile_file_names_cannot_inject_lines_into_the_example():
+    path = "app/x\nINJECTED=1\n`.py"
+    snap = MemorySnapshot({"Procfile": b"web: x\n", path: b"import os\nos.environ['TOKEN']\n"})
+    findings = FIXER.detect(snap, CTX)
+    (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
+    lines = patch.edits[0].content.decode().splitlines()
+    assert "# read in app/x?INJECTED=1??.py:2 (required)" in lines
+    assert [ln for ln in lines if not ln.startswith("#")] == ["TOKEN="]

@@ -88,7 +88,10 @@ class Source:
     line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else self.path
+        # Paths are quoted in Markdown and in .env.example comments: a hostile file name
+        # (git allows newlines and backticks) must not start a new line or end a code span.
+        path = "".join(c if c.isprintable() and c != "`" else "?" for c in self.path)
+        return f"{path}:{self.line}" if self.line else path
 
 
 @dataclass(frozen=True, slots=True)
