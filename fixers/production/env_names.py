@@ -38,6 +38,7 @@ from fixers.production.facts import (
     MAX_FILE_BYTES,
     EnvRead,
     RepoFacts,
+    Source,
     extract_facts,
     gitignored,
     is_production_path,
@@ -184,16 +185,17 @@ class EnvNamesFixer:
 
 
 def _committed_finding(path: str) -> Finding:
+    shown = str(Source(path))  # printable, no backticks
     return Finding(
         fixer=NAME,
         rule="env-file-committed",
         severity=Severity.VULNERABILITY,
         path=path,
-        title=f"`{path}` is committed",
+        title=f"`{shown}` is committed",
         message=(
-            f"`{path}` is tracked by git, so every value in it is in the repository history. "
+            f"`{shown}` is tracked by git, so every value in it is in the repository history. "
             "Rotate the values it holds, then run `git rm --cached "
-            f"{path}` and keep it ignored. Patchwell does not delete it in a PR: that would "
+            f"{shown}` and keep it ignored. Patchwell does not delete it in a PR: that would "
             "also delete each developer's local copy on their next pull."
         ),
         fingerprint=fingerprint(NAME, "env-file-committed", path),
@@ -252,7 +254,7 @@ def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Findin
     committed = [f.path for f in all_ if f.rule == "env-file-committed" and f.path]
     still = (
         "\n\nAlready committed, and **not** removed by this PR (rotate their values, then "
-        "`git rm --cached` them): " + ", ".join(f"`{p}`" for p in committed)
+        "`git rm --cached` them): " + ", ".join(f"`{Source(p)}`" for p in committed)
         if committed
         else ""
     )

@@ -24,6 +24,7 @@ from typing import Literal
 from fixers.contract import Context, Finding, Patch, Severity, Snapshot, fingerprint
 from fixers.production.facts import (
     Note,
+    Source,
     dotted,
     is_production_path,
     parse_python,
@@ -250,10 +251,11 @@ def django_findings(tree: ast.Module) -> list[Irreversible]:
 
 
 def _message(path: str, item: Irreversible) -> tuple[str, str]:
+    shown = str(Source(path))  # printable, no backticks
     if item.rule == "alembic-no-downgrade":
         title = f"Alembic revision {item.what}"
         lead = (
-            f"`{path}` changes the schema in `upgrade()` but {item.what}: "
+            f"`{shown}` changes the schema in `upgrade()` but {item.what}: "
             "`alembic downgrade` cannot roll this release back."
         )
     else:

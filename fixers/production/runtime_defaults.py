@@ -44,6 +44,7 @@ from fixers.production.facts import (
     FACT_PATTERNS,
     ImportMap,
     Note,
+    Source,
     all_nodes,
     dotted,
     extract_facts,
@@ -380,13 +381,14 @@ class RuntimeDefaultsFixer:
 
 
 def _truncated(path: str, more: int) -> Finding:
+    shown = str(Source(path))  # printable, no backticks
     return Finding(
         fixer=NAME,
         rule="findings-truncated",
         severity=Severity.HYGIENE,
         path=path,
         title="More fragile defaults than listed",
-        message=f"{more} more fragile defaults in `{path}` are not listed: only the first "
+        message=f"{more} more fragile defaults in `{shown}` are not listed: only the first "
         f"{MAX_PER_FILE} of a file are reported, so one generated file cannot flood a scan.",
         fingerprint=fingerprint(NAME, "findings-truncated", path),
     )
