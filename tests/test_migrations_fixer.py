@@ -26,7 +26,7 @@ def test_alembic_empty_downgrade_gets_an_inverse_skeleton():
     snap = load_repo("webapp")
     findings = FIXER.detect(snap, CTX)
     assert [(f.path, f.line, f.rule) for f in findings] == [
-        ("alembic/versions/0001_init.py", 18, "alembic-no-downgrade")
+        ("alembic/versions/0001_init.py", 19, "alembic-no-downgrade")
     ]  # 0002 has a real downgrade
     skeleton = findings[0].data["skeleton"]
     assert skeleton.splitlines() == [
