@@ -10,7 +10,10 @@ from fixers.contract import Fixer
 
 
 def all_fixers() -> list[Fixer]:
+    from fixers.secrets import SecretsFixer
+
     fixers: list[Fixer] = []
+    fixers.append(SecretsFixer())
     from fixers.production import env_names, migrations, prod_contract, runtime_defaults
 
     fixers += [prod_contract.FIXER, env_names.FIXER, migrations.FIXER, runtime_defaults.FIXER]

@@ -1,0 +1,197 @@
+"""From hits to findings: push restriction, config accept-list, pairing, masking."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, mask, matches_any
+from fixers.secrets.engine import Hit, Scanner
+from fixers.secrets.rules import RuleSet
+
+FIXER_NAME = "secrets"
+_DOTENV_LINE = re.compile(rb"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretOptions:
+    """The ``fixers.secrets`` section of ``.github/patchwell.yml`` that this fixer reads."""
+
+    accepted: frozenset[str]
+    paths_ignore: tuple[str, ...]
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> SecretOptions:
+        accepted = options.get("accepted") or ()
+        ignore = options.get("paths-ignore") or ()
+        if isinstance(accepted, str):
+            accepted = (accepted,)
+        if isinstance(ignore, str):
+            ignore = (ignore,)
+        return cls(
+            accepted=frozenset(str(a).strip() for a in accepted if str(a).strip()),
+            paths_ignore=tuple(str(p) for p in ignore),
+        )
+
+
+def is_dotenv(path: str, ruleset: RuleSet) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    s = ruleset.scan
+    return matches_any(name, s.dotenv_names) and not matches_any(name, s.dotenv_examples)
+
+
+def dotenv_names(data: bytes) -> list[str]:
+    """Variable names a dotenv file assigns (values are never returned)."""
+    names: list[str] = []
+    for raw in data.splitlines():
+        m = _DOTENV_LINE.match(raw)
+        if m and not raw.lstrip().startswith(b"#"):
+            name = m.group(1).decode("ascii", "replace")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _dotenv_has_values(data: bytes) -> bool:
+    for raw in data.splitlines():
+        m = _DOTENV_LINE.match(raw)
+        if m and not raw.lstrip().startswith(b"#"):
+            value = m.group(2).split(b" #", 1)[0].strip().strip(b"\"'")
+            if value:
+                return True
+    return False
+
+
+def scan_file(scanner: Scanner, path: str, data: bytes) -> list[Hit]:
+    """All hits in one file, or none when the file is skipped by kind."""
+    if scanner.skip_reason(path, data) is not None:
+        return []
+    return scanner.scan(path, data)
+
+
+def pair_hits(hits: Sequence[Hit]) -> list[tuple[Hit, Hit | None]]:
+    """Match each hit of a rule with ``pairs_with`` to the nearest partner in the file.
+
+    An AWS key id and its secret are one credential: one finding, one rotation.
+    """
+    partners: dict[str, list[Hit]] = {}
+    for hit in hits:
+        partners.setdefault(hit.rule.id, []).append(hit)
+    used: set[int] = set()
+    out: list[tuple[Hit, Hit | None]] = []
+    for hit in hits:
+        if id(hit) in used:
+            continue
+        partner = None
+        if hit.rule.pairs_with:
+            free = [p for p in partners.get(hit.rule.pairs_with, []) if id(p) not in used]
+            if free:
+                partner = min(free, key=lambda p: abs(p.line - hit.line))
+                used.add(id(partner))
+        used.add(id(hit))
+        out.append((hit, partner))
+    return out
+
+
+def _what_to_do(hit: Hit, ruleset: RuleSet, env: str) -> str:
+    rev = ruleset.revocations.get(hit.rule.provider)
+    where = f" at {rev.revoke}" if rev else ""
+    return (
+        f"Rotate it now{where} (it stays in git history), then read it from the "
+        f"environment variable {env} instead of the source."
+    )
+
+
+def hit_finding(
+    hit: Hit, partner: Hit | None, ruleset: RuleSet, env: str, occurrences: int
+) -> Finding:
+    """A finding that names the credential by mask and hash only."""
+    shown = mask(hit.value)
+    title = f"Leaked {hit.rule.title}"
+    message = f"{hit.rule.title} {shown} committed in {hit.path} line {hit.line}."
+    covers = [hit.fingerprint]
+    if partner is not None:
+        message = (
+            f"{hit.rule.title} {shown} and its {partner.rule.title} {mask(partner.value)} "
+            f"committed in {hit.path} lines {hit.line} and {partner.line}."
+        )
+        covers.append(partner.fingerprint)
+    data: dict[str, Any] = {
+        "accept_fingerprint": hit.accept_fingerprint,
+        "provider": hit.rule.provider,
+        "env": env,
+        "masked": shown,
+        "covers": covers,
+        "occurrences": occurrences,
+    }
+    if partner is not None:
+        data["paired"] = {
+            "rule": partner.rule.id,
+            "line": partner.line,
+            "masked": mask(partner.value),
+            "accept_fingerprint": partner.accept_fingerprint,
+        }
+    lines = [hit.line, hit.end_line] + ([partner.line, partner.end_line] if partner else [])
+    return Finding(
+        fixer=FIXER_NAME,
+        rule=hit.rule.id,
+        severity=Severity.LEAKED_SECRET,
+        message=f"{message} {_what_to_do(hit, ruleset, env)}",
+        fingerprint=hit.fingerprint,
+        path=hit.path,
+        line=min(lines),
+        end_line=max(lines),
+        title=title,
+        data=data,
+    )
+
+
+def dotenv_finding(path: str, data: bytes, ruleset: RuleSet) -> Finding | None:
+    if not _dotenv_has_values(data):
+        return None
+    rule = ruleset.by_id("dotenv-committed")
+    assert rule is not None, "dotenv-committed must be in secret_rules.toml"
+    path_hash = hashlib.sha256(path.encode("utf-8")).hexdigest()
+    names = dotenv_names(data)
+    return Finding(
+        fixer=FIXER_NAME,
+        rule=rule.id,
+        severity=Severity.LEAKED_SECRET,
+        message=(
+            f"{path} is committed: a .env file holds this environment's secrets "
+            f"({len(names)} variable(s)). Rotate every credential in it, remove it from the "
+            "repository and list the variable names in .env.example instead."
+        ),
+        fingerprint=fingerprint(rule.id, path),
+        path=path,
+        line=1,
+        title="Committed .env file",
+        data={
+            "accept_fingerprint": fingerprint(rule.id, path_hash),
+            "provider": rule.provider,
+            "names": names,
+        },
+    )
+
+
+def is_accepted(finding: Finding, accepted: frozenset[str]) -> bool:
+    if not accepted:
+        return False
+    ids = {finding.fingerprint, finding.data.get("accept_fingerprint")}
+    paired = finding.data.get("paired")
+    if isinstance(paired, Mapping):
+        ids.add(paired.get("accept_fingerprint"))
+    return bool(ids & accepted)
+
+
+def candidate_paths(snapshot: Snapshot, ctx: Context, opts: SecretOptions) -> Iterable[str]:
+    added = snapshot.added_lines
+    for path in snapshot.paths():
+        if ctx.ignored(path) or matches_any(path, opts.paths_ignore):
+            continue
+        if added is not None and not added.get(path):
+            continue  # a push scan reads only the files the push added lines to
+        yield path

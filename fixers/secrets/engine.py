@@ -1,0 +1,303 @@
+"""The scanning engine: which files to read, where candidates are, which are real.
+
+Two stages. A *prefilter* finds the few places a rule could match: Hyperscan (one
+compiled automaton for every rule, literal-factor prefiltering built in) when it is
+installed, otherwise a per-rule keyword check on the lower-cased file before any
+regex runs. The *confirmation* stage then runs the rule's Python regex only over
+those places (one line, or a bounded window for multi-line keys) and applies the
+gates: placeholder stop-lists, entropy, allow markers. Both engines share the
+confirmation, so they report exactly the same hits; the tests hold them to that.
+
+A :class:`Hit` carries the secret value because the fix must find and replace it;
+it never leaves this package: its ``repr`` omits the value and findings carry only
+masks and hashes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fixers.contract import fingerprint
+from fixers.secrets.rules import Rule, RuleSet, default_ruleset, shannon_entropy
+
+try:  # Hyperscan is optional: it only makes the prefilter faster.
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - exercised where the wheel is missing
+    _hs = None
+
+EngineName = Literal["auto", "hyperscan", "re"]
+
+# A multi-line rule (a PEM block) is confirmed within this many bytes of its header.
+MULTILINE_WINDOW = 64 * 1024
+
+_ASSIGNED = re.compile(
+    r"""([A-Za-z_$][A-Za-z0-9_.$-]*)["'\]]?[ \t]*(?::=|=>|=|:|,)[ \t]*[A-Za-z]{0,2}["'`]?[ \t]*$"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One confirmed secret. ``value`` is excluded from ``repr`` so it cannot leak via logs."""
+
+    rule: Rule
+    path: str
+    line: int
+    end_line: int
+    start: int
+    end: int
+    span_start: int
+    span_end: int
+    name: str | None
+    value: str = field(repr=False)
+
+    @property
+    def value_hash(self) -> str:
+        return hashlib.sha256(self.value.encode("utf-8")).hexdigest()
+
+    @property
+    def accept_fingerprint(self) -> str:
+        """What a user lists under ``accepted:``: rule + value, no path, line or commit."""
+        return fingerprint(self.rule.id, self.value_hash)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule.id, self.path, self.value_hash)
+
+    @property
+    def lo(self) -> int:
+        return min(self.start, self.span_start)
+
+    @property
+    def hi(self) -> int:
+        return max(self.end, self.span_end)
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+class _Hyperscan:
+    """One Hyperscan database for every rule it can compile; the rest fall back to ``re``."""
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        assert _hs is not None
+        self.rules: list[Rule] = list(rules)
+        self.fallback: list[Rule] = []
+        self.db: Any = None
+        try:
+            self.db = self._compile(self.rules) if self.rules else None
+        except _hs.error:
+            # Some pattern is beyond Hyperscan: find which, and let `re` handle those.
+            self.fallback = [r for r in rules if not self._compiles(r)]
+            self.rules = [r for r in rules if r not in self.fallback]
+            self.db = self._compile(self.rules) if self.rules else None
+
+    @staticmethod
+    def _flags(rule: Rule) -> int:
+        assert _hs is not None
+        flags = 0
+        if rule.case_insensitive:
+            flags |= _hs.HS_FLAG_CASELESS
+        return flags
+
+    def _compile(self, rules: list[Rule]) -> Any:
+        assert _hs is not None
+        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        db.compile(
+            expressions=[r.hs_regex.encode("ascii") for r in rules],
+            ids=list(range(len(rules))),
+            elements=len(rules),
+            flags=[self._flags(r) for r in rules],
+        )
+        return db
+
+    def _compiles(self, rule: Rule) -> bool:
+        try:
+            self._compile([rule])
+        except _hs.error:  # type: ignore[union-attr]
+            return False
+        return True
+
+
+@functools.cache
+def _default_hyperscan() -> _Hyperscan:
+    """The default rules' database, compiled once per process (read-only once built)."""
+    return _Hyperscan(default_ruleset().regex_rules)
+
+
+class Scanner:
+    """Finds secrets in one file's bytes. Create one per scan (it owns Hyperscan scratch)."""
+
+    def __init__(self, ruleset: RuleSet | None = None, engine: EngineName = "auto") -> None:
+        self.ruleset = ruleset or default_ruleset()
+        self.settings = self.ruleset.scan
+        use_hs = engine == "hyperscan" or (engine == "auto" and _hs is not None)
+        if use_hs and _hs is None:
+            raise RuntimeError("the hyperscan engine was requested but is not installed")
+        self._hs: _Hyperscan | None = None
+        self._scratch: Any = None
+        if use_hs:
+            shipped = self.ruleset is default_ruleset()
+            self._hs = _default_hyperscan() if shipped else _Hyperscan(self.ruleset.regex_rules)
+            if self._hs.db is not None:
+                self._scratch = _hs.Scratch(self._hs.db)  # type: ignore[union-attr]
+        self.engine_name = "hyperscan" if self._hs is not None else "re"
+
+    # -- which files -----------------------------------------------------------------
+
+    def skip_reason(self, path: str, data: bytes) -> str | None:
+        """Why a file is not scanned, or ``None`` to scan it."""
+        s = self.settings
+        parts = path.split("/")
+        if any(p in s.skip_dirs for p in parts[:-1]):
+            return "vendored or tool directory"
+        name = parts[-1]
+        if name in s.skip_files:
+            return "lock file"
+        lower = name.lower()
+        if lower.endswith(s.skip_suffixes):
+            return "binary or minified by name"
+        if len(data) > s.max_file_bytes:
+            return "larger than the scan limit"
+        if b"\x00" in data[:8192]:
+            return "binary content"
+        if len(data) >= s.minified_min_bytes:
+            lines = data.count(b"\n") + 1
+            if len(data) / lines > s.minified_max_avg_line:
+                return "minified content"
+        return None
+
+    def is_config_file(self, path: str) -> bool:
+        name = _basename(path).lower()
+        return name.endswith(self.settings.config_suffixes) or name.startswith(".env")
+
+    # -- where to look -------------------------------------------------------------------
+
+    def _windows(self, data: bytes) -> Iterator[tuple[Rule, int, int]]:
+        """(rule, start, end) byte ranges in which the rule's regex must run."""
+        fallback: tuple[Rule, ...] | list[Rule]
+        if self._hs is None:
+            fallback = self.ruleset.regex_rules
+        else:
+            fallback = self._hs.fallback
+            yield from self._hs_windows(data)
+        if fallback:
+            lowered = data.lower()
+            for rule in fallback:
+                if not rule.keywords or any(k in lowered for k in rule.keywords):
+                    yield rule, 0, len(data)
+
+    def _hs_windows(self, data: bytes) -> Iterator[tuple[Rule, int, int]]:
+        assert self._hs is not None
+        if self._hs.db is None:
+            return
+        ends: list[tuple[int, int]] = []
+
+        def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            ends.append((rule_id, end))
+
+        self._hs.db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        seen: set[tuple[int, int]] = set()
+        for rule_id, end in ends:
+            line_start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
+            if (rule_id, line_start) in seen:
+                continue
+            seen.add((rule_id, line_start))
+            rule = self._hs.rules[rule_id]
+            if rule.multiline:
+                yield rule, line_start, min(len(data), line_start + MULTILINE_WINDOW)
+            else:
+                line_end = data.find(b"\n", end)
+                yield rule, line_start, len(data) if line_end < 0 else line_end
+
+    # -- what is real -------------------------------------------------------------------
+
+    def scan(self, path: str, data: bytes) -> list[Hit]:
+        """Confirmed hits in ``data``, overlaps resolved in favour of the specific rule."""
+        found: dict[tuple[str, int], Hit] = {}
+        for rule, lo, hi in self._windows(data):
+            assert rule.compiled is not None
+            for match in rule.compiled.finditer(data, lo, hi):
+                hit = self._confirm(rule, match, path, data)
+                if hit is not None:
+                    found.setdefault((rule.id, hit.start), hit)
+        return _resolve_overlaps(list(found.values()))
+
+    def _confirm(self, rule: Rule, m: re.Match[bytes], path: str, data: bytes) -> Hit | None:
+        group = next((g for g in rule.secret_groups if m.group(g) is not None), None)
+        if group is None:
+            return None
+        unquoted = rule.generic and group == rule.secret_groups[-1]
+        if unquoted and not self.is_config_file(path):
+            return None  # `token = make_token()` is code, not a value
+        value = m.group(group).decode("utf-8", "replace")
+        if not self._plausible(rule, m, value):
+            return None
+        start, end = m.span(group)
+        if self._allowed(data, start):
+            return None
+        span_start, span_end = (
+            m.span(rule.span_group) if rule.span_group is not None else (start, end)
+        )
+        lo, hi = min(start, span_start), max(end, span_end)
+        line = data.count(b"\n", 0, lo) + 1
+        return Hit(
+            rule=rule,
+            path=path,
+            line=line,
+            end_line=line + data.count(b"\n", lo, hi),
+            start=start,
+            end=end,
+            span_start=span_start,
+            span_end=span_end,
+            name=self._name(rule, m, data, span_start),
+            value=value,
+        )
+
+    def _plausible(self, rule: Rule, m: re.Match[bytes], value: str) -> bool:
+        ph = self.ruleset.placeholders
+        if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
+            return False
+        if rule.require_digit and not any(c.isdigit() for c in value):
+            return False
+        if rule.user_group is not None:
+            user = (m.group(rule.user_group) or b"").decode("utf-8", "replace")
+            if value.lower() in ph.database_exact or value == user:
+                return False
+        return shannon_entropy(value) >= rule.min_entropy
+
+    def _allowed(self, data: bytes, offset: int) -> bool:
+        """An inline allow marker on the secret's line, or a next-line marker above it."""
+        ls = data.rfind(b"\n", 0, offset) + 1
+        le = data.find(b"\n", offset)
+        line = data[ls : len(data) if le < 0 else le]
+        if any(marker in line for marker in self.settings.allow_markers):
+            return True
+        if ls == 0:
+            return False
+        prev = data[data.rfind(b"\n", 0, ls - 1) + 1 : ls]
+        return any(marker in prev for marker in self.settings.allow_next_line_markers)
+
+    @staticmethod
+    def _name(rule: Rule, m: re.Match[bytes], data: bytes, span_start: int) -> str | None:
+        """The variable or key the secret is assigned to, if the line says."""
+        if rule.name_group is not None and m.group(rule.name_group):
+            return m.group(rule.name_group).decode("utf-8", "replace")
+        ls = data.rfind(b"\n", 0, span_start) + 1
+        prefix = data[max(ls, span_start - 200) : span_start].decode("utf-8", "replace")
+        found = _ASSIGNED.search(prefix)
+        return found.group(1) if found else None
+
+
+def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
+    """Keep the highest-priority hit where spans overlap (a Stripe key, not 'generic')."""
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (-h.rule.priority, h.lo)):
+        if all(hit.hi <= k.lo or hit.lo >= k.hi for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: (h.start, h.rule.id))

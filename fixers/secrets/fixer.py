@@ -1,0 +1,271 @@
+"""The ``secrets`` fixer: find committed credentials, move them to the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from fixers.contract import (
+    Context,
+    FileEdit,
+    Finding,
+    Patch,
+    Severity,
+    Snapshot,
+)
+from fixers.secrets.detect import (
+    FIXER_NAME,
+    SecretOptions,
+    candidate_paths,
+    dotenv_finding,
+    dotenv_names,
+    hit_finding,
+    is_accepted,
+    is_dotenv,
+    pair_hits,
+    scan_file,
+)
+from fixers.secrets.engine import EngineName, Hit, Scanner
+from fixers.secrets.explain import explanation
+from fixers.secrets.naming import assign_env_names
+from fixers.secrets.rewrite import Target, rewrite_file
+from fixers.secrets.rules import RuleSet, default_ruleset
+
+ENV_EXAMPLE = ".env.example"
+GITIGNORE = ".gitignore"
+_PEM = re.compile(
+    rb"-----BEGIN[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----.*?-----END[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----",
+    re.S,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _FilePlan:
+    """What the fix does to one file: rewrite it, or delete it (it *is* the credential)."""
+
+    edit: FileEdit
+    names: tuple[str, ...]
+    resolved: tuple[Finding, ...]
+    how: str
+    deleted: bool
+
+
+class SecretsFixer:
+    """Detects leaked credentials and opens one PR per file moving them to the environment.
+
+    Options read from ``fixers.secrets`` in ``.github/patchwell.yml``:
+    ``accepted`` (fingerprints, either a finding's or its ``accept_fingerprint``) and
+    ``paths-ignore`` (globs).
+    """
+
+    name = FIXER_NAME
+    patterns: tuple[str, ...] = ("*", "**/*")
+    scope: Literal["file", "repo"] = "file"
+
+    def __init__(self, ruleset: RuleSet | None = None, engine: EngineName = "auto") -> None:
+        self.ruleset = ruleset or default_ruleset()
+        self.engine: EngineName = engine
+
+    # -- detect -------------------------------------------------------------------------
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        opts = SecretOptions.from_mapping(ctx.options)
+        scanner = Scanner(self.ruleset, self.engine)
+        added = snapshot.added_lines
+        findings: list[Finding] = []
+        for path in candidate_paths(snapshot, ctx, opts):
+            data = snapshot.read(path)
+            if data is None:
+                continue
+            for finding in self.file_findings(scanner, path, data):
+                if added is not None and not _on_lines(finding, added.get(path, frozenset())):
+                    continue
+                if not is_accepted(finding, opts.accepted):
+                    findings.append(finding)
+        return findings
+
+    def file_findings(self, scanner: Scanner, path: str, data: bytes) -> list[Finding]:
+        """Every finding in one file, before push, accept-list and path filters."""
+        out: list[Finding] = []
+        if is_dotenv(path, self.ruleset):
+            dotenv = dotenv_finding(path, data, self.ruleset)
+            if dotenv is not None:
+                out.append(dotenv)
+        hits = scan_file(scanner, path, data)
+        names = assign_env_names(hits)
+        first: dict[str, Hit] = {}
+        counts: dict[str, int] = {}
+        for hit in hits:
+            first.setdefault(hit.fingerprint, hit)
+            counts[hit.fingerprint] = counts.get(hit.fingerprint, 0) + 1
+        for hit, partner in pair_hits(list(first.values())):
+            out.append(
+                hit_finding(
+                    hit, partner, self.ruleset, names[hit.fingerprint], counts[hit.fingerprint]
+                )
+            )
+        return out
+
+    # -- fix ----------------------------------------------------------------------------
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        by_path: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.fixer == FIXER_NAME and f.path:
+                by_path.setdefault(f.path, []).append(f)
+        scanner = Scanner(self.ruleset, self.engine)
+        patches = []
+        for path in sorted(by_path):
+            data = snapshot.read(path)
+            if data is None:
+                continue
+            plan = self._plan(scanner, path, data, by_path[path])
+            if plan is not None:
+                patches.append(self._patch(snapshot, path, plan))
+        return patches
+
+    def _plan(
+        self, scanner: Scanner, path: str, data: bytes, findings: list[Finding]
+    ) -> _FilePlan | None:
+        if is_dotenv(path, self.ruleset):
+            return _FilePlan(
+                FileEdit(path, "delete"), tuple(dotenv_names(data)), tuple(findings), "", True
+            )
+        if _whole_file_credential(data, findings):
+            names = tuple(
+                dict.fromkeys(str(f.data.get("env", "")) for f in findings if f.data.get("env"))
+            )
+            return _FilePlan(FileEdit(path, "delete"), names, tuple(findings), "", True)
+        wanted = {fp for f in findings for fp in f.data.get("covers", [f.fingerprint])}
+        hits = scan_file(scanner, path, data)
+        names = assign_env_names(hits)
+        targets = [Target(h, names[h.fingerprint]) for h in hits if h.fingerprint in wanted]
+        result = rewrite_file(path, data, targets)
+        if result is None:
+            return None
+        done = {t.hit.fingerprint for t in result.done}
+        resolved = tuple(f for f in findings if set(f.data.get("covers", [f.fingerprint])) <= done)
+        if not resolved:
+            return None
+        env_names = tuple(dict.fromkeys(t.env for t in result.done))
+        return _FilePlan(
+            FileEdit(path, "modify", result.content), env_names, resolved, result.how, False
+        )
+
+    def _patch(self, snapshot: Snapshot, path: str, plan: _FilePlan) -> Patch:
+        edits = [plan.edit]
+        example = _env_example_edit(snapshot, plan.names)
+        if example is not None:
+            edits.append(example)
+        ignore = _gitignore_edit(snapshot, path, plan.deleted)
+        if ignore is not None:
+            edits.append(ignore)
+        titles = sorted({f.title or f.rule for f in plan.resolved})
+        what = titles[0].removeprefix("Leaked ") if len(titles) == 1 else "credentials"
+        verb = "Remove committed" if plan.deleted else "Move leaked"
+        return Patch(
+            fixer=FIXER_NAME,
+            key=patch_key(path),
+            title=f"{verb} {what} out of {path}",
+            edits=tuple(edits),
+            explanation=explanation(
+                plan.resolved,
+                self.ruleset,
+                path=path,
+                how=plan.how,
+                names=plan.names,
+                deleted=plan.deleted,
+                gitignored=ignore is not None,
+                example=ENV_EXAMPLE,
+            ),
+            severity=Severity.LEAKED_SECRET,
+            fingerprints=tuple(f.fingerprint for f in plan.resolved),
+            labels=("security",),
+            bypass_limit=True,
+        )
+
+
+def _on_lines(finding: Finding, added: frozenset[int]) -> bool:
+    if not added:
+        return False
+    if finding.rule == "dotenv-committed":
+        return True
+    lines = set(range(finding.line or 0, (finding.end_line or finding.line or 0) + 1))
+    paired = finding.data.get("paired")
+    if isinstance(paired, dict) and isinstance(paired.get("line"), int):
+        lines.add(paired["line"])
+    return bool(lines & added)
+
+
+def patch_key(path: str) -> str:
+    """Stable per path: the same leak always updates the same branch."""
+    slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:40] or "file"
+    return f"{slug}-{hashlib.sha256(path.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
+    """A key file (PEM, service-account JSON) is deleted, not edited."""
+    rules = {f.rule for f in findings}
+    if "google-service-account-key" in rules:
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return False
+        return isinstance(doc, dict) and doc.get("type") == "service_account"
+    if "private-key" in rules:
+        return not _PEM.sub(b"", data).strip()
+    return False
+
+
+def _env_example_edit(snapshot: Snapshot, names: Sequence[str]) -> FileEdit | None:
+    if not names:
+        return None
+    current = snapshot.read(ENV_EXAMPLE)
+    present = set(dotenv_names(current)) if current is not None else set()
+    missing = [n for n in names if n not in present]
+    if not missing:
+        return None
+    lines = "".join(f"{n}=\n" for n in missing).encode()
+    if current is None:
+        header = b"# Environment variables this app reads. Names only: never commit values.\n"
+        return FileEdit(ENV_EXAMPLE, "create", header + lines)
+    sep = b"" if not current or current.endswith(b"\n") else b"\n"
+    return FileEdit(ENV_EXAMPLE, "modify", current + sep + lines)
+
+
+def _ignored_by(lines: Sequence[str], name: str, path: str) -> bool:
+    for raw in lines:
+        pat = raw.strip()
+        if not pat or pat.startswith(("#", "!")):
+            continue
+        pat = pat.rstrip("/")
+        if pat.lstrip("/") == path or pat.lstrip("*/") == name:
+            return True
+        if pat in (".env*", ".env.*") and name.startswith(".env"):
+            return True
+        if pat.startswith("*.") and name.endswith(pat[1:]):
+            return True
+    return False
+
+
+def _gitignore_edit(snapshot: Snapshot, path: str, deleted: bool) -> FileEdit | None:
+    """Ensure ``.env`` is ignored, and the deleted file itself (bytes appended, never rewritten)."""
+    current = snapshot.read(GITIGNORE)
+    lines = current.decode("utf-8", "replace").splitlines() if current is not None else []
+    wanted: list[str] = []
+    if not _ignored_by(lines, ".env", ".env"):
+        wanted.append(".env")
+    name = path.rsplit("/", 1)[-1]
+    if deleted and not _ignored_by(lines + wanted, name, path):
+        wanted.append(name if name.startswith(".env") else "/" + path)
+    if not wanted:
+        return None
+    add = "".join(f"{w}\n" for w in wanted).encode("utf-8")
+    if current is None:
+        return FileEdit(GITIGNORE, "create", b"# Local secrets (added by Patchwell)\n" + add)
+    sep = b"" if not current or current.endswith(b"\n") else b"\n"
+    return FileEdit(GITIGNORE, "modify", current + sep + add)

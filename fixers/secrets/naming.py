@@ -1,0 +1,74 @@
+"""The environment variable a leaked value moves to: from the rule and its context,
+never from the value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from fixers.secrets.engine import Hit
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_NAME = re.compile(r"[^A-Z0-9]+")
+# A bare keyword says little on its own: `db.password` becomes DB_PASSWORD, not PASSWORD.
+_BARE = {"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY", "API_KEY", "APIKEY", "VALUE"}
+
+
+def _snake(name: str) -> str:
+    return _NOT_NAME.sub("_", _CAMEL.sub("_", name).upper()).strip("_")
+
+
+def name_from_context(raw: str) -> str:
+    """``self.db_password`` -> ``DB_PASSWORD``; ``stripeKey`` -> ``STRIPE_KEY``."""
+    parts = [p for p in re.split(r"[.\[\]'\"$]+", raw) if p]
+    if not parts:
+        return ""
+    if parts[0] in {"self", "this", "cls", "os", "process", "env"}:
+        parts = parts[1:] or parts
+    last = _snake(parts[-1])
+    if last in _BARE and len(parts) > 1:
+        last = f"{_snake(parts[-2])}_{last}"
+    return last
+
+
+def _valid(name: str, value: str) -> bool:
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", name):
+        return False
+    # Defence in depth: a name must never carry the value or a chunk of it.
+    low = value.lower()
+    return len(value) < 4 or (name.lower() not in low and low not in name.lower())
+
+
+def env_name(hit: Hit) -> str:
+    """Generic rules name the variable after what it is assigned to; provider rules keep
+    their own name unless the code already uses a constant-style or provider-specific one."""
+    rule_env = hit.rule.env or "SECRET"
+    if not hit.name:
+        return rule_env
+    candidate = name_from_context(hit.name)
+    if not _valid(candidate, hit.value):
+        return rule_env
+    if hit.rule.generic:
+        return candidate
+    provider_word = rule_env.split("_", 1)[0]
+    looks_constant = hit.name.split(".")[-1].isupper()
+    if looks_constant or provider_word in candidate:
+        return candidate
+    return rule_env
+
+
+def assign_env_names(hits: Sequence[Hit]) -> dict[str, str]:
+    """Per hit fingerprint, its variable name; different values never share a name."""
+    names: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for hit in hits:
+        if hit.fingerprint in names:
+            continue
+        base = env_name(hit)
+        name, n = base, 1
+        while owner.get(name, hit.accept_fingerprint) != hit.accept_fingerprint:
+            n += 1
+            name = f"{base}_{n}"
+        owner[name] = hit.accept_fingerprint
+        names[hit.fingerprint] = name
+    return names

@@ -1,0 +1,328 @@
+"""Secret rules: true and false positives per rule, on both engines, and the rule data.
+
+Samples are built from each provider's documented format at run time
+(``fixers.secrets.samples``) so no credential-shaped literal sits in this repository.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from datetime import date
+
+import pytest
+
+from fixers.secrets.engine import Scanner
+from fixers.secrets.rules import default_ruleset, shannon_entropy
+from fixers.secrets.samples import ALNUM, HEX, SAMPLERS, URLSAFE, all_samples, sample
+
+ENGINES = ["re", "hyperscan"]
+RULE_IDS = [r.id for r in default_ruleset().regex_rules]
+
+
+def _rand(alphabet: str, n: int, seed: int = 7) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def scanner(request: pytest.FixtureRequest) -> Scanner:
+    if request.param == "hyperscan":
+        pytest.importorskip("hyperscan")
+    return Scanner(engine=request.param)
+
+
+def rules_in(scanner: Scanner, text: str, path: str = "app/settings.py") -> list[str]:
+    return [h.rule.id for h in scanner.scan(path, text.encode())]
+
+
+# -- the data ------------------------------------------------------------------------
+
+
+def test_every_rule_is_documented_and_reviewed() -> None:
+    rs = default_ruleset()
+    assert date.fromisoformat(rs.reviewed) <= date(2026, 11, 23)
+    for rule in rs.rules:
+        assert re.fullmatch(r"[a-z0-9-]+", rule.id), rule.id
+        assert rule.source.startswith("https://"), rule.id
+        assert rule.title and rule.provider
+        if rule.provider not in {"generic", "database", "jwt", "private-key", "dotenv"}:
+            assert rule.provider in rs.revocations, rule.id
+    for rev in rs.revocations.values():
+        assert rev.revoke.startswith("https://")
+
+
+def test_every_regex_rule_has_a_sampler() -> None:
+    assert set(RULE_IDS) == set(SAMPLERS)
+
+
+def test_the_issue_rule_list_is_covered() -> None:
+    required = {
+        "aws-access-key-id", "aws-secret-access-key", "github-pat-classic",
+        "github-pat-fine-grained", "github-app-installation-token", "github-oauth-token",
+        "github-refresh-token", "gitlab-pat", "slack-token", "slack-webhook-url",
+        "stripe-secret-key", "google-api-key", "google-service-account-key", "openai-api-key",
+        "anthropic-api-key", "twilio-api-key", "sendgrid-api-key", "mailgun-api-key",
+        "npm-access-token", "pypi-upload-token", "heroku-api-key",
+        "azure-storage-connection-string", "private-key", "jwt", "database-url-password",
+        "generic-password-assignment", "generic-secret-assignment", "dotenv-committed",
+    }  # fmt: skip
+    assert required <= {r.id for r in default_ruleset().rules}
+
+
+def test_entropy_orders_random_above_words() -> None:
+    assert shannon_entropy("aaaaaaaa") == 0
+    assert shannon_entropy(_rand(ALNUM, 40)) > 4
+    assert shannon_entropy("password") < 3
+
+
+# -- true positives --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_true_positive(scanner: Scanner, rule_id: str) -> None:
+    for seed in range(5):
+        s = sample(rule_id, random.Random(seed))
+        hits = scanner.scan("app/settings.py", (s.text + "\n").encode())
+        assert [h.rule.id for h in hits] == [rule_id], (rule_id, seed)
+        assert hits[0].value == s.secret
+        assert hits[0].line == 1
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_true_positive_in_other_contexts(scanner: Scanner, rule_id: str) -> None:
+    s = sample(rule_id, random.Random(11))
+    if "\n" in s.token or rule_id.startswith("generic") or rule_id == "google-service-account-key":
+        pytest.skip("multi-line or assignment-shaped rules have their own tests")
+    js = f"const client = make({{ key: '{s.token}' }});\n"
+    yaml = f"deploy:\n  credentials:\n    value: {s.token}\n"
+    prose = f"# rotate this: {s.token} (old)\n"
+    for path, text in (("web/a.js", js), ("deploy.yml", yaml), ("notes.sh", prose)):
+        ids = rules_in(scanner, text, path)
+        if rule_id in ("aws-secret-access-key", "twilio-auth-token", "heroku-api-key-legacy"):
+            continue  # context rules: a bare value is not enough, by design
+        assert ids == [rule_id], (rule_id, path)
+
+
+def test_generic_password_forms(scanner: Scanner) -> None:
+    pw = _rand(ALNUM, 12) + "7!"
+    cases = {
+        "app.py": f'DB_PASSWORD = "{pw}"\n',
+        "app.js": f"const adminPassword = '{pw}';\n",
+        "config.yml": f"database:\n  password: {pw}\n",
+        "settings.ini": f"[db]\npassword = {pw}\n",
+        "conf.json": f'{{"smtp_password": "{pw}"}}\n',
+        "run.py": f'connect(host="db", password="{pw}")\n',
+    }
+    for path, text in cases.items():
+        assert rules_in(scanner, text, path) == ["generic-password-assignment"], path
+
+
+def test_generic_secret_forms(scanner: Scanner) -> None:
+    tok = _rand(HEX, 32) + "9"
+    cases = {
+        "app.py": f'SECRET_KEY = "{tok}"\n',
+        "app.ts": f'const apiKey: string = "{tok}";\n',
+        "config.yaml": f"auth:\n  client_secret: {tok}\n",
+    }
+    for path, text in cases.items():
+        assert rules_in(scanner, text, path) == ["generic-secret-assignment"], path
+
+
+def test_private_key_openssh_and_pem(scanner: Scanner) -> None:
+    for kind in ("OPENSSH ", "RSA ", "EC ", "", "ENCRYPTED "):
+        body = "\n".join(_rand(string.ascii_letters + "+/", 64, seed=i) for i in range(5))
+        text = f"-----BEGIN {kind}PRIVATE KEY-----\n{body}\n-----END {kind}PRIVATE KEY-----\n"
+        hits = scanner.scan("deploy/id_key", text.encode())
+        assert [h.rule.id for h in hits] == ["private-key"], kind
+        assert (hits[0].line, hits[0].end_line) == (1, 7)
+
+
+# -- false positives --------------------------------------------------------------------
+
+
+def _fp_cases() -> dict[str, list[str]]:
+    short36 = _rand(ALNUM, 35)
+    return {
+        "aws-access-key-id": [
+            'ref = "AKIAIOSFODNN7' + 'EXAMPLE"',  # AWS's documented example
+            'ref = "AKIA' + "ABCDEFGHIJ234" + '"',  # too short
+            'ref = "XAKIA' + _rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) + '"',
+        ],
+        "aws-secret-access-key": [
+            'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY' + 'EXAMPLEKEY"',
+            f'ref = "{_rand(ALNUM, 40)}"',  # 40 chars with no AWS context
+        ],
+        "github-pat-classic": [f'ref = "ghp_{short36}"', 'ref = "ghp_' + "x" * 36 + '"'],
+        "github-pat-fine-grained": [f'ref = "github_pat_{_rand(ALNUM, 40)}"'],
+        "github-app-installation-token": [f'ref = "ghs_{short36}"'],
+        "github-oauth-token": ['ref = "gho_' + "0" * 36 + '"'],
+        "github-refresh-token": [f'ref = "ghr_{_rand(ALNUM, 20)}"'],
+        "gitlab-pat": ['ref = "glpat-' + "x" * 20 + '"', 'ref = "glpat-abc"'],
+        "slack-token": ['ref = "xoxb-your-bot-token-here"'],
+        "slack-webhook-url": [
+            'ref = "https://hooks.slack.com/services/T00000000/B00000000/' + "X" * 24 + '"'
+        ],
+        "stripe-secret-key": [
+            f'ref = "pk_live_{_rand(ALNUM, 24)}"',  # publishable keys are public
+            'ref = "sk_live_' + "1234" + '"',
+        ],
+        "google-api-key": [f'ref = "AIza{_rand(URLSAFE, 20)}"'],
+        "google-service-account-key": ['  "private_key": "",', '  "private_key": "...",'],
+        "openai-api-key": [f'ref = "sk-{_rand(ALNUM, 48)}"'],
+        "anthropic-api-key": ['ref = "sk-ant-api03-your-key-here"'],
+        "twilio-api-key": ['ref = "SK' + "0" * 32 + '"', f'ref = "SK{_rand(HEX, 31)}"'],
+        "twilio-auth-token": ['TWILIO_AUTH_TOKEN = os.environ["TWILIO_AUTH_TOKEN"]'],
+        "sendgrid-api-key": [f'ref = "SG.{_rand(URLSAFE, 10)}.{_rand(URLSAFE, 10)}"'],
+        "mailgun-api-key": [f'ref = "key-{_rand(HEX, 31)}"', 'ref = "key-' + "x" * 32 + '"'],
+        "npm-access-token": ['ref = "npm_install_dependencies_from_the_registry"'],
+        "pypi-upload-token": [f'ref = "pypi-{_rand(URLSAFE, 60)}"'],
+        "heroku-api-key": [f'ref = "HRKU-{_rand(URLSAFE, 20)}"'],
+        "heroku-api-key-legacy": ['request_id = "6f1d2c3b-4a5e-4f60-9a7b-8c9d0e1f2a3b"'],
+        "azure-storage-connection-string": [
+            'ref = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=<your-key>"',
+            'ref = "UseDevelopmentStorage=true"',
+        ],
+        "private-key": [
+            "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+            "-----BEGIN PUBLIC KEY-----\n" + _rand(ALNUM, 64) + "\n-----END PUBLIC KEY-----",
+        ],
+        "jwt": ['ref = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"'],
+        "database-url-password": [
+            'DATABASE_URL = "postgres://app:${DB_PASSWORD}@db/app"',
+            'DATABASE_URL = "postgres://postgres:postgres@localhost:5432/app"',
+            'DATABASE_URL = "postgresql://localhost/app"',
+            'DATABASE_URL = "mysql://root:password@127.0.0.1/app"',
+            'DATABASE_URL = "postgres://app:<password>@db/app"',
+            'REDIS_URL = "redis://:changeme@cache:6379/0"',
+        ],
+        "generic-password-assignment": [
+            'password = os.environ["DB_PASSWORD"]',
+            'password = "changeme"',
+            'password = ""',
+            'PASSWORD_FIELD = "password"',
+            "password = get_password(user)",
+            'if password == "hunter2":',
+            'password_env = "DB_PASSWORD"',
+            'label = "Enter password: "',
+            'password = "xxxxxxxxxxxx"',
+            'password = "${DB_PASSWORD}"',
+            'password = "<your-password>"',
+            'password = "{{ db_password }}"',
+            'password = "aaaaaaaaaa"',
+            'password = "example-password"',
+            'password = "dummy1234"',
+        ],
+        "generic-secret-assignment": [
+            'token = request.args["token"]',
+            "secret_key = settings.SECRET_KEY",
+            'token_type = "bearer"',
+            'SECRET_KEY_ENV = "DJANGO_SECRET_KEY"',
+            'api_key = "your-api-key-here"',
+            'csrf_token = "csrfmiddlewaretoken"',
+            'secret = "${SECRET}"',
+            'token = "Bearer"',
+            'access_key_path = "/etc/keys/access.key"',
+        ],
+    }
+
+
+FP = _fp_cases()
+
+
+@pytest.mark.parametrize("rule_id", sorted(FP))
+def test_false_positive(scanner: Scanner, rule_id: str) -> None:
+    for text in FP[rule_id]:
+        assert rules_in(scanner, text + "\n") == [], (rule_id, text)
+
+
+def test_yaml_placeholders_are_not_findings(scanner: Scanner) -> None:
+    text = (
+        "env:\n"
+        "  GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n"
+        "  password: ${DB_PASSWORD}\n"
+        "  api_key: <your-key>\n"
+        "  secret: changeme\n"
+        "  token: xxxxxxxxxxxxxxxx\n"
+        "  password: '%(db_password)s'\n"
+    )
+    assert rules_in(scanner, text, ".github/workflows/ci.yml") == []
+
+
+def test_every_fp_rule_list_names_a_real_rule() -> None:
+    assert set(FP) <= set(RULE_IDS)
+
+
+# -- allow markers and skipped files ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["# patchwell:allow", "# gitleaks:allow", "// betterleaks:allow",
+     "# pragma: allowlist secret", "# trufflehog:ignore", "# ggignore"],
+)  # fmt: skip
+def test_inline_allow_markers(scanner: Scanner, marker: str) -> None:
+    s = sample("stripe-secret-key", random.Random(1))
+    assert rules_in(scanner, f"{s.text}  {marker}\n") == []
+    assert rules_in(scanner, f"{s.text}\n") == ["stripe-secret-key"]
+
+
+def test_detect_secrets_nextline_marker(scanner: Scanner) -> None:
+    s = sample("github-pat-classic", random.Random(1))
+    assert rules_in(scanner, f"# pragma: allowlist nextline secret\n{s.text}\n") == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["node_modules/x/index.js", "vendor/lib.py", "package-lock.json", "poetry.lock",
+     "static/app.min.js", "img/logo.png"],
+)  # fmt: skip
+def test_skipped_paths(path: str) -> None:
+    s = sample("stripe-secret-key", random.Random(1))
+    scanner = Scanner()
+    assert scanner.skip_reason(path, s.text.encode()) is not None
+
+
+def test_binary_and_minified_content_skipped() -> None:
+    s = sample("stripe-secret-key", random.Random(1))
+    scanner = Scanner()
+    assert scanner.skip_reason("a.dat", b"\x00\x01" + s.text.encode()) == "binary content"
+    minified = ("var a=1;" * 2000 + s.text).encode()
+    assert scanner.skip_reason("bundle.js", minified) == "minified content"
+    assert scanner.skip_reason("app.py", s.text.encode()) is None
+
+
+def test_hostile_input_is_bounded(scanner: Scanner) -> None:
+    # Invalid UTF-8, a very long line, unbalanced quotes, a lone PEM header: no crash.
+    junk = b"\xff\xfe password = '" + b"a" * 200_000 + b"\n-----BEGIN PRIVATE KEY-----\n'\"`"
+    assert scanner.scan("weird.py", junk) == []
+    s = sample("npm-access-token", random.Random(2))
+    mixed = b"\xff\xfe\n" + s.text.encode() + b"\n"
+    assert [h.rule.id for h in scanner.scan("weird.py", mixed)] == ["npm-access-token"]
+
+
+def test_specific_rule_wins_over_generic(scanner: Scanner) -> None:
+    s = sample("stripe-secret-key", random.Random(4))
+    assert rules_in(scanner, f'api_key = "{s.token}"\n') == ["stripe-secret-key"]
+
+
+def test_hit_repr_never_shows_the_value(scanner: Scanner) -> None:
+    s = sample("openai-api-key", random.Random(5))
+    (hit,) = scanner.scan("a.py", s.text.encode())
+    assert s.secret not in repr(hit) and s.secret not in str(hit)
+
+
+def test_engines_agree_on_mixed_corpus() -> None:
+    pytest.importorskip("hyperscan")
+    hs, plain = Scanner(engine="hyperscan"), Scanner(engine="re")
+    rng = random.Random(3)
+    prefixes = ["", "DATA", "x = ", "  ", "foo(", "[", "key: ", "# ", "export "]
+    for seed in range(8):
+        for s in all_samples(seed):
+            noise = "".join(rng.choice(string.printable) for _ in range(60))
+            text = f"{rng.choice(prefixes)} {s.text}\n{noise}\n"
+            a = [(h.rule.id, h.start) for h in hs.scan("c.yml", text.encode())]
+            b = [(h.rule.id, h.start) for h in plain.scan("c.yml", text.encode())]
+            assert a == b, s.rule
+            assert s.rule in [r for r, _ in a]
