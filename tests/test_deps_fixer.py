@@ -235,6 +235,8 @@ def test_default_group_dev_patch_minor_and_custom_groups(index: FakeIndex) -> No
     }
     s = snap(files)
     _f, patches = run(s, context(index))
+    # three pins audited in one pip-audit run: a single OSV batch request
+    assert index.requests["/osv/v1/querybatch"] == 1 and "/osv/v1/query" not in index.requests
     assert sorted(p.key for p in patches) == ["group-dev-dependencies", "pip-requests"]
     group = patch(patches, "group-dev-dependencies")
     assert group.title == "Update the dev-dependencies group (2 packages)"

@@ -149,3 +149,39 @@ def test_defaults() -> None:
     assert client.json_url == "https://pypi.org/pypi"
     assert client.simple_url == "https://pypi.org/simple"
     assert advisories.service.url == "https://api.osv.dev/v1/query"
+
+
+def test_batched_audit_one_request_for_many_pins(index: FakeIndex) -> None:
+    index.add_vuln(FakeVuln("GHSA-other", "flask", [("0", "3.0.3")], [], "x", "LOW"))
+    _, advisories = sources_from_env(index.env(), cache_dir=None)
+    pins = [("requests", "2.30.0"), ("requests", "2.32.0"), ("flask", "3.0.0"), ("six", "1.0")]
+    advisories.prefetch(pins)
+    batch = index.requests["/osv/v1/querybatch"]
+    details = {p: n for p, n in index.requests.items() if p.startswith("/osv/v1/vulns/")}
+    assert batch == 1
+    assert details == {
+        "/osv/v1/vulns/GHSA-xxxx-yyyy": 1,
+        "/osv/v1/vulns/PYSEC-2025-7": 1,
+        "/osv/v1/vulns/GHSA-other": 1,
+    }
+    index.reset_counts()
+    found = {p: advisories.advisories(*p) for p in pins}
+    assert index.total_requests() == 0  # all answered from the prefetch
+    assert [a.id for a in found[("requests", "2.30.0")]] == ["PYSEC-2025-7"]
+    assert found[("requests", "2.30.0")][0].severity == "HIGH"
+    assert found[("requests", "2.32.0")] == [] and found[("six", "1.0")] == []
+    assert [a.id for a in found[("flask", "3.0.0")]] == ["GHSA-other"]
+
+
+def test_batched_audit_failure_is_one_error(index: FakeIndex) -> None:
+    index.fail_osv = True
+    _, advisories = sources_from_env(index.env(), cache_dir=None)
+    with pytest.raises(AdvisoriesUnavailable, match="503"):
+        advisories.prefetch([("requests", "2.30.0"), ("flask", "1.0")])
+    assert index.total_requests() == 1
+
+
+def test_no_batching_when_url_is_not_a_query_endpoint(index: FakeIndex) -> None:
+    env = {**index.env(), "PATCHWELL_OSV_URL": index.osv_url + "?x=1"}
+    _, advisories = sources_from_env(env, cache_dir=None)
+    assert advisories.service.batch_url is None

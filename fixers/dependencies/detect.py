@@ -348,12 +348,7 @@ def _pypi_versions(
     if env.advisories is not None:
         service = env.advisories
         pairs = sorted({f"{n}=={d.pinned}" for n, ds in pinned.items() for d in ds})
-        peek = getattr(service, "peek", None)
-        advisories = _parallel(
-            lambda k: service.advisories(*k.split("==", 1)),
-            pairs,
-            (lambda k: peek(*k.split("==", 1))) if peek is not None else None,
-        )
+        advisories = _advisories(service, pairs)
         failed_adv = sorted(k for k, v in advisories.items() if isinstance(v, Exception))
         if failed_adv:
             out.append(
@@ -378,6 +373,22 @@ def _pypi_versions(
         }
         out += _package_findings(name, ds, project, found, oldest, env)  # type: ignore[arg-type]
     return out
+
+
+def _advisories(service: AdvisoryService, pairs: Sequence[str]) -> dict[str, Any]:
+    """Advisories per ``name==version``; a failure becomes the value for each pin."""
+    prefetch = getattr(service, "prefetch", None)
+    if prefetch is not None:
+        try:  # one batched pip-audit run; the per-pin lookups below then hit the memo
+            prefetch([tuple(k.split("==", 1)) for k in pairs])
+        except SourceUnavailable as exc:
+            return dict.fromkeys(pairs, exc)  # do not hammer a service that is down
+    peek = getattr(service, "peek", None)
+    return _parallel(
+        lambda k: service.advisories(*k.split("==", 1)),
+        pairs,
+        (lambda k: peek(*k.split("==", 1))) if peek is not None else None,
+    )
 
 
 def _iso(dt: datetime | None) -> str | None:

@@ -514,12 +514,81 @@ class AdvisoryService(Protocol):
     def advisories(self, name: str, version: str) -> Sequence[Advisory]: ...
 
 
+OSV_BATCH_SIZE = 1000  # OSV's documented maximum queries per querybatch call
+
+
 class OsvService(VulnerabilityService):
-    """pip-audit service speaking OSV's ``/v1/query`` at a configurable URL."""
+    """pip-audit service speaking OSV's API at a configurable URL.
+
+    ``query`` uses ``/v1/query``. ``query_all`` (pip-audit's hook for bulk
+    services) uses ``/v1/querybatch`` -- one request for a whole repository --
+    then ``/v1/vulns/{id}`` for the details of each distinct advisory, which are
+    cached with ETags like index answers. Batching is used when the configured
+    URL ends in ``/query`` (so the sibling endpoints can be derived).
+    """
 
     def __init__(self, http: HttpClient, url: str = DEFAULT_OSV_URL) -> None:
         self.http = http
         self.url = url
+        base = url[: -len("/query")] if url.rstrip("/").endswith("/query") else None
+        self.batch_url = f"{base}/querybatch" if base else None
+        self.vulns_url = f"{base}/vulns/" if base else None
+
+    def query_all(
+        self, specs: Iterator[AuditDependency]
+    ) -> Iterator[tuple[AuditDependency, list[VulnerabilityResult]]]:
+        todo = list(specs)
+        if self.batch_url is None or len(todo) < 2:
+            yield from (self.query(spec) for spec in todo)
+            return
+        for start in range(0, len(todo), OSV_BATCH_SIZE):
+            yield from self._batch(todo[start : start + OSV_BATCH_SIZE])
+
+    def _batch(
+        self, chunk: list[AuditDependency]
+    ) -> Iterator[tuple[AuditDependency, list[VulnerabilityResult]]]:
+        resolved = [cast(ResolvedDependency, s) for s in chunk if not s.is_skipped()]
+        queries = [
+            {"package": {"name": d.canonical_name, "ecosystem": "PyPI"}, "version": str(d.version)}
+            for d in resolved
+        ]
+        assert self.batch_url is not None
+        try:
+            doc = self.http.post_json(self.batch_url, {"queries": queries})
+        except SourceUnavailable as exc:
+            raise ServiceError(str(exc)) from None
+        results = doc.get("results") if isinstance(doc, Mapping) else None
+        if not isinstance(results, list) or len(results) != len(resolved):
+            raise ServiceError("advisory service: malformed batch answer")
+        for dep, result in zip(resolved, results, strict=True):
+            if not isinstance(result, Mapping) or result.get("next_page_token"):
+                yield self.query(dep)  # a paged answer: ask for this one alone
+                continue
+            ids = [str(v["id"]) for v in result.get("vulns") or [] if isinstance(v, Mapping)]
+            records = [self._vuln(i) for i in dict.fromkeys(ids)]
+            found: list[VulnerabilityResult] = [
+                _osv_result(r, dep.canonical_name)
+                for r in records
+                if r is not None and not r.get("withdrawn")
+            ]
+            yield dep, _share_between_aliases(found)
+        for spec in chunk:
+            if spec.is_skipped():
+                yield spec, []
+
+    def _vuln(self, vuln_id: str) -> Mapping[str, Any] | None:
+        """One advisory record; ``None`` when it vanished between the two calls."""
+        assert self.vulns_url is not None
+        url = self.vulns_url + urllib.parse.quote(vuln_id, safe="")
+        try:
+            doc = self.http.get_json(url)
+        except SourceUnavailable as exc:
+            raise ServiceError(str(exc)) from None
+        if doc is None:
+            return None
+        if not isinstance(doc, Mapping) or not doc.get("id"):
+            raise ServiceError("advisory service: malformed advisory record")
+        return doc
 
     def query(self, spec: AuditDependency) -> tuple[AuditDependency, list[VulnerabilityResult]]:
         if spec.is_skipped():
@@ -619,14 +688,14 @@ def _ranges(events: list[Mapping[str, Any]]) -> Iterator[AffectedRange]:
         yield AffectedRange(introduced, None, None)
 
 
-class _OnePin(DependencySource):
-    """The smallest pip-audit dependency source: one resolved ``name==version``."""
+class _Pins(DependencySource):
+    """A pip-audit dependency source of exact pins read from manifests (never installed)."""
 
-    def __init__(self, name: str, version: str) -> None:
-        self._dep = ResolvedDependency(name=name, version=Version(version))
+    def __init__(self, pins: Sequence[tuple[str, str]]) -> None:
+        self._deps = [ResolvedDependency(name=n, version=Version(v)) for n, v in pins]
 
     def collect(self) -> Iterator[AuditDependency]:
-        yield self._dep
+        yield from self._deps
 
     def fix(self, fix_version: ResolvedFixVersion) -> None:  # pragma: no cover - never fixes
         raise NotImplementedError("Patchwell edits manifests itself")
@@ -659,7 +728,7 @@ class AdvisoryClient:
 
     def _audit(self, name: str, version: str) -> list[Advisory]:
         try:
-            source = _OnePin(name, version)
+            source = _Pins([(name, version)])
         except InvalidVersion:
             return []
         auditor = Auditor(self.service)
@@ -668,6 +737,32 @@ class AdvisoryClient:
         except ServiceError as exc:
             raise AdvisoriesUnavailable(f"advisory service: {exc}") from None
         return [_advisory(v) for v in found]
+
+    def prefetch(self, pins: Sequence[tuple[str, str]]) -> None:
+        """Audit many pins in one pip-audit run (one OSV batch request) and keep the answers.
+
+        Raises :class:`AdvisoriesUnavailable` when the service fails; callers then
+        fall back to per-pin queries, which report per pin.
+        """
+        assert self.memo is not None
+        wanted = []
+        for name, version in pins:
+            fresh, _hit = self.memo.get(f"{normalize(name)}=={version}")
+            if not fresh:
+                try:
+                    Version(version)
+                except InvalidVersion:
+                    continue
+                wanted.append((name, version))
+        if len(wanted) < 2:
+            return
+        try:
+            audited = list(Auditor(self.service).audit(_Pins(wanted)))
+        except ServiceError as exc:
+            raise AdvisoriesUnavailable(f"advisory service: {exc}") from None
+        for dep, vulns in audited:
+            version = str(cast(ResolvedDependency, dep).version)
+            self.memo.put(f"{dep.canonical_name}=={version}", tuple(_advisory(v) for v in vulns))
 
 
 def _advisory(result: VulnerabilityResult) -> Advisory:

@@ -248,6 +248,17 @@ class FakeIndex:
             "versions": [r.version for r in project.releases],
         }
 
+    def osv_batch_answer(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``/v1/querybatch``: per query only ids and modified times, like OSV."""
+        results = []
+        for query in body.get("queries") or []:
+            vulns = self.osv_answer(query).get("vulns", [])
+            results.append({"vulns": [{"id": v["id"], "modified": v["modified"]} for v in vulns]})
+        return {"results": results}
+
+    def osv_record(self, vuln_id: str) -> dict[str, Any] | None:
+        return next((v.as_osv() for v in self.vulns if v.id == vuln_id), None)
+
     def osv_answer(self, query: Mapping[str, Any]) -> dict[str, Any]:
         pkg = query.get("package", {})
         name = _norm(str(pkg.get("name", "")))
@@ -301,6 +312,17 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._count()
+            m = re.fullmatch(r"/osv/v1/vulns/([^/]+)", self.path)
+            if m:
+                if index.fail_osv:
+                    self._send(503, b'{"message": "unavailable"}')
+                    return
+                record = index.osv_record(m.group(1))
+                if record is None:
+                    self._send(404, b'{"message": "Bug not found."}')
+                else:
+                    self._json_document(record)
+                return
             if index.fail_index:
                 self._send(503, b'{"message": "unavailable"}')
                 return
@@ -331,7 +353,7 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
             self._count()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if self.path != "/osv/v1/query":
+            if self.path not in ("/osv/v1/query", "/osv/v1/querybatch"):
                 self._send(404, b"{}")
                 return
             if index.fail_osv:
@@ -341,6 +363,11 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
                 query = json.loads(raw or b"{}")
             except ValueError:
                 self._send(400, b'{"message": "bad json"}')
+                return
+            if self.path.endswith("/querybatch"):
+                with index._lock:
+                    index.osv_queries.extend(query.get("queries") or [])
+                self._send(200, json.dumps(index.osv_batch_answer(query)).encode())
                 return
             with index._lock:
                 index.osv_queries.append(query)
