@@ -327,6 +327,18 @@ def test_scripts_we_cannot_see_into_make_the_job_unknown(fixer, script, env, rea
     assert reason in finding.message and patches == []
 
 
+def test_tagged_or_structured_steps_are_unknown(fixer):
+    text = (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        "      - uses: !custom softprops/action-gh-release@v2\n"
+        "  b:\n    runs-on: x\n    steps:\n      - run: {script: git push}\n"
+    )
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert finding.data["jobs"]["a"]["known"] is False
+    assert finding.data["jobs"]["b"]["known"] is False
+    assert patches == []
+
+
 def test_hostile_long_action_names_are_cut_in_messages(fixer):
     name = "o/" + "a" * 5000 + "@v1"
     text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: {name}\n"
@@ -345,3 +357,35 @@ def test_workflow_cache_parses_once_and_remembers_failures():
         with pytest.raises(WorkflowError, match="invalid YAML"):
             cache.load(WF, b"jobs: [x\n")
     assert len(cache._items) == 2  # bounded
+
+
+def test_mangled_workflows_never_crash_and_every_edit_still_parses():
+    """Seeded byte mangling of a real-shaped workflow through all three fixers."""
+    import random
+    from datetime import UTC, datetime
+
+    from fixers.contract import Services
+    from fixers.production.ci_tests import CiTestsFixer
+    from fixers.production.runtime_drift import RuntimeDriftFixer
+
+    ctx = Context(services=Services(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC)))
+    base = CI.replace("ubuntu-latest", "ubuntu-20.04", 1).encode()
+    extra = {"Dockerfile": b"FROM python:3.13\n", "tests/test_a.py": b""}
+    fixers = [WorkflowPermissionsFixer(), CiTestsFixer(), RuntimeDriftFixer()]
+    rng = random.Random(5)
+    alphabet = b" \n:-[]{}#'\"|>&*!%@`\t"
+    for _ in range(30):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                del data[at : at + rng.randint(1, 3)]
+            else:
+                data[at:at] = bytes([rng.choice(alphabet)])
+        snap = MemorySnapshot({WF: bytes(data), **extra})
+        for fixer in fixers:
+            findings = fixer.detect(snap, ctx)
+            for patch in fixer.fix(snap, findings, ctx):
+                for edit in patch.edits:
+                    if edit.path.endswith((".yml", ".yaml")):
+                        YAML(typ="rt").load(edit.content.decode())  # keeps custom tags

@@ -243,6 +243,9 @@ def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
     perms: Perms = {}
     reasons: list[str] = []
     for step in job.steps:
+        if step.malformed:
+            reason = f"step {step.index + 1} has a `uses:` or `run:` that is not plain text"
+            return JobPlan(job.id, False, {}, (reason,))
         try:
             if step.uses:
                 needed, name = _plan_uses(step, env, table)

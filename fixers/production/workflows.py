@@ -82,6 +82,9 @@ class Step:
     env: Mapping[str, str]
     name: str | None = None
     with_refs: Mapping[str, ScalarRef] = field(default_factory=dict)
+    # `uses:`/`run:` present but not a plain string (a tag, a mapping): such a
+    # step cannot be reasoned about, and callers must not treat it as empty.
+    malformed: bool = False
 
     @property
     def label(self) -> str:
@@ -206,6 +209,7 @@ def _step(index: int, node: Any) -> Step | None:
         env=_str_map(node.get("env")),
         name=_as_str(node.get("name")),
         with_refs=with_refs,
+        malformed=any(k in node and not isinstance(node[k], str) for k in ("uses", "run")),
     )
 
 
