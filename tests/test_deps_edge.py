@@ -8,6 +8,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from fixers.contract import Context, MemorySnapshot
 from fixers.dependencies import FIXER
+from fixers.dependencies.conventions import load_conventions
+from fixers.dependencies.explain import release_links
 from fixers.dependencies.inventory import extract
 from fixers.dependencies.manifests import poetry_to_pep440
 from fixers.dependencies.pep508 import parse_requirement
@@ -116,3 +118,15 @@ def test_ignore_paths_are_respected() -> None:
     snapshot = MemorySnapshot({"docs/requirements.txt": b"bad ((\n", "requirements.txt": b"a==1\n"})
     findings = FIXER.detect(snapshot, Context(ignore_paths=("docs/**",)))
     assert findings == []
+
+
+def test_release_links_prefer_changelog_then_github_releases() -> None:
+    conv = load_conventions()
+    urls = {"Homepage": "https://example.org", "Changelog": "https://example.org/changes"}
+    assert release_links(urls, conv) == ["[Changelog](https://example.org/changes)"]
+    urls = {"Source": "https://github.com/psf/requests", "Docs": "https://docs.example"}
+    assert release_links(urls, conv) == [
+        "[Releases](https://github.com/psf/requests/releases)",
+        "[Source](https://github.com/psf/requests)",
+    ]
+    assert release_links({"Changelog": "javascript:alert(1)"}, conv) == []

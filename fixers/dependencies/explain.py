@@ -14,6 +14,7 @@ from typing import Any
 from fixers.contract import Explanation
 from fixers.dependencies.conventions import Conventions
 
+_GITHUB_REPO = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]|`]+$")
 
 
@@ -58,8 +59,13 @@ def release_links(urls: Mapping[str, str], conv: Conventions) -> list[str]:
                 entry = f"[{cell(label, 40)}]({url})"
                 if entry not in links:
                     links.append(entry)
-        if links:
-            break
+        if links and labels is conv.changelog_labels:
+            return links
+    # No changelog published: a GitHub source repository has a releases page.
+    for url in urls.values():
+        m = _GITHUB_REPO.match(url)
+        if m and _SAFE_URL.match(url):
+            return [f"[Releases](https://github.com/{m.group(1)}/releases)", *links][:3]
     return links
 
 
