@@ -117,6 +117,12 @@ def test_django_without_pytest_uses_its_runner(fixer):
     assert "pytest" not in steps[2]["run"]
 
 
+def test_eol_deploy_python_is_tested_but_flagged(fixer):
+    _, [patch] = run(fixer, {**APP, "Dockerfile": b"FROM python:3.8-slim\n"})
+    assert workflow(patch)["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.8"
+    assert "end-of-life" in patch.explanation.markdown()
+
+
 def test_no_pin_uses_a_mature_release_and_says_so(fixer):
     _, [patch] = run(fixer, dict(APP))
     assert workflow(patch)["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.14"

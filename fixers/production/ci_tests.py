@@ -283,6 +283,11 @@ def plan_tests(snapshot: Snapshot, ctx: Context, tables: RuntimeTables) -> CiPla
         python = _default_python(tables, today)
         source = "no pin found; the newest release that has been out for a year"
         notes.append(f"No Python version is pinned anywhere, so CI uses {python}.")
+    elif tables.is_eol(python, today):
+        notes.append(
+            f"Python {python} is end-of-life; CI tests what production runs, but "
+            "`actions/setup-python` may stop providing it. See the `runtime-drift` finding."
+        )
     pyproject = _pyproject(snapshot)
     tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), Mapping) else {}
     has_pytest_config = any("pytest" in e for e in find_test_evidence(snapshot, ctx)[:5])
