@@ -30,12 +30,21 @@ class JobRunner:
     """The ``run_job`` callable the worker calls for each claimed job."""
 
     def __init__(
-        self, *, db: Any, clients: GitHubClients | None, settings: Any, router=default_router
+        self,
+        *,
+        db: Any,
+        clients: GitHubClients | None,
+        settings: Any,
+        router=default_router,
+        queue: Any = None,
+        services: Any = None,
     ) -> None:
         self.db = db
         self.clients = clients
         self.settings = settings
         self.router = router
+        self.queue = queue
+        self.services = services
 
     async def __call__(self, job: Any) -> None:
         payload = json.loads(job.payload)
@@ -51,6 +60,8 @@ class JobRunner:
             clients=self.clients,
             settings=self.settings,
             log=logging.LoggerAdapter(log, {"job_id": job.id, "delivery_id": job.delivery_id}),
+            queue=self.queue,
+            services=self.services,
         )
         try:
             gh = await self._client_for(job)

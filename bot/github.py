@@ -198,10 +198,18 @@ class GitHubClients:
         self._base_url = base_url
         self._metrics = metrics
         self._etags: dict[int, LRUCache] = {}
+        self._bot_login: str | None = None
 
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    async def bot_login(self) -> str:
+        """The login GitHub gives the App's commits and comments (``<slug>[bot]``), cached."""
+        if self._bot_login is None:
+            app = await self.app_client().getitem("/app", jwt=self._auth.jwt())
+            self._bot_login = f"{app['slug']}[bot]"
+        return self._bot_login
 
     def forget_token(self, installation_id: int) -> None:
         self._auth.forget(installation_id)

@@ -29,6 +29,7 @@ from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.migrate import current_version, load_migrations, migrate
 from bot.queue import JobQueue
+from bot.scan.services import services_from_env
 from bot.server import create_app
 from bot.worker import Worker
 
@@ -94,7 +95,13 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
     async with new_session() as session:
         auth = AppAuth(parts.settings.app_id, parts.settings.private_key.reveal())
         clients = GitHubClients(session, auth, parts.settings.github_api_url, parts.metrics)
-        runner = JobRunner(db=parts.db, clients=clients, settings=parts.settings)
+        runner = JobRunner(
+            db=parts.db,
+            clients=clients,
+            settings=parts.settings,
+            queue=parts.queue,
+            services=services_from_env(parts.settings.env),
+        )
         worker = Worker(
             parts.queue,
             runner,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from bot.handlers import checks, comments, installations, pulls, pushes
+from bot.handlers import checks, comments, installations, pulls, pushes, scans
 
 #: The events Patchwell subscribes to (see app.yml) and routes.
 ROUTED_EVENTS = frozenset(
@@ -27,10 +27,14 @@ ROUTED_EVENTS = frozenset(
     }
 )
 
+#: Jobs Patchwell queues for itself (not webhooks), routed the same way.
+INTERNAL_JOBS = frozenset({"patchwell_scan"})
+
 router = Router(
     installations.router,
     pushes.router,
     checks.router,
     comments.router,
     pulls.router,
+    scans.router,
 )

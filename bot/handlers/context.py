@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.github import GitHubClients
+from bot.scan.engine import ScanEngine
+from bot.scan.state import ScanStore
+from fixers.contract import Services
 
 
 @dataclass
@@ -22,7 +25,26 @@ class JobContext:
     clients: GitHubClients | None
     settings: Any
     log: logging.LoggerAdapter
+    queue: Any = None
+    services: Services | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> ScanStore:
+        return ScanStore(self.db)
+
+    async def scan_engine(self, gh) -> ScanEngine:
+        assert self.clients is not None
+        return ScanEngine(
+            gh,
+            self.clients,
+            self.store,
+            queue=self.queue,
+            services=self.services,
+            rescan_interval=self.settings.rescan_interval.total_seconds(),
+            bot_login=await self.clients.bot_login(),
+            bot_name=self.settings.bot_name,
+        )
 
     async def record(self, handler: str, summary: str) -> None:
         self.notes.append(f"{handler}: {summary}")

@@ -1,0 +1,187 @@
+"""The ``patchwell`` check run on each scanned head commit.
+
+Conclusion: ``failure`` when a high-severity finding exists (a leaked secret, a
+known vulnerability) or ``.github/patchwell.yml`` has problems; ``neutral`` when
+findings exist; ``success`` when clean. Annotations sit at file and line --
+their messages are the fixers' own, which never hold a secret value -- and go
+out at most 50 per request, as GitHub requires: the first batch with the
+creating call, the rest as updates (GitHub appends them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.scan.state import StoredFinding
+from fixers.contract import Severity, SkippedFile
+from fixers.repo_config import ConfigProblem
+
+CHECK_NAME = "patchwell"
+ANNOTATIONS_PER_REQUEST = 50
+#: GitHub caps output.summary and output.text at 65,535 characters.
+MAX_OUTPUT_CHARS = 65_000
+MAX_SUMMARY_ROWS = 200
+
+
+@dataclass(frozen=True)
+class WaitingPatch:
+    branch: str
+    title: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    findings: Sequence[StoredFinding]
+    config_problems: Sequence[ConfigProblem] = ()
+    waiting: Sequence[WaitingPatch] = ()
+    skipped: Sequence[SkippedFile] = ()
+    errors: Sequence[str] = ()
+    open_prs: Sequence[tuple[int, str]] = field(default_factory=tuple)
+
+    @property
+    def conclusion(self) -> str:
+        if self.config_problems or any(f.severity.is_high for f in self.findings):
+            return "failure"
+        if self.findings or self.errors:
+            return "neutral"
+        return "success"
+
+    @property
+    def title(self) -> str:
+        if not self.findings and not self.config_problems:
+            return "No problems found"
+        parts = []
+        if self.findings:
+            counts = Counter(f.severity for f in self.findings)
+            parts.append(
+                ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True))
+            )
+        if self.config_problems:
+            parts.append(f"{len(self.config_problems)} config problem(s)")
+        return "; ".join(parts)
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def render_summary(report: CheckReport) -> str:
+    lines: list[str] = []
+    if report.config_problems:
+        lines += ["### `.github/patchwell.yml` has problems (defaults used for those parts)", ""]
+        lines += [
+            f"- `{p.path}` line {p.line}, column {p.column}: {_cell(p.message)}"
+            for p in report.config_problems
+        ]
+        lines.append("")
+    if report.findings:
+        lines += [
+            "### Findings",
+            "",
+            "| severity | fixer | rule | where | finding | PR |",
+            "|---|---|---|---|---|---|",
+        ]
+        for f in report.findings[:MAX_SUMMARY_ROWS]:
+            where = (
+                f"`{f.path}:{f.line}`" if f.path and f.line else (f"`{f.path}`" if f.path else "")
+            )
+            patch = "yes" if f.has_patch else "report only"
+            lines.append(
+                f"| {f.severity.label} | {f.fixer} | `{f.rule}` | {where} | "
+                f"{_cell(f.title or f.message)} | {patch} |"
+            )
+        if len(report.findings) > MAX_SUMMARY_ROWS:
+            lines.append(
+                f"\n…and {len(report.findings) - MAX_SUMMARY_ROWS} more (see the annotations)."
+            )
+        lines.append("")
+    if report.open_prs:
+        lines += ["### Open Patchwell pull requests", ""]
+        lines += [f"- #{n} {_cell(title)}" for n, title in report.open_prs]
+        lines.append("")
+    if report.waiting:
+        lines += [
+            "### Waiting for the open-pull-request limit",
+            "",
+            "These patches open as soon as an open Patchwell PR is merged or closed "
+            "(raise `open-pull-requests-limit` in `.github/patchwell.yml` to open more):",
+            "",
+        ]
+        lines += [f"- {w.severity.label}: {_cell(w.title)} (`{w.branch}`)" for w in report.waiting]
+        lines.append("")
+    if report.skipped:
+        reasons = Counter(s.reason for s in report.skipped)
+        lines += ["### Not scanned", ""]
+        lines += [f"- {n} file(s): {reason}" for reason, n in sorted(reasons.items())]
+        lines.append("")
+    if report.errors:
+        lines += ["### Errors", ""] + [f"- {_cell(e)}" for e in report.errors] + [""]
+    if not lines:
+        lines = ["Patchwell found nothing to heal in this commit."]
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + "\n…(truncated)"
+
+
+def _level(severity: Severity) -> str:
+    if severity.is_high:
+        return "failure"
+    return "warning" if severity >= Severity.DRIFT else "notice"
+
+
+def annotations(report: CheckReport) -> list[dict]:
+    notes = [
+        {
+            "path": p.path,
+            "start_line": max(1, p.line),
+            "end_line": max(1, p.line),
+            "annotation_level": "failure",
+            "title": "patchwell.yml",
+            "message": p.message[:4000],
+        }
+        for p in report.config_problems
+    ]
+    for f in report.findings:
+        if not f.path:
+            continue
+        line = max(1, f.line or 1)
+        notes.append(
+            {
+                "path": f.path,
+                "start_line": line,
+                "end_line": line,
+                "annotation_level": _level(f.severity),
+                "title": f"{f.fixer}: {f.rule}"[:255],
+                "message": f.message[:4000],
+            }
+        )
+    return notes
+
+
+async def publish(gh, owner: str, repo: str, head_sha: str, report: CheckReport) -> int:
+    """Create the completed check run (annotations in batches of 50); returns its id."""
+    notes = annotations(report)
+    output = {"title": report.title, "summary": render_summary(report)}
+    first, rest = notes[:ANNOTATIONS_PER_REQUEST], notes[ANNOTATIONS_PER_REQUEST:]
+    created = await gh.post(
+        "/repos/{owner}/{repo}/check-runs",
+        {"owner": owner, "repo": repo},
+        data={
+            "name": CHECK_NAME,
+            "head_sha": head_sha,
+            "status": "completed",
+            "conclusion": report.conclusion,
+            "output": {**output, "annotations": first},
+        },
+    )
+    run_id = created["id"]
+    for start in range(0, len(rest), ANNOTATIONS_PER_REQUEST):
+        batch = rest[start : start + ANNOTATIONS_PER_REQUEST]
+        await gh.patch(
+            "/repos/{owner}/{repo}/check-runs/{run_id}",
+            {"owner": owner, "repo": repo, "run_id": run_id},
+            data={"output": {**output, "annotations": batch}},
+        )
+    return run_id

@@ -1,0 +1,352 @@
+"""One scan of one repository on GitHub: snapshot, fixers, findings, check run, PRs.
+
+Triggers (see ``bot.handlers``): a full scan when the App is installed or a
+repository is added, and on the periodic rescan; a push scan for pushes to the
+default branch, which reads only what changed when the fixers allow it:
+
+* the compare API (one call) lists the changed paths and their diffs, so
+  per-file fixers (``scope == "file"``) see only the added lines;
+* fixers none of whose patterns match a changed path are not run at all --
+  their findings and PRs from the last scan stand;
+* a few changed files are read through the contents API; otherwise, or when a
+  repository-wide fixer is affected, the tarball (one call) is read.
+
+Fixers are pure and synchronous: they run in a thread so the worker's event
+loop keeps heart-beating its leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import gidgethub
+
+from bot.github import GitHubClients
+from bot.scan import checks, snapshot
+from bot.scan.pulls import Base, PullRequestEngine, SyncReport
+from bot.scan.state import ScanStore, StoredFinding
+from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
+from fixers.registry import all_fixers
+from fixers.repo_config import CONFIG_PATH, load_repo_config
+from fixers.runner import run_fixers
+
+log = logging.getLogger("patchwell.scan")
+
+SCAN_JOB = "patchwell_scan"
+NULL_SHA = "0" * 40
+#: The compare API lists at most 300 files; a push that big gets a full scan.
+COMPARE_FILE_LIMIT = 300
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    owner: str
+    repo: str
+    installation_id: int
+    reason: str  # install | added | rescan | push | rerequested
+    head_sha: str | None = None
+    default_branch: str | None = None
+    before_sha: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+
+@dataclass(frozen=True)
+class PushDiff:
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    added_lines: dict[str, set[int]] | None
+
+
+@dataclass
+class ScanOutcome:
+    head_sha: str
+    mode: str  # full | incremental | skipped
+    findings: int
+    check_run_id: int | None
+    pulls: SyncReport | None
+
+
+def added_lines_from_patch(patch: str) -> set[int]:
+    """The new-side line numbers a unified diff adds."""
+    lines: set[int] = set()
+    number = 0
+    for text in patch.splitlines():
+        hunk = _HUNK.match(text)
+        if hunk:
+            number = int(hunk.group(1))
+            continue
+        if text.startswith("+"):
+            lines.add(number)
+            number += 1
+        elif text.startswith("-") or text.startswith("\\"):
+            continue
+        else:
+            number += 1
+    return lines
+
+
+class ScanEngine:
+    def __init__(
+        self,
+        gh,
+        clients: GitHubClients,
+        store: ScanStore,
+        *,
+        queue=None,
+        services: Services | None = None,
+        fixers: Sequence[Fixer] | None = None,
+        rescan_interval: float = 24 * 3600,
+        bot_login: str = "patchwell[bot]",
+        bot_name: str = "patchwell",
+    ) -> None:
+        self.gh = gh
+        self.clients = clients
+        self.store = store
+        self.queue = queue
+        self.services = services or Services()
+        self.fixers = list(fixers) if fixers is not None else all_fixers()
+        self.rescan_interval = rescan_interval
+        self.bot_login = bot_login
+        self.bot_name = bot_name
+
+    # ------------------------------------------------------------------ entry point
+
+    async def scan(self, request: ScanRequest) -> ScanOutcome:
+        v = {"owner": request.owner, "repo": request.repo}
+        default_branch, head = await self._resolve_head(request, v)
+        await self.store.upsert_repository(
+            request.full_name, request.installation_id, default_branch
+        )
+        diff = await self._push_diff(request, head, v)
+        file_fixers, repo_fixers = self._plan(diff)
+        if not file_fixers and not repo_fixers:
+            log.info(
+                "push touches nothing a fixer reads",
+                extra={"repository": request.full_name, "head": head[:12]},
+            )
+            return ScanOutcome(head, "skipped", 0, None, None)
+        full, changed_only, config_text = await self._snapshots(
+            request, head, diff, bool(repo_fixers)
+        )
+        config, problems = load_repo_config(config_text, known_fixers=[f.name for f in self.fixers])
+        results = []
+        # Per-file fixers on a push see the changed files only, and their findings replace
+        # the stored ones for exactly those paths; everything else is replaced wholesale.
+        for group, snap, paths in (
+            (file_fixers, changed_only, diff.changed + diff.removed if diff else None),
+            (repo_fixers, full, None),
+        ):
+            if not group or snap is None:
+                continue
+            result = await asyncio.to_thread(run_fixers, snap, config, self.services, fixers=group)
+            patched = result.patched_fingerprints
+            await self.store.replace_findings(
+                request.full_name,
+                [StoredFinding.of(f, f.fingerprint in patched) for f in result.findings],
+                fixers=result.fixers_run + result.fixers_off,
+                paths=paths,
+            )
+            results.append(result)
+        current = await self.store.findings(request.full_name)
+        pulls = await self._sync_pulls(
+            request,
+            default_branch,
+            head,
+            config,
+            [p.patch for r in results for p in r.patches if p.should_open],
+            {f.fingerprint for f in current},
+        )
+        skipped = (full or changed_only).skipped
+        report = checks.CheckReport(
+            findings=current,
+            config_problems=problems,
+            waiting=pulls.waiting if pulls else (),
+            skipped=skipped,
+            errors=[f"{e.fixer}: {e.message}" for r in results for e in r.errors],
+            open_prs=pulls.open_prs if pulls else (),
+        )
+        run_id = await checks.publish(self.gh, request.owner, request.repo, head, report)
+        await self.store.mark_scanned(request.full_name, head)
+        await self._schedule_rescan(request, config.rescan_interval.total_seconds())
+        mode = "full" if diff is None else ("incremental" if full is None else "push")
+        log.info(
+            "scan done",
+            extra={
+                "repository": request.full_name,
+                "head": head[:12],
+                "reason": request.reason,
+                "mode": mode,
+                "findings": len(current),
+                "opened": len(pulls.opened) if pulls else 0,
+                "closed": len(pulls.closed) if pulls else 0,
+            },
+        )
+        return ScanOutcome(head, mode, len(current), run_id, pulls)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _resolve_head(self, request: ScanRequest, v: dict) -> tuple[str, str]:
+        branch = request.default_branch
+        if branch is None:
+            repo = await self.gh.getitem("/repos/{owner}/{repo}", v)
+            branch = repo["default_branch"]
+        if request.head_sha:
+            return branch, request.head_sha
+        ref = await self.gh.getitem(
+            "/repos/{owner}/{repo}/git/ref/{+ref}", {**v, "ref": f"heads/{branch}"}
+        )
+        return branch, ref["object"]["sha"]
+
+    async def _push_diff(self, request: ScanRequest, head: str, v: dict) -> PushDiff | None:
+        before = request.before_sha
+        if request.reason != "push" or not before or before == NULL_SHA:
+            return None
+        try:
+            compare = await self.gh.getitem(
+                "/repos/{owner}/{repo}/compare/{basehead}", {**v, "basehead": f"{before}...{head}"}
+            )
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) in (404, 422):  # force-pushed away: scan it all
+                return None
+            raise
+        files = compare.get("files") or []
+        if len(files) >= COMPARE_FILE_LIMIT or compare.get("status") not in ("ahead",):
+            return None
+        changed, removed = [], []
+        added: dict[str, set[int]] | None = {}
+        for f in files:
+            name = f.get("filename")
+            if not isinstance(name, str):
+                continue
+            if f.get("status") == "removed":
+                removed.append(name)
+                continue
+            changed.append(name)
+            if f.get("previous_filename"):
+                removed.append(f["previous_filename"])
+            if "patch" in f and added is not None:
+                added[name] = added_lines_from_patch(f["patch"])
+            elif f.get("status") != "renamed":
+                added = None  # GitHub left a diff out (too large): read whole files
+        return PushDiff(tuple(changed), tuple(removed), added)
+
+    def _plan(self, diff: PushDiff | None) -> tuple[list[Fixer], list[Fixer]]:
+        """(per-file fixers to run on the changed files, fixers to run on the whole tree)."""
+        if diff is None:
+            return [], list(self.fixers)
+        touched = diff.changed + diff.removed
+        if CONFIG_PATH in touched:
+            return [], list(self.fixers)  # a new config may change every fixer's answer
+        affected = [f for f in self.fixers if any(matches_any(p, f.patterns) for p in touched)]
+        return (
+            [f for f in affected if f.scope == "file"],
+            [f for f in affected if f.scope != "file"],
+        )
+
+    async def _snapshots(
+        self, request: ScanRequest, head: str, diff: PushDiff | None, need_full: bool
+    ) -> tuple[MemorySnapshot | None, MemorySnapshot | None, str | None]:
+        """(the whole tree or None, the changed files or None, the config text).
+
+        Per-file fixers read the changed files whole, not only their added lines: their
+        findings replace the stored ones for those paths, so a finding on an untouched
+        line of a touched file must be found again, or it would vanish (and its PR close).
+
+        The contents API costs a call per file, the tarball one call for all: a push
+        that changes at most MAX_CONTENT_CALLS files and needs no repository-wide fixer
+        reads just those; anything else reads the tarball.
+        """
+        o, r = request.owner, request.repo
+        if diff is not None and not need_full and len(diff.changed) <= snapshot.MAX_CONTENT_CALLS:
+            changed = await snapshot.contents_snapshot(
+                self.gh, o, r, head, diff.changed, changed=diff.changed
+            )
+            config = await snapshot.read_file(self.gh, o, r, CONFIG_PATH, head)
+            return None, changed, _text(config)
+        full = await snapshot.tarball_snapshot(self.gh, self.clients, o, r, head)
+        changed_only = None
+        if diff is not None:
+            wanted = set(diff.changed)
+            changed_only = MemorySnapshot(
+                {p: full.read(p) for p in full.paths() if p in wanted},
+                commit=head,
+                all_paths=full.all_paths,
+                skipped=[s for s in full.skipped if s.path in wanted],
+                changed=diff.changed,
+            )
+        return (
+            (full if need_full or diff is None else None),
+            changed_only,
+            _text(full.read(CONFIG_PATH)),
+        )
+
+    async def _sync_pulls(
+        self, request: ScanRequest, branch: str, head: str, config, patches, current: set[str]
+    ) -> SyncReport | None:
+        records = await self.store.branches(request.full_name)
+        if not patches and not any(
+            r.state in ("open", "waiting", "human") for r in records.values()
+        ):
+            return None  # nothing to open and nothing of ours to close: no API calls
+        commit = await self.gh.getitem(
+            "/repos/{owner}/{repo}/git/commits/{sha}",
+            {"owner": request.owner, "repo": request.repo, "sha": head},
+        )
+        engine = PullRequestEngine(
+            self.gh,
+            self.store,
+            owner=request.owner,
+            repo=request.repo,
+            base=Base(branch, head, commit["tree"]["sha"]),
+            config=config,
+            bot_login=self.bot_login,
+            bot_name=self.bot_name,
+        )
+        return await engine.sync(patches, current)
+
+    async def _schedule_rescan(self, request: ScanRequest, interval: float) -> None:
+        if self.queue is None:
+            return
+        run_at = time.time() + interval
+        await self.queue.enqueue(
+            SCAN_JOB,
+            scan_payload(request.owner, request.repo, request.installation_id, "rescan"),
+            repository=request.full_name,
+            installation_id=request.installation_id,
+            run_at=run_at,
+            # One pending rescan per repository and period (the running one has its own key).
+            dedupe_key=f"rescan:{request.full_name}:{int(run_at // max(interval, 1))}",
+        )
+
+
+def _text(data: bytes | None) -> str | None:
+    return data.decode("utf-8", "replace") if data is not None else None
+
+
+def scan_payload(owner: str, repo: str, installation_id: int, reason: str) -> dict:
+    """The payload of a scan job: shaped like a webhook so handlers read it the same way."""
+    return {
+        "action": reason,
+        "repository": {"full_name": f"{owner}/{repo}", "name": repo, "owner": {"login": owner}},
+        "installation": {"id": installation_id},
+    }
+
+
+def split_full_name(full_name: str) -> tuple[str, str]:
+    owner, _, repo = full_name.partition("/")
+    return owner, repo
+
+
+def repositories_of(items: Iterable[dict]) -> list[str]:
+    return [
+        r["full_name"] for r in items if isinstance(r, dict) and isinstance(r.get("full_name"), str)
+    ]

@@ -1,0 +1,151 @@
+"""Snapshots of a repository on GitHub at one commit.
+
+Two ways in, chosen by API calls (measured in ``benchmarks/scan_api.py``):
+
+* **tarball** -- one call (GitHub redirects to a signed download) brings every
+  file at the commit: used for full scans and for pushes that touch something
+  a repository-wide fixer reads;
+* **contents** -- one call per file: used for small pushes where only
+  per-file fixers need the changed files (at most :data:`MAX_CONTENT_CALLS`).
+
+Limits (file size, file count, total bytes, binaries, vendored and generated
+directories) are the same as for local scans (:class:`fixers.local.SnapshotLimits`)
+and every skipped path is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+from collections.abc import Iterable, Mapping
+
+import gidgethub
+
+from bot.github import GitHubClients
+from fixers.contract import MemorySnapshot, SkippedFile
+from fixers.local import SkipReason, SnapshotLimits, is_binary, skip_reason_for_path
+
+DEFAULT_LIMITS = SnapshotLimits()
+#: A push reading more files than this fetches the tarball instead (one call).
+MAX_CONTENT_CALLS = 3
+#: Compressed tarballs above this are refused (the scan reports it) rather than read.
+MAX_TARBALL_BYTES = 200 * 1024 * 1024
+
+
+def _strip_top(name: str) -> str | None:
+    # GitHub's tarballs hold one top-level directory, "<owner>-<repo>-<sha7>/".
+    parts = name.split("/", 1)
+    return parts[1] if len(parts) == 2 and parts[1] else None
+
+
+def snapshot_from_tarball(
+    data: bytes,
+    *,
+    commit: str,
+    limits: SnapshotLimits = DEFAULT_LIMITS,
+    changed: Iterable[str] | None = None,
+    added_lines: Mapping[str, Iterable[int]] | None = None,
+) -> MemorySnapshot:
+    files: dict[str, bytes] = {}
+    all_paths: list[str] = []
+    skipped: list[SkippedFile] = []
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        for member in archive:
+            path = _strip_top(member.name)
+            if path is None or not member.isfile():
+                continue  # directories, symlinks (never followed), the pax header
+            all_paths.append(path)
+            reason = skip_reason_for_path(path, limits)
+            if reason is None and member.size > limits.max_file_bytes:
+                reason = SkipReason.TOO_LARGE
+            if reason is None and len(files) >= limits.max_files:
+                reason = SkipReason.FILE_LIMIT
+            if reason is None and total + member.size > limits.max_total_bytes:
+                reason = SkipReason.TOTAL_LIMIT
+            if reason is not None:
+                skipped.append(SkippedFile(path, reason))
+                continue
+            handle = archive.extractfile(member)
+            content = handle.read() if handle is not None else b""
+            if is_binary(content):
+                skipped.append(SkippedFile(path, SkipReason.BINARY))
+                continue
+            files[path] = content
+            total += len(content)
+    return MemorySnapshot(
+        files,
+        commit=commit,
+        all_paths=all_paths,
+        skipped=skipped,
+        changed=changed,
+        added_lines=added_lines,
+    )
+
+
+async def tarball_snapshot(
+    gh,
+    clients: GitHubClients,
+    owner: str,
+    repo: str,
+    sha: str,
+    *,
+    limits: SnapshotLimits = DEFAULT_LIMITS,
+    changed: Iterable[str] | None = None,
+    added_lines: Mapping[str, Iterable[int]] | None = None,
+) -> MemorySnapshot:
+    data = await clients.download(
+        gh, f"/repos/{owner}/{repo}/tarball/{sha}", max_bytes=MAX_TARBALL_BYTES
+    )
+    return snapshot_from_tarball(
+        data, commit=sha, limits=limits, changed=changed, added_lines=added_lines
+    )
+
+
+async def read_file(gh, owner: str, repo: str, path: str, ref: str) -> bytes | None:
+    """One file at ``ref`` through the contents API, or ``None`` when absent."""
+    try:
+        item = await gh.getitem(
+            "/repos/{owner}/{repo}/contents/{+path}{?ref}",
+            {"owner": owner, "repo": repo, "path": path, "ref": ref},
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 404:
+            return None
+        raise
+    if not isinstance(item, dict) or item.get("type") != "file":
+        return None
+    return base64.b64decode(item.get("content") or "")
+
+
+async def contents_snapshot(
+    gh,
+    owner: str,
+    repo: str,
+    sha: str,
+    paths: Iterable[str],
+    *,
+    limits: SnapshotLimits = DEFAULT_LIMITS,
+    changed: Iterable[str] | None = None,
+    added_lines: Mapping[str, Iterable[int]] | None = None,
+) -> MemorySnapshot:
+    files: dict[str, bytes] = {}
+    skipped: list[SkippedFile] = []
+    for path in paths:
+        reason = skip_reason_for_path(path, limits)
+        if reason is not None:
+            skipped.append(SkippedFile(path, reason))
+            continue
+        content = await read_file(gh, owner, repo, path, sha)
+        if content is None:
+            continue
+        if len(content) > limits.max_file_bytes:
+            skipped.append(SkippedFile(path, SkipReason.TOO_LARGE))
+        elif is_binary(content):
+            skipped.append(SkippedFile(path, SkipReason.BINARY))
+        else:
+            files[path] = content
+    return MemorySnapshot(
+        files, commit=sha, skipped=skipped, changed=changed, added_lines=added_lines
+    )
