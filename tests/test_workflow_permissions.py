@@ -327,6 +327,20 @@ def test_scripts_we_cannot_see_into_make_the_job_unknown(fixer, script, env, rea
     assert reason in finding.message and patches == []
 
 
+def test_credentials_in_scripts_and_image_urls_are_never_echoed(fixer):
+    secret = "ghp_" + "Z" * 36
+    text = (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        f"      - run: gh --token {secret} pr create\n"
+        "  b:\n    runs-on: x\n    steps:\n"
+        f"      - uses: docker://bot:{secret}@ghcr.io/o/img\n"
+        "        env:\n          T: ${{ github.token }}\n"
+    )
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert "cannot parse" in finding.message and "ghcr.io/o/img" in finding.message
+    assert secret not in repr(finding) and patches == []
+
+
 def test_tagged_or_structured_steps_are_unknown(fixer):
     text = (
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"

@@ -71,8 +71,14 @@ _LEVEL = {"none": 0, "read": 1, "write": 2}
 _TOKEN_EXPR = re.compile(r"\$\{\{[^}]*\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I)
 _TOKEN_VAR = re.compile(r"\$\{?(?:GITHUB_TOKEN|GH_TOKEN)\b")
 _GH_CALL = re.compile(r"(?:^|[\s;&|(`/])gh(?:\s+(\S+))?(?:\s+(\S+))?", re.M)
-_WORD = re.compile(r"[a-z][\w-]*")
+# A gh subcommand word; short and without digits or "_", so a token never passes.
+_WORD = re.compile(r"[a-z][a-z-]{0,19}")
 _MAX_SHOWN = 80  # user-controlled text quoted in findings and PR bodies is cut here
+
+
+def _no_userinfo(uses: str) -> str:
+    """``docker://user:pass@host/image`` -> ``docker://host/image``: credentials never shown."""
+    return _short(re.sub(r"^(docker://)[^/@]*@", r"\1", uses))
 
 
 def _short(text: str) -> str:
@@ -182,7 +188,7 @@ def _plan_uses(step: Step, env: Mapping[str, str], table: PermissionTable) -> tu
         raise LookupError(f"uses the local action `{_short(uses)}` (not analysed)")
     if uses.startswith("docker://"):
         if _step_token_passed(step, env):
-            raise LookupError(f"hands the token to the container `{_short(uses)}`")
+            raise LookupError(f"hands the token to the container `{_no_userinfo(uses)}`")
         return {}, ""
     match = _ACTION_REF.match(uses)
     if match is None:
@@ -218,12 +224,12 @@ def _plan_run(script: str, token_in_env: bool, table: PermissionTable) -> tuple[
     calls = 0
     for match in _GH_CALL.finditer(script):
         group, verb = match.group(1) or "", match.group(2) or ""
-        if not (_WORD.fullmatch(group) and _WORD.fullmatch(verb)):
+        if not _WORD.fullmatch(group):
             # Flags before the subcommand, aliases, `gh` alone: not a form we parse.
-            raise LookupError(
-                f"runs `{_short(match.group(0).strip())}`, which Patchwell cannot parse"
-            )
-        command = f"{group} {verb}"
+            # Never quoted: such arguments may carry a token (`gh --token ...`).
+            raise LookupError("runs `gh` with arguments Patchwell cannot parse")
+        # `gh api <endpoint>`: the second word is an argument, not a verb.
+        command = f"{group} {verb}" if _WORD.fullmatch(verb) else group
         needed = table.gh.get(command)
         if needed is None:
             raise LookupError(f"runs `gh {command}`, a command not in the permission table")
