@@ -36,7 +36,10 @@ EngineName = Literal["auto", "hyperscan", "re"]
 MULTILINE_WINDOW = 64 * 1024
 
 _ASSIGNED = re.compile(
-    r"""([A-Za-z_$][A-Za-z0-9_.$-]*)["'\]]?[ \t]*(?::=|=>|=|:|,)[ \t]*[A-Za-z]{0,2}["'`]?[ \t]*$"""
+    r"""([A-Za-z_$][A-Za-z0-9_.$-]*)["'\]]?"""
+    # an optional type annotation (`apiKey: string = "..."`)
+    r"""(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.<>\[\]| ]*?)?"""
+    r"""[ \t]*(?::=|=>|=|:|,)[ \t]*[A-Za-z]{0,2}["'`]?[ \t]*$"""
 )
 
 
