@@ -304,6 +304,21 @@ def test_ignored_paths_and_non_workflow_files_are_skipped(fixer):
     assert fixer.detect(snap, Context(ignore_paths=(".github/workflows/*",))) == []
 
 
+@pytest.mark.parametrize(
+    ("script", "writes"),
+    [
+        ("git push", True),
+        ("git -C site push origin gh-pages", True),
+        ("cd x && git -c user.name=bot push --force", True),
+        ("git pushd", False),
+        ("echo git-push-docs", False),
+        ("git log --oneline", False),
+    ],
+)
+def test_git_push_recognition(script, writes):
+    assert bool(load_permission_table().git_push.search(script)) is writes
+
+
 def test_data_table_has_sources_and_review_date():
     table = load_permission_table()
     assert table.reviewed == "2026-11-23"
