@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import jsonschema
 import pytest
@@ -495,3 +495,36 @@ def test_patchwell_cli_dispatches_scan(tmp_path: Path, capsys: pytest.CaptureFix
     make_repo(tmp_path, {"README.md": "x"})
     assert main(["scan", str(tmp_path), "--offline", "--format", "json", "--only", "nope"]) == 2
     assert "unknown fixer" in capsys.readouterr().err
+
+
+@dataclass
+class ServicesProbe:
+    """Records the services it is handed (and finds nothing)."""
+
+    seen: list[Any]
+    name: str = "probe"
+    patterns: tuple[str, ...] = ("*",)
+    scope: Literal["file", "repo"] = "repo"
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        self.seen.append(ctx.services)
+        return []
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        return []
+
+
+def test_services_come_from_the_environment_unless_offline(tmp_path: Path) -> None:
+    pytest.importorskip("fixers.dependencies.sources")
+    # An index nobody listens on: the clients are built, never called by the probe.
+    env = {"PATCHWELL_INDEX_URL": "http://127.0.0.1:9/pypi", "HOME": str(tmp_path)}
+    seen: list[Any] = []
+    for argv in ([str(tmp_path)], [str(tmp_path), "--offline"]):
+        args = build_parser().parse_args(argv)
+        code = run_scan(
+            args, fixers=[ServicesProbe(seen)], stdout=io.StringIO(), stderr=io.StringIO(), env=env
+        )
+        assert code == EXIT_CLEAN
+    online, offline = seen
+    assert online.index is not None and online.advisories is not None
+    assert offline.index is None and offline.advisories is None
