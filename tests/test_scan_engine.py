@@ -29,7 +29,7 @@ from fixers.contract import (
     fingerprint,
 )
 
-pytestmark = pytest.mark.asyncio
+
 OWNER, REPO, INSTALLATION = "acme", "shop", 31
 
 
