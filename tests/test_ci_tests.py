@@ -123,6 +123,33 @@ def test_eol_deploy_python_is_tested_but_flagged(fixer):
     assert "end-of-life" in patch.explanation.markdown()
 
 
+def test_project_in_a_subfolder_runs_there(fixer):
+    files = {
+        "frontend/package.json": b"{}",
+        "backend/requirements.txt": b"django==5.2\npytest-django\n",
+        "backend/Dockerfile": b"FROM python:3.13-slim\n",
+        "backend/tests/test_views.py": b"def test_v(): pass\n",
+    }
+    [_finding], [patch] = run(fixer, files)
+    doc = workflow(patch)
+    job = doc["jobs"]["tests"]
+    assert job["defaults"] == {"run": {"working-directory": "backend"}}
+    assert job["steps"][1]["with"]["python-version"] == "3.13"
+    assert "python -m pip install -r requirements.txt" in job["steps"][2]["run"]
+    assert "runs in `backend/`" in patch.explanation.markdown()
+
+
+def test_two_candidate_projects_are_reported_not_guessed(fixer):
+    files = {
+        "api/pyproject.toml": b'[project]\nname = "api"\n',
+        "api/tests/test_a.py": b"",
+        "worker/requirements.txt": b"celery\n",
+        "worker/tests/test_w.py": b"",
+    }
+    [finding], patches = run(fixer, files)
+    assert finding.rule == "tests-not-run" and patches == []
+
+
 def test_no_pin_uses_a_mature_release_and_says_so(fixer):
     _, [patch] = run(fixer, dict(APP))
     assert workflow(patch)["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.14"

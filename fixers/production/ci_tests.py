@@ -18,7 +18,7 @@ import configparser
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from importlib import resources
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from fixers.contract import (
     Explanation,
     FileEdit,
     Finding,
+    MemorySnapshot,
     Patch,
     Severity,
     Snapshot,
@@ -53,6 +54,7 @@ __all__ = [
     "find_test_evidence",
     "load_action_pins",
     "plan_tests",
+    "project_dir",
     "render_workflow",
     "runs_tests",
 ]
@@ -192,6 +194,49 @@ def find_test_evidence(snapshot: Snapshot, ctx: Context) -> list[str]:
     return evidence
 
 
+_PROJECT_FILES = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "tox.ini",
+    "pytest.ini",
+    "manage.py",
+    "uv.lock",
+    "Pipfile",
+)
+_SAFE_DIR = re.compile(r"[A-Za-z0-9][\w.-]*")
+
+
+def project_dir(snapshot: Snapshot, ctx: Context) -> str | None:
+    """Where the Python project lives: ``""`` for the root, one top-level folder
+    (``backend``) when only that folder holds both the tests and a manifest, or
+    ``None`` when the layout is ambiguous (Patchwell then reports, never guesses)."""
+    if any(snapshot.read(name) is not None for name in _PROJECT_FILES):
+        return ""
+    tops = {
+        p.split("/", 1)[0]
+        for p in snapshot.paths()
+        if "/" in p and matches_any(p, _TEST_FILES) and not ctx.ignored(p)
+    }
+    found = [
+        top
+        for top in sorted(tops)
+        if _SAFE_DIR.fullmatch(top)
+        and any(snapshot.read(f"{top}/{name}") is not None for name in _PROJECT_FILES)
+    ]
+    if not found:
+        return ""  # no manifest anywhere: pytest from the root is the best guess
+    return found[0] if len(found) == 1 else None
+
+
+def _subtree(snapshot: Snapshot, directory: str) -> Snapshot:
+    """The files under ``directory`` as if it were the root (reads only loaded files)."""
+    prefix = directory + "/"
+    files = {p[len(prefix) :]: snapshot.read(p) for p in snapshot.paths() if p.startswith(prefix)}
+    return MemorySnapshot({p: data for p, data in files.items() if data is not None})
+
+
 def _make_targets_run_tests(snapshot: Snapshot, targets: Sequence[str]) -> bool:
     text = _read(snapshot, "Makefile")
     if text is None:
@@ -243,6 +288,7 @@ class CiPlan:
     install: tuple[str, ...]
     test: str
     notes: tuple[str, ...] = ()
+    directory: str = ""  # the project's folder when it is not the repository root
 
 
 def _dependency_text(snapshot: Snapshot, project: Mapping[str, Any], files: Sequence[str]) -> str:
@@ -322,6 +368,11 @@ def render_workflow(plan: CiPlan, pins: Mapping[str, ActionPin]) -> str:
     checkout = pins["actions/checkout"].uses()
     setup = pins["actions/setup-python"].uses()
     install = "\n".join(f"          {cmd}" for cmd in plan.install)
+    defaults = (
+        f"    defaults:\n      run:\n        working-directory: {plan.directory}\n"
+        if plan.directory
+        else ""
+    )
     return f"""\
 # Runs the test suite on every push and pull request (added by Patchwell).
 name: tests
@@ -338,7 +389,7 @@ jobs:
   tests:
     runs-on: ubuntu-latest
     timeout-minutes: 20
-    steps:
+{defaults}    steps:
       - uses: {checkout}
         with:
           persist-credentials: false
@@ -453,7 +504,16 @@ class CiTestsFixer:
         )
         if path is None:
             return []
-        plan = plan_tests(snapshot, ctx, self.tables)
+        directory = project_dir(snapshot, ctx)
+        if directory is None:
+            return []  # several candidate projects: the finding stays report-only
+        if directory:
+            plan = plan_tests(
+                _subtree(snapshot, directory), Context(services=ctx.services), self.tables
+            )
+            plan = replace(plan, directory=directory)
+        else:
+            plan = plan_tests(snapshot, ctx, self.tables)
         text = render_workflow(plan, self.pins)
         if not _verify(text, plan):  # pragma: no cover - the template is ours
             return []
@@ -485,7 +545,12 @@ class CiTestsFixer:
             why="Tests that only run on a laptop stop being run. A required check on every "
             "pull request is what keeps a broken change from reaching production.",
             changes=f"Adds `{path}`:\n\n"
-            f"- Python `{plan.python}` ({plan.python_source})\n"
+            + (
+                f"- runs in `{plan.directory}/`, where the project lives\n"
+                if plan.directory
+                else ""
+            )
+            + f"- Python `{plan.python}` ({plan.python_source})\n"
             f"- install: `{'`; `'.join(plan.install)}`\n"
             f"- test: `{plan.test}`\n"
             "- token: `permissions: contents: read`; checkout does not keep credentials\n"
