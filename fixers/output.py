@@ -49,6 +49,9 @@ _SARIF_LEVEL = {
 # GitHub code scanning ranks security results by this property (a CVSS-like score as a string).
 _SECURITY_SEVERITY = {Severity.LEAKED_SECRET: "9.0", Severity.VULNERABILITY: "7.5"}
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
+# C0/C1 control characters other than tab and newline: a file name or a line of a
+# hostile repository could otherwise drive the reader's terminal (ANSI escapes).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,12 @@ def _skip_summary(result: ScanResult) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
 
 
+def _printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def render_text(report: ScanReport, *, diff: bool = False) -> str:
+    """Human-readable report; control characters from the repository are shown escaped."""
     result = report.result
     lines: list[str] = []
     for problem in report.config_problems:
@@ -150,7 +158,7 @@ def render_text(report: ScanReport, *, diff: bool = False) -> str:
     text = "\n".join(lines) + "\n"
     if diff:
         text += "".join(_text_patch(report, p) for p in result.patches)
-    return text
+    return _printable(text)
 
 
 def _text_patch(report: ScanReport, planned: PlannedPatch) -> str:

@@ -295,6 +295,14 @@ def test_diff_shows_each_patch_and_masks_the_removed_secret(tmp_path: Path) -> N
         assert "--- /dev/null\n+++ b/README.md\n" in body and "+# Project\n" in body
 
 
+def test_text_output_escapes_terminal_control_characters(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"evil\x1b[2J.py": f'K = "{FAKE_KEY}"\r\n\x1b]0;pwned\x07\r\n'})
+    _, out, _ = scan([str(tmp_path), "--diff"])
+    assert "evil\\x1b[2J.py:1" in out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\r\n" in out  # CRLF line ends are left alone
+
+
 def test_report_mode_patches_are_shown_but_not_opened(tmp_path: Path) -> None:
     make_repo(tmp_path, {**LEAKY, ".github/patchwell.yml": "fixers:\n  toykey: report\n"})
     _, out, _ = scan([str(tmp_path), "--diff"])
