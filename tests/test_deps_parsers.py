@@ -114,8 +114,8 @@ def test_remote_missing_and_outside_includes() -> None:
     result = parse_snapshot(snap(files, all_paths=[*files, "nope.txt"]))
     rules = [(i.rule, i.line) for i in result.issues]
     assert ("remote-include", 1) in rules
-    assert ("missing-include", 2) in rules and ("missing-include", 3) in rules
-    assert "not loaded" in next(i.message for i in result.issues if i.line == 2)
+    assert ("include-not-read", 2) in rules and ("missing-include", 3) in rules
+    assert "not read" in next(i.message for i in result.issues if i.line == 2)
     assert {d.name for d in result.dependencies} == {"click", "rich"}
 
 

@@ -356,13 +356,15 @@ def parse_requirements_tree(
                 )
             return
         if read(target) is None:
-            why = "is not loaded" if exists(target) else "does not exist"
+            if exists(target):
+                # In the tree but not fetched (name outside the manifest patterns,
+                # ignored, or over a size limit): a blind spot, not a broken build.
+                rule, why = "include-not-read", "was not read by this scan"
+            else:
+                rule, why = "missing-include", "does not exist"
             result.issues.append(
                 ParseIssue(
-                    inc.source,
-                    inc.line,
-                    "missing-include",
-                    f"line {inc.line}: included file {target} {why}",
+                    inc.source, inc.line, rule, f"line {inc.line}: included file {target} {why}"
                 )
             )
             return
