@@ -141,6 +141,19 @@ fixers:
     assert "bogus" not in config.fixers
 
 
+def test_fixer_option_schemas_follow_what_fixers_read() -> None:
+    text = (
+        "fixers:\n"
+        "  runtime-defaults: {mode: fix, timeout-seconds: 2.5}\n"
+        "  dependencies: {cooldown-days: 0.5}\n"
+    )
+    config, problems = load_repo_config(text, known_fixers=["runtime-defaults", "dependencies"])
+    assert problems == []
+    assert config.options_for("runtime-defaults") == {"timeout-seconds": 2.5}
+    _, problems = load_repo_config("fixers:\n  runtime-defaults: {timeout-seconds: 0}\n")
+    assert lines_of(problems) == [2] and "timeout-seconds" in problems[0].message
+
+
 def test_problem_renders_as_file_line_column() -> None:
     _, problems = load_repo_config("labels: nope\n", path=".github/patchwell.yml")
     assert str(problems[0]).startswith(".github/patchwell.yml:1:9: labels:")
