@@ -1,0 +1,164 @@
+"""`@patchwell` commands: parsing hostile text, and the real flow through the server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.commands import Command, parse_commands
+from bot.service import PARTS
+from tests.appfixtures import WEBHOOK_SECRET
+from tests.webhooks import delivery, example
+
+OWNER, REPO, INSTALLATION = "acme", "shop", 4321
+
+WORKFLOW = """name: ci
+on: [push, pull_request]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pytest
+"""
+
+
+def test_commands_are_read_only_at_line_start_and_outside_quotes() -> None:
+    body = (
+        "thanks!\n@patchwell rebase\n> @patchwell ignore\n```\n@patchwell ignore\n```\n"
+        "please @patchwell explain\n@PatchWell   EXPLAIN now\n@patchwell rebase\n"
+    )
+    assert parse_commands(body, "patchwell") == [Command("rebase"), Command("explain")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "@patchwell",
+        "@patchwell delete-everything",
+        "@patchwellx ignore",
+        "x" * 70_000 + "\n@patchwell ignore",
+        "@patchwell " + "a" * 5000,
+    ],
+)
+def test_hostile_or_empty_comments_give_no_command(body: str) -> None:
+    assert parse_commands(body, "patchwell") == []
+
+
+def test_at_most_three_commands_per_comment() -> None:
+    body = "\n".join(f"@patchwell {c}" for c in ("rebase", "explain", "ignore", "recreate"))
+    assert len(parse_commands(body, "patchwell")) == 3
+
+
+async def wait_idle(queue, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        depth = await queue.depth()
+        jobs = await queue.list_jobs(states=("queued", "running"))
+        if not depth.get("running") and not [j for j in jobs if j.run_at <= time.time()]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("jobs never settled")
+
+
+async def send(client, event: str, payload: dict) -> None:
+    d = delivery(event, payload, WEBHOOK_SECRET)
+    response = await client.post("/webhook", data=d.body, headers=d.headers)
+    assert response.status == 202, await response.text()
+
+
+def comment_payload(fake, number: int, body: str, login: str) -> dict:
+    payload = example("issue_comment", "created")
+    stored = fake.add_comment(OWNER, REPO, number, body, author_login=login)
+    payload["comment"] = {
+        **payload["comment"],
+        "id": stored["id"],
+        "body": body,
+        "user": {**payload["comment"]["user"], "login": login, "type": "User"},
+    }
+    payload["issue"] = {
+        **payload["issue"],
+        "number": number,
+        "pull_request": {"url": "ignored-absolute-url"},
+    }
+    payload["repository"] = {
+        **payload["repository"],
+        "full_name": f"{OWNER}/{REPO}",
+        "name": REPO,
+        "owner": {"login": OWNER},
+    }
+    payload["installation"] = {"id": INSTALLATION}
+    return payload
+
+
+@pytest.fixture
+async def scanned(live_web, fake_github):
+    """A repository installed and scanned through the server, with Patchwell PRs open."""
+    fake_github.create_repo(
+        OWNER, REPO, {".github/workflows/ci.yml": WORKFLOW, "app.py": "print('hi')\n"}
+    )
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    client, app = live_web
+    created = example("installation", "created")
+    created["installation"]["id"] = INSTALLATION
+    await send(client, "installation", created)
+    await wait_idle(app[PARTS].queue)
+    pulls = fake_github.pulls(OWNER, REPO)
+    assert pulls, "the scan should have opened at least one PR"
+    return client, app, pulls[0]
+
+
+async def test_writer_ignores_a_pr(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "maint", "maintain")
+    await send(
+        client,
+        "issue_comment",
+        comment_payload(fake_github, pull["number"], "@patchwell ignore", "maint"),
+    )
+    await wait_idle(app[PARTS].queue)
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "closed"
+    assert pull["head"]["ref"] not in fake_github.branches(OWNER, REPO)
+    # A rescan does not bring the ignored change back.
+    await send(
+        client,
+        "check_suite",
+        {
+            **example("check_suite", "rerequested"),
+            "installation": {"id": INSTALLATION},
+            "repository": {"full_name": f"{OWNER}/{REPO}", "name": REPO, "owner": {"login": OWNER}},
+        },
+    )
+    await wait_idle(app[PARTS].queue)
+    open_heads = [p["head"]["ref"] for p in fake_github.pulls(OWNER, REPO) if p["state"] == "open"]
+    assert pull["head"]["ref"] not in open_heads
+
+
+async def test_reader_is_refused_and_nothing_changes(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "visitor", "read")
+    await send(
+        client,
+        "issue_comment",
+        comment_payload(fake_github, pull["number"], "@patchwell ignore", "visitor"),
+    )
+    await wait_idle(app[PARTS].queue)
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    last = fake_github.comments(OWNER, REPO, pull["number"])[-1]["body"]
+    assert "only people with write access" in last
+
+
+async def test_explain_posts_the_findings(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "maint", "write")
+    await send(
+        client,
+        "issue_comment",
+        comment_payload(fake_github, pull["number"], "@patchwell explain", "maint"),
+    )
+    await wait_idle(app[PARTS].queue)
+    last = fake_github.comments(OWNER, REPO, pull["number"])[-1]["body"]
+    assert "What Patchwell found" in last and "`" in last
