@@ -110,7 +110,7 @@ def _services(offline: bool, stderr: TextIO, env: Mapping[str, str]) -> Services
     if offline:
         return Services()
     try:
-        from fixers.dependencies.sources import sources_from_env  # type: ignore[import-not-found]
+        from fixers.dependencies.sources import sources_from_env
     except ImportError:
         return Services()
     try:
