@@ -44,7 +44,6 @@ _ISSUE_SEVERITY = {
     "missing-include": Severity.BROKEN_BUILD,
     "remote-include": Severity.HYGIENE,
 }
-_PY_MARKER = re.compile(r"python_(full_)?version")
 _LOCK_FILES = ("poetry.lock", "Pipfile.lock", "uv.lock", "pdm.lock", "pylock.toml")
 _SEMVER_TAG = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
 
@@ -103,7 +102,7 @@ def detect(snapshot: Snapshot, ctx: Context) -> list[Finding]:
     return detect_parsed(snapshot, parsed, env)
 
 
-def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Environment) -> list[Finding]:
+def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Env) -> list[Finding]:
     findings = [_issue_finding(i) for i in parsed.issues]
     findings += [
         _finding("config", Severity.HYGIENE, f"dependencies options: {p}", (p,))
@@ -116,9 +115,6 @@ def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Environment) -> 
     actions = [d for d in parsed.dependencies if d.ecosystem == "actions" and d.managed]
     findings += _action_findings(actions, env)
     return findings
-
-
-Environment = Env
 
 
 def _issue_finding(issue: ParseIssue) -> Finding:
