@@ -303,3 +303,81 @@ def test_bad_input_gets_bounded_answers(fixer, files):
     findings, patches = run(fixer, files)
     assert all(len(f.message) < 1000 for f in findings)
     assert patches == []
+
+
+def test_python_version_is_the_deploy_pin_on_heroku_style_platforms(fixer):
+    wf = (
+        b"on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+        b"      - uses: actions/setup-python@v5\n        with:\n"
+        b"          python-version: 3.12\n"
+    )
+    files = {"Procfile": b"web: gunicorn app:app\n", ".python-version": b"3.13\n", WF: wf}
+    facts = collect_facts(MemorySnapshot(files), CTX)
+    assert [p.source for p in facts.pins if p.deploy] == [".python-version"]
+    [finding], [patch] = run(fixer, files)
+    assert finding.path == WF
+    # Unquoted in the original: written quoted, or YAML would read 3.10 as 3.1.
+    assert patch.edits[0].content == wf.replace(b"3.12", b'"3.13"')
+
+
+def test_render_python_version_counts_as_deploy(fixer):
+    files = {
+        "render.yaml": b"services:\n  - type: web\n    envVars:\n"
+        b"      - key: PYTHON_VERSION\n        value: 3.12.8\n",
+        ".python-version": b"3.11\n",
+    }
+    [finding], [patch] = run(fixer, files)
+    assert "render.yaml:5" in finding.message
+    assert patch.edits[0].content == b"3.12\n"  # minor-only pin stays minor-only
+
+
+UNQUOTED = b"""on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        python: [3.9, 3.10, "3.11"]
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: ${{ matrix.python }}
+  one:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: 3.10   # the classic
+"""
+
+
+def test_unquoted_versions_yaml_reads_as_floats_are_quoted(fixer):
+    findings, patches = run(fixer, {WF: UNQUOTED})
+    misread = sorted(f.line for f in findings if f.rule == "unquoted-version")
+    assert misread == [7, 17]
+    assert all(
+        f.severity is Severity.BROKEN_BUILD for f in findings if f.rule == "unquoted-version"
+    )
+    [patch] = [p for p in patches if p.key == "quote-versions"]
+    assert changed_lines(UNQUOTED, patch.edits[0].content) == [
+        ('        python: [3.9, 3.10, "3.11"]\n', '        python: [3.9, "3.10", "3.11"]\n'),
+        (
+            "          python-version: 3.10   # the classic\n",
+            '          python-version: "3.10"   # the classic\n',
+        ),
+    ]
+    after = MemorySnapshot({WF: UNQUOTED}).with_edits(patch.edits)
+    assert not [f for f in fixer.detect(after, CTX) if f.rule == "unquoted-version"]
+
+
+def test_alignment_of_an_unquoted_version_writes_it_quoted(fixer):
+    wf = (
+        b"on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    strategy:\n"
+        b"      matrix:\n        python: [3.11]\n    steps:\n"
+        b"      - uses: actions/setup-python@v5\n"
+        b"        with: {python-version: '${{ matrix.python }}'}\n"
+    )
+    _, [patch] = run(fixer, {"Dockerfile": b"FROM python:3.13-slim\n", WF: wf})
+    assert changed_lines(wf, patch.edits[0].content) == [
+        ("        python: [3.11]\n", '        python: ["3.13"]\n')
+    ]

@@ -580,6 +580,34 @@ def _eol_findings(facts: RuntimeFacts, tables: RuntimeTables, today: date) -> li
     return out
 
 
+def _misread_fingerprint(pin: PythonPin) -> str:
+    assert pin.ref is not None
+    return fingerprint(NAME, "unquoted-version", pin.path, pin.ref.value, str(pin.ref.line))
+
+
+def _misread_findings(facts: RuntimeFacts) -> list[tuple[PythonPin, Finding]]:
+    """CI versions written as bare numbers that YAML reads differently (3.10 -> 3.1)."""
+    out = []
+    for pin in facts.pins:
+        if pin.ref is None or not pin.ref.misread:
+            continue
+        value = pin.ref.value
+        finding = Finding(
+            fixer=NAME,
+            rule="unquoted-version",
+            severity=Severity.BROKEN_BUILD,
+            title=f"`{value}` is read as the number {float(value)}",
+            message=f"`{pin.path}:{pin.line}` writes Python `{value}` unquoted; YAML and "
+            f"GitHub read it as {float(value)}, a Python that does not exist. "
+            f'Quote it: `"{value}"`.',
+            fingerprint=_misread_fingerprint(pin),
+            path=pin.path,
+            line=pin.line,
+        )
+        out.append((pin, finding))
+    return out
+
+
 def _runner_findings(facts: RuntimeFacts, tables: RuntimeTables, today: date) -> list[Finding]:
     out = []
     for runner in facts.runners:
@@ -784,6 +812,7 @@ class RuntimeDriftFixer:
         facts = collect_facts(snapshot, ctx, self.cache)
         findings = _eol_findings(facts, self.tables, today)
         findings += _runner_findings(facts, self.tables, today)
+        findings += [f for _, f in _misread_findings(facts)]
         drift, _ = _alignment(facts, self.tables, today)
         return findings + drift
 
@@ -795,6 +824,10 @@ class RuntimeDriftFixer:
         align = self._align_patch(snapshot, facts, today, wanted)
         if align is not None:
             patches.append(align)
+        taken = set(align.fingerprints) if align is not None else set()
+        quote = self._quote_patch(snapshot, facts, wanted, taken)
+        if quote is not None:
+            patches.append(quote)
         runners = self._runner_patch(snapshot, facts, today, wanted)
         if runners is not None:
             patches.append(runners)
@@ -817,6 +850,8 @@ class RuntimeDriftFixer:
         for pin in chosen:
             assert pin.ref is not None
             new = _aligned_text(pin.ref.value, deploy, target)
+            if pin.ref.number:
+                new = f'"{new}"'  # an unquoted 3.10 would be read as 3.1
             per_file[pin.path].append((pin.ref, new))
             lines.append(f"- `{pin.path}:{pin.line}` ({pin.source}): `{pin.ref.value}` → `{new}`")
         edits = self._edits(snapshot, per_file)
@@ -842,7 +877,44 @@ class RuntimeDriftFixer:
                 rollback="Revert this pull request.",
             ),
             severity=Severity.DRIFT,
-            fingerprints=tuple(by_pin[(p.path, p.line)].fingerprint for p in chosen),
+            fingerprints=tuple(by_pin[(p.path, p.line)].fingerprint for p in chosen)
+            + tuple(_misread_fingerprint(p) for p in chosen if p.ref and p.ref.misread),
+        )
+
+    def _quote_patch(
+        self, snapshot: Snapshot, facts: RuntimeFacts, wanted: set[str], taken: set[str]
+    ) -> Patch | None:
+        found = [
+            (pin, f)
+            for pin, f in _misread_findings(facts)
+            if f.fingerprint in wanted and f.fingerprint not in taken
+        ]
+        if not found:
+            return None
+        per_file: dict[str, list[tuple[ScalarRef, str]]] = defaultdict(list)
+        for pin, _ in found:
+            assert pin.ref is not None
+            per_file[pin.path].append((pin.ref, f'"{pin.ref.value}"'))
+        edits = self._edits(snapshot, per_file)
+        if not edits:
+            return None
+        listed = "\n".join(f"- `{p.path}:{p.line}`: `{p.ref.value}`" for p, _ in found if p.ref)
+        return Patch(
+            fixer=NAME,
+            key="quote-versions",
+            title="Quote Python versions that YAML reads as numbers",
+            edits=edits,
+            explanation=Explanation(
+                found="These versions are unquoted, so YAML -- and GitHub -- read them as "
+                "floating-point numbers (`3.10` becomes `3.1`):\n\n" + listed,
+                why="`actions/setup-python` then asks for a Python that does not exist and "
+                "the job fails, or silently tests another version.",
+                changes="Wraps each listed value in double quotes; nothing else changes.",
+                verify="The jobs now set up exactly the versions written.",
+                rollback="Revert this pull request.",
+            ),
+            severity=Severity.BROKEN_BUILD,
+            fingerprints=tuple(f.fingerprint for _, f in found),
         )
 
     def _runner_patch(

@@ -66,10 +66,21 @@ class ScalarRef:
     value: str
     line: int
     col: int
+    # An unquoted number in the YAML (``3.10``): ``value`` is its source text,
+    # but YAML -- and GitHub -- read it as a float (``3.1``).
+    number: bool = False
 
     @property
     def lineno(self) -> int:
         return self.line + 1
+
+    @property
+    def misread(self) -> bool:
+        """A number whose float reading differs from what was written (3.10 -> 3.1)."""
+        try:
+            return self.number and str(float(self.value)) != self.value
+        except ValueError:
+            return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,22 +169,33 @@ def _str_map(value: Any) -> dict[str, str]:
     return out
 
 
-def _value_ref(node: CommentedMap, key: str) -> ScalarRef | None:
-    value = node.get(key)
+_PLAIN = re.compile(r"[^\s,\]\}#]+")
+
+
+def _ref(value: Any, line: int, col: int, lines: Sequence[str]) -> ScalarRef | None:
     text = _as_str(value)
     if text is None:
         return None
-    line, col = node.lc.value(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and line < len(lines):
+        # str(3.10) is "3.1": keep the characters the file actually has.
+        raw = _PLAIN.match(lines[line], col)
+        if raw is not None:
+            return ScalarRef(raw.group(0), line, col, number=True)
     return ScalarRef(text, line, col)
 
 
-def _seq_refs(seq: CommentedSeq) -> tuple[ScalarRef, ...]:
+def _value_ref(node: CommentedMap, key: str, lines: Sequence[str]) -> ScalarRef | None:
+    line, col = node.lc.value(key) if key in node else (0, 0)
+    return _ref(node.get(key), line, col, lines)
+
+
+def _seq_refs(seq: CommentedSeq, lines: Sequence[str]) -> tuple[ScalarRef, ...]:
     refs = []
     for i, item in enumerate(seq):
-        text = _as_str(item)
-        if text is not None:
-            line, col = seq.lc.item(i)
-            refs.append(ScalarRef(text, line, col))
+        line, col = seq.lc.item(i)
+        ref = _ref(item, line, col, lines)
+        if ref is not None:
+            refs.append(ref)
     return tuple(refs)
 
 
@@ -189,7 +211,7 @@ def _triggers(on: Any) -> tuple[frozenset[str], Mapping[str, Any]]:
     return frozenset(), {}
 
 
-def _step(index: int, node: Any) -> Step | None:
+def _step(index: int, node: Any, lines: Sequence[str]) -> Step | None:
     if not isinstance(node, CommentedMap):
         return None
     with_node = node.get("with")
@@ -197,7 +219,7 @@ def _step(index: int, node: Any) -> Step | None:
     if isinstance(with_node, CommentedMap):
         for key in with_node:
             if isinstance(key, str):
-                ref = _value_ref(with_node, key)
+                ref = _value_ref(with_node, key, lines)
                 if ref is not None:
                     with_refs[key] = ref
     return Step(
@@ -213,7 +235,7 @@ def _step(index: int, node: Any) -> Step | None:
     )
 
 
-def _matrix(job: CommentedMap) -> dict[str, tuple[ScalarRef, ...]]:
+def _matrix(job: CommentedMap, lines: Sequence[str]) -> dict[str, tuple[ScalarRef, ...]]:
     strategy = job.get("strategy")
     if not isinstance(strategy, Mapping):
         return {}
@@ -225,26 +247,26 @@ def _matrix(job: CommentedMap) -> dict[str, tuple[ScalarRef, ...]]:
         if not isinstance(key, str):
             continue
         if isinstance(value, CommentedSeq):
-            out[key] = _seq_refs(value)
+            out[key] = _seq_refs(value, lines)
         else:
-            ref = _value_ref(matrix, key)
+            ref = _value_ref(matrix, key, lines)
             if ref is not None:
                 out[key] = (ref,)
     return out
 
 
-def _runs_on(job: CommentedMap) -> tuple[tuple[ScalarRef, ...], str | None]:
+def _runs_on(job: CommentedMap, lines: Sequence[str]) -> tuple[tuple[ScalarRef, ...], str | None]:
     value = job.get("runs-on")
     if isinstance(value, CommentedSeq):
-        return _seq_refs(value), None
+        return _seq_refs(value, lines), None
     if isinstance(value, CommentedMap):
         # ``runs-on: {group: ..., labels: [...]}``: larger-runner groups.
         labels = value.get("labels")
         if isinstance(labels, CommentedSeq):
-            return _seq_refs(labels), None
-        ref = _value_ref(value, "labels")
+            return _seq_refs(labels, lines), None
+        ref = _value_ref(value, "labels", lines)
         return ((ref,) if ref else ()), None
-    ref = _value_ref(job, "runs-on")
+    ref = _value_ref(job, "runs-on", lines)
     if ref is None:
         return (), None
     if "${{" in ref.value:
@@ -252,7 +274,7 @@ def _runs_on(job: CommentedMap) -> tuple[tuple[ScalarRef, ...], str | None]:
     return (ref,), None
 
 
-def _job(job_id: str, jobs: CommentedMap, node: Any) -> Job:
+def _job(job_id: str, jobs: CommentedMap, node: Any, lines: Sequence[str]) -> Job:
     line = jobs.lc.key(job_id)[0] + 1
     if not isinstance(node, CommentedMap):
         return Job(job_id, line, None, (), False, None, (), None, {}, {}, None, None)
@@ -260,10 +282,10 @@ def _job(job_id: str, jobs: CommentedMap, node: Any) -> Job:
     steps: list[Step] = []
     if isinstance(steps_node, Sequence) and not isinstance(steps_node, str):
         for i, item in enumerate(steps_node):
-            step = _step(i, item)
+            step = _step(i, item, lines)
             if step is not None:
                 steps.append(step)
-    runs_on, runs_on_expr = _runs_on(node)
+    runs_on, runs_on_expr = _runs_on(node, lines)
     body_line: int | None = None
     body_col: int | None = None
     if len(node) and not node.fa.flow_style():
@@ -278,7 +300,7 @@ def _job(job_id: str, jobs: CommentedMap, node: Any) -> Job:
         permissions=node.get("permissions"),
         runs_on=runs_on,
         runs_on_expr=runs_on_expr,
-        matrix=_matrix(node),
+        matrix=_matrix(node, lines),
         env=_str_map(node.get("env")),
         body_line=body_line,
         body_col=body_col,
@@ -316,13 +338,14 @@ def load_workflow(path: str, data: bytes) -> Workflow:
         raise WorkflowError(path, "not a mapping at the top level")
     triggers, trigger_config = _triggers(doc.get("on", doc.get(True)))
     jobs_node = doc.get("jobs")
+    lines = text.split("\n")
     jobs: list[Job] = []
     jobs_line = None
     if isinstance(jobs_node, CommentedMap):
         jobs_line = doc.lc.key("jobs")[0]
         for job_id, node in jobs_node.items():
             if isinstance(job_id, str):
-                jobs.append(_job(job_id, jobs_node, node))
+                jobs.append(_job(job_id, jobs_node, node, lines))
     return Workflow(
         path=path,
         text=text,
