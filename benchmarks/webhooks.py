@@ -32,7 +32,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Python puts this script's directory first on sys.path, where benchmarks/secrets.py
+# would shadow the standard library's secrets module: put the repository root there.
+sys.path[0] = str(ROOT)
 
 from tests.dbfixtures import fresh_pg_schema, postgres_admin_url, postgres_unreachable_reason  # noqa: E402
 from tests.webhooks import delivery, example  # noqa: E402
@@ -48,9 +50,11 @@ def free_port() -> int:
 
 def private_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM,
-                             serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen) -> None:
@@ -117,19 +121,29 @@ async def run_one(label: str, database_url: str, deliveries: int, senders: int) 
     }
     workdir = tempfile.mkdtemp(prefix="pw-bench-")
     if not database_url.startswith("sqlite"):
-        subprocess.run([sys.executable, "-m", "bot.cli", "migrate"], env=env, cwd=ROOT,
-                       check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--no-worker"],
-                            env=env, cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "migrate"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-worker"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, url, proc)
         payload = example("push")
         body = json.dumps(payload).encode()
-        items = [delivery("push", body, SECRET, delivery_id=str(uuid.uuid4()))
-                 for _ in range(deliveries)]
+        items = [
+            delivery("push", body, SECRET, delivery_id=str(uuid.uuid4())) for _ in range(deliveries)
+        ]
         # Warm-up outside the measurement (connection set-up, first queries).
         await send_all(url, [delivery("push", body, SECRET) for _ in range(50)], 8)
         started = time.perf_counter()
@@ -164,8 +178,9 @@ def main() -> int:
     results = []
     if args.db in {"sqlite", "both"}:
         path = Path(tempfile.mkdtemp(prefix="pw-bench-")) / "bench.db"
-        results.append(asyncio.run(run_one("sqlite", f"sqlite:///{path}", args.deliveries,
-                                           args.senders)))
+        results.append(
+            asyncio.run(run_one("sqlite", f"sqlite:///{path}", args.deliveries, args.senders))
+        )
     if args.db in {"postgresql", "both"}:
         admin = postgres_admin_url()
         reason = postgres_unreachable_reason(admin)
@@ -173,13 +188,16 @@ def main() -> int:
             print(f"postgresql: skipped ({reason})")
         else:
             with fresh_pg_schema(admin) as url:
-                results.append(asyncio.run(run_one("postgresql", url, args.deliveries,
-                                                   args.senders)))
+                results.append(
+                    asyncio.run(run_one("postgresql", url, args.deliveries, args.senders))
+                )
     for r in results:
-        print(f"{r['db']:<11} {r['deliveries']} deliveries, {r['senders']} senders: "
-              f"{r['throughput_per_s']}/s, ack p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-              f"max {r['max_ms']} ms; statuses {r['statuses']}; jobs stored {r['jobs_stored']}, "
-              f"lost {r['lost']}")
+        print(
+            f"{r['db']:<11} {r['deliveries']} deliveries, {r['senders']} senders: "
+            f"{r['throughput_per_s']}/s, ack p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"max {r['max_ms']} ms; statuses {r['statuses']}; jobs stored {r['jobs_stored']}, "
+            f"lost {r['lost']}"
+        )
     return 0 if all(r["lost"] == 0 for r in results) else 1
 
 
