@@ -9,6 +9,8 @@ import pytest
 
 from fixers.dependencies.sources import (
     AdvisoriesUnavailable,
+    CachedAnswer,
+    HttpCache,
     IndexUnavailable,
     sources_from_env,
 )
@@ -185,3 +187,11 @@ def test_no_batching_when_url_is_not_a_query_endpoint(index: FakeIndex) -> None:
     env = {**index.env(), "PATCHWELL_OSV_URL": index.osv_url + "?x=1"}
     _, advisories = sources_from_env(env, cache_dir=None)
     assert advisories.service.batch_url is None
+
+
+def test_memory_cache_is_bounded(tmp_path: Path) -> None:
+    cache = HttpCache(tmp_path, max_memory_entries=2)
+    for i in range(3):
+        cache.put(f"k{i}", CachedAnswer(b"{}", None, 0.0))
+    assert len(cache._memory) == 2 and "k0" not in cache._memory
+    assert cache.get("k0") is not None  # still on disk

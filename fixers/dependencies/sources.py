@@ -38,6 +38,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -107,8 +108,11 @@ class HttpStats:
 class HttpCache:
     """URL -> last answer, in memory and (optionally) one JSON file per URL on disk."""
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
-        self._memory: dict[str, CachedAnswer] = {}
+    def __init__(self, cache_dir: Path | None = None, max_memory_entries: int = 1024) -> None:
+        # LRU in memory (a long-lived worker scans many repositories; big projects'
+        # JSON runs to megabytes), everything on disk.
+        self._memory: OrderedDict[str, CachedAnswer] = OrderedDict()
+        self._max = max_memory_entries
         self._dir = cache_dir
         self._lock = threading.Lock()
         if cache_dir is not None:
@@ -122,6 +126,8 @@ class HttpCache:
     def get(self, key: str) -> CachedAnswer | None:
         with self._lock:
             hit = self._memory.get(key)
+            if hit is not None:
+                self._memory.move_to_end(key)
         if hit is not None:
             return hit
         path = self._file(key)
@@ -132,13 +138,18 @@ class HttpCache:
             hit = CachedAnswer(base64.b64decode(raw["body"]), raw.get("etag"), float(raw["at"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged cache file is a miss, not a failure
-        with self._lock:
-            self._memory[key] = hit
+        self._remember(key, hit)
         return hit
 
-    def put(self, key: str, answer: CachedAnswer) -> None:
+    def _remember(self, key: str, answer: CachedAnswer) -> None:
         with self._lock:
             self._memory[key] = answer
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._max:
+                self._memory.popitem(last=False)
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        self._remember(key, answer)
         path = self._file(key)
         if path is None:
             return
@@ -297,7 +308,8 @@ class Memo:
 
     ttl: float
     clock: Callable[[], float]
-    _items: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    max_entries: int = 4096
+    _items: OrderedDict[str, tuple[float, Any]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, key: str) -> tuple[bool, Any]:
@@ -310,6 +322,9 @@ class Memo:
     def put(self, key: str, value: Any) -> None:
         with self._lock:
             self._items[key] = (self.clock(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
 
 
 class PackageIndex(Protocol):
