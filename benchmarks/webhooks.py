@@ -173,7 +173,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--deliveries", type=int, default=3000)
-    parser.add_argument("--senders", type=int, default=32)
+    parser.add_argument("--senders", type=int, default=8)
     args = parser.parse_args()
     results = []
     if args.db in {"sqlite", "both"}:
