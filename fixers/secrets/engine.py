@@ -15,6 +15,7 @@ masks and hashes.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import re
@@ -192,8 +193,18 @@ class Scanner:
         if fallback:
             lowered = data.lower()
             for rule in fallback:
-                if not rule.keywords or any(k in lowered for k in rule.keywords):
+                if rule.keywords and not any(k in lowered for k in rule.keywords):
+                    continue
+                if rule.prefilter is None:
                     yield rule, 0, len(data)
+                    continue
+                seen: set[int] = set()
+                haystack = lowered if rule.case_insensitive else data
+                for m in rule.prefilter.finditer(haystack):
+                    window = _line_window(rule, data, m.end())
+                    if window[0] not in seen:
+                        seen.add(window[0])
+                        yield rule, *window
 
     def _hs_windows(self, data: bytes) -> Iterator[tuple[Rule, int, int]]:
         assert self._hs is not None
@@ -207,31 +218,29 @@ class Scanner:
         self._hs.db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         seen: set[tuple[int, int]] = set()
         for rule_id, end in ends:
-            line_start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
-            if (rule_id, line_start) in seen:
-                continue
-            seen.add((rule_id, line_start))
             rule = self._hs.rules[rule_id]
-            if rule.multiline:
-                yield rule, line_start, min(len(data), line_start + MULTILINE_WINDOW)
-            else:
-                line_end = data.find(b"\n", end)
-                yield rule, line_start, len(data) if line_end < 0 else line_end
+            lo, hi = _line_window(rule, data, end)
+            if (rule_id, lo) not in seen:
+                seen.add((rule_id, lo))
+                yield rule, lo, hi
 
     # -- what is real -------------------------------------------------------------------
 
     def scan(self, path: str, data: bytes) -> list[Hit]:
         """Confirmed hits in ``data``, overlaps resolved in favour of the specific rule."""
         found: dict[tuple[str, int], Hit] = {}
+        lines = _Lines(data)
         for rule, lo, hi in self._windows(data):
             assert rule.compiled is not None
             for match in rule.compiled.finditer(data, lo, hi):
-                hit = self._confirm(rule, match, path, data)
+                hit = self._confirm(rule, match, path, data, lines)
                 if hit is not None:
                     found.setdefault((rule.id, hit.start), hit)
         return _resolve_overlaps(list(found.values()))
 
-    def _confirm(self, rule: Rule, m: re.Match[bytes], path: str, data: bytes) -> Hit | None:
+    def _confirm(
+        self, rule: Rule, m: re.Match[bytes], path: str, data: bytes, lines: _Lines
+    ) -> Hit | None:
         group = next((g for g in rule.secret_groups if m.group(g) is not None), None)
         if group is None:
             return None
@@ -248,7 +257,7 @@ class Scanner:
             m.span(rule.span_group) if rule.span_group is not None else (start, end)
         )
         lo, hi = min(start, span_start), max(end, span_end)
-        line = data.count(b"\n", 0, lo) + 1
+        line = lines.number(lo)
         return Hit(
             rule=rule,
             path=path,
@@ -295,6 +304,28 @@ class Scanner:
         prefix = data[max(ls, span_start - 200) : span_start].decode("utf-8", "replace")
         found = _ASSIGNED.search(prefix)
         return found.group(1) if found else None
+
+
+def _line_window(rule: Rule, data: bytes, end: int) -> tuple[int, int]:
+    """The line a candidate ends on (a bounded window from it for multi-line rules)."""
+    start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
+    if rule.multiline:
+        return start, min(len(data), start + MULTILINE_WINDOW)
+    stop = data.find(b"\n", end)
+    return start, len(data) if stop < 0 else stop
+
+
+class _Lines:
+    """Line numbers by offset, indexed once per file on first use (hits are rare)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._starts: list[int] | None = None
+
+    def number(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = [m.end() for m in re.finditer(b"\n", self._data)]
+        return bisect.bisect_right(self._starts, offset) + 1
 
 
 def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:

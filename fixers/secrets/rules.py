@@ -52,6 +52,9 @@ class Rule:
     priority: int
     source: str
     compiled: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
+    # The cheap candidate finder the pure-Python engine runs first (``hs_regex``, when it is
+    # simpler than ``regex``): the full regex then only runs on the lines it points at.
+    prefilter: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +130,26 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
 
 
+def _prefilter(pattern: str, case_insensitive: bool) -> re.Pattern[bytes]:
+    """Compile a candidate finder. A case-insensitive one is lower-cased and run over the
+    lower-cased file instead: `re.IGNORECASE` disables the literal scans that make it fast."""
+    if not case_insensitive:
+        return re.compile(pattern.encode("ascii"))
+    if re.search(r"\\[SWDBAZ]", pattern):
+        raise ValueError("a case-insensitive hs_regex may not use upper-case escapes")
+    return re.compile(pattern.lower().encode("ascii"))
+
+
 def _rule(raw: Mapping[str, Any]) -> Rule:
     try:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
         ci = bool(raw.get("case_insensitive", False))
-        compiled = None
+        compiled = prefilter = None
         if kind == "regex":
             flags = re.IGNORECASE if ci else 0
+            if raw.get("hs_regex") and raw["hs_regex"] != regex:
+                prefilter = _prefilter(str(raw["hs_regex"]), ci)
             if raw.get("multiline"):
                 flags |= re.DOTALL
             compiled = re.compile(regex.encode("ascii"), flags)
@@ -162,6 +177,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             priority=int(raw.get("priority", 0)),
             source=str(raw["source"]),
             compiled=compiled,
+            prefilter=prefilter,
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
