@@ -130,3 +130,27 @@ def test_release_links_prefer_changelog_then_github_releases() -> None:
         "[Source](https://github.com/psf/requests)",
     ]
     assert release_links({"Changelog": "javascript:alert(1)"}, conv) == []
+
+
+# Inputs shaped to trigger quadratic scans (whitespace runs between optional
+# tokens, many keys in one table). No timing assertion: a quadratic parser makes
+# this test visibly slow, a linear one takes milliseconds.
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("requirements.txt", " " * 20000 + "x\n"),
+        ("requirements.txt", "x" + " " * 20000 + "y\n"),
+        ("requirements.txt", "x " + "\t" * 20000 + "-\n"),
+        ("requirements.txt", "a" * 20000 + "://x\n"),
+        ("setup.cfg", "[options]\ninstall_requires =\n" + " " * 20000 + "x  " + " " * 9000 + "#\n"),
+        (
+            "pyproject.toml",
+            "[tool.poetry.dependencies]\n" + "".join(f'p{i} = "1.{i}"\n' for i in range(3000)),
+        ),
+        ("Pipfile", "[packages]\n" + "".join(f'p{i} = "=={i}.0"\n' for i in range(3000))),
+        ("pyproject.toml", "[project]\ndependencies = [" + "'a'," * 3000 + "]\n"),
+    ],
+)
+def test_hostile_shapes_parse_in_linear_time(path: str, text: str) -> None:
+    deps = extract(MemorySnapshot({path: text.encode()}))
+    assert len(deps) <= 3000

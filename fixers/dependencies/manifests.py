@@ -23,6 +23,7 @@ from fixers.dependencies.model import (
     ParseResult,
     Span,
     normalize,
+    strip_comment,
 )
 from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 from fixers.dependencies.toml_locate import LiteralIndex
@@ -416,8 +417,7 @@ def _setup_cfg_line(
     dev: bool,
     result: ParseResult,
 ) -> None:
-    comment = re.search(r"(^|\s+)#.*$", body)
-    content = body[: comment.start()] if comment else body
+    content = strip_comment(body)
     req_text = content.strip()
     if not req_text:
         return

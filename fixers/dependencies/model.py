@@ -20,7 +20,12 @@ SOURCE_SETUP_CFG = "setup.cfg"
 SOURCE_PIPFILE = "pipfile"
 SOURCE_WORKFLOW = "workflow"
 
-_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+# The lookbehind makes a scheme start only at the beginning of a word, so the scan
+# stays linear on long hostile lines (no retry from every letter).
+_CREDENTIALS_IN_URL = re.compile(
+    r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*+://)[^/@\s]++@"
+)
+MAX_SCRUB = 4000
 
 
 def normalize(name: str) -> str:
@@ -34,7 +39,19 @@ def scrub_url(text: str) -> str:
     Requirements files put index tokens and VCS tokens in URLs; the inventory and
     findings must never echo them.
     """
-    return _CREDENTIALS_IN_URL.sub(lambda m: m.group("scheme") + "****@", text)
+    return _CREDENTIALS_IN_URL.sub(lambda m: m.group("scheme") + "****@", text[:MAX_SCRUB])
+
+
+def strip_comment(text: str) -> str:
+    r"""Text before a ``#`` that starts the line or follows whitespace (pip's rule).
+
+    A plain scan, not the ``(^|\s+)#`` regex: that one is quadratic on long runs
+    of whitespace, and requirements files are untrusted input.
+    """
+    i = text.find("#")
+    while i > 0 and not text[i - 1].isspace():
+        i = text.find("#", i + 1)
+    return text if i < 0 else text[:i]
 
 
 @dataclass(frozen=True, slots=True)

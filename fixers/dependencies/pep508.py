@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+# Possessive quantifiers (Python 3.11+): adjacent optional whitespace runs must not
+# backtrack into each other, or a long run of blanks costs quadratic time.
 _SIMPLE = re.compile(
-    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*"
-    r"(?:\[(?P<extras>[A-Za-z0-9._, \t-]*)\])?[ \t]*"
-    r"(?P<spec>(?:===?|~=|>=|<=|!=|<|>)[ \t]*[A-Za-z0-9.*+!_-]+)?[ \t]*$"
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)[ \t]*+"
+    r"(?:\[(?P<extras>[A-Za-z0-9._, \t-]*+)\])?+[ \t]*+"
+    r"(?P<spec>(?:===?|~=|>=|<=|!=|<|>)[ \t]*+[A-Za-z0-9.*+!_-]++)?+[ \t]*+$"
 )
 
 

@@ -21,14 +21,14 @@ from fixers.dependencies.model import (
     Span,
     normalize,
     scrub_url,
+    strip_comment,
 )
 from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 _REQ_OPTION = re.compile(r"\s--?[A-Za-z]")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _VCS = re.compile(r"^(git|hg|svn|bzr)\+", re.IGNORECASE)
-_DIRECT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
+_DIRECT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*+\s*+(\[[^\]]*+\])?+\s*+@")
 _EGG = re.compile(r"#egg=([A-Za-z0-9._-]+)")
 _ARCHIVE = re.compile(r"\.(whl|zip|tar\.gz|tgz|tar\.bz2|tar)$", re.IGNORECASE)
 _HASH = re.compile(r"--hash(?:=|\s+)(\S+)")
@@ -100,7 +100,7 @@ def _logical_lines(text: str) -> list[_LogicalLine]:
     current: _LogicalLine | None = None
     for number, physical in enumerate(text.splitlines(keepends=True), start=1):
         body = physical.rstrip("\r\n")
-        continued = body.endswith("\\") and not _COMMENT.match(body.lstrip())
+        continued = body.endswith("\\") and not body.lstrip().startswith("#")
         piece = body[:-1] if continued else body
         if current is None:
             current = _LogicalLine(text="", number=number)
@@ -133,8 +133,7 @@ def parse_requirements_text(path: str, text: str, conventions: Conventions) -> F
 def _parse_line(
     path: str, line: _LogicalLine, out: FileParse, group: str | None, development: bool
 ) -> None:
-    match = _COMMENT.search(line.text)
-    content = line.text[: match.start()] if match else line.text
+    content = strip_comment(line.text)
     stripped = content.strip()
     if not stripped:
         return

@@ -13,6 +13,9 @@ import bisect
 import re
 from dataclasses import dataclass
 
+_HEADER = re.compile(r"(?m)^[ \t]*+\[")
+_KEY = re.compile(r"""(?m)^[ \t]*+(?:"([^"\n]*)"|'([^'\n]*)'|([A-Za-z0-9_.-]+))[ \t]*+=""")
+
 
 @dataclass(frozen=True, slots=True)
 class Literal:
@@ -62,18 +65,29 @@ class LiteralIndex:
     def __init__(self, text: str) -> None:
         self.text = text
         self.literals = string_literals(text)
-        self._starts = [lit.start for lit in self.literals]
-        self._used: set[int] = set()
+        # Per value, the literals not yet taken, in document order: ``take`` is
+        # then O(occurrences of that value), not O(file) -- hostile files can
+        # hold tens of thousands of literals.
+        self._unused: dict[str, list[Literal]] = {}
+        for lit in self.literals:
+            self._unused.setdefault(lit.value, []).append(lit)
         self._line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        # One pass over the text for table headers and ``key =`` lines, so a table
+        # of thousands of entries is located in linear time.
+        self._headers = [m.start() for m in _HEADER.finditer(text)]
+        self._keys: dict[str, list[int]] = {}
+        for m in _KEY.finditer(text):
+            key = next(g for g in m.groups() if g is not None)
+            self._keys.setdefault(key, []).append(m.end())
 
     def take(self, value: str, after: int = 0) -> Literal | None:
         """The first unused literal at or after offset ``after`` whose content is ``value``."""
-        pos = bisect.bisect_left(self._starts, after)
-        for idx in range(pos, len(self.literals)):
-            lit = self.literals[idx]
-            if idx not in self._used and lit.value == value:
-                self._used.add(idx)
-                return lit
+        candidates = self._unused.get(value)
+        if not candidates:
+            return None
+        for i, lit in enumerate(candidates):
+            if lit.start >= after:
+                return candidates.pop(i)
         return None
 
     def table_start(self, dotted: str) -> int | None:
@@ -85,15 +99,17 @@ class LiteralIndex:
         return m.end() if m else None
 
     def key_position(self, key: str, after: int) -> int | None:
-        """Offset of ``key =`` at the start of a line after ``after`` (inside its table)."""
-        k = re.escape(key)
-        m = re.compile(rf"(?m)^[ \t]*(?:{k}|\"{k}\"|'{k}')[ \t]*=").search(self.text, after)
-        if not m:
+        """Offset just after ``key =`` at the start of a line after ``after``, inside its table."""
+        offsets = self._keys.get(key)
+        if not offsets:
             return None
-        next_table = re.compile(r"(?m)^[ \t]*\[").search(self.text, after)
-        if next_table and next_table.start() < m.start():
+        idx = bisect.bisect_left(offsets, after)
+        if idx == len(offsets):
             return None
-        return m.end()
+        nxt = bisect.bisect_right(self._headers, after)
+        if nxt < len(self._headers) and self._headers[nxt] < offsets[idx]:
+            return None  # the next occurrence belongs to a later table
+        return offsets[idx]
 
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._line_starts, offset)
