@@ -197,6 +197,21 @@ def test_same_key_twice_gets_distinct_names() -> None:
     assert new == "db:\n  password: ${PASSWORD}\nsmtp:\n  password: ${PASSWORD_2}\n"
 
 
+def test_yaml_flow_mapping_gets_a_quoted_reference() -> None:
+    gh = s("github-pat-classic")
+    src = f"creds: {{user: bot, token: {gh.token}}}\nother: [1, 2]\n"
+    _, patch = only_patch({"ci/creds.yaml": src})
+    new = edit_of(patch, "ci/creds.yaml")
+    assert new == 'creds: {user: bot, token: "${GITHUB_TOKEN}"}\nother: [1, 2]\n'
+    assert _yaml(new) == [{"creds": {"user": "bot", "token": "${GITHUB_TOKEN}"}, "other": [1, 2]}]
+
+
+def test_numeric_yaml_password_is_replaced() -> None:
+    src = "db:\n  password: 84615937\n"
+    _, patch = only_patch({"config.yml": src})
+    assert edit_of(patch, "config.yml") == "db:\n  password: ${PASSWORD}\n"
+
+
 def test_unparseable_yaml_is_not_patched() -> None:
     st = s("stripe-secret-key")
     _, patches = run({"chart/values.yaml": f"key: {st.token}\n  bad: [unclosed\n"})

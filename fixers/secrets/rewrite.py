@@ -13,6 +13,7 @@ import json
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import tomlkit
 from ruamel.yaml import YAML
@@ -66,9 +67,13 @@ class _Edit:
     end: int
     text: str
     target: Target | None
+    # What ``text`` stands for once parsed, when that differs (a quoted YAML scalar).
+    meaning: str | None = None
 
 
 _Rewriter = Callable[[str, bytes, Sequence[Target]], list[_Edit]]
+# (original text, new text, edits) -> is the new text still valid and equivalent?
+_Check = Callable[[str, str, Sequence[_Edit]], bool]
 
 
 def _apply(text: str, edits: Sequence[_Edit]) -> str:
@@ -275,41 +280,85 @@ def _js_open_lines(text: str) -> int:
 # -- YAML, JSON, TOML -------------------------------------------------------------------
 
 
-def _in_place(replacement: Callable[[Target], str]) -> _Rewriter:
+def _in_place(replacement: Callable[[Target], str], *, quote: bool = False) -> _Rewriter:
+    """Swap the literal for ``replacement`` where it stands; with ``quote``, a bare
+    (unquoted) literal becomes a double-quoted scalar."""
+
     def rewrite(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
         edits: list[_Edit] = []
         for target in targets:
             s, e = _char_span(data, target.hit)
+            new = meaning = replacement(target)
+            if quote and text[s - 1 : s] not in ("'", '"'):
+                new = f'"{meaning}"'
             if not _overlapping(edits, s, e):
-                edits.append(_Edit(s, e, replacement(target), target))
+                edits.append(_Edit(s, e, new, target, meaning))
         return edits
 
     return rewrite
 
 
-def _yaml_ok(text: str) -> bool:
+_UNPARSED = object()
+
+
+def _load_yaml(text: str) -> Any:
     try:
-        for _doc in YAML(typ="safe", pure=True).load_all(text):
-            pass
+        return list(YAML(typ="safe", pure=True).load_all(text))
     except (YAMLError, ValueError):
-        return False
-    return True
+        return _UNPARSED
 
 
-def _json_ok(text: str) -> bool:
+def _load_json(text: str) -> Any:
     try:
-        json.loads(text)
+        return json.loads(text)
     except ValueError:
-        return False
-    return True
+        return _UNPARSED
 
 
-def _toml_ok(text: str) -> bool:
+def _load_toml(text: str) -> Any:
     try:
-        tomlkit.parse(text)
+        return tomlkit.parse(text).unwrap()
     except Exception:  # tomlkit raises its own hierarchy, not all ValueError
+        return _UNPARSED
+
+
+def _substitute(obj: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+    """``obj`` with every replaced literal swapped inside its strings (keys included)."""
+    if isinstance(obj, dict):
+        return {_substitute(k, pairs): _substitute(v, pairs) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_substitute(v, pairs) for v in obj]
+    if obj is None or isinstance(obj, bool):
+        return obj
+    text = obj if isinstance(obj, str) else str(obj)
+    if not any(old in text for old, _new in pairs):
+        return obj
+    for old, new in pairs:
+        text = text.replace(old, new)
+    return text
+
+
+def _same_shape(load: Callable[[str], Any], old: str, new: str, edits: Sequence[_Edit]) -> bool:
+    """The edited document equals the original with only the literals replaced: a YAML
+    flow mapping split by `}` or a JSON key swallowed by an edit would not."""
+    before, after = load(old), load(new)
+    if before is _UNPARSED or after is _UNPARSED:
         return False
-    return True
+    pairs = [
+        (old[e.start : e.end], e.text if e.meaning is None else e.meaning)
+        for e in edits
+        if e.target is not None
+    ]
+    return _substitute(before, pairs) == after
+
+
+def _python_parses(old: str, new: str, edits: Sequence[_Edit]) -> bool:
+    return _python_ok(new)
+
+
+def _js_lexes(old: str, new: str, edits: Sequence[_Edit]) -> bool:
+    """No JS parser in-process: at least no line may be left with an open literal."""
+    return _js_open_lines(new) <= _js_open_lines(old)
 
 
 def _workflow(path: str) -> bool:
@@ -325,31 +374,47 @@ def rewrite_file(path: str, data: bytes, targets: Sequence[Target]) -> Rewrite |
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    rewriters: dict[Language, tuple[_Rewriter, Callable[[str], bool], str]] = {
-        "python": (_python, _python_ok, 'os.environ["NAME"]'),
-        "javascript": (_javascript, lambda _text: True, "process.env.NAME"),
+    checks: dict[Language, tuple[Callable[[str], bool], _Check]] = {
+        "python": (_python_ok, _python_parses),
+        "javascript": (lambda _text: True, _js_lexes),
         "yaml": (
-            _in_place(
-                (lambda t: "${{ secrets." + t.env + " }}")
-                if _workflow(path)
-                else (lambda t: "${" + t.env + "}")
-            ),
-            _yaml_ok,
+            lambda t: _load_yaml(t) is not _UNPARSED,
+            lambda a, b, e: _same_shape(_load_yaml, a, b, e),
+        ),
+        "json": (
+            lambda t: _load_json(t) is not _UNPARSED,
+            lambda a, b, e: _same_shape(_load_json, a, b, e),
+        ),
+        "toml": (
+            lambda t: _load_toml(t) is not _UNPARSED,
+            lambda a, b, e: _same_shape(_load_toml, a, b, e),
+        ),
+    }
+    yaml_ref = (
+        (lambda t: "${{ secrets." + t.env + " }}")
+        if _workflow(path)
+        else (lambda t: "${" + t.env + "}")
+    )
+    # Each language's ways to rewrite, tried in order until one passes the checks (YAML:
+    # plain first, keeping the file's style; quoted when a flow collection needs it).
+    makers: dict[Language, tuple[list[_Rewriter], str]] = {
+        "python": ([_python], 'os.environ["NAME"]'),
+        "javascript": ([_javascript], "process.env.NAME"),
+        "yaml": (
+            [_in_place(yaml_ref), _in_place(yaml_ref, quote=True)],
             "${{ secrets.NAME }}" if _workflow(path) else "${NAME}",
         ),
-        "json": (_in_place(lambda t: ""), _json_ok, "removed"),
-        "toml": (_in_place(lambda t: ""), _toml_ok, "removed"),
+        "json": ([_in_place(lambda t: "")], "removed"),
+        "toml": ([_in_place(lambda t: "")], "removed"),
     }
-    make, ok, how = rewriters[lang]
-    if not ok(text):
+    parses, still_valid = checks[lang]
+    ways, how = makers[lang]
+    if not parses(text):
         return None  # we cannot prove a rewrite keeps a file we cannot parse valid
-    edits = make(text, data, targets)
-    done = tuple(e.target for e in sorted(edits, key=lambda e: e.start) if e.target is not None)
-    if not done:
-        return None
-    new = _apply(text, edits)
-    if not ok(new):
-        return None
-    if lang == "javascript" and _js_open_lines(new) > _js_open_lines(text):
-        return None  # no JS parser in-process: at least every edited line must still lex
-    return Rewrite(content=new.encode("utf-8"), done=done, how=how)
+    for make in ways:
+        edits = make(text, data, targets)
+        done = tuple(e.target for e in sorted(edits, key=lambda e: e.start) if e.target is not None)
+        new = _apply(text, edits)
+        if done and still_valid(text, new, edits):
+            return Rewrite(content=new.encode("utf-8"), done=done, how=how)
+    return None
