@@ -251,9 +251,16 @@ def test_default_group_dev_patch_minor_and_custom_groups(index: FakeIndex) -> No
 
 
 def test_yanked_pin_and_prereleases(index: FakeIndex) -> None:
-    s = snap({"requirements.txt": "attrs==23.2.0\nblack==24.1.0b1\n"})
+    s = snap(
+        {
+            "requirements.txt": "attrs==23.2.0\nblack==24.1.0b1\n",
+            "constraints.txt": "attrs==23.2.0\n",
+        }
+    )
     findings, patches = run(s, context(index))
     by = rules(findings)
+    assert len(by["yanked-pin"]) == 1  # the same yanked pin in two files: one finding
+    assert (by["yanked-pin"][0].path, by["yanked-pin"][0].line) == ("constraints.txt", 1)
     assert by["yanked-pin"][0].data == {"package": "attrs", "version": "23.2.0"}
     assert "broken" in by["yanked-pin"][0].message
     # attrs: only a pre-release is newer, and we are not on one: nothing to propose

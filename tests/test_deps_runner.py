@@ -78,6 +78,8 @@ def test_full_scan_through_runner(fake_index: FakeIndex) -> None:
     assert b"actions/checkout@" + b"d" * 40 + b" # v4.2.2" in checkout
     assert not any(f.path and f.path.startswith("docs/") for f in result.findings)
     assert all(f.fixer == "dependencies" for f in result.findings)
+    fingerprints = [f.fingerprint for f in result.findings]
+    assert len(fingerprints) == len(set(fingerprints))
     for f in result.findings:  # the engine stores data as JSON and hands it back to fix
         assert json.loads(json.dumps(f.data)) == f.data
 

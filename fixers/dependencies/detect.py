@@ -423,10 +423,14 @@ def _package_findings(
         "from_release": _release_data(project, lowest),
     }
     if project is not None:
-        for d in deps:
-            rel = project.releases.get(d.pinned or "")
+        # One finding per yanked version (its fingerprint), at its first place.
+        for version in base["froms"]:
+            rel = project.releases.get(version)
             if rel is not None and rel.yanked:
-                out.append(_yanked(name, d, rel))
+                where = min(
+                    (d for d in deps if d.pinned == version), key=lambda d: (d.file, d.line)
+                )
+                out.append(_yanked(name, where, rel))
     vulns = [a for v in base["froms"] for a in advisories.get(v, ())]
     if vulns:
         out.append(_vulnerable(name, first, base, vulns, project, current, oldest))
