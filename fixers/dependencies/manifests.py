@@ -37,6 +37,11 @@ def _bounded(message: str) -> str:
     return first if len(first) <= MAX_TEXT else first[: MAX_TEXT - 1] + "…"
 
 
+def _where(line: int, group: str | None) -> str:
+    """``line N``, or the group when an escaped string hid the position."""
+    return f"line {line}" if line else f"an entry of {group or 'dependencies'}"[:80]
+
+
 def requirement_pin(req: Req) -> str | None:
     specs = list(req.specifier)
     if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
@@ -98,7 +103,10 @@ def _pep508(
     except InvalidRequirement as exc:
         result.issues.append(
             ParseIssue(
-                path, line or None, "parse-error", f"cannot parse line {line}: {_bounded(str(exc))}"
+                path,
+                line or None,
+                "parse-error",
+                f"cannot parse {_where(line, group)}: {_bounded(str(exc))}",
             )
         )
         return
@@ -252,7 +260,7 @@ def _poetry_entry(
                     path,
                     line or None,
                     "parse-error",
-                    f"cannot parse line {line}: unsupported value for {raw_name[:60]}",
+                    f"cannot parse {_where(line, group)}: unsupported value for {raw_name[:60]}",
                 )
             )
             continue
