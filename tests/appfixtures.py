@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-WEBHOOK_SECRET = "whsec-fixture-8d1f0c2b7a"
+WEBHOOK_SECRET = "whsec-fixture-8d1f0c2b7a"  # patchwell:allow
 
 
 @pytest.fixture(scope="session")

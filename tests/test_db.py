@@ -19,7 +19,7 @@ from tests.dbfixtures import postgres_unreachable_reason, with_search_path
 
 
 def test_mask_url_hides_passwords() -> None:
-    assert mask_url("postgresql://bot:s3cr3t@db.example:5432/app") == (
+    assert mask_url("postgresql://bot:s3cr3t@db.example:5432/app") == (  # patchwell:allow
         "postgresql://bot:****@db.example:5432/app"
     )
     assert mask_url("postgres://bot@db/app?password=s3cr3t&sslmode=require") == (
@@ -47,7 +47,10 @@ async def test_unsupported_urls_are_config_errors(url: str) -> None:
 
 
 async def test_unreachable_postgres_error_is_masked() -> None:
-    url = "postgresql://bot:hunter2-very-secret@127.0.0.1:1/nowhere?connect_timeout=2"
+    url = (
+        "postgresql://bot:hunter2-very-secret@127.0.0.1:1/nowhere"  # patchwell:allow
+        "?connect_timeout=2"
+    )
     with pytest.raises(DatabaseError) as info:
         await Database.connect(url)
     assert "hunter2-very-secret" not in str(info.value)
@@ -185,7 +188,7 @@ async def test_postgres_scheme_alias_is_accepted(pg_url: str) -> None:
 
 def test_unreachable_postgres_reason_is_given_without_password() -> None:
     reason = postgres_unreachable_reason(
-        "postgresql://bot:hunter2-very-secret@127.0.0.1:1/x?connect_timeout=2"
+        "postgresql://bot:hunter2-very-secret@127.0.0.1:1/x?connect_timeout=2"  # patchwell:allow
     )
     assert reason and "hunter2-very-secret" not in reason
 

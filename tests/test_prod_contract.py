@@ -90,7 +90,7 @@ def test_django_contract_from_split_settings_and_dockerfile():
 def test_secret_in_a_start_command_is_masked():
     secret = "sk_live_" + "9f8e7d6c5b4a39281706"
     procfile = f"web: STRIPE_KEY={secret} gunicorn app:app -b :$PORT\n"
-    url = "redis://user:hunter2hunter2@cache:6379/0"
+    url = "redis://user:hunter2hunter2@cache:6379/0"  # patchwell:allow
     snap = MemorySnapshot(
         {
             "Procfile": procfile.encode(),

@@ -29,7 +29,6 @@ from fixers.contract import (
     fingerprint,
 )
 
-
 OWNER, REPO, INSTALLATION = "acme", "shop", 31
 
 
