@@ -435,3 +435,24 @@ def test_registry_lists_the_fixer() -> None:
     from fixers.registry import fixer_names
 
     assert "dependencies" in fixer_names()
+
+
+def test_pep691_only_private_index_with_credentials(index: FakeIndex) -> None:
+    index.json_api = False
+    index.credentials = ("ci", "s3cret-pw")
+    env = {
+        "PATCHWELL_INDEX_URL": index.simple_url,
+        "PATCHWELL_INDEX_USERNAME": "ci",
+        "PATCHWELL_INDEX_PASSWORD": "s3cret-pw",
+        "PATCHWELL_OSV_URL": index.osv_url,
+    }
+    idx, adv = sources_from_env(env, cache_dir=None)
+    ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+    s = snap({"requirements.txt": "requests==2.30.0 --hash=sha256:00\n"})
+    findings, patches = run(s, ctx)
+    outdated = rules(findings)["outdated"][0]
+    assert outdated.data["target"] == "2.32.0"  # upload times from PEP 691: 2.33.0 in cooldown
+    edited = content(patch(patches, "pip-requests"), "requirements.txt").decode()
+    assert edited.startswith("requests==2.32.0 --hash=sha256:")
+    assert edited.count("--hash=") == 2  # both files' digests from the PEP 691 listing
+    assert "s3cret" not in repr([f.as_json() for f in findings]) + patches[0].explanation.markdown()
