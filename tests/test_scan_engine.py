@@ -323,3 +323,25 @@ async def test_push_scan_reads_only_changed_files(fake_github, engine_parts) -> 
 def test_added_lines_from_a_unified_diff() -> None:
     patch = "@@ -1,2 +1,3 @@\n keep\n-old\n+new\n+more\n@@ -10 +11,2 @@\n ctx\n+tail\n"
     assert added_lines_from_patch(patch) == {2, 3, 12}
+
+
+async def test_crash_after_moving_the_ref_is_not_mistaken_for_a_human(
+    fake_github, engine_parts
+) -> None:
+    """Patchwell rebuilt the branch but died before recording its new head."""
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "FIXME drift\n"})
+    engine = await engine_for(fake_github, db, clients)
+    await engine.scan(full_scan())
+    (pull,) = fake_github.pulls(OWNER, REPO)
+    fake_github.push(OWNER, REPO, "main", {"other.md": "news\n"}, "base moves")
+    await engine.scan(full_scan())
+    await db.execute("UPDATE patch_branches SET head_sha = 'f00d'")  # the lost record
+    fake_github.push(OWNER, REPO, "main", {"more.md": "more\n"}, "base moves again")
+    await engine.scan(full_scan())
+    comments = [c["body"] for c in fake_github.comments(OWNER, REPO, pull["number"])]
+    assert not [c for c in comments if "Someone else pushed" in c]
+    head = fake_github.branches(OWNER, REPO)["patchwell/fixme/a"]
+    assert [p["sha"] for p in fake_github.commit(OWNER, REPO, head)["parents"]] == [
+        fake_github.branches(OWNER, REPO)["main"]
+    ]

@@ -199,25 +199,20 @@ class PullRequestEngine:
         return ref["object"]["sha"]
 
     async def _is_ours(self, sha: str, record: BranchRecord | None) -> bool:
+        """Is the branch head the commit Patchwell wrote?
+
+        The recorded head answers at no cost. Otherwise (a fresh database, or a crash
+        between moving the ref and recording it) GitHub's own record decides: Patchwell's
+        commits are authored by the App, signed by GitHub, and have one parent.
+        """
         if record is not None and record.head_sha == sha:
             return True
-        # No record (a fresh database) or a head we did not write: ask GitHub who made it.
         commit = await self.gh.getitem(
             "/repos/{owner}/{repo}/commits/{sha}", {**self._vars, "sha": sha}
         )
         author = (commit.get("author") or {}).get("login")
-        committer = (commit.get("committer") or {}).get("login")
         verified = ((commit.get("commit") or {}).get("verification") or {}).get("verified")
-        single_parent = len(commit.get("parents") or []) == 1
-        if record is not None and record.head_sha is not None:
-            # We wrote a different head before; a new head by us would have been recorded.
-            return False
-        return (
-            author == self.bot_login
-            and committer in (None, self.bot_login, "web-flow")
-            and bool(verified)
-            and single_parent
-        )
+        return author == self.bot_login and bool(verified) and len(commit.get("parents") or []) == 1
 
     async def _head_matches(self, sha: str, tree: str) -> bool:
         commit = await self.gh.getitem(
