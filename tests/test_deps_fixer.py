@@ -456,3 +456,18 @@ def test_pep691_only_private_index_with_credentials(index: FakeIndex) -> None:
     assert edited.startswith("requests==2.32.0 --hash=sha256:")
     assert edited.count("--hash=") == 2  # both files' digests from the PEP 691 listing
     assert "s3cret" not in repr([f.as_json() for f in findings]) + patches[0].explanation.markdown()
+
+
+def test_hash_count_change_shifts_lines_and_still_verifies(index: FakeIndex) -> None:
+    before = (
+        "pytest==8.0.0 --hash=sha256:01\nruff==0.5.0 \\\n    --hash=sha256:02\n# tail comment\n"
+    )
+    s = snap({"requirements-dev.txt": before})
+    _f, patches = run(s, context(index))
+    group = patch(patches, "group-dev-dependencies")
+    after = content(group, "requirements-dev.txt").decode()
+    lines = after.splitlines()
+    assert lines[0].startswith("pytest==8.3.0 --hash=sha256:") and lines[0].count("--hash") == 2
+    assert lines[1:3] == ["ruff==0.6.0 \\", lines[2]] and lines[2].startswith("    --hash=sha256:")
+    assert lines[3].startswith("    --hash=sha256:") and lines[4] == "# tail comment"
+    assert "Left alone" not in group.explanation.markdown()

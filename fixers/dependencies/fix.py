@@ -97,9 +97,23 @@ def hash_replacement(text: str, line: int, hashes: Sequence[str]) -> Replacement
     matches = list(_HASH_OPT.finditer(text, start, end))
     if not matches or not hashes:
         return None
-    sep = text[matches[0].end() : matches[1].start()] if len(matches) > 1 else " "
+    sep = (
+        text[matches[0].end() : matches[1].start()]
+        if len(matches) > 1
+        else _single_hash_separator(text, matches[0].start())
+    )
     new = sep.join(f"--hash=sha256:{h}" for h in hashes)
     return Replacement(matches[0].start(), matches[-1].end(), new)
+
+
+def _single_hash_separator(text: str, at: int) -> str:
+    """With one old hash, copy its layout: own continuation line, or same line."""
+    line_start = text.rfind("\n", 0, at) + 1
+    prefix = text[line_start:at]
+    if line_start == 0 or prefix.strip():
+        return " "
+    newline = "\r\n" if text[max(0, line_start - 2) : line_start] == "\r\n" else "\n"
+    return " \\" + newline + prefix
 
 
 def reparse(path: str, text: str, source: str, conv: Conventions) -> list[Dependency]:
@@ -135,9 +149,14 @@ class Plan:
 def _pypi_edits(
     snapshot: Snapshot, parsed: ParseResult, plans: Sequence[Plan], conv: Conventions
 ) -> tuple[FileEdit, ...]:
-    per_file: dict[str, list[tuple[Dependency, Plan]]] = defaultdict(list)
+    per_file: dict[str, list[tuple[Dependency, Plan, int]]] = defaultdict(list)
     by_name = {p.name: p for p in plans}
-    for d in parsed.dependencies:
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for d in sorted(parsed.dependencies, key=_order):
+        # The n-th declaration of this name in this file: stable when an edit
+        # shifts line numbers (a different count of ``--hash`` lines).
+        ordinal = seen[(d.file, d.name)]
+        seen[(d.file, d.name)] += 1
         plan = by_name.get(d.name)
         if plan is None or d.ecosystem != "pypi" or not d.managed or not d.pinned:
             continue
@@ -152,7 +171,7 @@ def _pypi_edits(
         if d.span is None:
             plan.left_alone.append(f"`{d.file}` line {d.line} (cannot be edited in place)")
             continue
-        per_file[d.file].append((d, plan))
+        per_file[d.file].append((d, plan, ordinal))
     edits = []
     for path, items in sorted(per_file.items()):
         edit = _edit_file(snapshot, path, items, conv)
@@ -161,15 +180,22 @@ def _pypi_edits(
     return tuple(edits)
 
 
+def _order(d: Dependency) -> tuple[str, int, str]:
+    return (d.file, d.line, d.name)
+
+
 def _edit_file(
-    snapshot: Snapshot, path: str, items: Sequence[tuple[Dependency, Plan]], conv: Conventions
+    snapshot: Snapshot,
+    path: str,
+    items: Sequence[tuple[Dependency, Plan, int]],
+    conv: Conventions,
 ) -> FileEdit | None:
     raw = snapshot.read(path)
     if raw is None:
         return None
     text = raw.decode("utf-8", errors="surrogateescape")
     reps: list[Replacement] = []
-    for d, plan in items:
+    for d, plan, _n in items:
         assert d.span is not None
         reps.append(Replacement(d.span.start, d.span.end, plan.target))
         if d.hashes:
@@ -182,26 +208,27 @@ def _edit_file(
     try:
         new_text = apply(text, reps)
     except ValueError:
-        for _d, plan in items:
+        for _d, plan, _n in items:
             plan.left_alone.append(f"`{path}` (overlapping edits)")
         return None
     if not _verified(path, new_text, items, conv):
-        for d, plan in items:
+        for d, plan, _n in items:
             plan.left_alone.append(f"`{path}` line {d.line} (edit did not re-parse as intended)")
         return None
-    for d, plan in items:
+    for d, plan, _n in items:
         plan.files.add(path)
         plan.old = plan.old or d.pinned or ""
     return FileEdit(path, "modify", new_text.encode("utf-8", errors="surrogateescape"))
 
 
 def _verified(
-    path: str, new_text: str, items: Sequence[tuple[Dependency, Plan]], conv: Conventions
+    path: str, new_text: str, items: Sequence[tuple[Dependency, Plan, int]], conv: Conventions
 ) -> bool:
-    after = {(d.name, d.line): d for d in reparse(path, new_text, items[0][0].source, conv)}
+    after: dict[str, list[Dependency]] = defaultdict(list)
+    for d in sorted(reparse(path, new_text, items[0][0].source, conv), key=_order):
+        after[d.name].append(d)
     return all(
-        (hit := after.get((d.name, d.line))) is not None and hit.pinned == plan.target
-        for d, plan in items
+        n < len(after[d.name]) and after[d.name][n].pinned == plan.target for d, plan, n in items
     )
 
 
