@@ -109,7 +109,7 @@ async def scanned(fake_github, tmp_path):
 
 
 async def test_each_pr_changes_only_its_files_and_they_still_parse(fake_github, scanned) -> None:
-    files, outcome, _ = scanned
+    files, _outcome, _ = scanned
     pulls = fake_github.pulls(OWNER, REPO)
     assert pulls, "the webapp fixture should get production-config PRs"
     fixers_with_prs = {p["head"]["ref"].split("/")[1] for p in pulls}
@@ -139,7 +139,7 @@ async def test_permissions_pr_keeps_comments_and_layout(fake_github, scanned) ->
 
 
 async def test_env_example_pr_lists_names_never_values(fake_github, scanned) -> None:
-    files, _, _ = scanned
+    _files, _, _ = scanned
     prs = [
         p
         for p in fake_github.pulls(OWNER, REPO)
@@ -157,7 +157,7 @@ async def test_env_example_pr_lists_names_never_values(fake_github, scanned) -> 
 
 
 async def test_rescan_is_idempotent_and_check_run_lists_findings(fake_github, scanned) -> None:
-    _, first, engine = scanned
+    _, _first, engine = scanned
     count = len(fake_github.pulls(OWNER, REPO))
     await engine.scan(ScanRequest(OWNER, REPO, INSTALLATION, reason="rescan"))
     assert len(fake_github.pulls(OWNER, REPO)) == count
