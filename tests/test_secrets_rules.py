@@ -10,6 +10,7 @@ import random
 import re
 import string
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -326,3 +327,49 @@ def test_engines_agree_on_mixed_corpus() -> None:
             b = [(h.rule.id, h.start) for h in plain.scan("c.yml", text.encode())]
             assert a == b, s.rule
             assert s.rule in [r for r, _ in a]
+
+
+# -- malformed rule data fails loudly, at load ----------------------------------------------
+
+
+def _write_rules(tmp_path: Path, body: str) -> tuple[Path, Path, Path]:
+    from fixers.secrets.rules import PLACEHOLDERS_FILE, REVOCATION_FILE
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(body)
+    return rules, PLACEHOLDERS_FILE, REVOCATION_FILE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[[rule]]\nid = 'x'\nprovider = 'p'\ntitle = 't'\nregex = '(unclosed'\nsource = 'https://a'\n",
+        "[[rule]]\nid = 'x'\nprovider = 'p'\ntitle = 't'\nregex = 'a'\n",  # no source
+        "[[rule]]\nid = 'x'\nprovider = 'p'\ntitle = 't'\nregex = 'a'\nsource = 's'\n" * 2,
+        "[[rule]]\nid = 'x'\nprovider = 'p'\ntitle = 't'\nregex = 'a'\nsource = 's'\n"
+        "case_insensitive = true\nhs_regex = '\\S+'\n",
+        "not toml at all [",
+    ],
+)
+def test_malformed_rule_data_raises(tmp_path: Path, body: str) -> None:
+    from fixers.secrets.rules import RuleDataError, load_ruleset
+
+    with pytest.raises(RuleDataError):
+        load_ruleset(*_write_rules(tmp_path, body))
+
+
+def test_custom_ruleset_runs_on_both_engines(tmp_path: Path) -> None:
+    from fixers.secrets.rules import load_ruleset
+
+    body = (
+        "[[rule]]\nid = 'acme-key'\nprovider = 'acme'\ntitle = 'ACME key'\n"
+        "regex = '''\\b(acme_[a-z0-9]{20})\\b'''\nkeywords = ['acme_']\nsecret_groups = [1]\n"
+        "min_entropy = 3.0\nenv = 'ACME_KEY'\nsource = 'https://acme.example/keys'\n"
+    )
+    rs = load_ruleset(*_write_rules(tmp_path, body))
+    token = "acme_" + _rand(string.ascii_lowercase + string.digits, 20)
+    for engine in ENGINES:
+        if engine == "hyperscan":
+            pytest.importorskip("hyperscan")
+        hits = Scanner(rs, engine=engine).scan("a.py", f'K = "{token}"\n'.encode())  # type: ignore[arg-type]
+        assert [h.rule.id for h in hits] == ["acme-key"]
