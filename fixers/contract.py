@@ -29,10 +29,10 @@ import difflib
 import enum
 import fnmatch
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = [
     "Context",
@@ -52,6 +52,9 @@ __all__ = [
     "matches_any",
     "unified_diff",
 ]
+
+
+T = TypeVar("T")
 
 
 class Severity(enum.IntEnum):
@@ -272,6 +275,15 @@ class MemorySnapshot:
             if added_lines is not None
             else None
         )
+        self._memo: dict[Hashable, Any] = {}
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per snapshot and key: several fixers that derive the same
+        facts from the same files (every env-var read, say) pay for it once per scan.
+        The snapshot is immutable, so a memoised value can never go stale."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def commit(self) -> str | None:

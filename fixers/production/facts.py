@@ -753,9 +753,25 @@ def read_text(snapshot: Snapshot, path: str) -> str | None:
 
 
 def extract_facts(snapshot: Snapshot, ignored: Callable[[str], bool] | None = None) -> RepoFacts:
-    """Read every production fact the snapshot offers (see the module docstring)."""
-    out = _Collector()
+    """Read every production fact the snapshot offers (see the module docstring).
+
+    Three fixers need these facts in one scan; a snapshot that can memoise
+    (``MemorySnapshot.memo``) computes them once for the same readable files.
+    """
     paths = readable_paths(snapshot, FACT_PATTERNS, ignored)
+    hidden = tuple(m for m in conventions().manifests if ignored and ignored(m))
+    memo = getattr(snapshot, "memo", None)
+    if memo is None:
+        return _extract_facts(snapshot, ignored, paths)
+    return memo(
+        ("production-facts", tuple(paths), hidden), lambda: _extract_facts(snapshot, ignored, paths)
+    )
+
+
+def _extract_facts(
+    snapshot: Snapshot, ignored: Callable[[str], bool] | None, paths: list[str]
+) -> RepoFacts:
+    out = _Collector()
     conv = conventions()
     for path in paths:
         if path.endswith(".py"):
