@@ -75,11 +75,10 @@ def test_python_import_goes_after_docstring_and_future() -> None:
 def test_python_keeps_shebang_first_and_reuses_existing_import() -> None:
     st = s("npm-access-token")
     _, patch = only_patch({"a.py": f'#!/usr/bin/env python\nNPM = "{st.token}"\n'})
-    # "NPM" would echo the token's own prefix: the rule's name is used instead.
-    expected = '#!/usr/bin/env python\nimport os\nNPM = os.environ["NPM_TOKEN"]\n'
+    expected = '#!/usr/bin/env python\nimport os\nNPM = os.environ["NPM"]\n'
     assert edit_of(patch, "a.py") == expected
     _, patch = only_patch({"b.py": f'import os\nNPM = "{st.token}"\n'})
-    assert edit_of(patch, "b.py") == 'import os\nNPM = os.environ["NPM_TOKEN"]\n'
+    assert edit_of(patch, "b.py") == 'import os\nNPM = os.environ["NPM"]\n'
 
 
 def test_python_partial_string_concatenates_and_bytes_encode() -> None:
@@ -102,6 +101,18 @@ def test_python_kwarg_and_generic_names() -> None:
     assert 'Client(api_key=os.environ["STRIPE_API_KEY"])' in new
     assert 'self_db_password = os.environ["SELF_DB_PASSWORD"]' in new
     assert edit_of(patch, ".env.example") is not None
+
+
+def test_env_name_never_carries_the_value() -> None:
+    st = s("stripe-secret-key")
+    # A variable literally named after the value must not become the variable name.
+    odd = st.token.upper().replace("-", "_")
+    _, patch = only_patch({"a.py": f'{odd} = "{st.token}"\n'})
+    new = edit_of(patch, "a.py") or ""
+    # Booleans only: a failing assertion must not print the value into CI logs.
+    uses_rule_name = 'os.environ["STRIPE_API_KEY"]' in new
+    example_clean = st.secret not in (edit_of(patch, ".env.example") or "")
+    assert uses_rule_name and example_clean
 
 
 def test_python_fstring_and_broken_files_are_report_only() -> None:
@@ -152,6 +163,30 @@ def test_typescript_constant_name() -> None:
     assert (
         edit_of(patch, "src/ai.ts") == "export const OPENAI_KEY: string = process.env.OPENAI_KEY;\n"
     )
+
+
+def test_jsx_attribute_gets_braces() -> None:
+    st = s("stripe-secret-key")
+    src = f'export const P = () => <Checkout mode="pay" apiKey="{st.token}" />;\n'
+    _, patch = only_patch({"web/Pay.tsx": src})
+    expected = (
+        'export const P = () => <Checkout mode="pay" apiKey={process.env.STRIPE_API_KEY} />;\n'
+    )
+    assert edit_of(patch, "web/Pay.tsx") == expected
+    # Outside JSX the same `name="..."` shape stays a plain expression.
+    _, patch = only_patch({"web/pay.js": f'let apiKey="{st.token}";\n'})
+    assert edit_of(patch, "web/pay.js") == "let apiKey=process.env.STRIPE_API_KEY;\n"
+
+
+def test_crlf_and_non_ascii_files_keep_their_bytes() -> None:
+    st = s("stripe-secret-key")
+    src = f'# café ☕ config\r\nK = "{st.token}"\r\nimport os\r\nX = "naïve"\r\n'
+    _, patch = only_patch({"cfg.py": src})
+    new = edit_of(patch, "cfg.py")
+    assert new == src.replace(f'"{st.token}"', 'os.environ["K"]')
+    js = f"// café\r\nconst k = '{st.token}';\r\n"
+    _, patch = only_patch({"k.js": js})
+    assert edit_of(patch, "k.js") == js.replace(f"'{st.token}'", "process.env.STRIPE_API_KEY")
 
 
 # -- YAML ---------------------------------------------------------------------------------

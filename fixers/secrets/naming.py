@@ -11,6 +11,8 @@ from fixers.secrets.engine import Hit
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
 # A bare keyword says little on its own: `db.password` becomes DB_PASSWORD, not PASSWORD.
+_ALNUM = re.compile(r"[^a-z0-9]")
+_CHUNK = 8  # a name sharing this many characters in a row with the value is refused
 _BARE = {"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY", "API_KEY", "APIKEY", "VALUE"}
 
 
@@ -34,9 +36,12 @@ def name_from_context(raw: str) -> str:
 def _valid(name: str, value: str) -> bool:
     if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", name):
         return False
-    # Defence in depth: a name must never carry the value or a chunk of it.
-    low = value.lower()
-    return len(value) < 4 or (name.lower() not in low and low not in name.lower())
+    # Defence in depth: a name must never carry the value or a long chunk of it (a short
+    # name like NPM inside `npm_...` is the token's public prefix, not the secret).
+    nv, nn = _ALNUM.sub("", value.lower()), _ALNUM.sub("", name.lower())
+    if len(nv) >= 4 and nv in nn:
+        return False
+    return not any(nn[i : i + _CHUNK] in nv for i in range(len(nn) - _CHUNK + 1))
 
 
 def env_name(hit: Hit) -> str:

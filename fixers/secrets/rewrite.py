@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -236,6 +237,9 @@ def _js_literals(line: str) -> Iterator[tuple[int, int, str]]:
             i += 1
 
 
+_JSX_ATTRIBUTE = re.compile(r"<[A-Za-z][\w.]*(?:\s[^<>]*)?\s[\w:-]+=$")
+
+
 def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
     edits: list[_Edit] = []
     for target in targets:
@@ -253,10 +257,12 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
             continue
         a, b, kind = lit[0] + ls, lit[1] + ls, lit[2]
         expr = f"process.env.{target.env}"
+        # A JSX attribute value (`<Pay apiKey="..." />`) takes an expression only in braces.
+        jsx = kind in "\"'" and bool(_JSX_ATTRIBUTE.search(text[ls:a]))
         if kind in ("//", "/*"):
             edit = _Edit(s, e, f"${target.env}", target)
         elif (s, e) == (a + 1, b - 1):
-            edit = _Edit(a, b, expr, target)
+            edit = _Edit(a, b, "{" + expr + "}" if jsx else expr, target)
         elif kind == "`":
             edit = _Edit(s, e, "${" + expr + "}", target)
         else:
@@ -265,7 +271,8 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
                 continue
             parts = [f"{kind}{before}{kind}"] if before else []
             parts += [expr] + ([f"{kind}{after}{kind}"] if after else [])
-            edit = _Edit(a, b, "(" + " + ".join(parts) + ")", target)
+            joined = "(" + " + ".join(parts) + ")"
+            edit = _Edit(a, b, "{" + joined + "}" if jsx else joined, target)
         if not _overlapping(edits, edit.start, edit.end):
             edits.append(edit)
     return edits
