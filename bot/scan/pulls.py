@@ -128,7 +128,13 @@ class PullRequestEngine:
         open_pulls = await self._open_patchwell_pulls()
         wanted = {p.branch: p for p in patches}
         await self._close_resolved(records, open_pulls, wanted, current_fingerprints, report)
-        open_count = len(open_pulls) - len(report.closed)
+        # Security PRs neither wait for nor take a place under the limit.
+        open_count = sum(
+            1
+            for branch, pr in open_pulls.items()
+            if pr["number"] not in report.closed
+            and not (branch in wanted and wanted[branch].bypass_limit)
+        )
         for patch in sorted(
             patches, key=lambda p: (-int(p.bypass_limit), -int(p.severity), p.branch)
         ):
@@ -146,7 +152,7 @@ class PullRequestEngine:
                 continue
             number = await self._sync_one(patch, record, open_pulls.get(patch.branch), report)
             if number is not None and not has_pr:
-                open_count += 1
+                open_count += 0 if patch.bypass_limit else 1
                 report.open_prs.append((number, patch.title))
         report.open_prs += [
             (pr["number"], pr["title"])
