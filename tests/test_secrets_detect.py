@@ -161,3 +161,19 @@ def test_unreadable_and_binary_files_are_skipped() -> None:
         {"a.bin": b"\x00" + st.text.encode(), "b.py": st.text.encode()}, all_paths=["c.py"]
     )
     assert [f.path for f in FIXER.detect(snap, Context())] == ["b.py"]
+
+
+def test_options_from_the_real_repo_config_loader() -> None:
+    from fixers.repo_config import load_repo_config
+
+    a, b = s("stripe-secret-key", 1), s("npm-access-token", 2)
+    files = {"app.py": f"{a.text}\n", "tests/fixtures/npm.py": f"{b.text}\n"}
+    (accept,) = [f.data["accept_fingerprint"] for f in detect(files) if f.path == "app.py"]
+    text = (
+        "fixers:\n  secrets:\n    mode: report\n"
+        f"    accepted: ['{accept}']\n    paths-ignore: ['tests/fixtures/**']\n"
+    )
+    config, problems = load_repo_config(text, known_fixers=["secrets"])
+    assert problems == []
+    ctx = Context(options=config.options_for("secrets"), mode="report")
+    assert detect(files, ctx) == []
