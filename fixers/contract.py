@@ -118,6 +118,10 @@ class Finding:
     end_line: int | None = None
     title: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    #: True when the fixer could not check everything (a service it needs was
+    #: unreachable): the absence of its other findings then proves nothing, so the
+    #: engine keeps what it knew from the last scan and closes none of its PRs.
+    incomplete: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {

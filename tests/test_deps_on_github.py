@@ -140,3 +140,15 @@ async def test_ignore_rule_closes_the_pr(scan, fake_github) -> None:
     assert "patchwell/dependencies/pip-flask" not in fake_github.branches(OWNER, REPO)
     # The freed slot goes to the next package.
     assert list(open_pulls(fake_github)) == ["patchwell/dependencies/pip-requests"]
+
+
+async def test_index_outage_closes_no_pr(scan, fake_github, fake_index) -> None:
+    await scan()
+    (pull,) = open_pulls(fake_github).values()
+    fake_index.fail_index = True
+    fake_index.fail_osv = True
+    await scan()
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    assert pull["head"]["ref"] in fake_github.branches(OWNER, REPO)
+    run = fake_github.check_runs(OWNER, REPO)[-1]
+    assert "package index unavailable" in run["output"]["summary"]

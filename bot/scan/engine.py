@@ -149,12 +149,21 @@ class ScanEngine:
                 continue
             result = await asyncio.to_thread(run_fixers, snap, config, self.services, fixers=group)
             patched = result.patched_fingerprints
-            await self.store.replace_findings(
-                request.full_name,
-                [StoredFinding.of(f, f.fingerprint in patched) for f in result.findings],
-                fixers=result.fixers_run + result.fixers_off,
-                paths=paths,
-            )
+            # A fixer that could not check everything (its service was down) only adds:
+            # what it did not see is unknown, not fixed.
+            partial = {f.fixer for f in result.findings if f.incomplete}
+            complete = [n for n in result.fixers_run + result.fixers_off if n not in partial]
+            for names, scope in ((complete, paths), (sorted(partial), ())):
+                await self.store.replace_findings(
+                    request.full_name,
+                    [
+                        StoredFinding.of(f, f.fingerprint in patched)
+                        for f in result.findings
+                        if f.fixer in names
+                    ],
+                    fixers=names,
+                    paths=scope,
+                )
             results.append(result)
         current = await self.store.findings(request.full_name)
         pulls = await self._sync_pulls(

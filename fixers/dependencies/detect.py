@@ -82,9 +82,11 @@ def _finding(
     line: int | None = None,
     title: str | None = None,
     data: Mapping[str, Any] | None = None,
+    incomplete: bool = False,
 ) -> Finding:
     return Finding(
         fixer=FIXER,
+        incomplete=incomplete,
         rule=rule,
         severity=severity,
         message=message,
@@ -337,6 +339,7 @@ def _pypi_versions(
                     f"({', '.join(failed[:10])}): {reason}. Their drift was not checked.",
                     ("index",),
                     title="package index unavailable",
+                    incomplete=True,
                     data={"packages": failed},
                 )
             )
@@ -356,6 +359,7 @@ def _pypi_versions(
                     "Their vulnerability status is UNKNOWN, not clean.",
                     ("advisories",),
                     title="vulnerability database unavailable",
+                    incomplete=True,
                     data={"pins": failed_adv},
                 )
             )
