@@ -136,6 +136,8 @@ def _crash(fixer: str, stage: str, exc: BaseException) -> tuple[ScanError, Findi
         message=f"The {fixer} fixer crashed in {stage} ({kind}); its results are missing.",
         fingerprint=fingerprint(fixer, CRASH_RULE, stage),
         title=f"{fixer} fixer crashed",
+        # Its other results are missing, not resolved: keep what the last scan knew.
+        incomplete=True,
     )
     return error, finding
 

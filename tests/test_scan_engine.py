@@ -345,3 +345,16 @@ async def test_crash_after_moving_the_ref_is_not_mistaken_for_a_human(
     assert [p["sha"] for p in fake_github.commit(OWNER, REPO, head)["parents"]] == [
         fake_github.branches(OWNER, REPO)["main"]
     ]
+
+
+async def test_a_crashing_fixer_closes_none_of_its_prs(fake_github, engine_parts) -> None:
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "FIXME drift\n"})
+    engine = await engine_for(fake_github, db, clients)
+    await engine.scan(full_scan())
+    (pull,) = fake_github.pulls(OWNER, REPO)
+    fake_github.push(OWNER, REPO, "main", {"a.txt": b"\xff\xfeFIXME drift\n"}, "not utf-8")
+    await engine.scan(full_scan())  # the toy fixer's .decode() raises on these bytes
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    (run,) = fake_github.check_runs(OWNER, REPO)[-1:]
+    assert "fixme fixer crashed" in run["output"]["summary"]
