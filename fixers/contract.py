@@ -347,6 +347,12 @@ class AdvisoryService(Protocol):
     def advisories(self, name: str, version: str) -> Sequence[Any]: ...
 
 
+class ActionsCatalog(Protocol):
+    """Tags of an action's repository: ``tags(owner, repo) -> [(tag, commit sha)]``."""
+
+    def tags(self, owner: str, repo: str) -> Sequence[tuple[str, str]]: ...
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -359,6 +365,8 @@ class Services:
     index: PackageIndex | None = None
     advisories: AdvisoryService | None = None
     clock: Callable[[], datetime] = _utcnow
+    #: Tags of GitHub Actions repositories (GitHub data, read by the engine).
+    actions: ActionsCatalog | None = None
 
 
 @dataclass(frozen=True)

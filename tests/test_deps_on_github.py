@@ -152,3 +152,29 @@ async def test_index_outage_closes_no_pr(scan, fake_github, fake_index) -> None:
     assert pull["head"]["ref"] in fake_github.branches(OWNER, REPO)
     run = fake_github.check_runs(OWNER, REPO)[-1]
     assert "package index unavailable" in run["output"]["summary"]
+
+
+async def test_outdated_action_is_bumped_from_tags_read_on_github(scan, fake_github) -> None:
+    fake_github.create_repo("actions", "checkout", {"action.yml": "name: checkout\n"})
+    for tag in ("v3.0.0", "v3", "v4.0.0", "v4.2.2", "v4"):
+        fake_github.push("actions", "checkout", "main", {"VERSION": tag}, f"release {tag}")
+        fake_github.create_tag("actions", "checkout", tag)
+    workflow = (
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v3  # keep this comment\n"
+    )
+    fake_github.push(
+        OWNER,
+        REPO,
+        "main",
+        {
+            ".github/workflows/ci.yml": workflow,
+            ".github/patchwell.yml": "open-pull-requests-limit: 5\n",
+        },
+        "add ci",
+    )
+    await scan()
+    branch = "patchwell/dependencies/action-actions-checkout"
+    assert branch in open_pulls(fake_github)
+    after = fake_github.file_at(OWNER, REPO, branch, ".github/workflows/ci.yml").decode()
+    assert after == workflow.replace("@v3 ", "@v4 ")

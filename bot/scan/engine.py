@@ -22,12 +22,13 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gidgethub
 
 from bot.github import GitHubClients
 from bot.scan import checks, snapshot
+from bot.scan.actions import GitHubActionsCatalog
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
 from bot.scan.state import ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
@@ -147,7 +148,11 @@ class ScanEngine:
         ):
             if not group or snap is None:
                 continue
-            result = await asyncio.to_thread(run_fixers, snap, config, self.services, fixers=group)
+            services = replace(
+                self.services,
+                actions=GitHubActionsCatalog(self.gh, asyncio.get_running_loop()),
+            )
+            result = await asyncio.to_thread(run_fixers, snap, config, services, fixers=group)
             patched = result.patched_fingerprints
             # A fixer that could not check everything (its service was down) only adds:
             # what it did not see is unknown, not fixed.

@@ -134,10 +134,16 @@ def installation_from_token(state: FakeState, creds: Credentials) -> Installatio
     return installation
 
 
-def repo_for_token(state: FakeState, creds: Credentials, owner: str, name: str) -> Repo:
+def repo_for_token(
+    state: FakeState, creds: Credentials, owner: str, name: str, method: str = "GET"
+) -> Repo:
     installation = installation_from_token(state, creds)
     repo = state.repos.get(f"{owner}/{name}".lower())
-    if repo is None or repo.key not in installation.repos:
+    if repo is None:
+        raise ApiError(404, "Not Found")
+    # Like GitHub, an installation token may read public repositories it is not
+    # installed on (an action's tags, say), but never write to them.
+    if repo.key not in installation.repos and (repo.private or method != "GET"):
         raise ApiError(404, "Not Found")
     return repo
 

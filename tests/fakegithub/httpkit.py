@@ -185,9 +185,12 @@ def _authenticate(state: FakeState, route: Route, req: Req) -> None:
     elif route.auth == "installation":
         req.installation = installation_from_token(state, req.creds)
     elif route.auth == "repo":
-        req.repo = repo_for_token(state, req.creds, req.params["owner"], req.params["repo"])
+        req.repo = repo_for_token(
+            state, req.creds, req.params["owner"], req.params["repo"], req.method
+        )
         req.installation = installation_from_token(state, req.creds)
-        _check_access(route, req.method, req.repo, req.installation)
+        if req.repo.key in req.installation.repos:  # permissions govern installed repos
+            _check_access(route, req.method, req.repo, req.installation)
 
 
 _LEVELS = {"read": 1, "write": 2, "admin": 3}

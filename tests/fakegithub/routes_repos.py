@@ -194,6 +194,22 @@ def list_branches(state: FakeState, req: Req) -> Reply:
     return paginated(req, items)
 
 
+def list_tags(state: FakeState, req: Req) -> Reply:
+    repo = req.the_repo
+    items = [
+        {
+            "name": name.removeprefix("refs/tags/"),
+            "commit": {"sha": sha, "url": f"{state.base_url}/repos/{repo.full_name}/commits/{sha}"},
+            "zipball_url": f"{state.base_url}/repos/{repo.full_name}/zipball/{name[10:]}",
+            "tarball_url": f"{state.base_url}/repos/{repo.full_name}/tarball/{name[10:]}",
+            "node_id": f"TAG_{sha[:12]}",
+        }
+        for name, sha in sorted(repo.refs.items(), reverse=True)
+        if name.startswith("refs/tags/")
+    ]
+    return paginated(req, items)
+
+
 def get_branch(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
     name = req.params["branch"]
@@ -352,6 +368,7 @@ ROUTES = needing(
         Route("GET", f"{_R}/tarball/{{ref:.+}}", tarball_redirect, "repo"),
         Route("GET", "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}", codeload, "public"),
         Route("GET", f"{_R}/branches", list_branches, "repo"),
+        Route("GET", f"{_R}/tags", list_tags, "repo", ("metadata",)),
         Route("GET", f"{_R}/branches/{{branch:.+}}", get_branch, "repo"),
         Route("GET", f"{_R}/commits", list_commits, "repo"),
         Route("GET", f"{_R}/commits/{{ref:[^/]+(?:/[^/]+)*?}}", get_commit, "repo"),

@@ -313,6 +313,16 @@ class FakeGitHub:
             self.state.set_ref(repo, f"refs/heads/{branch}", sha)
             return sha
 
+    def create_tag(self, owner: str, name: str, tag: str, from_ref: str | None = None) -> str:
+        """A lightweight tag (what ``git push --tags`` makes for an action's release)."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            sha = repo.resolve(from_ref or repo.default_branch)
+            if sha is None:
+                raise ValueError(f"no such ref {from_ref!r}")
+            self.state.set_ref(repo, f"refs/tags/{tag}", sha)
+            return sha
+
     def delete_branch(self, owner: str, name: str, branch: str) -> None:
         with self.state.lock:
             self.state.set_ref(self._repo(owner, name), f"refs/heads/{branch}", None)
