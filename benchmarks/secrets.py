@@ -118,6 +118,9 @@ def _py_block(rng: random.Random) -> str:
         f'    cache_key = f"{_w(rng)}:{{{b}}}:{_hex(rng, 8)}"',
         f'    PASSWORD_FIELD = "{_w(rng)}_password"',
         f'    token_type = "{rng.choice(["bearer", "refresh", "access"])}"',
+        f"    PASSWORD_RESET_TIMEOUT = {rng.randint(3600, 259200)}",
+        f'    api_key_hash = hashlib.sha256(raw).hexdigest()  # "{_hex(rng, 12)}"',
+        '    messages = {"password": "Mot de passe", "token": "Jeton d\'acces"}',
     ]
     return (
         f"def {fn}({a}, {b}=None):\n"
@@ -143,6 +146,7 @@ def _js_block(rng: random.Random) -> str:
         f'  const sha = "{_hex(rng, 40)}";',
         '  const password = form.get("password");',
         f'  const logo = "data:image/png;base64,{_b64(rng, 120)}";',
+        '  return `<input type="password" name="password" autocomplete="current-password">`;',
         '  const secret = config.secret || "";',
     ]
     return (
@@ -167,6 +171,8 @@ def _yaml_block(rng: random.Random) -> str:
         "      API_TOKEN: ${{ secrets.API_TOKEN }}\n"
         f"      DATABASE_URL: postgres://{name}:${{DB_PASSWORD}}@db:5432/{name}\n"
         f"      CHECKSUM: {_hex(rng, 64)}\n"
+        f"      PASSWORD_RESET_TIMEOUT: {rng.randint(3600, 259200)}\n"
+        f"      SECRET_NAME: {name}-tls-{rng.randint(2020, 2026)}\n"
         "    secretKeyRef:\n"
         f"      name: {name}-credentials\n"
         "      key: password\n"

@@ -86,20 +86,29 @@ def _basename(path: str) -> str:
 
 
 class _Hyperscan:
-    """One Hyperscan database for every rule it can compile; the rest fall back to ``re``."""
+    """Hyperscan databases for every rule they can compile; the rest fall back to ``re``.
+
+    Two databases share rule ids: ``db`` for config files and ``db_code`` for source code,
+    where generic rules look only for quoted values."""
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         assert _hs is not None
         self.rules: list[Rule] = list(rules)
         self.fallback: list[Rule] = []
         self.db: Any = None
+        self.db_code: Any = None
         try:
-            self.db = self._compile(self.rules) if self.rules else None
+            self._compile_all()
         except _hs.error:
             # Some pattern is beyond Hyperscan: find which, and let `re` handle those.
             self.fallback = [r for r in rules if not self._compiles(r)]
             self.rules = [r for r in rules if r not in self.fallback]
-            self.db = self._compile(self.rules) if self.rules else None
+            self._compile_all()
+
+    def _compile_all(self) -> None:
+        if self.rules:
+            self.db = self._compile([r.hs_regex for r in self.rules], self.rules)
+            self.db_code = self._compile([r.hs_regex_code for r in self.rules], self.rules)
 
     @staticmethod
     def _flags(rule: Rule) -> int:
@@ -109,11 +118,11 @@ class _Hyperscan:
             flags |= _hs.HS_FLAG_CASELESS
         return flags
 
-    def _compile(self, rules: list[Rule]) -> Any:
+    def _compile(self, patterns: list[str], rules: list[Rule]) -> Any:
         assert _hs is not None
         db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
         db.compile(
-            expressions=[r.hs_regex.encode("ascii") for r in rules],
+            expressions=[p.encode("ascii") for p in patterns],
             ids=list(range(len(rules))),
             elements=len(rules),
             flags=[self._flags(r) for r in rules],
@@ -122,7 +131,8 @@ class _Hyperscan:
 
     def _compiles(self, rule: Rule) -> bool:
         try:
-            self._compile([rule])
+            self._compile([rule.hs_regex], [rule])
+            self._compile([rule.hs_regex_code], [rule])
         except _hs.error:  # type: ignore[union-attr]
             return False
         return True
@@ -145,11 +155,13 @@ class Scanner:
             raise RuntimeError("the hyperscan engine was requested but is not installed")
         self._hs: _Hyperscan | None = None
         self._scratch: Any = None
+        self._scratch_code: Any = None
         if use_hs:
             shipped = self.ruleset is default_ruleset()
             self._hs = _default_hyperscan() if shipped else _Hyperscan(self.ruleset.regex_rules)
             if self._hs.db is not None:
                 self._scratch = _hs.Scratch(self._hs.db)  # type: ignore[union-attr]
+                self._scratch_code = _hs.Scratch(self._hs.db_code)  # type: ignore[union-attr]
         self.engine_name = "hyperscan" if self._hs is not None else "re"
 
     # -- which files -----------------------------------------------------------------
@@ -182,40 +194,44 @@ class Scanner:
 
     # -- where to look -------------------------------------------------------------------
 
-    def _windows(self, data: bytes) -> Iterator[tuple[Rule, int, int]]:
+    def _windows(self, data: bytes, config: bool) -> Iterator[tuple[Rule, int, int]]:
         """(rule, start, end) byte ranges in which the rule's regex must run."""
         fallback: tuple[Rule, ...] | list[Rule]
         if self._hs is None:
             fallback = self.ruleset.regex_rules
         else:
             fallback = self._hs.fallback
-            yield from self._hs_windows(data)
+            yield from self._hs_windows(data, config)
         if fallback:
             lowered = data.lower()
             for rule in fallback:
                 if rule.keywords and not any(k in lowered for k in rule.keywords):
                     continue
-                if rule.prefilter is None:
+                prefilter = rule.prefilter if config else rule.prefilter_code
+                if prefilter is None:
                     yield rule, 0, len(data)
                     continue
                 seen: set[int] = set()
                 haystack = lowered if rule.case_insensitive else data
-                for m in rule.prefilter.finditer(haystack):
+                for m in prefilter.finditer(haystack):
                     window = _line_window(rule, data, m.end())
                     if window[0] not in seen:
                         seen.add(window[0])
                         yield rule, *window
 
-    def _hs_windows(self, data: bytes) -> Iterator[tuple[Rule, int, int]]:
+    def _hs_windows(self, data: bytes, config: bool) -> Iterator[tuple[Rule, int, int]]:
         assert self._hs is not None
         if self._hs.db is None:
             return
+        db, scratch = (
+            (self._hs.db, self._scratch) if config else (self._hs.db_code, self._scratch_code)
+        )
         ends: list[tuple[int, int]] = []
 
         def on_match(rule_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             ends.append((rule_id, end))
 
-        self._hs.db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        db.scan(data, match_event_handler=on_match, scratch=scratch)
         seen: set[tuple[int, int]] = set()
         for rule_id, end in ends:
             rule = self._hs.rules[rule_id]
@@ -230,22 +246,29 @@ class Scanner:
         """Confirmed hits in ``data``, overlaps resolved in favour of the specific rule."""
         found: dict[tuple[str, int], Hit] = {}
         lines = _Lines(data)
-        for rule, lo, hi in self._windows(data):
+        config = self.is_config_file(path)
+        for rule, lo, hi in self._windows(data, config):
             assert rule.compiled is not None
             for match in rule.compiled.finditer(data, lo, hi):
-                hit = self._confirm(rule, match, path, data, lines)
+                hit = self._confirm(rule, match, path, data, lines, config)
                 if hit is not None:
                     found.setdefault((rule.id, hit.start), hit)
         return _resolve_overlaps(list(found.values()))
 
     def _confirm(
-        self, rule: Rule, m: re.Match[bytes], path: str, data: bytes, lines: _Lines
+        self,
+        rule: Rule,
+        m: re.Match[bytes],
+        path: str,
+        data: bytes,
+        lines: _Lines,
+        config: bool,
     ) -> Hit | None:
         group = next((g for g in rule.secret_groups if m.group(g) is not None), None)
         if group is None:
             return None
         unquoted = rule.generic and group == rule.secret_groups[-1]
-        if unquoted and not self.is_config_file(path):
+        if unquoted and not config:
             return None  # `token = make_token()` is code, not a value
         value = m.group(group).decode("utf-8", "replace")
         if not self._plausible(rule, m, value):
@@ -274,6 +297,8 @@ class Scanner:
     def _plausible(self, rule: Rule, m: re.Match[bytes], value: str) -> bool:
         ph = self.ruleset.placeholders
         if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
+            return False
+        if rule.name_group is not None and ph.is_setting_name(m.group(rule.name_group) or b""):
             return False
         if rule.require_digit and not any(c.isdigit() for c in value):
             return False

@@ -55,6 +55,10 @@ class Rule:
     # The cheap candidate finder the pure-Python engine runs first (``hs_regex``, when it is
     # simpler than ``regex``): the full regex then only runs on the lines it points at.
     prefilter: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
+    # Variants for code files, where an unquoted right-hand side is code, never a value:
+    # generic rules drop their unquoted branch there (far fewer candidates in source).
+    hs_regex_code: str = ""
+    prefilter_code: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,12 @@ class Placeholders:
     generic_contains: tuple[str, ...]
     generic_patterns: tuple[re.Pattern[str], ...]
     database_exact: frozenset[str]
+    generic_name_contains: tuple[bytes, ...] = ()
+
+    def is_setting_name(self, name: bytes) -> bool:
+        """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
+        low = name.lower()
+        return any(part in low for part in self.generic_name_contains)
 
     def is_placeholder(self, value: str, *, generic: bool) -> bool:
         low = value.lower()
@@ -145,11 +155,16 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
         ci = bool(raw.get("case_insensitive", False))
-        compiled = prefilter = None
+        compiled = prefilter = prefilter_code = None
+        hs_regex = str(raw.get("hs_regex", regex))
+        hs_regex_code = str(raw.get("hs_regex_code", hs_regex))
         if kind == "regex":
             flags = re.IGNORECASE if ci else 0
-            if raw.get("hs_regex") and raw["hs_regex"] != regex:
-                prefilter = _prefilter(str(raw["hs_regex"]), ci)
+            if hs_regex != regex:
+                prefilter = _prefilter(hs_regex, ci)
+            prefilter_code = (
+                _prefilter(hs_regex_code, ci) if hs_regex_code != hs_regex else prefilter
+            )
             if raw.get("multiline"):
                 flags |= re.DOTALL
             compiled = re.compile(regex.encode("ascii"), flags)
@@ -160,7 +175,8 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             title=str(raw["title"]),
             kind=kind,
             regex=regex,
-            hs_regex=str(raw.get("hs_regex", regex)),
+            hs_regex=hs_regex,
+            hs_regex_code=hs_regex_code,
             keywords=tuple(str(k).lower().encode("ascii") for k in raw.get("keywords", ())),
             secret_groups=groups,
             span_group=int(raw["span_group"]) if "span_group" in raw else None,
@@ -178,6 +194,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             source=str(raw["source"]),
             compiled=compiled,
             prefilter=prefilter,
+            prefilter_code=prefilter_code,
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
@@ -193,6 +210,7 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
         generic_contains=tuple(s.lower() for s in generic.get("contains", ())),
         generic_patterns=tuple(re.compile(p) for p in generic.get("patterns", ())),
         database_exact=frozenset(s.lower() for s in raw.get("database", {}).get("exact", ())),
+        generic_name_contains=tuple(s.lower().encode() for s in generic.get("name_contains", ())),
     )
 
 
