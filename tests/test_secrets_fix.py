@@ -247,6 +247,17 @@ def test_numeric_yaml_password_is_replaced() -> None:
     assert edit_of(patch, "config.yml") == "db:\n  password: ${PASSWORD}\n"
 
 
+def test_hostile_nesting_is_refused_not_crashed() -> None:
+    st = s("stripe-secret-key")
+    # One bracket a line: not "minified", so the files are really scanned and parsed.
+    deep_json = "[\n" * 50_000 + f'"{st.token}"' + "\n]" * 50_000
+    deep_yaml = "[\n" * 50_000 + st.token + "\n]" * 50_000 + "\n"
+    deep_py = "x = " + "(" * 300 + f'"{st.token}"' + ")" * 300 + "\n"
+    snap, patches = run({"a.json": deep_json, "b.yaml": deep_yaml, "c.py": deep_py})
+    assert patches == []
+    assert len(FIXER.detect(snap, Context())) == 3
+
+
 def test_unparseable_yaml_is_not_patched() -> None:
     st = s("stripe-secret-key")
     _, patches = run({"chart/values.yaml": f"key: {st.token}\n  bad: [unclosed\n"})

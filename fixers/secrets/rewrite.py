@@ -172,7 +172,7 @@ def _python(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
     try:
         tree = ast.parse(text)
         tokens = _py_tokens(text)
-    except (SyntaxError, tokenize.TokenError, ValueError):
+    except (SyntaxError, tokenize.TokenError, ValueError, RecursionError, MemoryError):
         return []
     edits: list[_Edit] = []
     for target in targets:
@@ -196,7 +196,7 @@ def _python(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
 def _python_ok(text: str) -> bool:
     try:
         ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 
@@ -311,14 +311,14 @@ _UNPARSED = object()
 def _load_yaml(text: str) -> Any:
     try:
         return list(YAML(typ="safe", pure=True).load_all(text))
-    except (YAMLError, ValueError):
+    except (YAMLError, ValueError, RecursionError):
         return _UNPARSED
 
 
 def _load_json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _UNPARSED
 
 
