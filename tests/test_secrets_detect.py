@@ -153,6 +153,8 @@ def test_options_tolerate_odd_shapes() -> None:
     st = s("stripe-secret-key")
     ctx = Context(options={"accepted": None, "paths-ignore": "vendorish/**"})
     assert [f.path for f in detect({"vendorish/a.py": st.text, "b.py": st.text}, ctx)] == ["b.py"]
+    for odd in ({"accepted": 5, "paths-ignore": {"a": 1}}, {"accepted": [None, {}]}):
+        assert [f.path for f in detect({"b.py": st.text}, Context(options=odd))] == ["b.py"]
 
 
 def test_unreadable_and_binary_files_are_skipped() -> None:

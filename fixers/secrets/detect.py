@@ -25,16 +25,20 @@ class SecretOptions:
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> SecretOptions:
-        accepted = options.get("accepted") or ()
-        ignore = options.get("paths-ignore") or ()
-        if isinstance(accepted, str):
-            accepted = (accepted,)
-        if isinstance(ignore, str):
-            ignore = (ignore,)
+        """Tolerant of shapes the schema should have rejected: a bad value is ignored."""
+        accepted = _strings(options.get("accepted"))
         return cls(
-            accepted=frozenset(str(a).strip() for a in accepted if str(a).strip()),
-            paths_ignore=tuple(str(p) for p in ignore),
+            accepted=frozenset(a.strip() for a in accepted if a.strip()),
+            paths_ignore=_strings(options.get("paths-ignore")),
         )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(str(v) for v in value if isinstance(v, str | int))
+    return ()
 
 
 def is_dotenv(path: str, ruleset: RuleSet) -> bool:
