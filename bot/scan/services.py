@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from fixers.contract import Services
 
@@ -20,5 +21,8 @@ def services_from_env(env: Mapping[str, str]) -> Services:
         from fixers.dependencies.sources import sources_from_env
     except ImportError:  # pragma: no cover - the dependency fixer ships with the package
         return Services()
-    index, advisories = sources_from_env(env, cache_dir=None)
+    # PATCHWELL_CACHE_DIR keeps index and advisory answers (with their ETags) across
+    # restarts, so the first rescan after a deploy revalidates instead of refetching.
+    cache_dir = env.get("PATCHWELL_CACHE_DIR")
+    index, advisories = sources_from_env(env, cache_dir=Path(cache_dir) if cache_dir else None)
     return Services(index=index, advisories=advisories)
