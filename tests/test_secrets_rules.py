@@ -185,6 +185,10 @@ def _fp_cases() -> dict[str, list[str]]:
         "pypi-upload-token": [f'ref = "pypi-{_rand(URLSAFE, 60)}"'],
         "heroku-api-key": [f'ref = "HRKU-{_rand(URLSAFE, 20)}"'],
         "heroku-api-key-legacy": ['request_id = "6f1d2c3b-4a5e-4f60-9a7b-8c9d0e1f2a3b"'],
+        "huggingface-token": ['ref = "hf_' + "x" * 34 + '"', 'ref = "hf_hub_download_file"'],
+        "digitalocean-token": [f'ref = "dop_v1_{_rand(HEX, 40)}"'],
+        "shopify-token": [f'ref = "shpat_{_rand(HEX, 20)}"'],
+        "vault-token": [f'ref = "hvs.{_rand(URLSAFE, 24)}"'],  # too short for a service token
         "azure-storage-connection-string": [
             'ref = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=<your-key>"',
             'ref = "UseDevelopmentStorage=true"',

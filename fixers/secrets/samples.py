@@ -251,6 +251,18 @@ SAMPLERS: dict[str, Callable[[random.Random], Sample]] = {
         "heroku-api-key", "HEROKU_API_KEY", lambda g: "HRKU" + "-AA" + _mixed(g, URLSAFE, 58)
     ),
     "heroku-api-key-legacy": _heroku_legacy,
+    "huggingface-token": _simple(
+        "huggingface-token", "HF_TOKEN", lambda g: "hf" + "_" + _r(g, string.ascii_letters, 34)
+    ),
+    "digitalocean-token": _simple(
+        "digitalocean-token", "DIGITALOCEAN_TOKEN", lambda g: "dop" + "_v1_" + _r(g, HEX, 64)
+    ),
+    "shopify-token": _simple(
+        "shopify-token", "SHOPIFY_ACCESS_TOKEN", lambda g: "shp" + "at_" + _r(g, HEX, 32)
+    ),
+    "vault-token": _simple(
+        "vault-token", "VAULT_TOKEN", lambda g: "hv" + "s." + _mixed(g, URLSAFE, 95)
+    ),
     "azure-storage-connection-string": _azure,
     "private-key": _private_key,
     "jwt": _jwt,
