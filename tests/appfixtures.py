@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -74,3 +76,36 @@ async def live_web(live_env):
     app = await build_app(live_env, inline_worker=True)
     async with TestClient(TestServer(app)) as client:
         yield client, app
+
+
+@contextlib.asynccontextmanager
+async def engine_on_fake(fake, database_url: str, installation_id: int, **engine_kwargs):
+    """The real scan engine for one installation of the fake GitHub, on a migrated database.
+
+    Yields ``(engine, db)``; ``engine_kwargs`` go to :class:`bot.scan.engine.ScanEngine`
+    (``fixers=``, ``services=``, ...).
+    """
+    from bot.db import Database
+    from bot.github import AppAuth, GitHubClients, new_session
+    from bot.migrate import migrate
+    from bot.queue import JobQueue
+    from bot.scan.engine import ScanEngine
+    from bot.scan.state import ScanStore
+
+    db = await Database.connect(database_url)
+    try:
+        await migrate(db)
+        async with new_session() as session:
+            clients = GitHubClients(session, AppAuth(fake.app_id, fake.private_key_pem), fake.url)
+            gh = await clients.installation_client(installation_id)
+            engine = ScanEngine(
+                gh,
+                clients,
+                ScanStore(db),
+                queue=JobQueue(db),
+                bot_login=fake.bot_login,
+                **engine_kwargs,
+            )
+            yield engine, db
+    finally:
+        await db.close()

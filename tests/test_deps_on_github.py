@@ -11,15 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.db import Database
-from bot.github import AppAuth, GitHubClients, new_session
-from bot.migrate import migrate
-from bot.queue import JobQueue
-from bot.scan.engine import ScanEngine, ScanRequest
-from bot.scan.state import ScanStore
+from bot.scan.engine import ScanRequest
 from fixers.contract import Services
 from fixers.dependencies import FIXER
 from fixers.dependencies.sources import sources_from_env
+from tests.appfixtures import engine_on_fake
 from tests.fakeindex.server import FakeRelease, FakeVuln
 
 OWNER, REPO, INSTALLATION = "acme", "api", 77
@@ -51,32 +47,22 @@ async def scan(fake_github, fake_index, tmp_path):
         },
     )
     fake_github.add_installation(INSTALLATION, OWNER, [REPO])
-    db = await Database.connect(f"sqlite:///{tmp_path / 'scan.db'}")
-    await migrate(db)
     # No HTTP cache lifetime: each scan sees the index as it is now.
     index, advisories = sources_from_env(
         {**fake_index.env(), "PATCHWELL_HTTP_CACHE_TTL": "0"}, cache_dir=None
     )
-    async with new_session() as session:
-        clients = GitHubClients(
-            session, AppAuth(fake_github.app_id, fake_github.private_key_pem), fake_github.url
-        )
-        gh = await clients.installation_client(INSTALLATION)
-        engine = ScanEngine(
-            gh,
-            clients,
-            ScanStore(db),
-            queue=JobQueue(db),
-            fixers=[FIXER],
-            services=Services(index=index, advisories=advisories),
-            bot_login=fake_github.bot_login,
-        )
+    async with engine_on_fake(
+        fake_github,
+        f"sqlite:///{tmp_path / 'scan.db'}",
+        INSTALLATION,
+        fixers=[FIXER],
+        services=Services(index=index, advisories=advisories),
+    ) as (engine, _db):
 
         async def run() -> None:
             await engine.scan(ScanRequest(OWNER, REPO, INSTALLATION, reason="rescan"))
 
         yield run
-    await db.close()
 
 
 def open_pulls(fake) -> dict[str, dict]:

@@ -15,12 +15,7 @@ import tomllib
 import pytest
 from ruamel.yaml import YAML
 
-from bot.db import Database
-from bot.github import AppAuth, GitHubClients, new_session
-from bot.migrate import migrate
-from bot.queue import JobQueue
-from bot.scan.engine import ScanEngine, ScanRequest
-from bot.scan.state import ScanStore
+from bot.scan.engine import ScanRequest
 from fixers.production import (
     ci_tests,
     env_names,
@@ -30,6 +25,7 @@ from fixers.production import (
     runtime_drift,
     workflow_permissions,
 )
+from tests.appfixtures import engine_on_fake
 from tests.fixtures.production.repos import HERE
 
 OWNER, REPO, INSTALLATION = "acme", "webapp", 55
@@ -88,24 +84,11 @@ async def scanned(fake_github, tmp_path):
     files = webapp_files()
     fake_github.create_repo(OWNER, REPO, files)
     fake_github.add_installation(INSTALLATION, OWNER, [REPO])
-    db = await Database.connect(f"sqlite:///{tmp_path / 'scan.db'}")
-    await migrate(db)
-    async with new_session() as session:
-        clients = GitHubClients(
-            session, AppAuth(fake_github.app_id, fake_github.private_key_pem), fake_github.url
-        )
-        gh = await clients.installation_client(INSTALLATION)
-        engine = ScanEngine(
-            gh,
-            clients,
-            ScanStore(db),
-            queue=JobQueue(db),
-            fixers=fixers(),
-            bot_login=fake_github.bot_login,
-        )
+    async with engine_on_fake(
+        fake_github, f"sqlite:///{tmp_path / 'scan.db'}", INSTALLATION, fixers=fixers()
+    ) as (engine, _db):
         outcome = await engine.scan(ScanRequest(OWNER, REPO, INSTALLATION, reason="install"))
         yield files, outcome, engine
-    await db.close()
 
 
 async def test_each_pr_changes_only_its_files_and_they_still_parse(fake_github, scanned) -> None:
