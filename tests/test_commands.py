@@ -123,6 +123,7 @@ async def test_writer_ignores_a_pr(scanned, fake_github) -> None:
     assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "closed"
     assert pull["head"]["ref"] not in fake_github.branches(OWNER, REPO)
     # A rescan does not bring the ignored change back.
+    runs_before = len(fake_github.check_runs(OWNER, REPO))
     await send(
         client,
         "check_suite",
@@ -133,6 +134,7 @@ async def test_writer_ignores_a_pr(scanned, fake_github) -> None:
         },
     )
     await wait_idle(app[PARTS].queue)
+    assert len(fake_github.check_runs(OWNER, REPO)) == runs_before + 1  # the rescan ran
     open_heads = [p["head"]["ref"] for p in fake_github.pulls(OWNER, REPO) if p["state"] == "open"]
     assert pull["head"]["ref"] not in open_heads
 

@@ -27,9 +27,6 @@ ROUTED_EVENTS = frozenset(
     }
 )
 
-#: Jobs Patchwell queues for itself (not webhooks), routed the same way.
-INTERNAL_JOBS = frozenset({"patchwell_scan"})
-
 router = Router(
     installations.router,
     pushes.router,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.github import GitHubClients
@@ -27,7 +27,6 @@ class JobContext:
     log: logging.LoggerAdapter
     queue: Any = None
     services: Services | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def store(self) -> ScanStore:
@@ -47,7 +46,6 @@ class JobContext:
         )
 
     async def record(self, handler: str, summary: str) -> None:
-        self.notes.append(f"{handler}: {summary}")
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO event_log (job_id, delivery_id, event, action, repository,"
