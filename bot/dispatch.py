@@ -67,20 +67,21 @@ class JobRunner:
             gh = await self._client_for(job)
             for handler in handlers:
                 await handler(event, gh, context)
-        except gidgethub.BadRequest as exc:
-            if int(exc.status_code) == 401 and self.clients is not None and job.installation_id:
-                # A revoked or expired token: mint a new one on the retry.
-                self.clients.forget_token(job.installation_id)
-                raise TransientError("GitHub refused the installation token") from None
-            transient = as_transient(exc)
-            if transient is not None:
-                raise transient from None
-            raise
         except Exception as exc:
-            transient = as_transient(exc)
-            if transient is not None and transient is not exc:
-                raise transient from None
-            raise
+            raise self._for_queue(exc, job) from None
+
+    def _for_queue(self, exc: Exception, job: Any) -> Exception:
+        """The exception the worker should see: retryable failures as TransientError."""
+        if (
+            isinstance(exc, gidgethub.BadRequest)
+            and int(exc.status_code) == 401
+            and self.clients is not None
+            and job.installation_id
+        ):
+            # A revoked or expired token: mint a new one on the retry.
+            self.clients.forget_token(job.installation_id)
+            return TransientError("GitHub refused the installation token")
+        return as_transient(exc) or exc
 
     async def _client_for(self, job: Any):
         if self.clients is None or not job.installation_id:
