@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.fakegithub import shapes
 from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.state import (
-    BOT_LOGIN,
     ApiError,
     Comment,
     FakeState,
@@ -40,7 +39,7 @@ def create_issue(state: FakeState, req: Req) -> Reply:
         number=repo.take_number(),
         title=title,
         body=body.get("body") if isinstance(body.get("body"), str) else None,
-        user=BOT_LOGIN,
+        user=state.bot_login,
         created_at=now(),
     )
     repo.issues[issue.number] = issue
@@ -98,7 +97,7 @@ def _comment_body(req: Req) -> str:
 def create_comment(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
     number = _number(repo, req)
-    comment = add_comment(state, repo, number, _comment_body(req), BOT_LOGIN)
+    comment = add_comment(state, repo, number, _comment_body(req), state.bot_login)
     return Reply(status=201, body=shapes.comment(state, repo, comment))
 
 
@@ -147,14 +146,14 @@ def create_reaction(state: FakeState, req: Req) -> Reply:
     content = req.obj().get("content")
     if content not in shapes.REACTIONS:
         raise validation_failed({"resource": "Reaction", "field": "content", "code": "invalid"})
-    existed = (BOT_LOGIN, content) in comment.reactions
+    existed = (state.bot_login, content) in comment.reactions
     if not existed:
-        comment.reactions.append((BOT_LOGIN, content))
+        comment.reactions.append((state.bot_login, content))
     reaction_id = comment.id * 10 + shapes.REACTIONS.index(content)
     body = {
         "id": reaction_id,
         "node_id": f"REA_{reaction_id}",
-        "user": shapes.user(state, BOT_LOGIN),
+        "user": shapes.user(state, state.bot_login),
         "content": content,
         "created_at": shapes.iso(comment.created_at),
     }
