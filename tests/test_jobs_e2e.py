@@ -20,17 +20,18 @@ from bot.db import Database
 from bot.queue import JobQueue
 from bot.service import PARTS
 from tests.appfixtures import WEBHOOK_SECRET
+from tests.payloads import INSTALLATION_ID as INSTALLATION
+from tests.payloads import OTHER_REPO, OWNER, REPO
 from tests.webhooks import delivery, example
 
 pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parents[1]
-INSTALLATION = 957387  # the id in the installation.created example
 
 
 def install_example_account(fake) -> None:
-    fake.create_repo("Codertocat", "Hello-World", {"README.md": "hello\n"})
-    fake.create_repo("Codertocat", "Other", {"README.md": "other\n"})
-    fake.add_installation(INSTALLATION, "Codertocat", ["Hello-World", "Other"])
+    fake.create_repo(OWNER, REPO, {"README.md": "hello\n"})
+    fake.create_repo(OWNER, OTHER_REPO, {"README.md": "other\n"})
+    fake.add_installation(INSTALLATION, OWNER, [REPO, OTHER_REPO])
 
 
 async def wait_for_state(queue: JobQueue, job_id: int, states: set[str], timeout: float = 30):
@@ -77,7 +78,7 @@ async def test_installation_is_handled_with_github_data(live_web, fake_github) -
     rows = await event_log(parts.db)
     ((_, handler, summary),) = [r for r in rows if r[0] == job.id]
     assert handler == "installation_created"
-    assert "Codertocat/Hello-World" in summary and "Codertocat/Other" in summary
+    assert f"{OWNER}/{REPO}" in summary and f"{OWNER}/{OTHER_REPO}" in summary
 
 
 async def test_secondary_rate_limit_is_retried_after_retry_after(live_web, fake_github) -> None:

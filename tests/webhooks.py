@@ -1,14 +1,13 @@
-"""Signed webhook deliveries built from the real payload examples in ``../shared``.
+"""Signed webhook deliveries: the exact bytes to send and the headers GitHub sends with them.
 
-The examples are octokit's published payloads (see shared/github/README.md).
-A test picks one, optionally adjusts it, and gets the exact bytes to send and
-the headers GitHub would send with them -- the signature is computed over those
-very bytes.
+Bodies come from :mod:`tests.payloads` (our own GitHub-shaped payloads), so the suite needs
+nothing beside the clone. When octokit's published examples are present in ``../shared`` (CI),
+:func:`examples` lists them too, so a test can also prove every real example is accepted; on a
+machine without them it returns nothing and :func:`shared_examples_missing` says why.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -19,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests import payloads
 
 
 def shared_dir() -> Path:
@@ -29,18 +28,29 @@ def shared_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared"
 
 
+def _index_path() -> Path | None:
+    for candidate in ("index.json", "webhooks/index.json"):
+        path = shared_dir() / "github" / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+def shared_examples_missing() -> str | None:
+    """None when octokit's examples are beside the clone, else the reason they are not used."""
+    if _index_path() is None:
+        return f"octokit webhook examples not found under {shared_dir()} (PATCHWELL_SHARED_DIR)"
+    return None
+
+
 @cache
 def _index() -> tuple[dict[str, Any], ...]:
-    index = shared_dir() / "github" / "index.json"
-    if not index.is_file():
-        index = shared_dir() / "github" / "webhooks" / "index.json"
-    if not index.is_file():
-        pytest.skip(f"webhook examples not found under {shared_dir()} (set PATCHWELL_SHARED_DIR)")
-    return tuple(json.loads(index.read_text()))
+    path = _index_path()
+    return () if path is None else tuple(json.loads(path.read_text()))
 
 
 def examples(event: str | None = None) -> list[dict[str, Any]]:
-    """Index entries (``file``, ``x_github_event``, ``action``, ...) for one event or all."""
+    """octokit index entries (``file``, ``x_github_event``, ``action``, ...); [] when absent."""
     return [e for e in _index() if event is None or e["x_github_event"] == event]
 
 
@@ -49,18 +59,9 @@ def load_example(entry_or_file: dict[str, Any] | str) -> dict[str, Any]:
     return json.loads((shared_dir() / "github" / file).read_text())
 
 
-def example(event: str, action: str | None = None, *, with_installation: bool = True) -> dict:
-    """A deep copy of the first example of ``event``/``action`` (with an installation if asked)."""
-    for entry in examples(event):
-        if action is not None and entry["action"] != action:
-            continue
-        if with_installation and not entry["has_installation"]:
-            continue
-        return copy.deepcopy(load_example(entry))
-    for entry in examples(event):
-        if action is None or entry["action"] == action:
-            return copy.deepcopy(load_example(entry))
-    raise LookupError(f"no example for {event}.{action}")
+def example(event: str, action: str | None = None) -> dict[str, Any]:
+    """A fresh body of our own for ``event``/``action`` (see :mod:`tests.payloads`)."""
+    return payloads.payload(event, action)
 
 
 def sign(body: bytes, secret: str) -> str:
