@@ -28,24 +28,46 @@ jobs:
 def test_commands_are_read_only_at_line_start_and_outside_quotes() -> None:
     body = (
         "thanks!\n@patchwell rebase\n> @patchwell ignore\n```\n@patchwell ignore\n```\n"
-        "please @patchwell explain\n@PatchWell   EXPLAIN now\n@patchwell rebase\n"
+        "please @patchwell explain\n@PatchWell   EXPLAIN.\n@patchwell rebase\n"
     )
     assert parse_commands(body, "patchwell") == [Command("rebase"), Command("explain")]
 
 
 @pytest.mark.parametrize(
-    "body",
-    [
-        "",
-        "@patchwell",
-        "@patchwell delete-everything",
-        "@patchwellx ignore",
-        "x" * 70_000 + "\n@patchwell ignore",
-        "@patchwell " + "a" * 5000,
-    ],
+    "body", ["", "@patchwellx ignore", "x" * 70_000 + "\n@patchwell ignore", "hi @patchwell"]
 )
 def test_hostile_or_empty_comments_give_no_command(body: str) -> None:
     assert parse_commands(body, "patchwell") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@patchwell",
+        "@patchwell delete-everything",
+        "@patchwell merge",
+        "@patchwell ignore everything",
+        "@patchwell unignore ../../etc passwd",
+        "@patchwell " + "a" * 5000,
+    ],
+)
+def test_addressed_but_unknown_is_one_unknown_command(body: str) -> None:
+    assert parse_commands(body, "patchwell") == [Command("unknown")]
+
+
+def test_every_command_parses_and_arguments_keep_their_case() -> None:
+    body = (
+        "@patchwell ignore this dependency\n@patchwell[bot] Ignore This Major Version\n"
+        "@patchwell unignore Django\n"
+    )
+    assert parse_commands(body, "patchwell") == [
+        Command("ignore this dependency"),
+        Command("ignore this major version"),
+        Command("unignore", "Django"),
+    ]
+    for name in ("help", "rescan", "show ignore conditions", "ignore this minor version"):
+        assert parse_commands(f"@healer {name}", "healer") == [Command(name)]
+    assert parse_commands("@patchwell rescan", "healer") == []
 
 
 def test_at_most_three_commands_per_comment() -> None:

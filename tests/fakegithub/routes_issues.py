@@ -62,6 +62,64 @@ def get_issue(state: FakeState, req: Req) -> Reply:
     return Reply(body=shapes.issue(state, repo, issue))
 
 
+def list_issues(state: FakeState, req: Req) -> Reply:
+    """Issues and pull requests (GitHub lists both here), newest first, filtered."""
+    repo = req.the_repo
+    wanted = req.query.get("state", "open")
+    if wanted not in ("open", "closed", "all"):
+        raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
+    creator = (req.query.get("creator") or "").lower()
+    items: list[tuple[float, int, dict]] = []
+    for issue in repo.issues.values():
+        if wanted in ("all", issue.state) and creator in ("", issue.user.lower()):
+            items.append((issue.created_at, issue.number, shapes.issue(state, repo, issue)))
+    for pull in repo.pulls.values():
+        if wanted in ("all", pull.state) and creator in ("", pull.user.lower()):
+            shown = Issue(
+                pull.id, pull.number, pull.title, pull.body, pull.user, pull.created_at, pull.state
+            )
+            body = shapes.issue(state, repo, shown)
+            body["pull_request"] = {
+                "url": f"{state.base_url}/repos/{repo.full_name}/pulls/{pull.number}"
+            }
+            items.append((pull.created_at, pull.number, body))
+    items.sort(key=lambda t: (t[0], t[1]), reverse=req.query.get("direction", "desc") == "desc")
+    return paginated(req, [body for _, _, body in items])
+
+
+def update_issue(state: FakeState, req: Req) -> Reply:
+    body = req.obj()
+    repo = req.the_repo
+    number = _number(repo, req)
+    if number in repo.pulls:
+        raise validation_failed(
+            {
+                "resource": "Issue",
+                "code": "custom",
+                "message": "edit pull requests through /pulls in this fake",
+            }
+        )
+    issue = repo.issues[number]
+    if "title" in body:
+        if not isinstance(body["title"], str) or not body["title"].strip():
+            raise validation_failed({"resource": "Issue", "field": "title", "code": "invalid"})
+        issue.title = body["title"]
+        issue.edits += 1
+    if "body" in body:
+        text = body["body"]
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_COMMENT_LENGTH):
+            raise validation_failed({"resource": "Issue", "field": "body", "code": "invalid"})
+        issue.body = text
+        issue.edits += 1
+    if "state" in body:
+        if body["state"] not in ("open", "closed"):
+            raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
+        issue.state = body["state"]
+        issue.closed_at = now() if issue.state == "closed" else None
+    issue.updated_at = now()
+    return Reply(body=shapes.issue(state, repo, issue))
+
+
 def add_comment(state: FakeState, repo: Repo, number: int, text: str, login: str) -> Comment:
     comment = Comment(
         id=state.new_id(),
@@ -178,6 +236,8 @@ ROUTES = needing(
     ("issues", "pull_requests"),
     [
         Route("POST", _I, create_issue, "repo"),
+        Route("GET", _I, list_issues, "repo"),
+        Route("PATCH", f"{_I}/{{number}}", update_issue, "repo"),
         Route("GET", f"{_I}/comments/{{comment_id}}", get_comment, "repo"),
         Route("PATCH", f"{_I}/comments/{{comment_id}}", update_comment, "repo"),
         Route("DELETE", f"{_I}/comments/{{comment_id}}", delete_comment, "repo"),

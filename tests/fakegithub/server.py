@@ -544,6 +544,24 @@ class FakeGitHub:
             )
             return [shapes.comment(self.state, repo, c) for c in found]
 
+    def issues(self, owner: str, name: str) -> list[dict[str, Any]]:
+        """Every issue (not pull request) in the repository, by number."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return [shapes.issue(self.state, repo, i) for _, i in sorted(repo.issues.items())]
+
+    def issue_edits(self, owner: str, name: str, number: int) -> int:
+        """How many times the API edited issue ``number``'s title or body."""
+        with self.state.lock:
+            return self._repo(owner, name).issues[number].edits
+
+    def edit_issue(self, owner: str, name: str, number: int, body: str) -> str:
+        """A person edits an issue's body in the UI; returns the body before."""
+        with self.state.lock:
+            issue = self._repo(owner, name).issues[number]
+            before, issue.body, issue.updated_at = issue.body or "", body, now()
+            return before
+
     def labels(self, owner: str, name: str, number: int) -> list[str]:
         with self.state.lock:
             return list(self._repo(owner, name).labels.get(number, []))

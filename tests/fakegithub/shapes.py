@@ -345,8 +345,8 @@ def issue(state: FakeState, r: Repo, i: Issue) -> dict[str, Any]:
         "labels": labels(state, r, r.labels.get(i.number, [])),
         "comments": sum(1 for c in state.comments.values() if _on(c, r, i.number)),
         "created_at": iso(i.created_at),
-        "updated_at": iso(i.created_at),
-        "closed_at": None,
+        "updated_at": iso(i.updated_at or i.created_at),
+        "closed_at": iso(i.closed_at),
     }
 
 

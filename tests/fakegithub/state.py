@@ -119,6 +119,9 @@ class Issue:
     user: str
     created_at: float
     state: str = "open"
+    updated_at: float | None = None
+    closed_at: float | None = None
+    edits: int = 0  # how many times the body or title was edited
 
 
 @dataclass
