@@ -28,24 +28,46 @@ jobs:
 def test_commands_are_read_only_at_line_start_and_outside_quotes() -> None:
     body = (
         "thanks!\n@patchwell rebase\n> @patchwell ignore\n```\n@patchwell ignore\n```\n"
-        "please @patchwell explain\n@PatchWell   EXPLAIN now\n@patchwell rebase\n"
+        "please @patchwell explain\n@PatchWell   EXPLAIN.\n@patchwell rebase\n"
     )
     assert parse_commands(body, "patchwell") == [Command("rebase"), Command("explain")]
 
 
 @pytest.mark.parametrize(
-    "body",
-    [
-        "",
-        "@patchwell",
-        "@patchwell delete-everything",
-        "@patchwellx ignore",
-        "x" * 70_000 + "\n@patchwell ignore",
-        "@patchwell " + "a" * 5000,
-    ],
+    "body", ["", "@patchwellx ignore", "x" * 70_000 + "\n@patchwell ignore", "hi @patchwell"]
 )
 def test_hostile_or_empty_comments_give_no_command(body: str) -> None:
     assert parse_commands(body, "patchwell") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@patchwell",
+        "@patchwell delete-everything",
+        "@patchwell merge",
+        "@patchwell ignore everything",
+        "@patchwell unignore ../../etc passwd",
+        "@patchwell " + "a" * 5000,
+    ],
+)
+def test_addressed_but_unknown_is_one_unknown_command(body: str) -> None:
+    assert parse_commands(body, "patchwell") == [Command("unknown")]
+
+
+def test_every_command_parses_and_arguments_keep_their_case() -> None:
+    body = (
+        "@patchwell ignore this dependency\n@patchwell[bot] Ignore This Major Version\n"
+        "@patchwell unignore Django\n"
+    )
+    assert parse_commands(body, "patchwell") == [
+        Command("ignore this dependency"),
+        Command("ignore this major version"),
+        Command("unignore", "Django"),
+    ]
+    for name in ("help", "rescan", "show ignore conditions", "ignore this minor version"):
+        assert parse_commands(f"@healer {name}", "healer") == [Command(name)]
+    assert parse_commands("@patchwell rescan", "healer") == []
 
 
 def test_at_most_three_commands_per_comment() -> None:
@@ -164,3 +186,92 @@ async def test_explain_posts_the_findings(scanned, fake_github) -> None:
     await wait_idle(app[PARTS].queue)
     last = fake_github.comments(OWNER, REPO, pull["number"])[-1]["body"]
     assert "What Patchwell found" in last and "`" in last
+
+
+# --------------------------------------------------------------------------- issue 9
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "~~~\n@patchwell ignore\n~~~\n",
+        "~~~~markdown\n@patchwell ignore\n~~~\nstill fenced\n@patchwell ignore\n~~~~\n",
+        "Try this:\n\n    @patchwell ignore\n",
+        "\t@patchwell ignore\n",
+        "<!-- @patchwell ignore -->\n",
+        "<!--\n@patchwell ignore\n-->\n",
+        "````\n```\n@patchwell ignore\n````\n",
+    ],
+)
+def test_commands_in_code_and_html_comments_are_not_obeyed(body: str) -> None:
+    assert parse_commands(body, "patchwell") == []
+
+
+def pull_closed_payload(fake, number: int, sender: str) -> dict:
+    pull = fake.pull(OWNER, REPO, number)
+    return {
+        "action": "closed",
+        "number": number,
+        "pull_request": pull,
+        "repository": fake.repo_json(OWNER, REPO),
+        "installation": {"id": INSTALLATION},
+        "sender": {"login": sender, "type": "User"},
+    }
+
+
+async def test_reader_is_refused_once_per_pull_request(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "visitor", "read")
+    for text in ("@patchwell ignore", "@patchwell rebase", "@patchwell recreate"):
+        await send(
+            client, "issue_comment", comment_payload(fake_github, pull["number"], text, "visitor")
+        )
+        await wait_idle(app[PARTS].queue)
+    refusals = [
+        c
+        for c in fake_github.comments(OWNER, REPO, pull["number"])
+        if c["user"]["login"] == fake_github.bot_login and "write access" in c["body"]
+    ]
+    assert len(refusals) == 1
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+
+
+async def fork_pull_on_patchwell_branch(fake, real_branch: str) -> int:
+    return fake.open_fork_pull(
+        OWNER, REPO, "stranger", real_branch, {"app.py": "print('mine')\n"}, title="Innocent"
+    )
+
+
+async def test_a_strangers_fork_pr_named_like_ours_does_not_suppress_the_real_patch(
+    scanned, fake_github
+) -> None:
+    client, app, pull = scanned
+    branch = pull["head"]["ref"]
+    number = await fork_pull_on_patchwell_branch(fake_github, branch)
+    fake_github.close_pull(OWNER, REPO, number)
+    await send(
+        client, "pull_request", pull_closed_payload(fake_github, number, sender="stranger")
+    )
+    await wait_idle(app[PARTS].queue)
+    records = await app[PARTS].db.fetchall(
+        "SELECT state, pr_number FROM patch_branches WHERE branch = ?", (branch,)
+    )
+    assert records == [("open", pull["number"])]
+
+
+async def test_ignore_on_a_fork_pr_never_touches_patchwells_real_branch(
+    scanned, fake_github
+) -> None:
+    client, app, pull = scanned
+    branch = pull["head"]["ref"]
+    number = await fork_pull_on_patchwell_branch(fake_github, branch)
+    fake_github.set_permission(OWNER, REPO, "maint", "maintain")
+    await send(
+        client,
+        "issue_comment",
+        comment_payload(fake_github, number, "@patchwell ignore", "maint"),
+    )
+    await wait_idle(app[PARTS].queue)
+    assert branch in fake_github.branches(OWNER, REPO)
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    assert fake_github.pull(OWNER, REPO, number)["state"] == "open"  # not ours to close either
