@@ -64,6 +64,10 @@ class ScanReport:
     snapshot: Snapshot
     root: str = "."
     config_problems: Sequence[ConfigProblem] = field(default_factory=tuple)
+    #: ``"git"`` when only what git tracks was read, ``"directory"`` for a whole-tree walk.
+    source: str = "directory"
+    #: Checks that did not run for want of a service (``--offline``), one line each.
+    not_checked: Sequence[str] = field(default_factory=tuple)
 
 
 # --------------------------------------------------------------------------- diffs
@@ -179,6 +183,8 @@ def render_text(report: ScanReport, *, diff: bool = False) -> str:
         lines.append(f"      {f.message}")
     if result.fixers_off:
         lines.append(f"fixers off by config: {', '.join(result.fixers_off)}")
+    for check in report.not_checked:
+        lines.append(f"not checked: {check}")
     if result.skipped:
         lines.append(f"skipped {len(result.skipped)} paths: {_skip_summary(result)}")
     for error in result.errors:
@@ -261,6 +267,8 @@ def to_json(report: ScanReport, *, diff: bool = False) -> dict[str, Any]:
             for p in report.config_problems
         ],
         "fixers": {"run": list(result.fixers_run), "off": list(result.fixers_off)},
+        "source": report.source,
+        "not_checked": list(report.not_checked),
     }
 
 
