@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.git_listing import git_files
 from fixers.contract import Fixer, Services
 from fixers.local import SnapshotLimits, load_directory
 from fixers.output import ScanReport, render_json, render_sarif, render_text
@@ -100,9 +101,32 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--offline", action="store_true", help="no package index or advisory lookups"
     )
+    parser.add_argument(
+        "--include-untracked",
+        action="store_true",
+        help="in a git checkout, also read untracked files .gitignore does not ignore "
+        "(by default only what git tracks is read, as on GitHub)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     # ``func`` and ``run`` both name the handler: bot/cli.py dispatches on ``args.run``.
     parser.set_defaults(func=run_scan, run=run_scan)
+
+
+# Checks that need a service a local scan may lack: (service field, fixer, what is not checked).
+_SERVICE_CHECKS = (
+    ("index", "dependencies", "newer releases of pinned dependencies (package index)"),
+    ("advisories", "dependencies", "known vulnerabilities of pinned dependencies (advisories)"),
+    ("actions", "dependencies", "newer tags of the GitHub Actions used (GitHub's tag list)"),
+)
+
+
+def not_checked(services: Services, fixers_run: Sequence[str]) -> list[str]:
+    """What this scan could not check for want of a service, per fixer that ran."""
+    return [
+        f"{fixer}: {what}"
+        for field_name, fixer, what in _SERVICE_CHECKS
+        if fixer in fixers_run and getattr(services, field_name) is None
+    ]
 
 
 def _services(offline: bool, stderr: TextIO, env: Mapping[str, str]) -> Services:
@@ -188,14 +212,28 @@ def run_scan(
         err.write(f"patchwell scan: {UnknownFixerError(unknown, [f.name for f in fixers])}\n")
         return EXIT_USAGE
     progress = ProgressBar(err, enabled=not args.no_progress, tty=_isatty(err))
-    snapshot = load_directory(root, limits=SnapshotLimits(), progress=progress)
+    listed = git_files(root, include_untracked=args.include_untracked)
+    snapshot = load_directory(
+        root, limits=SnapshotLimits(), progress=progress, listing=listed.listing
+    )
     services = _services(args.offline, err, os.environ if env is None else env)
     try:
         result = run_fixers(snapshot, config, services, fixers=fixers, only=only)
     except UnknownFixerError as exc:
         err.write(f"patchwell scan: {exc}\n")
         return EXIT_USAGE
-    report = ScanReport(result, snapshot, root=str(args.path), config_problems=tuple(problems))
+    skipped_checks = not_checked(services, result.fixers_run)
+    if skipped_checks:
+        why = "--offline" if args.offline else "no package index client"
+        err.write(f"patchwell: not checked ({why}): " + "; ".join(skipped_checks) + "\n")
+    report = ScanReport(
+        result,
+        snapshot,
+        root=str(args.path),
+        config_problems=tuple(problems),
+        source="git" if listed.listing is not None else "directory",
+        not_checked=tuple(skipped_checks),
+    )
     if args.format == "json":
         out.write(render_json(report, diff=args.diff))
     elif args.format == "sarif":

@@ -25,10 +25,12 @@ Findings never carry a secret value: anything user-visible goes through
 
 from __future__ import annotations
 
+import base64
 import difflib
 import enum
 import fnmatch
 import hashlib
+import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -397,15 +399,98 @@ class Fixer(Protocol):
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]: ...
 
 
+def _git_quote(name: str) -> str:
+    """A path as git writes it in a diff header: C-quoted when it holds a quote, a
+    backslash, a control character or non-ASCII (git's ``core.quotePath``)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not any(b < 0x20 or b >= 0x7F or b in b'"\\' for b in raw):
+        return name
+    named = {0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r"}
+    out = []
+    for b in raw:
+        if b in named:
+            out.append("\\" + named[b])
+        elif b in b'"\\':
+            out.append("\\" + chr(b))
+        elif b < 0x20 or b >= 0x7F:
+            out.append(f"\\{b:03o}")
+        else:
+            out.append(chr(b))
+    return '"' + "".join(out) + '"'
+
+
+def _header_name(prefix: str, path: str) -> str:
+    quoted = _git_quote(prefix + path)
+    # git ends a ---/+++ name that holds a space with a tab, so the name is unambiguous.
+    return quoted + ("\t" if " " in path and not quoted.startswith('"') else "")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on ``\\n`` only (``str.splitlines`` also splits on form feeds,
+    ``\\x1c``, U+2028 ..., which git does not: such a diff would not apply)."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _blob_id(data: bytes | None) -> str:
+    if data is None:
+        return "0" * 40
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _binary_literal(data: bytes) -> str:
+    """git's ``literal`` binary hunk: zlib, then base85 in lines of at most 52 bytes."""
+    packed = zlib.compress(data, 9)
+    rows = [f"literal {len(data)}"]
+    for i in range(0, len(packed), 52):
+        chunk = packed[i : i + 52]
+        size = (
+            chr(ord("A") + len(chunk) - 1) if len(chunk) <= 26 else chr(ord("a") + len(chunk) - 27)
+        )
+        rows.append(size + base64.b85encode(chunk, pad=True).decode("ascii"))
+    return "\n".join(rows) + "\n\n"
+
+
 def unified_diff(path: str, before: bytes | None, after: bytes | None) -> str:
-    """The unified diff a patch carries for one file (for ``scan --diff``)."""
-    a = [] if before is None else before.decode("utf-8", "replace").splitlines(keepends=True)
-    b = [] if after is None else after.decode("utf-8", "replace").splitlines(keepends=True)
-    return "".join(
+    """The diff a patch carries for one file, in the form ``git apply`` accepts.
+
+    A git header (``diff --git``, ``new file mode`` / ``deleted file mode``) so
+    empty files and deletions apply; ``\\ No newline at end of file`` markers;
+    lines split on ``\\n`` only, so CRLF and other control characters survive
+    byte for byte; names quoted as git quotes them. Content that is not UTF-8 is
+    written as a git binary patch. ``""`` when nothing changes.
+    """
+    if before == after:
+        return ""
+    head = [f"diff --git {_git_quote('a/' + path)} {_git_quote('b/' + path)}\n"]
+    if before is None:
+        head.append("new file mode 100644\n")
+    elif after is None:
+        head.append("deleted file mode 100644\n")
+    try:
+        old = "" if before is None else before.decode("utf-8")
+        new = "" if after is None else after.decode("utf-8")
+    except UnicodeDecodeError:
+        mode = " 100644" if before is not None and after is not None else ""
+        head.append(f"index {_blob_id(before)}..{_blob_id(after)}{mode}\n")
+        return "".join(head) + "GIT binary patch\n" + _binary_literal(after or b"")
+    if not old and not new:
+        return "".join(head)  # an empty file created or deleted: the header says it all
+    body = list(
         difflib.unified_diff(
-            a,
-            b,
-            fromfile="/dev/null" if before is None else f"a/{path}",
-            tofile="/dev/null" if after is None else f"b/{path}",
+            _lines(old),
+            _lines(new),
+            fromfile="/dev/null" if before is None else _header_name("a/", path),
+            tofile="/dev/null" if after is None else _header_name("b/", path),
         )
     )
+    out = head
+    for line in body:
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)

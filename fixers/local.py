@@ -21,6 +21,7 @@ from fixers.contract import MemorySnapshot, SkippedFile, matches_any
 __all__ = [
     "DEFAULT_SKIP_DIRS",
     "DEFAULT_SKIP_FILES",
+    "Listing",
     "Progress",
     "SkipReason",
     "SnapshotLimits",
@@ -42,6 +43,19 @@ class SkipReason:
     SYMLINK_DIR = "symlinked-directory"
     NOT_REGULAR = "not-a-regular-file"
     UNREADABLE = "unreadable"
+    # A checkout read through git: files git does not track are not the repository.
+    UNTRACKED = "untracked"
+    GIT_IGNORED = "git-ignored"
+    MISSING = "deleted-in-work-tree"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The files to read when something knows better than a walk (git's index): every
+    other file is not looked at, and ``skipped`` says what was left out and why."""
+
+    paths: tuple[str, ...]
+    skipped: tuple[SkippedFile, ...] = ()
 
 
 # Directory names that hold other people's code or build output: scanning them
@@ -179,7 +193,7 @@ def _visit(
                 stack.append((Path(entry.path), rel + "/"))
             return
         if is_link:
-            _visit_link(entry, rel, root, found)
+            _visit_link(Path(entry.path), rel, root, found)
             return
         info = entry.stat(follow_symlinks=False)
     except OSError:
@@ -192,13 +206,13 @@ def _visit(
     found.candidates.append((rel, Path(entry.path), info.st_size))
 
 
-def _visit_link(entry: os.DirEntry[str], rel: str, root: Path, found: _Walk) -> None:
+def _visit_link(link: Path, rel: str, root: Path, found: _Walk) -> None:
     """A symlink is read only when it resolves to a regular file inside the root.
 
     Symlinked directories are never descended: they can loop, and their files
     are already scanned under their real path when they live in the root.
     """
-    target = Path(entry.path).resolve()
+    target = link.resolve()
     if not _inside(target, root):
         found.skipped.append(SkippedFile(rel, SkipReason.SYMLINK_OUTSIDE))
         return
@@ -210,6 +224,30 @@ def _visit_link(entry: os.DirEntry[str], rel: str, root: Path, found: _Walk) -> 
         return
     found.all_paths.append(rel)
     found.candidates.append((rel, target, target.stat().st_size))
+
+
+def _from_listing(root: Path, listing: Listing) -> _Walk:
+    """The listed files only (no walk): what git tracks, say."""
+    found = _Walk(skipped=list(listing.skipped))
+    for rel in sorted(set(listing.paths)):
+        path = root / rel
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            found.skipped.append(SkippedFile(rel, SkipReason.MISSING))
+            continue
+        except OSError:
+            found.skipped.append(SkippedFile(rel, SkipReason.UNREADABLE))
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            _visit_link(path, rel, root, found)
+        elif not stat.S_ISREG(info.st_mode):
+            found.skipped.append(SkippedFile(rel, SkipReason.NOT_REGULAR))  # e.g. a submodule
+        else:
+            found.all_paths.append(rel)
+            found.candidates.append((rel, path, info.st_size))
+    found.candidates.sort(key=lambda c: c[0])
+    return found
 
 
 def _read(
@@ -256,8 +294,12 @@ def load_directory(
     *,
     limits: SnapshotLimits = SnapshotLimits(),
     progress: Progress | None = None,
+    listing: Listing | None = None,
 ) -> MemorySnapshot:
     """Load the text files under ``root`` into a snapshot, applying ``limits``.
+
+    With ``listing``, only the listed paths are read (``patchwell scan`` passes what
+    git tracks); without it, the whole tree is walked.
 
     Raises ``NotADirectoryError`` / ``FileNotFoundError`` when ``root`` is not a
     directory (a usage error for the CLI); anything wrong inside the tree is a
@@ -268,7 +310,7 @@ def load_directory(
         raise FileNotFoundError(f"no such directory: {root}")
     if not root.is_dir():
         raise NotADirectoryError(f"not a directory: {root}")
-    walked = _walk(root, limits)
+    walked = _walk(root, limits) if listing is None else _from_listing(root, listing)
     files, read_skips = _read(walked.candidates, len(walked.candidates), limits, progress)
     skipped = sorted([*walked.skipped, *read_skips], key=lambda s: s.path)
     return MemorySnapshot(

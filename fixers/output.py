@@ -24,6 +24,7 @@ __all__ = [
     "JSON_FORMAT_VERSION",
     "SARIF_SCHEMA_URI",
     "ScanReport",
+    "diff_is_masked",
     "patch_diff",
     "render_json",
     "render_sarif",
@@ -48,6 +49,7 @@ _SARIF_LEVEL = {
 }
 # GitHub code scanning ranks security results by this property (a CVSS-like score as a string).
 _SECURITY_SEVERITY = {Severity.LEAKED_SECRET: "9.0", Severity.VULNERABILITY: "7.5"}
+_BINARY = "GIT binary patch\n"
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
 # C0/C1 control characters other than tab and newline: a file name or a line of a
 # hostile repository could otherwise drive the reader's terminal (ANSI escapes).
@@ -62,6 +64,10 @@ class ScanReport:
     snapshot: Snapshot
     root: str = "."
     config_problems: Sequence[ConfigProblem] = field(default_factory=tuple)
+    #: ``"git"`` when only what git tracks was read, ``"directory"`` for a whole-tree walk.
+    source: str = "directory"
+    #: Checks that did not run for want of a service (``--offline``), one line each.
+    not_checked: Sequence[str] = field(default_factory=tuple)
 
 
 # --------------------------------------------------------------------------- diffs
@@ -84,7 +90,10 @@ def _mask_diff(diff: str, secret_lines: set[int], mask_removed: bool) -> str:
     """Mask removed lines (``mask_removed``) and old-side lines listed in ``secret_lines``."""
     out: list[str] = []
     old = 0
-    for line in diff.splitlines(keepends=True):
+    # Split on "\n" only, as the diff was written (splitlines() would also split on \x0c...).
+    for line in re.split(r"(?<=\n)", diff):
+        if not line:
+            continue
         hunk = _HUNK.match(line)
         if hunk:
             old = int(hunk.group(1))
@@ -104,7 +113,13 @@ def _mask_diff(diff: str, secret_lines: set[int], mask_removed: bool) -> str:
 
 
 def patch_diff(snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Finding] = ()) -> str:
-    """The unified diff the patch's PR would carry, with secret-bearing lines masked."""
+    """The diff the patch's PR would carry, in the form ``git apply`` accepts, with
+    secret-bearing lines masked (a masked diff shows the change but cannot apply:
+    see :func:`diff_is_masked`)."""
+    return _diff(snapshot, planned, findings)
+
+
+def _diff(snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Finding]) -> str:
     secret_lines = _secret_lines(findings)
     mask_removed = planned.patch.severity == Severity.LEAKED_SECRET
     parts = []
@@ -112,8 +127,25 @@ def patch_diff(snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Fin
         before = snapshot.read(edit.path)
         after = None if edit.action == "delete" else edit.content
         diff = unified_diff(edit.path, before, after)
-        parts.append(_mask_diff(diff, secret_lines.get(edit.path, set()), mask_removed))
+        secret = secret_lines.get(edit.path, set())
+        if _BINARY in diff and (secret or mask_removed):
+            # A binary patch carries the whole file: never for one that may hold a secret.
+            head = diff[: diff.index(_BINARY)]
+            diff = head + f"Binary files a/{edit.path} and b/{edit.path} differ\n"
+        parts.append(_mask_diff(diff, secret, mask_removed))
     return "".join(parts)
+
+
+def diff_is_masked(
+    snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Finding] = ()
+) -> bool:
+    """Whether :func:`patch_diff` hid lines: then ``git apply`` cannot take it, by design
+    (the lines it would need are the secret)."""
+    raw = "".join(
+        unified_diff(e.path, snapshot.read(e.path), None if e.action == "delete" else e.content)
+        for e in planned.patch.edits
+    )
+    return raw != _diff(snapshot, planned, findings)
 
 
 # --------------------------------------------------------------------------- text
@@ -151,6 +183,8 @@ def render_text(report: ScanReport, *, diff: bool = False) -> str:
         lines.append(f"      {f.message}")
     if result.fixers_off:
         lines.append(f"fixers off by config: {', '.join(result.fixers_off)}")
+    for check in report.not_checked:
+        lines.append(f"not checked: {check}")
     if result.skipped:
         lines.append(f"skipped {len(result.skipped)} paths: {_skip_summary(result)}")
     for error in result.errors:
@@ -165,6 +199,8 @@ def _text_patch(report: ScanReport, planned: PlannedPatch) -> str:
     patch = planned.patch
     what = "would open a PR" if planned.should_open else "report mode: no PR"
     head = f"\n=== {patch.title}\n=== branch {patch.branch} ({what})\n"
+    if diff_is_masked(report.snapshot, planned, report.result.findings):
+        head += "=== lines that may hold a secret are masked: this diff does not apply as is\n"
     return head + patch_diff(report.snapshot, planned, report.result.findings)
 
 
@@ -203,6 +239,7 @@ def _patch_json(report: ScanReport, planned: PlannedPatch, diff: bool) -> dict[s
     }
     if diff:
         out["diff"] = patch_diff(report.snapshot, planned, report.result.findings)
+        out["diff_masked"] = diff_is_masked(report.snapshot, planned, report.result.findings)
     return out
 
 
@@ -230,6 +267,8 @@ def to_json(report: ScanReport, *, diff: bool = False) -> dict[str, Any]:
             for p in report.config_problems
         ],
         "fixers": {"run": list(result.fixers_run), "off": list(result.fixers_off)},
+        "source": report.source,
+        "not_checked": list(report.not_checked),
     }
 
 

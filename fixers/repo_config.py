@@ -98,6 +98,8 @@ class RepoConfig:
     labels: tuple[str, ...] = ("patchwell",)
     reviewers: tuple[str, ...] = ()
     commit_message_prefix: str = "chore(patchwell):"
+    #: Keep a "Patchwell dashboard" issue up to date (``dashboard: false`` opts out).
+    dashboard: bool = True
     fixers: Mapping[str, FixerSettings] = field(default_factory=lambda: MappingProxyType({}))
 
     def settings_for(self, fixer_name: str) -> FixerSettings:
@@ -363,6 +365,8 @@ def _build(tree: Any, data: Mapping[str, Any], path: str) -> tuple[RepoConfig, l
     prefix = data.get("commit-message", {}).get("prefix")
     if prefix is not None:
         kwargs["commit_message_prefix"] = prefix.strip()
+    if "dashboard" in data:
+        kwargs["dashboard"] = data["dashboard"]
     kwargs["fixers"] = MappingProxyType(
         {name: _settings(value) for name, value in data.get("fixers", {}).items()}
     )

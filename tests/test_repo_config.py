@@ -244,3 +244,14 @@ def test_schema_file_is_a_valid_2020_12_schema_and_matches_readme_keys() -> None
     documented = set(re.findall(r"`([a-z-]+)`", section[1].split("\n## ", 1)[0]))
     assert set(schema["properties"]) <= documented
     assert json.loads(json.dumps(schema)) == schema
+
+
+def test_dashboard_opt_out_and_its_bad_value() -> None:
+    assert load_repo_config("dashboard: false\n", known_fixers=KNOWN) == (
+        RepoConfig(dashboard=False),
+        [],
+    )
+    assert RepoConfig().dashboard is True
+    config, problems = load_repo_config("dashboard: sometimes\nlabels: [x]\n", known_fixers=KNOWN)
+    assert config.dashboard is True and config.labels == ("x",)
+    assert [p.line for p in problems] == [1] and "dashboard" in problems[0].message

@@ -252,6 +252,8 @@ def test_json_shape_is_stable(tmp_path: Path) -> None:
         "errors",
         "config_problems",
         "fixers",
+        "source",
+        "not_checked",
     }
     assert data["version"] == 1
     first = data["findings"][0]

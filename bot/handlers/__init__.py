@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from bot.handlers import checks, comments, installations, pulls, pushes, scans
+from bot.handlers import checks, comments, installations, issues, pulls, pushes, scans
 
 #: The events Patchwell subscribes to (see app.yml) and routes.
 ROUTED_EVENTS = frozenset(
@@ -23,6 +23,7 @@ ROUTED_EVENTS = frozenset(
         "workflow_run",
         "workflow_job",
         "issue_comment",
+        "issues",
         "pull_request",
     }
 )
@@ -32,6 +33,7 @@ router = Router(
     pushes.router,
     checks.router,
     comments.router,
+    issues.router,
     pulls.router,
     scans.router,
 )

@@ -32,6 +32,16 @@ class JobContext:
     def store(self) -> ScanStore:
         return ScanStore(self.db)
 
+    async def bot_login(self) -> str:
+        """The App's bot user (``<slug>[bot]``), from ``GET /app`` (so a renamed App works)."""
+        if self.clients is None:
+            return f"{self.settings.bot_name}[bot]"
+        return await self.clients.bot_login()
+
+    async def app_slug(self) -> str:
+        """What people write after ``@`` to command Patchwell."""
+        return (await self.bot_login()).removesuffix("[bot]")
+
     async def scan_engine(self, gh) -> ScanEngine:
         assert self.clients is not None
         return ScanEngine(
@@ -41,8 +51,8 @@ class JobContext:
             queue=self.queue,
             services=self.services,
             rescan_interval=self.settings.rescan_interval.total_seconds(),
-            bot_login=await self.clients.bot_login(),
-            bot_name=self.settings.bot_name,
+            bot_login=await self.bot_login(),
+            bot_name=await self.app_slug(),
         )
 
     async def record(self, handler: str, summary: str) -> None:

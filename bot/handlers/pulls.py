@@ -1,18 +1,27 @@
 """``pull_request``: Patchwell's PRs merged or closed by people.
 
-A Patchwell PR that a person closes without merging means "not this change":
-like Dependabot, Patchwell then stops proposing it (``@patchwell recreate`` on
-the closed PR brings it back). Merged PRs need nothing: the next scan finds the
+A Patchwell PR that a person closes without merging means "not this change", said back in a
+comment. For a dependency version update it is an ignore of that version (and older): a newer
+release gets a new PR, like Dependabot. For anything else the change is not proposed again.
+Either way the ignore is stored (:mod:`bot.scan.ignores`), shown on the dashboard, and
+``@patchwell unignore NAME`` undoes it. Merged PRs need nothing: the next scan finds the
 problem gone and deletes the branch.
+
+Only Patchwell's own PRs count (:mod:`bot.scan.ownership`): a stranger's fork PR from a branch
+named ``patchwell/...`` closes nothing of ours.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import gidgethub
 from gidgethub.routing import Router
 
-from bot.scan.pulls import BRANCH_PREFIX
+from bot.scan.engine import SCAN_JOB, scan_payload, split_full_name
+from bot.scan.ignores import IgnoreRule, IgnoreStore, up_to
+from bot.scan.ownership import patchwell_record
+from fixers.contract import Severity
 
 router = Router()
 
@@ -21,22 +30,73 @@ router = Router()
 async def pull_request_closed(event, gh, ctx) -> None:
     data = event.data
     pr = data.get("pull_request") or {}
-    branch = (pr.get("head") or {}).get("ref") or ""
     sender = data.get("sender") or {}
     full_name = (data.get("repository") or {}).get("full_name", "")
-    if not branch.startswith(BRANCH_PREFIX) or pr.get("merged"):
-        await ctx.record("pull_request", f"#{pr.get('number')} closed (merged {pr.get('merged')})")
+    number = pr.get("number")
+    if pr.get("merged"):
+        await ctx.record("pull_request", f"#{number} closed (merged True)")
         return
-    if sender.get("type") == "Bot":
-        await ctx.record("pull_request", f"#{pr.get('number')} closed by a bot")
+    bot_login = await ctx.bot_login()
+    if sender.get("type") == "Bot" or (sender.get("login") or "").lower() == bot_login.lower():
+        await ctx.record("pull_request", f"#{number} closed by a bot")
         return
-    record = (await ctx.store.branches(full_name)).get(branch)
-    if record is not None and record.state != "closed":
-        await ctx.store.save_branch(replace(record, state="ignored"))
+    record = patchwell_record(pr, full_name, bot_login, await ctx.store.branches(full_name))
+    if record is None or record.state in ("closed", "ignored"):
+        await ctx.record(
+            "pull_request", f"#{number} closed: not an open Patchwell PR, nothing to do"
+        )
+        return
+    slug = bot_login.removesuffix("[bot]")
+    who = sender.get("login") or "someone"
+    store = IgnoreStore(ctx.db)
+    subjects = await store.subjects(full_name, record.branch)
+    ranges = [(s, up_to(s.new)) for s in subjects]
+    if subjects and record.severity < Severity.VULNERABILITY and all(r for _, r in ranges):
+        for s, spec in ranges:
+            await store.add(
+                IgnoreRule(
+                    full_name, "versions", s.package, spec or "", f"#{number} closed by @{who}"
+                )
+            )
+        state = "closed"
+        listed = ", ".join(f"`{s.package}` {s.new}" for s in subjects)
+        text = (
+            f"OK: Patchwell will not propose {listed} (or anything older) again; a newer "
+            f"release gets a new pull request. `@{slug} unignore "
+            f"{subjects[0].package}` undoes this."
+        )
+    else:
+        await store.add(
+            IgnoreRule(full_name, "patch", record.branch, "", f"#{number} closed by @{who}")
+        )
+        state = "ignored"
+        text = (
+            "OK: Patchwell will not propose this change again. "
+            f"`@{slug} unignore {record.branch}` undoes this."
+        )
+    await ctx.store.save_branch(replace(record, state=state))
+    owner, repo = split_full_name(full_name)
+    v = {"owner": owner, "repo": repo, "number": number}
+    await gh.post("/repos/{owner}/{repo}/issues/{number}/comments", v, data={"body": text})
+    if record.state != "human":
+        try:
+            await gh.delete(
+                "/repos/{owner}/{repo}/git/refs/{+ref}", {**v, "ref": f"heads/{record.branch}"}
+            )
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) not in (404, 422):
+                raise
+    if ctx.queue is not None:  # the dashboard shows the ignore, a waiting patch takes the slot
+        installation_id = int((data.get("installation") or {}).get("id") or 0)
+        await ctx.queue.enqueue(
+            SCAN_JOB,
+            scan_payload(owner, repo, installation_id, "closed"),
+            repository=full_name,
+            installation_id=installation_id,
+            dedupe_key=f"scan:{full_name}:closed:{number}",
+        )
     await ctx.record(
-        "pull_request",
-        f"#{pr.get('number')} closed unmerged by "
-        f"{sender.get('login')}: {branch} ignored from now on",
+        "pull_request", f"#{number} closed unmerged by {who}: {record.branch} {state} from now on"
     )
 
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 import gidgethub
 
 from bot.github import GitHubClients
-from bot.scan import checks, snapshot
+from bot.scan import checks, dashboard, snapshot
 from bot.scan.actions import GitHubActionsCatalog
+from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
 from bot.scan.state import ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
@@ -139,6 +140,8 @@ class ScanEngine:
             request, head, diff, bool(repo_fixers)
         )
         config, problems = load_repo_config(config_text, known_fixers=[f.name for f in self.fixers])
+        ignores = IgnoreStore(self.store.db)
+        config = with_ignores(config, await ignores.rules(request.full_name))
         results = []
         # Per-file fixers on a push see the changed files only, and their findings replace
         # the stored ones for exactly those paths; everything else is replaced wholesale.
@@ -170,13 +173,18 @@ class ScanEngine:
                     paths=scope,
                 )
             results.append(result)
+        await ignores.save_subjects(request.full_name, subjects_of(results))
         current = await self.store.findings(request.full_name)
         pulls = await self._sync_pulls(
             request,
             default_branch,
             head,
             config,
-            [p.patch for r in results for p in r.patches if p.should_open],
+            await dashboard.with_requests(
+                self.store.db,
+                request.full_name,
+                [p.patch for r in results for p in r.patches if p.should_open],
+            ),
             {f.fingerprint for f in current},
         )
         skipped = (full or changed_only).skipped
@@ -190,6 +198,18 @@ class ScanEngine:
         )
         run_id = await checks.publish(self.gh, request.owner, request.repo, head, report)
         await self.store.mark_scanned(request.full_name, head)
+        await dashboard.after_scan(
+            self.gh,
+            self.store.db,
+            owner=request.owner,
+            repo=request.repo,
+            bot_login=self.bot_login,
+            config=config,
+            head=head,
+            check_run_id=run_id,
+            waiting=pulls.waiting if pulls else (),
+            findings=current,
+        )
         await self._schedule_rescan(request, config.rescan_interval.total_seconds())
         mode = "full" if diff is None else ("incremental" if full is None else "push")
         log.info(

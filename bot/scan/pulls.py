@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import gidgethub
 
+from bot.commands import help_text
 from bot.scan.checks import WaitingPatch
 from bot.scan.state import BranchRecord, ScanStore
 from fixers.contract import Patch
@@ -47,10 +48,7 @@ COMMANDS_FOOTER = """
 
 Comment on this pull request (people with write access only):
 
-- `@{bot} rebase` rebuilds this branch on the latest default branch
-- `@{bot} recreate` rebuilds it even if someone pushed to it, discarding their commits
-- `@{bot} ignore` closes this PR and stops proposing this change
-- `@{bot} explain` posts the full reasoning behind this change again
+{commands}
 
 </details>
 
@@ -77,7 +75,7 @@ class Base:
 
 
 def pr_body(patch: Patch, bot: str) -> str:
-    return patch.explanation.markdown() + COMMANDS_FOOTER.format(bot=bot)
+    return patch.explanation.markdown() + COMMANDS_FOOTER.format(commands=help_text(bot, "pull"))
 
 
 def _tree_entry(edit) -> dict:

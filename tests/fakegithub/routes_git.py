@@ -11,7 +11,7 @@ from typing import Any
 from tests.fakegithub import shapes
 from tests.fakegithub.gitobjects import BLOB_MODES, MODE_TREE, Commit, FlatTree, Signature
 from tests.fakegithub.httpkit import Reply, Req, Route, needing
-from tests.fakegithub.state import BOT_LOGIN, ApiError, FakeState, Repo, not_found, now
+from tests.fakegithub.state import ApiError, FakeState, Repo, not_found, now
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 _TREE_MODES = BLOB_MODES | {MODE_TREE, "160000"}
@@ -191,8 +191,8 @@ def commit_as_app(
     """Store a commit made through the API, honouring optional ``author``/``committer``."""
     author, committer = body.get("author"), body.get("committer")
     bot = Signature(
-        BOT_LOGIN,
-        f"{state.user_id(BOT_LOGIN)}+{BOT_LOGIN}@users.noreply.github.com",
+        state.bot_login,
+        f"{state.user_id(state.bot_login)}+{state.bot_login}@users.noreply.github.com",
         int(now()),
     )
     author_sig = _signature(author, bot) if author is not None else bot
@@ -203,8 +203,8 @@ def commit_as_app(
         message=message,
         author=author_sig,
         committer=committer_sig,
-        author_login=None if author is not None else BOT_LOGIN,
-        committer_login=None if committer is not None else BOT_LOGIN,
+        author_login=None if author is not None else state.bot_login,
+        committer_login=None if committer is not None else state.bot_login,
         # GitHub signs commits it authors for an app; a supplied identity is left unsigned
         verified=author is None and committer is None,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from tests.fakegithub import shapes
 from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.state import (
-    BOT_LOGIN,
     ApiError,
     Comment,
     FakeState,
@@ -40,7 +39,7 @@ def create_issue(state: FakeState, req: Req) -> Reply:
         number=repo.take_number(),
         title=title,
         body=body.get("body") if isinstance(body.get("body"), str) else None,
-        user=BOT_LOGIN,
+        user=state.bot_login,
         created_at=now(),
     )
     repo.issues[issue.number] = issue
@@ -60,6 +59,63 @@ def get_issue(state: FakeState, req: Req) -> Reply:
         )
     else:
         issue = repo.issues[number]
+    return Reply(body=shapes.issue(state, repo, issue))
+
+
+def list_issues(state: FakeState, req: Req) -> Reply:
+    """Issues and pull requests (GitHub lists both here), newest first, filtered."""
+    repo = req.the_repo
+    wanted = req.query.get("state", "open")
+    if wanted not in ("open", "closed", "all"):
+        raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
+    creator = (req.query.get("creator") or "").lower()
+    items: list[tuple[float, int, dict]] = []
+    for issue in repo.issues.values():
+        if wanted in ("all", issue.state) and creator in ("", issue.user.lower()):
+            items.append((issue.created_at, issue.number, shapes.issue(state, repo, issue)))
+    for pull in repo.pulls.values():
+        if wanted in ("all", pull.state) and creator in ("", pull.user.lower()):
+            shown = Issue(
+                pull.id, pull.number, pull.title, pull.body, pull.user, pull.created_at, pull.state
+            )
+            body = shapes.issue(state, repo, shown)
+            body["pull_request"] = {
+                "url": f"{state.base_url}/repos/{repo.full_name}/pulls/{pull.number}"
+            }
+            items.append((pull.created_at, pull.number, body))
+    items.sort(key=lambda t: (t[0], t[1]), reverse=req.query.get("direction", "desc") == "desc")
+    return paginated(req, [body for _, _, body in items])
+
+
+def update_issue(state: FakeState, req: Req) -> Reply:
+    body = req.obj()
+    repo = req.the_repo
+    number = _number(repo, req)
+    if number in repo.pulls:
+        raise validation_failed(
+            {
+                "resource": "Issue",
+                "code": "custom",
+                "message": "edit pull requests through /pulls in this fake",
+            }
+        )
+    issue = repo.issues[number]
+    if "title" in body:
+        if not isinstance(body["title"], str) or not body["title"].strip():
+            raise validation_failed({"resource": "Issue", "field": "title", "code": "invalid"})
+        issue.title = body["title"]
+    if "body" in body:
+        text = body["body"]
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_COMMENT_LENGTH):
+            raise validation_failed({"resource": "Issue", "field": "body", "code": "invalid"})
+        issue.body = text
+    if "state" in body:
+        if body["state"] not in ("open", "closed"):
+            raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
+        issue.state = body["state"]
+        issue.closed_at = now() if issue.state == "closed" else None
+    issue.updated_at = now()
+    issue.edits += 1
     return Reply(body=shapes.issue(state, repo, issue))
 
 
@@ -98,7 +154,7 @@ def _comment_body(req: Req) -> str:
 def create_comment(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
     number = _number(repo, req)
-    comment = add_comment(state, repo, number, _comment_body(req), BOT_LOGIN)
+    comment = add_comment(state, repo, number, _comment_body(req), state.bot_login)
     return Reply(status=201, body=shapes.comment(state, repo, comment))
 
 
@@ -147,14 +203,14 @@ def create_reaction(state: FakeState, req: Req) -> Reply:
     content = req.obj().get("content")
     if content not in shapes.REACTIONS:
         raise validation_failed({"resource": "Reaction", "field": "content", "code": "invalid"})
-    existed = (BOT_LOGIN, content) in comment.reactions
+    existed = (state.bot_login, content) in comment.reactions
     if not existed:
-        comment.reactions.append((BOT_LOGIN, content))
+        comment.reactions.append((state.bot_login, content))
     reaction_id = comment.id * 10 + shapes.REACTIONS.index(content)
     body = {
         "id": reaction_id,
         "node_id": f"REA_{reaction_id}",
-        "user": shapes.user(state, BOT_LOGIN),
+        "user": shapes.user(state, state.bot_login),
         "content": content,
         "created_at": shapes.iso(comment.created_at),
     }
@@ -179,6 +235,8 @@ ROUTES = needing(
     ("issues", "pull_requests"),
     [
         Route("POST", _I, create_issue, "repo"),
+        Route("GET", _I, list_issues, "repo"),
+        Route("PATCH", f"{_I}/{{number}}", update_issue, "repo"),
         Route("GET", f"{_I}/comments/{{comment_id}}", get_comment, "repo"),
         Route("PATCH", f"{_I}/comments/{{comment_id}}", update_comment, "repo"),
         Route("DELETE", f"{_I}/comments/{{comment_id}}", delete_comment, "repo"),

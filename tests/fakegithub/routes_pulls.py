@@ -8,7 +8,6 @@ from tests.fakegithub import shapes
 from tests.fakegithub.httpkit import Reply, Req, Route, needing, paginated
 from tests.fakegithub.routes_repos import is_collaborator
 from tests.fakegithub.state import (
-    BOT_LOGIN,
     ApiError,
     FakeState,
     PullRequest,
@@ -67,7 +66,7 @@ def create_pull(state: FakeState, req: Req) -> Reply:
         head_sha=head_sha,
         base_ref=base,
         base_sha=base_sha,
-        user=BOT_LOGIN,  # every write through an installation token is the app's bot user
+        user=state.bot_login,  # every write through an installation token is the app's bot user
         draft=bool(draft),
         maintainer_can_modify=bool(body.get("maintainer_can_modify", False)),
         created_at=now(),
@@ -100,7 +99,10 @@ def list_pulls(state: FakeState, req: Req) -> Reply:
         # GitHub ignores a head filter without the "owner:" part; with a foreign owner: nothing
         if branch:
             pulls = [
-                p for p in pulls if owner.lower() == repo.owner.lower() and p.head_ref == branch
+                p
+                for p in pulls
+                if owner.lower() == (p.head_repo or repo.full_name).split("/")[0].lower()
+                and p.head_ref == branch
             ]
     if base:
         pulls = [p for p in pulls if p.base_ref == base]
@@ -205,7 +207,7 @@ def merge_pull(state: FakeState, req: Req) -> Reply:
     sha = state.merge(
         repo,
         pull,
-        login=BOT_LOGIN,
+        login=state.bot_login,
         method=method,
         title=body.get("commit_title") if isinstance(body.get("commit_title"), str) else None,
         message=body.get("commit_message") if isinstance(body.get("commit_message"), str) else None,
@@ -247,7 +249,7 @@ def update_branch(state: FakeState, req: Req) -> Reply:
         flat=merged,
         parents=(pull.head_sha, base_sha),
         message=f"Merge branch '{pull.base_ref}' into {pull.head_ref}",
-        login=BOT_LOGIN,
+        login=state.bot_login,
         verified=True,
     )
     state.set_ref(repo, f"refs/heads/{pull.head_ref}", commit.sha)

@@ -30,7 +30,6 @@ from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
 from tests.fakegithub.routes_issues import add_comment
 from tests.fakegithub.state import (
-    BOT_LOGIN,
     PERMISSION_LEVELS,
     ApiError,
     Call,
@@ -87,8 +86,6 @@ def _bytes(value: bytes | str) -> bytes:
 
 class FakeGitHub:
     """A stateful fake of the GitHub REST API, served on 127.0.0.1 from a background thread."""
-
-    bot_login = BOT_LOGIN  # who the app's API writes (commits, pulls, comments) are made by
 
     def __init__(self, app_id: int = 424242, private_key_pem: str | None = None) -> None:
         self.app_id = app_id
@@ -157,6 +154,17 @@ class FakeGitHub:
         self.state.reset()
 
     # --- configuration ------------------------------------------------------------------------
+
+    @property
+    def bot_login(self) -> str:
+        """Who the app's API writes (commits, pulls, comments) are made by: ``<slug>[bot]``."""
+        with self.state.lock:
+            return self.state.bot_login
+
+    def rename_app(self, slug: str) -> None:
+        """The App renamed on GitHub: ``GET /app`` gives the new slug, writes its new bot user."""
+        with self.state.lock:
+            self.state.app_slug = slug
 
     @property
     def token_lifetime(self) -> float:
@@ -377,6 +385,73 @@ class FakeGitHub:
             repo.pulls[pull.number] = pull
             return pull.number
 
+    def open_fork_pull(
+        self,
+        owner: str,
+        name: str,
+        fork_owner: str,
+        head: str,
+        files: dict[str, FileValue],
+        *,
+        title: str = "A stranger's change",
+        author_login: str | None = None,
+    ) -> int:
+        """A pull request from ``fork_owner``'s fork, whose branch ``head`` adds ``files``.
+
+        Like GitHub, the fork's commit is readable in the base repository (as
+        ``refs/pull/N/head``); the base repository gets no branch named ``head``.
+        """
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            fork_key = f"{fork_owner}/{name}".lower()
+            if fork_key not in self.state.repos:
+                fork = Repo(
+                    id=self.state.new_id(),
+                    owner=fork_owner,
+                    name=name,
+                    owner_type="User",
+                    private=False,
+                    default_branch=repo.default_branch,
+                    created_at=now(),
+                    fork=True,
+                )
+                self.state.repos[fork_key] = fork
+            fork = self.state.repos[fork_key]
+            base_sha = repo.branch_sha(repo.default_branch)
+            assert base_sha is not None
+            number = repo.take_number()
+            scratch = f"refs/pull/{number}/head"
+            repo.refs[scratch] = base_sha
+            store = repo.objects
+            flat: FlatTree = dict(store.flatten(store.commits[base_sha].tree))
+            for path, value in files.items():
+                if value is not None:
+                    flat[path.strip("/")] = (MODE_FILE, store.put_blob(_bytes(value)))
+            login = author_login or fork_owner
+            commit = self.state.write_commit(
+                repo, flat=flat, parents=(base_sha,), message=title, login=login, verified=False
+            )
+            repo.refs[scratch] = commit.sha
+            fork.refs[f"refs/heads/{head}"] = commit.sha
+            pull = PullRequest(
+                id=self.state.new_id(),
+                number=number,
+                title=title,
+                body=None,
+                head_ref=head,
+                head_sha=commit.sha,
+                base_ref=repo.default_branch,
+                base_sha=base_sha,
+                user=login,
+                draft=False,
+                maintainer_can_modify=False,
+                created_at=now(),
+                updated_at=now(),
+                head_repo=fork.full_name,
+            )
+            repo.pulls[number] = pull
+            return number
+
     def close_pull(self, owner: str, name: str, number: int) -> None:
         with self.state.lock:
             pull = self._pull(self._repo(owner, name), number)
@@ -467,6 +542,24 @@ class FakeGitHub:
                 key=lambda c: c.id,
             )
             return [shapes.comment(self.state, repo, c) for c in found]
+
+    def issues(self, owner: str, name: str) -> list[dict[str, Any]]:
+        """Every issue (not pull request) in the repository, by number."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return [shapes.issue(self.state, repo, i) for _, i in sorted(repo.issues.items())]
+
+    def issue_edits(self, owner: str, name: str, number: int) -> int:
+        """How many ``PATCH`` requests the API took for issue ``number``."""
+        with self.state.lock:
+            return self._repo(owner, name).issues[number].edits
+
+    def edit_issue(self, owner: str, name: str, number: int, body: str) -> str:
+        """A person edits an issue's body in the UI; returns the body before."""
+        with self.state.lock:
+            issue = self._repo(owner, name).issues[number]
+            before, issue.body, issue.updated_at = issue.body or "", body, now()
+            return before
 
     def labels(self, owner: str, name: str, number: int) -> list[str]:
         with self.state.lock:

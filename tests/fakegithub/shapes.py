@@ -13,7 +13,6 @@ from typing import Any
 
 from tests.fakegithub.gitobjects import Commit, FileChange, Signature, diff_trees
 from tests.fakegithub.state import (
-    APP_SLUG,
     CheckRun,
     Comment,
     FakeState,
@@ -263,13 +262,7 @@ def pull(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
         "assignees": [],
         "requested_reviewers": [user(state, u) for u in p.requested_reviewers],
         "requested_teams": [],
-        "head": {
-            "label": f"{r.owner}:{p.head_ref}",
-            "ref": p.head_ref,
-            "sha": p.head_sha,
-            "user": user(state, r.owner, r.owner_type),
-            "repo": repo_json,
-        },
+        "head": _head(state, r, p, repo_json),
         "base": {
             "label": f"{r.owner}:{p.base_ref}",
             "ref": p.base_ref,
@@ -287,6 +280,27 @@ def pull(state: FakeState, r: Repo, p: PullRequest) -> dict[str, Any]:
         "author_association": "NONE",
         "auto_merge": None,
         "draft": p.draft,
+    }
+
+
+def _head(state: FakeState, r: Repo, p: PullRequest, repo_json: dict[str, Any]) -> dict[str, Any]:
+    """The head side: this repository's, or a fork's (its owner, its repository)."""
+    if p.head_repo is None:
+        return {
+            "label": f"{r.owner}:{p.head_ref}",
+            "ref": p.head_ref,
+            "sha": p.head_sha,
+            "user": user(state, r.owner, r.owner_type),
+            "repo": repo_json,
+        }
+    fork = state.repos.get(p.head_repo.lower())
+    owner = p.head_repo.split("/", 1)[0]
+    return {
+        "label": f"{owner}:{p.head_ref}",
+        "ref": p.head_ref,
+        "sha": p.head_sha,
+        "user": user(state, owner),
+        "repo": repo(state, fork) if fork is not None else None,
     }
 
 
@@ -331,8 +345,8 @@ def issue(state: FakeState, r: Repo, i: Issue) -> dict[str, Any]:
         "labels": labels(state, r, r.labels.get(i.number, [])),
         "comments": sum(1 for c in state.comments.values() if _on(c, r, i.number)),
         "created_at": iso(i.created_at),
-        "updated_at": iso(i.created_at),
-        "closed_at": None,
+        "updated_at": iso(i.updated_at or i.created_at),
+        "closed_at": iso(i.closed_at),
     }
 
 
@@ -392,13 +406,13 @@ def check_run(state: FakeState, r: Repo, c: CheckRun) -> dict[str, Any]:
 def app(state: FakeState) -> dict[str, Any]:
     return {
         "id": state.app_id,
-        "slug": APP_SLUG,
+        "slug": state.app_slug,
         "node_id": f"A_{state.app_id}",
         "owner": user(state, "patchwell-org", "Organization"),
         "name": "Patchwell",
         "description": "Small healing pull requests.",
         "external_url": "https://patchwell.example",
-        "html_url": f"{HTML}/apps/{APP_SLUG}",
+        "html_url": f"{HTML}/apps/{state.app_slug}",
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
         "permissions": {
@@ -423,7 +437,7 @@ def installation(state: FakeState, i: Installation) -> dict[str, Any]:
         "repositories_url": f"{api}/installation/repositories",
         "html_url": f"{HTML}/settings/installations/{i.id}",
         "app_id": state.app_id,
-        "app_slug": APP_SLUG,
+        "app_slug": state.app_slug,
         "target_id": state.user_id(i.account_login),
         "target_type": i.account_type,
         "permissions": dict(i.permissions),

@@ -106,6 +106,8 @@ class PullRequest:
     merged_by: str | None = None
     merge_commit_sha: str | None = None
     requested_reviewers: list[str] = field(default_factory=list)
+    #: "owner/name" of the fork the head branch lives in; None for a same-repository PR.
+    head_repo: str | None = None
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Issue:
     user: str
     created_at: float
     state: str = "open"
+    updated_at: float | None = None
+    closed_at: float | None = None
+    edits: int = 0  # PATCH requests through the API
 
 
 @dataclass
@@ -261,6 +266,7 @@ class FakeState:
     user_ids: dict[str, int] = field(default_factory=dict)
     internal_errors: list[str] = field(default_factory=list)
     generation: int = 0  # bumped by reset(); lets in-flight slow answers notice a new test
+    app_slug: str = APP_SLUG  # GET /app's slug; the app's writes are by "<slug>[bot]"
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -268,6 +274,7 @@ class FakeState:
             self.generation += 1
             self.token_lifetime = DEFAULT_TOKEN_LIFETIME
             self.rate_limit = DEFAULT_RATE_LIMIT
+            self.app_slug = APP_SLUG
             self.tokens_issued = 0
             for table in (
                 self.installations,
@@ -283,6 +290,10 @@ class FakeState:
             self.calls.clear()
             self.injections.clear()
             self.internal_errors.clear()
+
+    @property
+    def bot_login(self) -> str:
+        return f"{self.app_slug}[bot]"
 
     def new_id(self) -> int:
         self._next_id += 1
@@ -325,7 +336,7 @@ class FakeState:
         for pull in repo.pulls.values():
             if pull.state != "open":
                 continue
-            if pull.head_ref == branch:
+            if pull.head_ref == branch and pull.head_repo is None:
                 if sha is None:  # deleting a head branch closes its pull request
                     pull.state, pull.closed_at = "closed", now()
                 else:

@@ -1,0 +1,373 @@
+"""Facts from deploy and platform files: Procfile, Dockerfile, compose, workflows, fly.toml,
+render.yaml and runtime pins. YAML through ruamel.yaml (line numbers kept), TOML through
+:mod:`tomllib`, the rest by careful line scanning."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tomllib
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from fixers.contract import Snapshot
+from fixers.production.facts.gitignore import gitignored
+from fixers.production.facts.model import (
+    MAX_FILE_BYTES,
+    Collector,
+    EnvRead,
+    Fact,
+    Note,
+    Origin,
+    Process,
+    Requirement,
+    Source,
+    Workflow,
+    conventions,
+    is_health,
+    read_text,
+    safe_command,
+    valid_env_name,
+)
+
+# --------------------------------------------------------------------------- yaml
+
+
+def load_yaml(path: str, data: bytes) -> Any | Note:
+    """Round-trip load (keeps line numbers); a broken or huge file is a :class:`Note`."""
+    if len(data) > MAX_FILE_BYTES:
+        return Note(path, f"larger than {MAX_FILE_BYTES} bytes, not read")
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(io.BytesIO(data))
+    except (YAMLError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        return Note(path, f"does not parse as YAML: {reason}")
+
+
+def _line_of(mapping: Any, key: Any) -> int | None:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _item_line(seq: Any, index: int) -> int | None:
+    try:
+        return int(seq.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+COMPOSE_PATTERNS = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml",
+            "docker-compose.*.yml", "docker-compose.*.yaml", "**/docker-compose.yml",
+            "**/compose.yaml")  # fmt: skip
+WORKFLOW_FILE_PATTERNS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
+_INTERPOLATION = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
+_WORKFLOW_SECRET = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_PORT_FLAG = re.compile(r"(?:--bind|-b|--port|-p|--listen)[ =](?:[\w.\[\]]*:)?(\d{2,5})\b")
+_PORT_ENV = re.compile(r"\$\{?PORT\b")
+_VERSION = re.compile(r"(\d+(?:\.\d+){0,2})")
+
+
+def scan_procfile(snapshot: Snapshot, out: Collector) -> None:
+    text = read_text(snapshot, "Procfile")
+    if text is None:
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        kind, sep, command = line.partition(":")
+        kind = kind.strip()
+        if not sep or not kind or kind.startswith("#") or not valid_env_name(kind):
+            continue
+        process = Process(kind, safe_command(command), Source("Procfile", number))
+        (out.release if kind == "release" else out.processes).append(process)
+        _command_facts(command, Source("Procfile", number), "procfile", out)
+
+
+def _command_facts(command: str, source: Source, origin: Origin, out: Collector) -> None:
+    """Port and env-name facts from a shell command (Procfile, Dockerfile CMD, start command)."""
+    if _PORT_ENV.search(command):
+        out.ports.append(Fact("`$PORT` (set by the platform)", source))
+    elif m := _PORT_FLAG.search(command):
+        out.ports.append(Fact(m.group(1), source))
+    for m in _INTERPOLATION.finditer(command):
+        name = m.group(1) or m.group(3)
+        requirement: Requirement = "defaulted" if m.group(2) else "required"
+        out.env.append(EnvRead(name, source, requirement, origin))
+
+
+def scan_dockerfile(snapshot: Snapshot, path: str, out: Collector) -> None:
+    text = read_text(snapshot, path)
+    if text is None:
+        return
+    last_cmd: Process | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            image = rest.split()[0] if rest.split() else ""
+            if image.startswith(("python:", "node:")):
+                out.runtimes.append(Fact(f"`{image}`", Source(path, number)))
+        elif word in ("CMD", "ENTRYPOINT"):
+            rest = _exec_form(rest)
+            last_cmd = Process("web", safe_command(rest), Source(path, number))
+            _command_facts(rest, Source(path, number), "procfile", out)
+        elif word == "EXPOSE" and (m := re.match(r"(\d{2,5})", rest.strip())):
+            out.ports.append(Fact(m.group(1), Source(path, number)))
+        elif word == "HEALTHCHECK":
+            for m in re.finditer(r"https?://[^/\s]+(/[\w\-/]*)", rest):
+                if is_health(m.group(1), conventions().health_paths):
+                    out.health.append(Fact("/" + m.group(1).strip("/"), Source(path, number)))
+    # Only the last CMD counts, and a Procfile's process types take precedence.
+    if last_cmd is not None and not any(p.name == "web" for p in out.processes):
+        out.processes.append(last_cmd)
+
+
+def _exec_form(argument: str) -> str:
+    """``["gunicorn", "app:app"]`` -> ``gunicorn app:app``; shell form stays as written."""
+    try:
+        words = json.loads(argument)
+    except ValueError:
+        return argument
+    if isinstance(words, list) and all(isinstance(w, str) for w in words):
+        return " ".join(words)
+    return argument
+
+
+def scan_compose(snapshot: Snapshot, path: str, out: Collector) -> None:
+    data = snapshot.read(path)
+    if data is None:
+        return
+    text = data.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        for m in _INTERPOLATION.finditer(line):
+            if m.group(3) is not None and "$$" in line:
+                continue  # "$$" is compose's escape for a literal "$"
+            name = m.group(1) or m.group(3)
+            requirement: Requirement = "defaulted" if m.group(2) else "required"
+            out.env.append(EnvRead(name, Source(path, number), requirement, "compose"))
+    doc = load_yaml(path, data)
+    if isinstance(doc, Note):
+        out.notes.append(doc)
+        return
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict):
+        return
+    conv = conventions()
+    for service in services.values():
+        if not isinstance(service, dict):
+            continue
+        image = service.get("image")
+        if isinstance(image, str):
+            repo = image.split(":")[0].split("@")[0]
+            for db in conv.databases:
+                if repo in db.images or repo.rsplit("/", 1)[-1] in db.images:
+                    out.databases.append(Fact(db.name, Source(path, _line_of(service, "image"))))
+        env = service.get("environment")
+        if isinstance(env, dict):
+            for key, value in env.items():
+                if isinstance(key, str) and valid_env_name(key):
+                    requirement = "required" if value is None else "defaulted"
+                    out.env.append(
+                        EnvRead(key, Source(path, _line_of(env, key)), requirement, "compose")
+                    )
+        elif isinstance(env, list):
+            for index, item in enumerate(env):
+                if isinstance(item, str):
+                    key, sep, _ = item.partition("=")
+                    if valid_env_name(key.strip()):
+                        requirement = "defaulted" if sep else "required"
+                        source = Source(path, _item_line(env, index))
+                        out.env.append(EnvRead(key.strip(), source, requirement, "compose"))
+
+
+def scan_workflow(snapshot: Snapshot, path: str, out: Collector) -> None:
+    data = snapshot.read(path)
+    if data is None:
+        return
+    text = data.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        for m in _WORKFLOW_SECRET.finditer(line):
+            if m.group(1) != "GITHUB_TOKEN":
+                out.env.append(EnvRead(m.group(1), Source(path, number), "required", "workflow"))
+    doc = load_yaml(path, data)
+    if isinstance(doc, Note):
+        out.notes.append(doc)
+        return
+    if not isinstance(doc, dict):
+        return
+    on = doc.get("on", doc.get(True))
+    if isinstance(on, str):
+        triggers: tuple[str, ...] = (safe_command(on, 40),)
+    elif isinstance(on, dict | list):
+        triggers = tuple(safe_command(str(k), 40) for k in list(on)[:10])
+    else:
+        triggers = ()
+    name = safe_command(str(doc.get("name") or path.rsplit("/", 1)[-1]), 80)
+    workflow = Workflow(path, name, triggers)
+    runs_tests, deploys = _workflow_steps(path, doc)
+    workflow = Workflow(workflow.path, workflow.name, triggers, runs_tests, deploys)
+    out.workflows.append(workflow)
+    if deploys is not None:
+        out.deploy_markers.append(Fact(f"deploy workflow `{path}`", deploys))
+
+
+def _workflow_steps(path: str, doc: dict[str, Any]) -> tuple[Source | None, Source | None]:
+    conv = conventions()
+    runs_tests: Source | None = None
+    deploys: Source | None = None
+    jobs = doc.get("jobs")
+    if not isinstance(jobs, dict):
+        return None, None
+    for job_id, job in jobs.items():
+        steps = job.get("steps") if isinstance(job, dict) else None
+        if not isinstance(steps, list):
+            continue
+        if _deploy_job(str(job_id), job, steps):
+            deploys = deploys or Source(path, _line_of(jobs, job_id))
+        for index, step in enumerate(steps):
+            if not isinstance(step, dict):
+                continue
+            line = _item_line(steps, index)
+            uses, run = step.get("uses"), step.get("run")
+            if isinstance(uses, str) and uses.startswith(conv.deploy_actions):
+                deploys = deploys or Source(path, line)
+            if isinstance(run, str):
+                if any(_has_command(run, c) for c in conv.deploy_commands):
+                    deploys = deploys or Source(path, line)
+                if any(_has_command(run, c) for c in conv.test_commands):
+                    runs_tests = runs_tests or Source(path, line)
+    return runs_tests, deploys
+
+
+def _deploy_job(job_id: str, job: dict[str, Any], steps: list[Any]) -> bool:
+    """A job *named* for deploying (``deploy``, ``deploy-prod``) that does not publish docs.
+
+    Catches deploys with no known action or command, e.g. ``curl "$DEPLOY_HOOK"``.
+    """
+    conv = conventions()
+    words = set(re.split(r"[^a-z0-9]+", f"{job_id} {job.get('name', '')}".lower()))
+    if not words & set(conv.deploy_job_words):
+        return False
+    text = " ".join(
+        str(step.get("uses", "")) + " " + str(step.get("run", ""))
+        for step in steps
+        if isinstance(step, dict)
+    ).lower()
+    return not any(word in words or word in text for word in conv.deploy_not_app)
+
+
+def _has_command(script: str, command: str) -> bool:
+    return re.search(rf"(?:^|[\s;&|(]){re.escape(command)}(?:$|[\s;&|)])", script, re.M) is not None
+
+
+def scan_fly(snapshot: Snapshot, out: Collector) -> None:
+    text = read_text(snapshot, "fly.toml")
+    if text is None:
+        return
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        out.notes.append(Note("fly.toml", f"does not parse as TOML: {exc}"))
+        return
+    lines = text.splitlines()
+
+    def line_of(needle: str) -> int | None:
+        return next((i for i, ln in enumerate(lines, start=1) if needle in ln), None)
+
+    processes = doc.get("processes")
+    if isinstance(processes, dict):
+        for name, command in processes.items():
+            if isinstance(command, str):
+                source = Source("fly.toml", line_of(f"{name} =") or line_of(name))
+                out.processes.append(
+                    Process(safe_command(str(name), 40), safe_command(command), source)
+                )
+    deploy = doc.get("deploy")
+    if isinstance(deploy, dict) and isinstance(deploy.get("release_command"), str):
+        source = Source("fly.toml", line_of("release_command"))
+        out.release.append(Process("release", safe_command(deploy["release_command"]), source))
+    service = doc.get("http_service")
+    if isinstance(service, dict):
+        if isinstance(service.get("internal_port"), int):
+            source = Source("fly.toml", line_of("internal_port"))
+            out.ports.append(Fact(str(service["internal_port"]), source))
+        checks = service.get("checks")
+        for check in checks if isinstance(checks, list) else []:
+            route = check.get("path") if isinstance(check, dict) else None
+            if isinstance(route, str) and is_health(route, conventions().health_paths):
+                source = Source("fly.toml", line_of(route))
+                out.health.append(Fact("/" + route.strip("/"), source))
+
+
+def scan_render(snapshot: Snapshot, out: Collector) -> None:
+    data = snapshot.read("render.yaml")
+    if data is None:
+        return
+    doc = load_yaml("render.yaml", data)
+    if isinstance(doc, Note):
+        out.notes.append(doc)
+        return
+    services = doc.get("services") if isinstance(doc, dict) else None
+    for service in services if isinstance(services, list) else []:
+        if not isinstance(service, dict):
+            continue
+        kind = safe_command(str(service.get("type") or "web"), 40)
+        for key, bucket, name in (
+            ("startCommand", out.processes, kind),
+            ("preDeployCommand", out.release, "release"),
+        ):
+            if isinstance(service.get(key), str):
+                source = Source("render.yaml", _line_of(service, key))
+                bucket.append(Process(name, safe_command(service[key]), source))
+        if isinstance(service.get("healthCheckPath"), str):
+            source = Source("render.yaml", _line_of(service, "healthCheckPath"))
+            out.health.append(Fact(safe_command(service["healthCheckPath"], 40), source))
+        env_vars = service.get("envVars")
+        for index, item in enumerate(env_vars if isinstance(env_vars, list) else []):
+            key = item.get("key") if isinstance(item, dict) else None
+            if isinstance(key, str) and valid_env_name(key):
+                source = Source("render.yaml", _item_line(env_vars, index))
+                requirement: Requirement = "defaulted" if "value" in item else "required"
+                out.env.append(EnvRead(key, source, requirement, "compose"))
+
+
+def scan_runtimes(snapshot: Snapshot, out: Collector) -> None:
+    # A gitignored version file is one developer's local pin, not what deploys.
+    gitignore = read_text(snapshot, ".gitignore") or ""
+    for path in (".python-version", "runtime.txt"):
+        text = read_text(snapshot, path)
+        if text is None or gitignored(gitignore, path):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                if m := _VERSION.search(line):
+                    out.runtimes.append(Fact(f"Python {m.group(1)}", Source(path, number)))
+                break
+    text = read_text(snapshot, "pyproject.toml")
+    if text is not None:
+        try:
+            requires = tomllib.loads(text).get("project", {}).get("requires-python")
+        except tomllib.TOMLDecodeError as exc:
+            out.notes.append(Note("pyproject.toml", f"does not parse as TOML: {exc}"))
+            requires = None
+        if isinstance(requires, str):
+            number = next(
+                (i for i, ln in enumerate(text.splitlines(), 1) if "requires-python" in ln), None
+            )
+            out.runtimes.append(
+                Fact(
+                    f"Python `{requires[:40]}` (requires-python)", Source("pyproject.toml", number)
+                )
+            )
