@@ -165,10 +165,12 @@ def test_python_sources_are_read() -> None:
         Version("3.10"),
     ]
     wf = (
-        "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version: ['3.9', \"3.10\", 3.12]\n"
+        "jobs:\n  t:\n    strategy:\n      matrix:\n"
+        "        python-version: ['3.9', \"3.10\", 3.12]\n"
         "    steps:\n      - uses: actions/setup-python@v5\n        with:\n"
         "          python-version: ${{ matrix.python-version }}\n"
-        "  u:\n    strategy:\n      matrix:\n        python:\n          - '3.13'\n          - pypy3.10\n"
+        "  u:\n    strategy:\n      matrix:\n        python:\n"
+        "          - '3.13'\n          - pypy3.10\n"
     )
     assert workflow_pythons(wf) == [
         Version("3.9"),
@@ -213,7 +215,8 @@ def test_candidates_respect_the_deploy_python(fake_index: FakeIndex) -> None:
     files = {
         "requirements.txt": "numpy==1.26.0\n",
         ".python-version": "3.11\n",
-        ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n      - uses: actions/setup-python@v5\n"
+        ".github/workflows/ci.yml": "jobs:\n  t:\n    steps:\n"
+        "      - uses: actions/setup-python@v5\n"
         "        with:\n          python-version: '3.13'\n",
     }
     outdated = by_rule(FIXER.detect(snap(files), ctx(fake_index)), "outdated")["numpy"]
@@ -272,7 +275,8 @@ def test_many_outdated_pins_are_grouped_by_default(fake_index: FakeIndex) -> Non
 def test_many_major_updates_share_one_pr_by_default(fake_index: FakeIndex) -> None:
     names = [f"maj{i}" for i in range(6)]
     for name in names:
-        fake_index.add_project(name, [FakeRelease("1.0.0", ago(400)), FakeRelease("2.0.0", ago(50))])
+        releases = [FakeRelease("1.0.0", ago(400)), FakeRelease("2.0.0", ago(50))]
+        fake_index.add_project(name, releases)
     s = snap({"requirements.txt": "".join(f"{n}==1.0.0\n" for n in names)})
     _f, patches = run(s, ctx(fake_index))
     assert [p.key for p in patches] == ["group-major-updates"]
