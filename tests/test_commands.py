@@ -93,6 +93,7 @@ async def send(client, event: str, payload: dict) -> None:
 
 
 def comment_payload(fake, number: int, body: str, login: str) -> dict:
+    """A comment on PR or issue ``number`` (``issue.pull_request`` only on a PR, as GitHub)."""
     payload = example("issue_comment", "created")
     stored = fake.add_comment(OWNER, REPO, number, body, author_login=login)
     payload["comment"] = {
@@ -101,11 +102,12 @@ def comment_payload(fake, number: int, body: str, login: str) -> dict:
         "body": body,
         "user": {**payload["comment"]["user"], "login": login, "type": "User"},
     }
-    payload["issue"] = {
-        **payload["issue"],
-        "number": number,
-        "pull_request": {"url": "ignored-absolute-url"},
-    }
+    is_pull = any(p["number"] == number for p in fake.pulls(OWNER, REPO))
+    payload["issue"] = {**payload["issue"], "number": number}
+    if is_pull:
+        payload["issue"]["pull_request"] = {"url": "ignored-absolute-url"}
+    else:
+        payload["issue"].pop("pull_request", None)
     payload["repository"] = {
         **payload["repository"],
         "full_name": f"{OWNER}/{REPO}",
@@ -249,9 +251,7 @@ async def test_a_strangers_fork_pr_named_like_ours_does_not_suppress_the_real_pa
     branch = pull["head"]["ref"]
     number = await fork_pull_on_patchwell_branch(fake_github, branch)
     fake_github.close_pull(OWNER, REPO, number)
-    await send(
-        client, "pull_request", pull_closed_payload(fake_github, number, sender="stranger")
-    )
+    await send(client, "pull_request", pull_closed_payload(fake_github, number, sender="stranger"))
     await wait_idle(app[PARTS].queue)
     records = await app[PARTS].db.fetchall(
         "SELECT state, pr_number FROM patch_branches WHERE branch = ?", (branch,)
@@ -275,3 +275,149 @@ async def test_ignore_on_a_fork_pr_never_touches_patchwells_real_branch(
     assert branch in fake_github.branches(OWNER, REPO)
     assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
     assert fake_github.pull(OWNER, REPO, number)["state"] == "open"  # not ours to close either
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+def reactions(fake, number: int, comment_id: int) -> dict[str, int]:
+    (c,) = [c for c in fake.comments(OWNER, REPO, number) if c["id"] == comment_id]
+    return {
+        k: v for k, v in c["reactions"].items() if isinstance(v, int) and v and k != "total_count"
+    }
+
+
+def replies(fake, number: int) -> list[str]:
+    return [
+        c["body"]
+        for c in fake.comments(OWNER, REPO, number)
+        if c["user"]["login"] == fake.bot_login
+    ]
+
+
+async def command(client, app, fake, number: int, body: str, login: str = "maint") -> int:
+    payload = comment_payload(fake, number, body, login)
+    await send(client, "issue_comment", payload)
+    await wait_idle(app[PARTS].queue)
+    return payload["comment"]["id"]
+
+
+async def test_help_and_unknown_commands_answer_with_the_command_list(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "maint", "write")
+    first = await command(client, app, fake_github, pull["number"], "@patchwell help")
+    assert reactions(fake_github, pull["number"], first) == {"eyes": 1}
+    assert "`@patchwell ignore this major version`" in replies(fake_github, pull["number"])[-1]
+    second = await command(client, app, fake_github, pull["number"], "@patchwell merge")
+    assert reactions(fake_github, pull["number"], second) == {"eyes": 1, "confused": 1}
+    last = replies(fake_github, pull["number"])[-1]
+    assert "does not know that command" in last and "`@patchwell rescan`" in last
+    assert "merge" not in last.split("It knows")[0]  # the comment is not echoed back
+    runs = len(fake_github.check_runs(OWNER, REPO))
+    third = await command(client, app, fake_github, pull["number"], "@patchwell rescan")
+    assert reactions(fake_github, pull["number"], third) == {"eyes": 1, "+1": 1}
+    assert len(fake_github.check_runs(OWNER, REPO)) == runs + 1
+
+
+async def test_edited_and_bot_comments_and_other_prs_command_nothing(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "maint", "admin")
+    before = len(fake_github.comments(OWNER, REPO, pull["number"]))
+    edited = comment_payload(fake_github, pull["number"], "@patchwell ignore", "maint")
+    edited["action"] = "edited"
+    bot = comment_payload(fake_github, pull["number"], "@patchwell ignore", "ci-helper[bot]")
+    bot["comment"]["user"]["type"] = "Bot"
+    own = comment_payload(fake_github, pull["number"], "@patchwell ignore", fake_github.bot_login)
+    for payload in (edited, bot, own):
+        await send(client, "issue_comment", payload)
+    fake_github.create_branch(OWNER, REPO, "feature")
+    fake_github.push(OWNER, REPO, "feature", {"x.txt": "x\n"}, "x")
+    human = fake_github.open_pull(OWNER, REPO, "feature")
+    await send(
+        client, "issue_comment", comment_payload(fake_github, human, "@patchwell help", "maint")
+    )
+    await wait_idle(app[PARTS].queue)
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    assert len(fake_github.comments(OWNER, REPO, pull["number"])) == before + 3  # theirs only
+    assert replies(fake_github, human) == []
+
+
+async def test_a_renamed_app_answers_to_its_new_slug(live_env, fake_github) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.service import build_app
+
+    fake_github.rename_app("healer")
+    fake_github.create_repo(OWNER, REPO, {".github/workflows/ci.yml": WORKFLOW})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    fake_github.set_permission(OWNER, REPO, "maint", "write")
+    app = await build_app(live_env, inline_worker=True)
+    async with TestClient(TestServer(app)) as client:
+        created = example("installation", "created")
+        created["installation"]["id"] = INSTALLATION
+        await send(client, "installation", created)
+        await wait_idle(app[PARTS].queue)
+        (pull,) = fake_github.pulls(OWNER, REPO)
+        assert pull["user"]["login"] == "healer[bot]"
+        assert "`@healer rebase`" in pull["body"]
+        await command(client, app, fake_github, pull["number"], "@patchwell help")
+        assert replies(fake_github, pull["number"]) == []
+        await command(client, app, fake_github, pull["number"], "@healer help")
+        assert "`@healer unignore NAME`" in replies(fake_github, pull["number"])[-1]
+
+
+async def test_ignores_survive_a_restart_and_unignore_brings_the_pr_back(
+    live_env, fake_github
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.service import build_app
+
+    fake_github.create_repo(OWNER, REPO, {".github/workflows/ci.yml": WORKFLOW})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    fake_github.set_permission(OWNER, REPO, "maint", "write")
+    app = await build_app(live_env, inline_worker=True)
+    async with TestClient(TestServer(app)) as client:
+        created = example("installation", "created")
+        created["installation"]["id"] = INSTALLATION
+        await send(client, "installation", created)
+        await wait_idle(app[PARTS].queue)
+        (pull,) = fake_github.pulls(OWNER, REPO)
+        branch = pull["head"]["ref"]
+        await command(client, app, fake_github, pull["number"], "@patchwell ignore")
+        assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "closed"
+        assert f"`@patchwell unignore {branch}`" in replies(fake_github, pull["number"])[-1]
+    app = await build_app(live_env, inline_worker=True)  # a restart on the same database
+    async with TestClient(TestServer(app)) as client:
+        dashboard = next(i for i in fake_github.issues(OWNER, REPO) if "dashboard" in i["title"])
+        await command(client, app, fake_github, dashboard["number"], "@patchwell rescan")
+        assert [p["state"] for p in fake_github.pulls(OWNER, REPO)] == ["closed"]
+        shown = next(
+            i for i in fake_github.issues(OWNER, REPO) if i["number"] == dashboard["number"]
+        )
+        assert f"`@patchwell unignore {branch}`" in shown["body"], shown["body"]
+        await command(
+            client, app, fake_github, dashboard["number"], "@patchwell show ignore conditions"
+        )
+        assert f"`{branch}`" in replies(fake_github, dashboard["number"])[-1]
+        await command(client, app, fake_github, dashboard["number"], "@patchwell explain")
+        assert "works on a Patchwell pull request" in replies(fake_github, dashboard["number"])[-1]
+        await command(
+            client, app, fake_github, dashboard["number"], f"@patchwell unignore {branch}"
+        )
+        assert "No longer ignored" in replies(fake_github, dashboard["number"])[-1]
+        states = [p["state"] for p in fake_github.pulls(OWNER, REPO)]
+        assert states == ["closed", "open"]  # proposed again, as a new PR
+
+
+async def test_closing_a_pr_unmerged_is_said_and_remembered(scanned, fake_github) -> None:
+    client, app, pull = scanned
+    fake_github.close_pull(OWNER, REPO, pull["number"])
+    await send(
+        client, "pull_request", pull_closed_payload(fake_github, pull["number"], sender="maint")
+    )
+    await wait_idle(app[PARTS].queue)
+    assert "will not propose this change again" in replies(fake_github, pull["number"])[-1]
+    rules = await app[PARTS].db.fetchall("SELECT kind, name FROM ignore_rules")
+    assert rules == [("patch", pull["head"]["ref"])]
+    assert pull["head"]["ref"] not in fake_github.branches(OWNER, REPO)

@@ -181,6 +181,7 @@ async def _ignore(call: Call) -> str:
         IgnoreRule(call.target.full_name, "patch", branch, reason=f"@{call.login} said ignore")
     )
     await call.close_pull("ignored")
+    await call.queue_scan("ignore")
     await say(
         call.gh,
         call.target,
@@ -204,6 +205,7 @@ async def _ignore_dependency(call: Call) -> str:
             )
         )
     await call.close_pull("closed")
+    await call.queue_scan("ignore")
     names = ", ".join(f"`{s.package}`" for s in subjects)
     await say(
         call.gh,
@@ -250,6 +252,7 @@ async def _ignore_versions(call: Call) -> str:
         )
         return f"ignore {which} (security PR kept)"
     await call.close_pull("closed")
+    await call.queue_scan("ignore")
     await say(
         call.gh,
         call.target,

@@ -18,7 +18,7 @@ from dataclasses import replace
 import gidgethub
 from gidgethub.routing import Router
 
-from bot.scan.engine import split_full_name
+from bot.scan.engine import SCAN_JOB, scan_payload, split_full_name
 from bot.scan.ignores import IgnoreRule, IgnoreStore, up_to
 from bot.scan.ownership import patchwell_record
 from fixers.contract import Severity
@@ -86,6 +86,15 @@ async def pull_request_closed(event, gh, ctx) -> None:
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) not in (404, 422):
                 raise
+    if ctx.queue is not None:  # the dashboard shows the ignore, a waiting patch takes the slot
+        installation_id = int((data.get("installation") or {}).get("id") or 0)
+        await ctx.queue.enqueue(
+            SCAN_JOB,
+            scan_payload(owner, repo, installation_id, "closed"),
+            repository=full_name,
+            installation_id=installation_id,
+            dedupe_key=f"scan:{full_name}:closed:{number}",
+        )
     await ctx.record(
         "pull_request", f"#{number} closed unmerged by {who}: {record.branch} {state} from now on"
     )

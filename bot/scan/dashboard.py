@@ -305,7 +305,7 @@ class Dashboard:
         await self.gh.patch(
             "/repos/{owner}/{repo}/issues/{number}",
             {**self._v, "number": number},
-            data={"title": TITLE, "body": body},
+            data={"body": body},
         )
 
     async def _find_ours(self) -> int | None:

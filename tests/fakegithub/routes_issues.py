@@ -104,19 +104,18 @@ def update_issue(state: FakeState, req: Req) -> Reply:
         if not isinstance(body["title"], str) or not body["title"].strip():
             raise validation_failed({"resource": "Issue", "field": "title", "code": "invalid"})
         issue.title = body["title"]
-        issue.edits += 1
     if "body" in body:
         text = body["body"]
         if text is not None and (not isinstance(text, str) or len(text) > MAX_COMMENT_LENGTH):
             raise validation_failed({"resource": "Issue", "field": "body", "code": "invalid"})
         issue.body = text
-        issue.edits += 1
     if "state" in body:
         if body["state"] not in ("open", "closed"):
             raise validation_failed({"resource": "Issue", "field": "state", "code": "invalid"})
         issue.state = body["state"]
         issue.closed_at = now() if issue.state == "closed" else None
     issue.updated_at = now()
+    issue.edits += 1
     return Reply(body=shapes.issue(state, repo, issue))
 
 

@@ -87,7 +87,6 @@ def _bytes(value: bytes | str) -> bytes:
 class FakeGitHub:
     """A stateful fake of the GitHub REST API, served on 127.0.0.1 from a background thread."""
 
-
     def __init__(self, app_id: int = 424242, private_key_pem: str | None = None) -> None:
         self.app_id = app_id
         self.private_key_pem = private_key_pem or generate_private_key_pem()
@@ -551,7 +550,7 @@ class FakeGitHub:
             return [shapes.issue(self.state, repo, i) for _, i in sorted(repo.issues.items())]
 
     def issue_edits(self, owner: str, name: str, number: int) -> int:
-        """How many times the API edited issue ``number``'s title or body."""
+        """How many ``PATCH`` requests the API took for issue ``number``."""
         with self.state.lock:
             return self._repo(owner, name).issues[number].edits
 

@@ -121,7 +121,7 @@ class Issue:
     state: str = "open"
     updated_at: float | None = None
     closed_at: float | None = None
-    edits: int = 0  # how many times the body or title was edited
+    edits: int = 0  # PATCH requests through the API
 
 
 @dataclass
