@@ -816,11 +816,7 @@ class RuntimeDriftFixer:
         if extract_facts(snapshot, ctx.ignored).library:
             # A library tests the Pythons its users run, end-of-life ones included, on
             # purpose; it has no production runtime of its own to keep current.
-            findings = [
-                f
-                for f in findings
-                if f.data.get("deploy") or f.data.get("source") is None
-            ]
+            findings = [f for f in findings if f.data.get("deploy") or f.data.get("source") is None]
         findings += _runner_findings(facts, self.tables, today)
         findings += [f for _, f in _misread_findings(facts)]
         drift, _ = _alignment(facts, self.tables, today)

@@ -97,6 +97,7 @@ class Step:
     # `uses:`/`run:` present but not a plain string (a tag, a mapping): such a
     # step cannot be reasoned about, and callers must not treat it as empty.
     malformed: bool = False
+    working_directory: str | None = None
 
     @property
     def label(self) -> str:
@@ -119,6 +120,7 @@ class Job:
     # when the job is written in flow style and cannot take a block insertion.
     body_line: int | None
     body_col: int | None
+    working_directory: str | None = None  # ``defaults.run.working-directory``
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,7 @@ def _step(index: int, node: Any, lines: Sequence[str]) -> Step | None:
         name=_as_str(node.get("name")),
         with_refs=with_refs,
         malformed=any(k in node and not isinstance(node[k], str) for k in ("uses", "run")),
+        working_directory=_as_str(node.get("working-directory")),
     )
 
 
@@ -308,7 +311,14 @@ def _job(job_id: str, jobs: CommentedMap, node: Any, lines: Sequence[str]) -> Jo
         env=_str_map(node.get("env")),
         body_line=body_line,
         body_col=body_col,
+        working_directory=_default_directory(node),
     )
+
+
+def _default_directory(job: CommentedMap) -> str | None:
+    defaults = job.get("defaults")
+    run = defaults.get("run") if isinstance(defaults, Mapping) else None
+    return _as_str(run.get("working-directory")) if isinstance(run, Mapping) else None
 
 
 def _indent_unit(doc: CommentedMap) -> int:
