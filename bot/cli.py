@@ -6,6 +6,7 @@
 ``jobs``     list queued/running/dead jobs; ``jobs retry ID`` requeues one
 ``scan``     run every fixer over a local checkout
 ``deps``     print every dependency Patchwell parsed from a local checkout
+``setup``    register the GitHub App from app.yml (the manifest flow, a local page)
 
 Exit codes: 0 success, 1 findings (``scan``) or failure, 2 usage or configuration errors.
 """
@@ -77,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_scan_parser(sub)
 
+    setup = sub.add_parser("setup", help="register the GitHub App from app.yml (manifest flow)")
+    setup.add_argument("--host", default="127.0.0.1", help="address of the local page")
+    setup.add_argument("--port", type=int, default=3000, help="port of the local page")
+    setup.add_argument("--org", help="register the App on this organisation")
+    setup.add_argument("--webhook-url", help="the webhook URL (default: app.yml's)")
+    setup.add_argument("--env-file", type=Path, default=Path(".env"), help="default: .env")
+    setup.add_argument(
+        "--key-file", type=Path, help="write the private key here (default: inline in the env file)"
+    )
+    setup.add_argument("--manifest", type=Path, help="the App manifest (default: app.yml)")
+    setup.add_argument("--force", action="store_true", help="replace existing files")
+
     deps = sub.add_parser("deps", help="print every dependency parsed from a checkout")
     deps.add_argument("path", type=Path)
     deps.add_argument("--format", choices=["text", "json"], default="text")
@@ -115,6 +128,23 @@ def _run(args: argparse.Namespace) -> int:
             return asyncio.run(jobs_retry(os.environ, args.job_id))
         states = tuple(getattr(args, "state", None) or ("queued", "running", "dead"))
         return asyncio.run(jobs_list(os.environ, states, getattr(args, "limit", 100)))
+    if args.command == "setup":
+        from bot.setup_app import APP_YML, DEFAULT_API_URL, DEFAULT_WEB_URL, SetupOptions, run
+
+        return run(
+            SetupOptions(
+                env_file=args.env_file,
+                web_url=os.environ.get("PATCHWELL_GITHUB_URL") or DEFAULT_WEB_URL,
+                api_url=os.environ.get("PATCHWELL_GITHUB_API_URL") or DEFAULT_API_URL,
+                host=args.host,
+                port=args.port,
+                org=args.org,
+                webhook_url=args.webhook_url,
+                key_file=args.key_file,
+                force=args.force,
+                manifest_path=args.manifest or APP_YML,
+            )
+        )
     if args.command == "deps":
         return _deps(args.path, args.format)
     if args.command == "scan":

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakegithub import (
+    manifests,
     routes_app,
     routes_checks,
     routes_git,
@@ -130,7 +131,9 @@ class FakeGitHub:
             + routes_pulls.ROUTES
             + routes_issues.ROUTES
         )
-        self._runner = web.AppRunner(build_app(self.state, routes), access_log=None)
+        app = build_app(self.state, routes + manifests.ROUTES)
+        app.add_routes(manifests.web_routes(self.state))  # github.com pages, not the API
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -599,6 +602,11 @@ class FakeGitHub:
             parent_tree = repo.objects.commits[commit.parents[0]].tree if commit.parents else None
             files = diff_trees(repo.objects, parent_tree, commit.tree)
             return shapes.rest_commit(self.state, repo, commit, files)
+
+    def created_apps(self) -> dict[int, dict[str, Any]]:
+        """Apps made through the manifest flow: id -> slug, pem, webhook_secret, manifest."""
+        with self.state.lock:
+            return {k: dict(v) for k, v in self.state.created_apps.items()}
 
     @property
     def internal_errors(self) -> list[str]:

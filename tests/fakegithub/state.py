@@ -267,6 +267,8 @@ class FakeState:
     internal_errors: list[str] = field(default_factory=list)
     generation: int = 0  # bumped by reset(); lets in-flight slow answers notice a new test
     app_slug: str = APP_SLUG  # GET /app's slug; the app's writes are by "<slug>[bot]"
+    manifest_codes: dict[str, Any] = field(default_factory=dict)  # code -> PendingApp
+    created_apps: dict[int, dict[str, Any]] = field(default_factory=dict)  # from manifests
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -285,6 +287,8 @@ class FakeState:
                 self.check_runs,
                 self.buckets,
                 self.user_ids,
+                self.manifest_codes,
+                self.created_apps,
             ):
                 table.clear()
             self.calls.clear()
