@@ -136,6 +136,18 @@ def test_django_without_pytest_uses_its_runner(fixer):
     assert "pytest" not in steps[2]["run"]
 
 
+def test_django_settings_that_need_the_environment_are_reported(fixer):
+    files = {
+        "manage.py": DJANGO_MANAGE,
+        "requirements.txt": b"django==5.2\n",
+        "shop/settings.py": b"import os\nSECRET_KEY = os.environ.get('SECRET_KEY')\n"
+        b"DEBUG = os.environ.get('DEBUG', '0')\n",
+        "shop/tests.py": b"from django.test import TestCase\n",
+    }
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "`SECRET_KEY`" in finding.message and "DEBUG" not in finding.message
+
+
 def test_a_manage_py_that_is_not_django_is_not_run_as_django(fixer):
     files = {
         "manage.py": b"import click\n@click.group()\ndef cli(): pass\n",

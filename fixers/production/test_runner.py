@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fixers.contract import Snapshot
+from fixers.production.facts import Note, env_reads_in_python, parse_python
 
 __all__ = ["Runner", "Unsure", "declared_text", "find_runner", "windows_only"]
 
@@ -92,6 +93,27 @@ def _django_manage(snapshot: Snapshot) -> bool:
     return "execute_from_command_line" in text and "DJANGO_SETTINGS_MODULE" in text
 
 
+_SETTINGS = re.compile(r"""setdefault\(\s*["']DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
+
+
+def _settings_env_without_default(snapshot: Snapshot) -> list[str]:
+    """Names the settings module reads with no default (``os.environ["X"]``, ``.get("X")``)."""
+    m = _SETTINGS.search(_read(snapshot, "manage.py") or "")
+    if m is None:
+        return []
+    base = m.group(1).replace(".", "/")
+    for path in (f"{base}.py", f"{base}/__init__.py"):
+        data = snapshot.read(path)
+        if data is None:
+            continue
+        tree = parse_python(path, data)
+        if isinstance(tree, Note):
+            return []
+        reads = env_reads_in_python(path, tree)
+        return sorted({r.name for r in reads if r.requirement != "defaulted"})
+    return []
+
+
 def _unittest_only(snapshot: Snapshot, files: Sequence[str]) -> bool:
     texts = [_read(snapshot, f) or "" for f in files]
     return bool(texts) and all(
@@ -117,6 +139,14 @@ def find_runner(
         f for f in files if re.search(r"^\s*from django\.test\b", _read(snapshot, f) or "", re.M)
     ]
     if _django_manage(snapshot) and django_tests and not pytest_declared:
+        unset = _settings_env_without_default(snapshot)
+        if unset:
+            return Unsure(
+                "the Django settings read "
+                + ", ".join(f"`{n}`" for n in unset[:5])
+                + " from the environment with no default, so `manage.py test` fails until "
+                "CI sets them (which values suit the tests is yours to say)"
+            )
         return Runner(
             "django", "python manage.py test", f"Django's `manage.py`, `{django_tests[0]}`"
         )
