@@ -38,6 +38,7 @@ from fixers.production.facts import (
     EnvRead,
     Fact,
     RepoFacts,
+    conventions,
     extract_facts,
     platform_names,
     valid_env_name,
@@ -187,15 +188,27 @@ def _web(facts: RepoFacts) -> list[str]:
 
 
 def _database(facts: RepoFacts) -> list[str]:
-    lines = [f"- Database: {f.value} — {_cite(f)}" for f in facts.databases]
+    kinds = {db.name: db.kind for db in conventions().databases}
+    lines = [
+        f"- {'Cache or queue' if kinds.get(f.value) == 'cache' else 'Database'}: {f.value} — "
+        f"{_cite(f)}"
+        for f in facts.databases
+    ]
     url = facts.code_env().get("DATABASE_URL")
     if url is not None:
         lines.append(f"- Connection: from `DATABASE_URL` — `{url.source}`")
-    lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
-    migrate = re.compile(r"\b(upgrade|migrate)\b")
+    migrate = re.compile(r"\b(?:upgrade|migrate)\b")
     runs = [p for p in facts.release if migrate.search(p.command)]
+    started = [p for p in facts.processes if migrate.search(p.command)]
+    if runs or started:
+        # What the deploy really runs beats a tool's usual command (`flask db upgrade`,
+        # not `alembic upgrade head`, for Flask-Migrate).
+        lines += [f"- Migrations: `{p.command}` — `{p.source}`" for p in (*runs, *started)[:3]]
+    else:
+        lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
     lines += [f"- Migrations run in the release step — `{p.source}`" for p in runs]
-    if facts.migration_tools and not runs:
+    lines += [f"- Migrations run when `{p.name}` starts — `{p.source}`" for p in started]
+    if facts.migration_tools and not runs and not started:
         lines.append(f"- {TODO} Say when migrations run on deploy (release step, by hand, ...).")
     return lines
 

@@ -163,6 +163,7 @@ class Database:
     modules: tuple[str, ...]
     django_engines: tuple[str, ...]
     images: tuple[str, ...]
+    kind: str = "database"  # or "cache" (Redis: a cache or a queue, not the app's data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +217,13 @@ def conventions() -> Conventions:
         ),
         health_paths=tuple(raw["health"]["paths"]),
         databases=tuple(
-            Database(d["name"], tuple(d["modules"]), tuple(d["django-engines"]), tuple(d["images"]))
+            Database(
+                d["name"],
+                tuple(d["modules"]),
+                tuple(d["django-engines"]),
+                tuple(d["images"]),
+                d.get("kind", "database"),
+            )
             for d in raw["database"]
         ),
         migration_tools=tuple(
