@@ -139,6 +139,58 @@ def bench_requests(index: FakeIndex) -> dict[str, float]:
     return out
 
 
+FREEZE_PINS = 270
+# The pre-issue-13 default: only development patch/minor updates were grouped (a runtime
+# ``pip freeze`` got one PR per outdated pin). A configured ``groups`` equal to that
+# default turns the new many-pins grouping off, so "before" runs the same code.
+BEFORE_OPTIONS = {
+    "groups": [
+        {
+            "name": "dev-dependencies",
+            "patterns": ["*"],
+            "update-types": ["patch", "minor"],
+            "dependency-type": "development",
+        }
+    ]
+}
+
+
+def freeze_index(index: FakeIndex, rng: random.Random) -> str:
+    """A 270-pin ``pip freeze`` of a typical app: most pins a few patch/minor releases
+    behind, about one in seven a major behind, a few current."""
+    lines = []
+    for i in range(FREEZE_PINS):
+        name = f"frz-{i:03d}"
+        majors = 2 if rng.random() < 0.15 else 1
+        releases = [
+            FakeRelease(f"{major}.{minor}.{patch}", NOW - timedelta(days=800 - 30 * minor - patch))
+            for major in range(1, majors + 1)
+            for minor in range(4)
+            for patch in range(3)
+        ]
+        index.add_project(name, releases)
+        pinned = "1.3.2" if rng.random() < 0.1 else f"1.{rng.randrange(3)}.{rng.randrange(3)}"
+        lines.append(f"{name}=={pinned}")
+    return "\n".join(lines) + "\n"
+
+
+def bench_freeze(index: FakeIndex, rng: random.Random) -> dict[str, float]:
+    text = freeze_index(index, rng)
+    snapshot = MemorySnapshot({"requirements.txt": text.encode()})
+    idx, adv = sources_from_env(index.env(), cache_dir=None)
+    out: dict[str, float] = {"pins": FREEZE_PINS}
+    for label, options in (("before", BEFORE_OPTIONS), ("after", {})):
+        ctx = Context(
+            services=Services(index=idx, advisories=adv, clock=lambda: NOW), options=options
+        )
+        findings = FIXER.detect(snapshot, ctx)
+        patches = FIXER.fix(snapshot, findings, ctx)
+        out["outdated"] = sum(1 for f in findings if f.rule == "outdated")
+        out[f"{label}_prs"] = len(patches)
+        out[f"{label}_single_package_prs"] = sum(1 for p in patches if p.key.startswith("pip-"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", type=int, default=1000)
@@ -150,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "parse_detect": bench_parse_detect(index, args.manifests, rng),
             "requests_200_deps": bench_requests(index),
+            "freeze_270_pins": bench_freeze(index, rng),
         }
     if args.json:
         print(json.dumps(results, indent=2))

@@ -9,6 +9,7 @@ limits are reported, never silent.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -124,7 +125,19 @@ def skip_reason_for_path(path: str, limits: SnapshotLimits = SnapshotLimits()) -
 
 
 def is_binary(data: bytes) -> bool:
-    return b"\x00" in data[:_SNIFF_BYTES]
+    """Git's NUL-byte rule, except for UTF-16 text with a byte-order mark (Windows
+    tools write ``pip freeze`` output that way, and pip reads it)."""
+    head = data[:_SNIFF_BYTES]
+    if b"\x00" not in head:
+        return False
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = "utf-16-le" if head[:2] == b"\xff\xfe" else "utf-16-be"
+        try:  # incremental: the sniffed head may end inside a character
+            text = codecs.getincrementaldecoder(codec)().decode(head[2:], final=False)
+        except UnicodeDecodeError:
+            return True
+        return "\x00" in text
+    return True
 
 
 @dataclass(slots=True)

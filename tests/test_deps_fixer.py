@@ -200,7 +200,7 @@ def test_security_smallest_fix_bypasses_cooldown_grouping_and_cap(index: FakeInd
 
 def test_hash_pins_without_index_hashes_say_rerun_pip_compile(index: FakeIndex) -> None:
     index.projects["django"].releases[2].with_digests = False  # 4.2.20
-    before = b"django==4.2.1 --hash=sha256:abc  # pinned\n"
+    before = b"django==4.2.1 --hash=sha256:abc  # web framework\n"
     s = snap({"requirements.txt": before})
     _f, patches = run(s, context(index))
     p = patch(patches, "pip-django")
@@ -323,7 +323,7 @@ def test_every_format_only_version_bytes_change(index: FakeIndex) -> None:
         '[tool.poetry.group.dev.dependencies]\npytest = { version = "==8.0.0", optional = true }\n',
         "Pipfile": '[packages]\n"requests" = "==2.30.0"\n\n[dev-packages]\n'
         "ruff = {version = '==0.5.0'}\n",
-        "setup.cfg": "[options]\ninstall_requires =\n\trequests == 2.30.0  # pinned\n\tsix\n",
+        "setup.cfg": "[options]\ninstall_requires =\n\trequests == 2.30.0  # http client\n\tsix\n",
         "req/base.in": "requests==2.30.0\t# tab comment\n",
     }
     s = snap(files)

@@ -303,6 +303,7 @@ def test_render_text_and_json() -> None:
         "managed": True,
         "reason": None,
         "hashes": 0,
+        "comment": None,
     }
     text = render(deps, "text").splitlines()
     assert text[0].split() == ["requirements.txt:1", "a", "==1", "main", "managed"]

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,9 +22,18 @@ from packaging.version import InvalidVersion, Version
 
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, matches_any
 from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.holds import Hold, holds_for
 from fixers.dependencies.inventory import parse_snapshot
-from fixers.dependencies.model import Dependency, ParseIssue, ParseResult
+from fixers.dependencies.model import (
+    SOURCE_REQUIREMENTS,
+    Dependency,
+    InstallOptions,
+    ParseIssue,
+    ParseResult,
+    decode_manifest,
+)
 from fixers.dependencies.policy import Policy, policy_from_options, update_type
+from fixers.dependencies.pythons import PythonTargets, lower_bound, python_targets
 from fixers.dependencies.sources import (
     ActionsCatalog,
     Advisory,
@@ -101,10 +110,26 @@ def _finding(
 def detect(snapshot: Snapshot, ctx: Context) -> list[Finding]:
     env = env_from_context(ctx)
     parsed = parse_snapshot(snapshot, env.conventions, ctx.ignored)
-    return detect_parsed(snapshot, parsed, env)
+    return detect_parsed(snapshot, parsed, env, targets_of(snapshot, parsed, ctx.ignored))
 
 
-def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Env) -> list[Finding]:
+def targets_of(
+    snapshot: Snapshot, parsed: ParseResult, ignored: Callable[[str], bool] = lambda _p: False
+) -> PythonTargets:
+    """The deploy/CI Pythons of a parsed snapshot (see :mod:`fixers.dependencies.pythons`)."""
+
+    def read(path: str) -> str | None:
+        raw = snapshot.read(path)
+        return None if raw is None else decode_manifest(raw)[0]
+
+    return python_targets(snapshot, parsed.requires_python, read, ignored)
+
+
+def detect_parsed(
+    snapshot: Snapshot, parsed: ParseResult, env: Env, targets: PythonTargets | None = None
+) -> list[Finding]:
+    if targets is None:
+        targets = PythonTargets(deploy=min_python(parsed.requires_python))
     findings = [_issue_finding(i) for i in parsed.issues]
     findings += [
         _finding("config", Severity.HYGIENE, f"dependencies options: {p}", (p,))
@@ -113,7 +138,7 @@ def detect_parsed(snapshot: Snapshot, parsed: ParseResult, env: Env) -> list[Fin
     pypi = [d for d in parsed.dependencies if d.ecosystem == "pypi" and d.managed and d.name]
     findings += _inconsistent_pins(pypi)
     findings += _unbounded(snapshot, pypi, env.conventions)
-    findings += _pypi_versions(pypi, parsed.requires_python, env)
+    findings += _pypi_versions(pypi, targets, parsed.install_options, env)
     actions = [d for d in parsed.dependencies if d.ecosystem == "actions" and d.managed]
     findings += _action_findings(actions, env)
     return findings
@@ -213,64 +238,100 @@ def _specs(d: Dependency) -> list[Any]:
 # --------------------------------------------------------------------------- index + advisories
 
 
-@lru_cache(maxsize=256)
-def _min_python(text: str) -> Version | None:
-    try:
-        spec = SpecifierSet(text)
-    except InvalidSpecifier:
-        return None
-    for minor in range(0, 30):
-        if Version(f"3.{minor}") in spec or Version(f"3.{minor}.99") in spec:
-            return Version(f"3.{minor}")
-    return None
-
-
 def min_python(requires: Mapping[str, str]) -> Version | None:
-    """The oldest Python the project still supports (pyproject first)."""
+    """The oldest Python ``requires-python`` admits (pyproject first)."""
     ordered = sorted(requires.items(), key=lambda kv: (not kv[0].endswith("pyproject.toml"), kv[0]))
     for _path, text in ordered:
-        found = _min_python(text)
+        found = lower_bound(text)
         if found is not None:
             return found
     return None
 
 
 @lru_cache(maxsize=4096)
-def _python_ok(requires_python: str, oldest: Version) -> bool:
+def _python_ok(requires_python: str, python: Version) -> bool:
     # Pure and called per release per scan: a bounded cache of a pure function.
     try:
         spec = SpecifierSet(requires_python)
     except InvalidSpecifier:
         return True  # an index typo must not hide every release
-    return spec.contains(oldest, prereleases=True) or spec.contains(
-        Version(f"{oldest}.99"), prereleases=True
+    return spec.contains(python, prereleases=True) or spec.contains(
+        Version(f"{python}.99"), prereleases=True
     )
 
 
-def python_ok(release: Release, oldest: Version | None) -> bool:
-    if oldest is None or not release.requires_python:
+Pythons = Version | Sequence[Version] | PythonTargets | None
+
+
+def _pythons(pythons: Pythons) -> tuple[Version, ...]:
+    if pythons is None:
+        return ()
+    if isinstance(pythons, Version):
+        return (pythons,)
+    if isinstance(pythons, PythonTargets):
+        return pythons.checked
+    return tuple(pythons)
+
+
+def python_ok(release: Release, pythons: Pythons) -> bool:
+    """``release`` declares it installs on every one of ``pythons`` (its Requires-Python)."""
+    if not release.requires_python:
         return True
-    return _python_ok(release.requires_python, oldest)
+    return all(_python_ok(release.requires_python, v) for v in _pythons(pythons))
 
 
-def candidates(project: Project, current: Version, oldest: Version | None) -> list[Release]:
-    """Releases newer than ``current`` we may propose: not yanked, Python-compatible,
-    pre-releases only when already on one."""
-    ordered = project.ordered or tuple(
+def has_wheel(release: Release) -> bool:
+    return any(f.filename.endswith(".whl") for f in release.files)
+
+
+def candidates(
+    project: Project,
+    current: Version,
+    pythons: Pythons = None,
+    *,
+    needs_wheel: bool = False,
+    holds: Sequence[Hold] = (),
+) -> list[Release]:
+    """Releases newer than ``current`` we may propose, oldest first: not yanked, installable
+    on every one of ``pythons`` (each release's own Requires-Python), inside every inline
+    hold, with a wheel when ``--only-binary`` asks for one, pre-releases only when
+    already on one."""
+    out = []
+    for v, release in project.ordered or _ordered_releases(project):
+        if v <= current or release.yanked:
+            continue
+        if v.is_prerelease and not current.is_prerelease:
+            continue
+        if needs_wheel and release.files and not has_wheel(release):
+            continue
+        if holds and not all(h.allows(v) for h in holds):
+            continue
+        if python_ok(release, pythons):
+            out.append(release)
+    return out
+
+
+def nearest_release(
+    project: Project, pythons: Pythons, *, at_most: Version | None = None
+) -> Release | None:
+    """The newest non-yanked final release installable on ``pythons`` (not above
+    ``at_most``): what to pin a new or repaired requirement to."""
+    best = None
+    for v, release in project.ordered or _ordered_releases(project):
+        if release.yanked or v.is_prerelease or (at_most is not None and v > at_most):
+            continue
+        if python_ok(release, pythons):
+            best = release
+    return best
+
+
+def _ordered_releases(project: Project) -> tuple[tuple[Version, Release], ...]:
+    return tuple(
         sorted(
             ((v, r) for r in project.releases.values() if (v := _version(r.version)) is not None),
             key=lambda p: p[0],
         )
     )
-    out = []
-    for v, release in ordered:
-        if v <= current or release.yanked:
-            continue
-        if v.is_prerelease and not current.is_prerelease:
-            continue
-        if python_ok(release, oldest):
-            out.append(release)
-    return out
 
 
 def _version(text: str | None) -> Version | None:
@@ -313,8 +374,57 @@ def _parallel(
         return done | dict(zip(todo, pool.map(safe, todo), strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What narrows the releases proposable for one package: the Pythons it must
+    install on, pip's binary options where it is declared, and inline holds."""
+
+    targets: PythonTargets
+    options: InstallOptions = field(default_factory=InstallOptions)
+    holds: tuple[Hold, ...] = ()
+    name: str = ""
+
+    @property
+    def needs_wheel(self) -> bool:
+        return self.options.needs_wheel(self.name)
+
+    def candidates(self, project: Project, current: Version) -> list[Release]:
+        return candidates(
+            project,
+            current,
+            self.targets,
+            needs_wheel=self.needs_wheel,
+            holds=[h for h in self.holds if h.kind == "cap"],
+        )
+
+    @property
+    def ignore_hold(self) -> Hold | None:
+        return next((h for h in self.holds if h.kind == "ignore"), None)
+
+    def caps_text(self) -> str:
+        caps = [h for h in self.holds if h.kind == "cap"]
+        return "; ".join(h.describe() for h in caps)
+
+
+def selection_for(
+    name: str,
+    deps: Sequence[Dependency],
+    targets: PythonTargets,
+    options: Mapping[str, InstallOptions],
+) -> Selection:
+    opts = InstallOptions()
+    if any(d.source == SOURCE_REQUIREMENTS for d in deps):
+        # pip applies a requirements file's options to the whole install, includes too.
+        for o in options.values():
+            opts = opts.merged(o)
+    return Selection(targets, opts, tuple(holds_for(deps)), name)
+
+
 def _pypi_versions(
-    deps: Sequence[Dependency], requires: Mapping[str, str], env: Env
+    deps: Sequence[Dependency],
+    targets: PythonTargets,
+    options: Mapping[str, InstallOptions],
+    env: Env,
 ) -> list[Finding]:
     pinned: dict[str, list[Dependency]] = defaultdict(list)
     for d in deps:
@@ -323,7 +433,6 @@ def _pypi_versions(
     if not pinned:
         return []
     out: list[Finding] = []
-    oldest = min_python(requires)
     projects: dict[str, Project | Exception | None] = {}
     if env.index is not None:
         index = env.index
@@ -371,7 +480,8 @@ def _pypi_versions(
             for d in ds
             if not isinstance(advisories.get(f"{name}=={d.pinned}"), Exception | None)
         }
-        out += _package_findings(name, ds, project, found, oldest, env)  # type: ignore[arg-type]
+        selection = selection_for(name, ds, targets, options)
+        out += _package_findings(name, ds, project, found, selection, env)  # type: ignore[arg-type]
     return out
 
 
@@ -409,7 +519,7 @@ def _package_findings(
     deps: Sequence[Dependency],
     project: Project | None,
     advisories: Mapping[str, Sequence[Advisory]],
-    oldest: Version | None,
+    selection: Selection,
     env: Env,
 ) -> list[Finding]:
     out: list[Finding] = []
@@ -425,7 +535,13 @@ def _package_findings(
         "development": development,
         "urls": dict(project.project_urls) if project else {},
         "from_release": _release_data(project, lowest),
+        "python": [str(v) for v in selection.targets.checked],
     }
+    if selection.holds:
+        base["holds"] = [
+            {"kind": h.kind, "spec": h.spec, "where": h.where, "comment": h.comment}
+            for h in selection.holds
+        ]
     if project is not None:
         # One finding per yanked version (its fingerprint), at its first place.
         for version in base["froms"]:
@@ -437,9 +553,10 @@ def _package_findings(
                 out.append(_yanked(name, where, rel))
     vulns = [a for v in base["froms"] for a in advisories.get(v, ())]
     if vulns:
-        out.append(_vulnerable(name, first, base, vulns, project, current, oldest))
-    if project is not None and not env.policy.ignored_entirely(name):
-        drift = _outdated(name, first, base, project, current, oldest, env)
+        out.append(_vulnerable(name, first, base, vulns, project, current, selection))
+    ignored = env.policy.ignored_entirely(name) or selection.ignore_hold is not None
+    if project is not None and not ignored:
+        drift = _outdated(name, first, base, project, current, selection, env)
         if drift is not None:
             out.append(drift)
     return out
@@ -477,22 +594,42 @@ def _vulnerable(
     vulns: Sequence[Advisory],
     project: Project | None,
     current: Version,
-    oldest: Version | None,
+    selection: Selection,
 ) -> Finding:
     unique = {a.id: a for a in vulns}
     target = None
+    fix_note = "; no fixed release is known yet"
     if project is not None:
         # The smallest upgrade that no known advisory affects: least change to review.
-        target = next(
-            (
-                r.version
-                for r in candidates(project, current, oldest)
-                if not any(a.affects(r.version) for a in unique.values())
-            ),
-            None,
-        )
+        def fixed(releases: Sequence[Release]) -> str | None:
+            return next(
+                (
+                    r.version
+                    for r in releases
+                    if not any(a.affects(r.version) for a in unique.values())
+                ),
+                None,
+            )
+
+        target = fixed(selection.candidates(project, current))
+        unheld = fixed(candidates(project, current, selection.targets)) if target is None else None
+        if target is not None:
+            fix_note = f"; {target} fixes all of them"
+        elif unheld is not None and selection.holds:
+            hold = selection.ignore_hold or next(iter(selection.holds))
+            fix_note = (
+                f"; {unheld} fixes them, but {hold.describe()} holds {name} back, so no "
+                "update is proposed: lift the hold to take the fix"
+            )
+        elif unheld is not None:
+            fix_note = f"; {unheld} fixes them but has no wheel (`--only-binary`)"
+        if selection.ignore_hold is not None and target is not None:
+            target = None
+            fix_note = (
+                f"; the fixed release is not proposed: {selection.ignore_hold.describe()} "
+                f"says to leave {name} alone"
+            )
     ids = sorted(unique)
-    fix_note = f"; {target} fixes all of them" if target else "; no fixed release is known yet"
     data = {
         **base,
         "security": True,
@@ -520,10 +657,10 @@ def _outdated(
     base: Mapping[str, Any],
     project: Project,
     current: Version,
-    oldest: Version | None,
+    selection: Selection,
     env: Env,
 ) -> Finding | None:
-    newer = candidates(project, current, oldest)
+    newer = selection.candidates(project, current)
     if not newer:
         return None
     latest = newer[-1]
@@ -536,6 +673,9 @@ def _outdated(
         )
     ]
     settled = [r for r in allowed if r.upload_time is None or r.upload_time <= cutoff]
+    if selection.options.prefer_binary and any(has_wheel(r) for r in settled):
+        # pip's --prefer-binary: an older release with a wheel beats a newer sdist-only one
+        settled = [r for r in settled if has_wheel(r)]
     target = settled[-1] if settled else None
     held = ""
     if target is None and allowed:
@@ -547,6 +687,8 @@ def _outdated(
         held = " Every newer release is ignored by the configuration."
     elif target.version != latest.version:
         held = f" Proposing {target.version}: newer releases are in cooldown or ignored."
+    if selection.caps_text():
+        held += f" Held inside {selection.caps_text()}."
     kind = update_type(current, Version(latest.version))
     data = {
         **base,
@@ -559,8 +701,9 @@ def _outdated(
     return _finding(
         "outdated",
         Severity.DRIFT,
-        f"{name} is pinned to {base['from']}; {latest.version} is the newest release allowed "
-        f"by the project's Python ({kind} update, {len(newer)} release(s) behind).{held}",
+        f"{name} is pinned to {base['from']}; {latest.version} is the newest release that "
+        f"installs on {selection.targets.describe()} ({kind} update, {len(newer)} release(s) "
+        f"behind).{held}",
         (name,),
         path=first.file,
         line=first.line,

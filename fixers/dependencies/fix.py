@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from fixers.contract import Context, FileEdit, Finding, Patch, Severity, Snapshot
+from fixers.contract import Context, Explanation, FileEdit, Finding, Patch, Severity, Snapshot
 from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.explain import Change, explain_action, explain_pypi
+from fixers.dependencies.families import Family, family_of
 from fixers.dependencies.inventory import parse_snapshot
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
 from fixers.dependencies.model import (
@@ -29,6 +30,8 @@ from fixers.dependencies.model import (
     Dependency,
     ParseResult,
     Span,
+    decode_manifest,
+    encode_manifest,
 )
 from fixers.dependencies.policy import Policy, policy_from_options
 from fixers.dependencies.requirements import parse_requirements_text
@@ -193,7 +196,7 @@ def _edit_file(
     raw = snapshot.read(path)
     if raw is None:
         return None
-    text = raw.decode("utf-8", errors="surrogateescape")
+    text, codec = decode_manifest(raw)
     reps: list[Replacement] = []
     for d, plan, _n in items:
         assert d.span is not None
@@ -218,7 +221,7 @@ def _edit_file(
     for d, plan, _n in items:
         plan.files.add(path)
         plan.old = plan.old or d.pinned or ""
-    return FileEdit(path, "modify", new_text.encode("utf-8", errors="surrogateescape"))
+    return FileEdit(path, "modify", encode_manifest(new_text, codec))
 
 
 def _verified(
@@ -318,6 +321,45 @@ def _security_patches(
     return out
 
 
+def _bucket_keys(
+    items: Sequence[tuple[Plan, Finding]], policy: Policy
+) -> dict[str, tuple[str, str | None, Family | None]]:
+    """Per package: (patch key, group name, family) for its drift update.
+
+    A group (configured, or the defaults: development patch/minor, and runtime
+    patch/minor too once more than a handful are outdated) takes its matches. A family
+    (``boto3``/``botocore``...) whose outdated members would not all land in one group
+    gets a PR of its own, so its members are never split across PRs.
+    """
+    majors = sum(1 for _p, f in items if (f.data.get("update_type") or "major") == "major")
+    groups = policy.groups_for(len(items), majors)
+    chosen: dict[str, tuple[str, str | None, Family | None]] = {}
+    for plan, f in items:
+        group = policy.group_for(
+            plan.name,
+            f.data.get("update_type") or "major",
+            bool(f.data.get("development")),
+            groups,
+        )
+        chosen[plan.name] = (
+            (group.key, group.name, None) if group else (_key("pip", plan.name), None, None)
+        )
+    by_family: dict[str, list[str]] = defaultdict(list)
+    families: dict[str, Family] = {}
+    for name in chosen:
+        family = family_of(name, "pypi")
+        if family is not None:
+            by_family[family.name].append(name)
+            families[family.name] = family
+    for fname, names in by_family.items():
+        if len(names) < 2 or len({chosen[n][0] for n in names}) == 1:
+            continue
+        family = families[fname]
+        for n in names:
+            chosen[n] = (family.key, f"{family.name} family", family)
+    return chosen
+
+
 def _drift_patches(
     snapshot: Snapshot,
     parsed: ParseResult,
@@ -326,22 +368,23 @@ def _drift_patches(
     conv: Conventions,
     secured: set[str],
 ) -> list[Patch]:
-    buckets: dict[str, tuple[str | None, list[tuple[Plan, Finding]]]] = {}
+    items: list[tuple[Plan, Finding]] = []
     for f in findings:
         if f.rule != "outdated" or (plan := _plan(f)) is None:
             continue
         if _key("pip", plan.name) in secured:
             continue
-        group = policy.group_for(
-            plan.name, f.data.get("update_type") or "major", bool(f.data.get("development"))
-        )
-        key = group.key if group else _key("pip", plan.name)
-        buckets.setdefault(key, (group.name if group else None, []))[1].append((plan, f))
+        items.append((plan, f))
+    keys = _bucket_keys(items, policy)
+    buckets: dict[str, tuple[str | None, Family | None, list[tuple[Plan, Finding]]]] = {}
+    for plan, f in items:
+        key, group_name, family = keys[plan.name]
+        buckets.setdefault(key, (group_name, family, []))[2].append((plan, f))
     out = []
-    for key, (group_name, items) in sorted(buckets.items()):
-        plans = [p for p, _f in items]
+    for key, (group_name, family, bucket) in sorted(buckets.items()):
+        plans = [p for p, _f in bucket]
         edits = _pypi_edits(snapshot, parsed, plans, conv)
-        done = [(p, f) for p, f in items if p.files]
+        done = [(p, f) for p, f in bucket if p.files]
         if not edits or not done:
             continue
         changes = [_change(p) for p, _f in done]
@@ -355,19 +398,29 @@ def _drift_patches(
             n = len(changes)
             title = f"Update the {group_name} group ({n} package{'s' if n > 1 else ''})"
         yanked = any(f.rule == "yanked-pin" for f in findings if f.fingerprint in fps)
+        explanation = explain_pypi(changes, conv, security=False)
+        if family is not None:
+            explanation = _with_family_note(explanation, family)
         out.append(
             Patch(
                 fixer=FIXER,
                 key=key,
                 title=title,
                 edits=edits,
-                explanation=explain_pypi(changes, conv, security=False),
+                explanation=explanation,
                 severity=Severity.BROKEN_BUILD if yanked else Severity.DRIFT,
                 fingerprints=tuple(dict.fromkeys(fps)),
                 labels=("dependencies",),
             )
         )
     return out
+
+
+def _with_family_note(explanation: Explanation, family: Family) -> Explanation:
+    note = f"These packages move together: {family.why}"
+    if family.source:
+        note += f" ([source]({family.source}))"
+    return replace(explanation, why=explanation.why + "\n\n" + note)
 
 
 # --------------------------------------------------------------------------- actions
@@ -380,9 +433,17 @@ def _action_patches(
     for f in findings:
         if f.rule in ("action-outdated-major", "action-mutable-tag"):
             by_action[str(f.data.get("package"))].append(f)
+    # Families (upload-artifact + download-artifact) share one patch when both move.
+    bundles: dict[str, list[str]] = defaultdict(list)
+    for action in sorted(by_action):
+        family = family_of(action, "actions")
+        bundles[family.key if family else action].append(action)
     out = []
-    for action, fs in sorted(by_action.items()):
-        patch = _action_patch(snapshot, parsed, action, fs, conv)
+    for bundle, actions in sorted(bundles.items()):
+        if len(actions) > 1:
+            patch = _family_action_patch(snapshot, parsed, bundle, actions, by_action)
+        else:
+            patch = _action_patch(snapshot, parsed, actions[0], by_action[actions[0]], conv)
         if patch is not None:
             out.append(patch)
     return out
@@ -415,9 +476,15 @@ def _new_ref(d: Dependency, data: Mapping[str, Any], major: bool) -> tuple[str, 
     return sha, comment
 
 
-def _action_patch(
-    snapshot: Snapshot, parsed: ParseResult, action: str, fs: Sequence[Finding], conv: Conventions
-) -> Patch | None:
+@dataclass(slots=True)
+class _ActionEdit:
+    """The ref replacements one action needs, per file, and what they change."""
+
+    per_file: dict[str, list[tuple[Dependency, str, str | None]]]
+    major: bool
+
+
+def _action_edits(parsed: ParseResult, action: str, fs: Sequence[Finding]) -> _ActionEdit:
     data = fs[0].data
     major_lines = {
         tuple(x) for f in fs if f.rule == "action-outdated-major" for x in f.data["lines"]
@@ -430,27 +497,44 @@ def _action_patch(
         new = _new_ref(d, data, (d.file, d.line) in major_lines)
         if new is not None and d.span is not None and new[0] != d.pinned:
             per_file[d.file].append((d, *new))
+    return _ActionEdit(dict(per_file), bool(major_lines))
+
+
+def _apply_action_edits(
+    snapshot: Snapshot, per_file: Mapping[str, list[tuple[Dependency, str, str | None]]]
+) -> tuple[list[FileEdit], set[str], set[tuple[str, str | None]]]:
+    """Apply every file's ref replacements; a file whose edit does not re-parse as intended
+    is left out."""
     edits, old_refs, new_refs = [], set(), set()
     for path, items in sorted(per_file.items()):
         raw = snapshot.read(path)
         if raw is None:
             continue
-        text = raw.decode("utf-8", errors="surrogateescape")
+        text, codec = decode_manifest(raw)
         reps = []
         for d, ref, comment in items:
             assert d.span is not None
             reps.append(Replacement(d.span.start, d.span.end, ref))
             reps += _comment_edit(text, d.span, comment)
-            old_refs.add(d.ref_comment or d.pinned or "")
-            new_refs.add((ref, comment))
         new_text = apply(text, reps)
         after = {(x.name, x.line): x.pinned for x in parse_workflow(path, new_text).dependencies}
         if all(after.get((d.name, d.line)) == ref for d, ref, _c in items):
-            edits.append(FileEdit(path, "modify", new_text.encode("utf-8", "surrogateescape")))
+            edits.append(FileEdit(path, "modify", encode_manifest(new_text, codec)))
+            for d, ref, comment in items:
+                old_refs.add(d.ref_comment or d.pinned or "")
+                new_refs.add((ref, comment))
+    return edits, old_refs, new_refs
+
+
+def _action_patch(
+    snapshot: Snapshot, parsed: ParseResult, action: str, fs: Sequence[Finding], conv: Conventions
+) -> Patch | None:
+    planned = _action_edits(parsed, action, fs)
+    edits, old_refs, new_refs = _apply_action_edits(snapshot, planned.per_file)
     if not edits:
         return None
     ref, tag = sorted(new_refs)[-1]
-    major = bool(major_lines)
+    major = planned.major
     explanation = explain_action(
         action,
         sorted(old_refs),
@@ -468,6 +552,51 @@ def _action_patch(
         explanation=explanation,
         severity=Severity.DRIFT if major else Severity.HYGIENE,
         fingerprints=tuple(f.fingerprint for f in fs),
+        labels=("dependencies", "github-actions"),
+    )
+
+
+def _family_action_patch(
+    snapshot: Snapshot,
+    parsed: ParseResult,
+    key: str,
+    actions: Sequence[str],
+    by_action: Mapping[str, Sequence[Finding]],
+) -> Patch | None:
+    """One patch for every action of a family (edits to a shared file are merged)."""
+    family = family_of(actions[0], "actions")
+    assert family is not None
+    merged: dict[str, list[tuple[Dependency, str, str | None]]] = defaultdict(list)
+    majors = False
+    for action in actions:
+        planned = _action_edits(parsed, action, by_action[action])
+        majors = majors or planned.major
+        for path, items in planned.per_file.items():
+            merged[path] += items
+    edits, old_refs, new_refs = _apply_action_edits(snapshot, merged)
+    if not edits:
+        return None
+    targets = sorted({tag or ref for ref, tag in new_refs})
+    explanation = explain_action(
+        " and ".join(actions),
+        sorted(old_refs),
+        ", ".join(targets),
+        None,
+        [e.path for e in edits],
+        major=majors,
+        sha=any(tag is not None for _r, tag in new_refs),
+    )
+    explanation = _with_family_note(explanation, family)
+    return Patch(
+        fixer=FIXER,
+        key=key,
+        title=f"Update {' and '.join(actions)} to {targets[-1]}"
+        if majors
+        else f"Pin {' and '.join(actions)} to commit SHAs",
+        edits=tuple(edits),
+        explanation=explanation,
+        severity=Severity.DRIFT if majors else Severity.HYGIENE,
+        fingerprints=tuple(f.fingerprint for a in actions for f in by_action[a]),
         labels=("dependencies", "github-actions"),
     )
 

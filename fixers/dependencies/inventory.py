@@ -6,14 +6,18 @@ the fixer. ``extract`` and ``render`` are pure; the CLI only wires them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
+import re
 from collections.abc import Callable, Sequence
 
 from fixers.contract import Snapshot, matches_any
 from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.holds import line_comment
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
-from fixers.dependencies.model import Dependency, ParseResult
+from fixers.dependencies.model import SOURCE_REQUIREMENTS, Dependency, ParseResult, decode_manifest
+from fixers.dependencies.pythons import PATTERNS as PYTHON_PATTERNS
 from fixers.dependencies.requirements import parse_requirements_tree
 from fixers.dependencies.workflows import parse_workflow
 
@@ -32,13 +36,29 @@ WORKFLOW_PATTERNS = (
     "action.yml",
     "action.yaml",
 )
-PATTERNS = REQUIREMENTS_PATTERNS + MANIFEST_PATTERNS + WORKFLOW_PATTERNS
+LOCK_PATTERNS = ("**/uv.lock", "**/poetry.lock", "**/pdm.lock", "**/Pipfile.lock")
+PATTERNS = (
+    REQUIREMENTS_PATTERNS + MANIFEST_PATTERNS + WORKFLOW_PATTERNS + LOCK_PATTERNS + PYTHON_PATTERNS
+)
+# Jinja / cookiecutter / copier templates: ``{{ cookiecutter.x }}`` in a path, or
+# ``{% if %}`` / ``{{ var }}`` in a manifest. They are not installable as they stand.
+_TEMPLATE_PATH = re.compile(r"\{\{|\{%")
+_TEMPLATE_TEXT = re.compile(r"\{%-?\s*\w|\{\{-?\s*[\w.\[\]'\"]+(?:\s*\|[^}]*)?\s*-?\}\}")
+TEMPLATE_REASON = "templated (Jinja/cookiecutter): not a manifest until rendered"
 
 
 def _text(snapshot: Snapshot, path: str) -> str | None:
     data = snapshot.read(path)
-    # surrogateescape keeps undecodable bytes intact through an edit round-trip.
-    return None if data is None else data.decode("utf-8", errors="surrogateescape")
+    # surrogateescape keeps undecodable bytes intact through an edit round-trip;
+    # UTF-16 and BOM files (pip reads them) are decoded, offsets in the text.
+    return None if data is None else decode_manifest(data)[0]
+
+
+def is_templated(path: str, text: str | None) -> bool:
+    """A path with ``{{``/``{%`` in it, or manifest text with Jinja tags or variables."""
+    if _TEMPLATE_PATH.search(path):
+        return True
+    return text is not None and _TEMPLATE_TEXT.search(text[:200_000]) is not None
 
 
 def parse_snapshot(
@@ -50,11 +70,19 @@ def parse_snapshot(
     conv = conventions or load_conventions()
     result = ParseResult()
     paths = [p for p in snapshot.paths() if not ignored(p)]
+    templated = {
+        p for p in paths if matches_any(p, PATTERNS) and is_templated(p, _text(snapshot, p))
+    }
+    result.skipped += [(p, TEMPLATE_REASON) for p in sorted(templated)]
+    paths = [p for p in paths if p not in templated]
     roots = [p for p in paths if matches_any(p, REQUIREMENTS_PATTERNS) and conv.is_pip_input(p)]
     existing = set(snapshot.all_paths)
     result.extend(
         parse_requirements_tree(
-            roots, lambda p: None if ignored(p) else _text(snapshot, p), existing.__contains__, conv
+            roots,
+            lambda p: None if ignored(p) or p in templated else _text(snapshot, p),
+            existing.__contains__,
+            conv,
         )
     )
     for path in paths:
@@ -74,8 +102,26 @@ def parse_snapshot(
                 "Pipfile": parse_pipfile,
             }[base]
             result.extend(parser(path, text, conv))
+    result.dependencies = _with_comments(snapshot, result.dependencies)
     result.dependencies.sort(key=lambda d: (d.file, d.line, d.name))
     return result
+
+
+def _with_comments(snapshot: Snapshot, deps: list[Dependency]) -> list[Dependency]:
+    """Attach the line comment (holds like ``# pyup: < 6.1``) to TOML/INI declarations;
+    the requirements parser attaches its own."""
+    texts: dict[str, str | None] = {}
+    out = []
+    for d in deps:
+        if d.comment is None and d.line and d.source != SOURCE_REQUIREMENTS:
+            if d.file not in texts:
+                texts[d.file] = _text(snapshot, d.file)
+            text = texts[d.file]
+            comment = line_comment(text, d.line) if text is not None else None
+            if comment is not None:
+                d = dataclasses.replace(d, comment=comment)
+        out.append(d)
+    return out
 
 
 def extract(snapshot: Snapshot) -> list[Dependency]:

@@ -26,6 +26,44 @@ _CREDENTIALS_IN_URL = re.compile(
     r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*+://)[^/@\s]++@"
 )
 MAX_SCRUB = 4000
+MAX_COMMENT = 200
+
+# Requirement files written by Windows tools (PowerShell's ``pip freeze > r.txt``) are
+# UTF-16 with a byte-order mark; Notepad writes UTF-8 with one. pip reads both.
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8-bom"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_BOM_OF = {codec: bom for bom, codec in _BOMS}
+
+
+def decode_manifest(raw: bytes) -> tuple[str, str]:
+    """``(text, codec)`` of a manifest: UTF-8 (undecodable bytes kept through
+    ``surrogateescape``), or the UTF-8/UTF-16 byte-order-marked forms pip also reads.
+
+    Offsets (:class:`Span`) are always in the decoded text; :func:`encode_manifest`
+    writes an edit back in the very same encoding and BOM.
+    """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            body = raw[len(bom) :]
+            if codec == "utf-8-bom":
+                return body.decode("utf-8", errors="surrogateescape"), codec
+            try:
+                return body.decode(codec), codec
+            except UnicodeDecodeError:
+                break  # not really UTF-16: read it like any other file
+    return raw.decode("utf-8", errors="surrogateescape"), "utf-8"
+
+
+def encode_manifest(text: str, codec: str) -> bytes:
+    """The inverse of :func:`decode_manifest`."""
+    if codec == "utf-8":
+        return text.encode("utf-8", errors="surrogateescape")
+    if codec == "utf-8-bom":
+        return _BOM_OF[codec] + text.encode("utf-8", errors="surrogateescape")
+    return _BOM_OF[codec] + text.encode(codec)
 
 
 def normalize(name: str) -> str:
@@ -83,6 +121,8 @@ class Dependency:
     hashes: tuple[str, ...] = ()
     span: Span | None = field(default=None, compare=False)
     ref_comment: str | None = None  # actions: the ``# v1.2.3`` comment after a SHA
+    #: The comment on the declaration's line (``# pyup: < 6.1``, ``# pin``), bounded.
+    comment: str | None = field(default=None, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +140,7 @@ class Dependency:
             "managed": self.managed,
             "reason": self.reason,
             "hashes": len(self.hashes),
+            "comment": self.comment,
         }
 
 
@@ -120,8 +161,39 @@ class ParseResult:
     dependencies: list[Dependency] = field(default_factory=list)
     issues: list[ParseIssue] = field(default_factory=list)
     requires_python: dict[str, str] = field(default_factory=dict)  # file -> specifier
+    #: Files not parsed on purpose, and why (templates): shown by ``patchwell deps``.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Per requirements file, the install options pip honours there that change which
+    #: release is picked (``--only-binary``, ``--prefer-binary``, ``--pre``).
+    install_options: dict[str, InstallOptions] = field(default_factory=dict)
 
     def extend(self, other: ParseResult) -> None:
         self.dependencies.extend(other.dependencies)
         self.issues.extend(other.issues)
         self.requires_python.update(other.requires_python)
+        self.skipped.extend(other.skipped)
+        self.install_options.update(other.install_options)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOptions:
+    """pip options in a requirements file that narrow which release installs.
+
+    ``only_binary``/``no_binary`` hold normalised names, or ``":all:"``.
+    """
+
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+    prefer_binary: bool = False
+    pre: bool = False
+
+    def needs_wheel(self, name: str) -> bool:
+        return ":all:" in self.only_binary or name in self.only_binary
+
+    def merged(self, other: InstallOptions) -> InstallOptions:
+        return InstallOptions(
+            self.only_binary | other.only_binary,
+            self.no_binary | other.no_binary,
+            self.prefer_binary or other.prefer_binary,
+            self.pre or other.pre,
+        )

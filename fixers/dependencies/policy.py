@@ -88,6 +88,22 @@ DEFAULT_GROUPS = (
         dependency_type="development",
     ),
 )
+#: More outdated (non-security) pins than this and, unless ``groups`` is configured,
+#: the patch/minor updates of runtime dependencies share one PR too, and so do the
+#: major updates once there are more than this many of them: a 270-pin ``pip freeze``
+#: then gives two or three PRs, not 236. Security updates always stay separate.
+HANDFUL = 5
+MANY_GROUPS = (
+    *DEFAULT_GROUPS,
+    GroupRule(
+        name="python-dependencies",
+        update_types=frozenset({"patch", "minor"}),
+        dependency_type="production",
+    ),
+)
+MAJOR_GROUP = GroupRule(name="major-updates", update_types=frozenset({"major"}))
+RangeStrategy = Literal["increase-if-necessary", "bump", "lock-only"]
+RANGE_STRATEGIES: tuple[RangeStrategy, ...] = ("increase-if-necessary", "bump", "lock-only")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,15 @@ class Policy:
     ignore: tuple[IgnoreRule, ...] = ()
     actions_pin: str = "tag"
     problems: tuple[str, ...] = field(default=())
+    groups_configured: bool = False
+    range_strategy: RangeStrategy = "increase-if-necessary"
+
+    def groups_for(self, outdated: int, majors: int = 0) -> tuple[GroupRule, ...]:
+        """The groups in force for a repository with ``outdated`` non-security updates,
+        ``majors`` of them major."""
+        if self.groups_configured or outdated <= HANDFUL:
+            return self.groups
+        return (*MANY_GROUPS, MAJOR_GROUP) if majors > HANDFUL else MANY_GROUPS
 
     def ignored(self, name: str, candidate: Version, kind: UpdateType) -> bool:
         return any(rule.ignores(name, candidate, kind) for rule in self.ignore)
@@ -107,8 +132,15 @@ class Policy:
             for r in self.ignore
         )
 
-    def group_for(self, name: str, kind: UpdateType, development: bool) -> GroupRule | None:
-        return next((g for g in self.groups if g.matches(name, kind, development)), None)
+    def group_for(
+        self,
+        name: str,
+        kind: UpdateType,
+        development: bool,
+        groups: tuple[GroupRule, ...] | None = None,
+    ) -> GroupRule | None:
+        rules = self.groups if groups is None else groups
+        return next((g for g in rules if g.matches(name, kind, development)), None)
 
 
 def policy_from_options(options: Mapping[str, Any]) -> Policy:
@@ -127,7 +159,22 @@ def policy_from_options(options: Mapping[str, Any]) -> Policy:
     if pin not in ("tag", "sha"):
         problems.append("actions.pin must be tag or sha; using tag")
         pin = "tag"
-    return Policy(float(cooldown), groups, ignore, pin, tuple(problems))
+    strategy = options.get("range-strategy", "increase-if-necessary")
+    if strategy not in RANGE_STRATEGIES:
+        problems.append(
+            f"range-strategy must be one of {', '.join(RANGE_STRATEGIES)}; "
+            "using increase-if-necessary"
+        )
+        strategy = "increase-if-necessary"
+    return Policy(
+        float(cooldown),
+        groups,
+        ignore,
+        pin,
+        tuple(problems),
+        groups_configured="groups" in options,
+        range_strategy=strategy,
+    )
 
 
 def _groups(raw: Any, problems: list[str]) -> list[GroupRule]:

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from fixers.dependencies.conventions import Conventions
 from fixers.dependencies.model import (
+    MAX_COMMENT,
     SOURCE_REQUIREMENTS,
     Dependency,
+    InstallOptions,
     ParseIssue,
     ParseResult,
     Span,
@@ -92,6 +94,7 @@ class FileParse:
     dependencies: list[Dependency] = field(default_factory=list)
     issues: list[ParseIssue] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
+    options: InstallOptions = field(default_factory=InstallOptions)
 
 
 def _logical_lines(text: str) -> list[_LogicalLine]:
@@ -137,6 +140,7 @@ def _parse_line(
     stripped = content.strip()
     if not stripped:
         return
+    comment = line.text[len(content) :].strip()[:MAX_COMMENT] or None
     lead = len(content) - len(content.lstrip())
     if stripped.startswith("-"):
         _parse_option(path, line, stripped, out, group, development)
@@ -182,6 +186,7 @@ def _parse_line(
             development=development,
             hashes=hashes,
             span=span,
+            comment=comment,
         )
     )
 
@@ -264,7 +269,11 @@ def _parse_option(
         target = (editable.group(2) or "").strip()
         out.dependencies.append(_unmanaged(path, line.number, target, "editable install", group))
         return
-    option = re.split(r"[=\s]", stripped, maxsplit=1)[0]
+    parts = re.split(r"[=\s]+", stripped, maxsplit=1)
+    option, value = parts[0], (parts[1].strip() if len(parts) > 1 else "")
+    if option in _BINARY_OPTIONS:
+        out.options = out.options.merged(_binary_option(option, value))
+        return
     if option in _GLOBAL_OPTIONS:
         return  # index and install options: not dependencies, and may carry credentials
     out.issues.append(
@@ -275,6 +284,25 @@ def _parse_option(
             f"cannot parse line {line.number}: unknown option {_bounded(option)[:40]}",
         )
     )
+
+
+_BINARY_OPTIONS = ("--only-binary", "--no-binary", "--prefer-binary", "--pre")
+
+
+def _binary_option(option: str, value: str) -> InstallOptions:
+    """One of pip's release-selection options (``--only-binary :all:``, ``--pre``...)."""
+    names = frozenset(
+        v if v in (":all:", ":none:") else normalize(v)
+        for v in re.split(r"[,\s]+", strip_comment(value))
+        if v
+    )
+    if option == "--only-binary":
+        return InstallOptions(only_binary=names - {":none:"})
+    if option == "--no-binary":
+        return InstallOptions(no_binary=names - {":none:"})
+    if option == "--prefer-binary":
+        return InstallOptions(prefer_binary=True)
+    return InstallOptions(pre=True)
 
 
 def resolve_include(source: str, target: str) -> str | None:
@@ -311,6 +339,8 @@ def parse_requirements_tree(
             parsed[path] = parse_requirements_text(path, text, conventions)
             result.dependencies.extend(parsed[path].dependencies)
             result.issues.extend(parsed[path].issues)
+            if parsed[path].options != InstallOptions():
+                result.install_options[path] = parsed[path].options
         if path in finished:
             return  # already expanded: any cycle through it was reported then (DFS colouring)
         for inc in parsed[path].includes:
