@@ -200,9 +200,10 @@ def run_one(arg: str, labels: list[dict[str, Any]], online: bool) -> RepoResult:
 
 def render_table(results: list[RepoResult]) -> str:
     head = (
-        "| repository | findings by fixer | patches | apply | parse | judged wrong | unlabelled |"
+        "| repository | findings by fixer | patches | apply | masked (secret) | parse "
+        "| judged wrong | unlabelled |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in results:
         by_fixer = ", ".join(f"{k} {v}" for k, v in sorted(r.findings_by_fixer.items())) or "—"
         applies = sum(p.applies for p in r.patches)
