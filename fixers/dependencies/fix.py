@@ -489,11 +489,42 @@ def _action_edits(parsed: ParseResult, action: str, fs: Sequence[Finding]) -> _A
     return _ActionEdit(dict(per_file), bool(major_lines))
 
 
+def _major_of(ref: str | None) -> int | None:
+    m = re.match(r"v?(\d+)", ref or "")
+    return int(m.group(1)) if m else None
+
+
+def _crosses_artifact_v4(items: Sequence[tuple[Dependency, str, str | None]]) -> bool:
+    """Does this edit move ``upload-artifact`` from v1-v3 to v4 or later?"""
+    for d, ref, comment in items:
+        if d.name != "actions/upload-artifact":
+            continue
+        old, new = _major_of(d.ref_comment or d.pinned), _major_of(comment or ref)
+        if old is not None and new is not None and old < 4 <= new:
+            return True
+    return False
+
+
+def _unique_artifact_names(path: str, text: str) -> tuple[str, tuple[str, ...]]:
+    """v4 refuses two uploads of one name in a run: matrix jobs' names made unique (the
+    workflow fixers' edit), or the text unchanged."""
+    from fixers.production.workflow_edits import unique_artifact_names
+    from fixers.production.workflows import WorkflowError, load_workflow
+
+    try:
+        edit = unique_artifact_names(load_workflow(path, text.encode("utf-8")))
+    except (WorkflowError, ValueError):
+        return text, ()
+    return (edit.text, edit.changes) if edit is not None else (text, ())
+
+
 def _apply_action_edits(
-    snapshot: Snapshot, per_file: Mapping[str, list[tuple[Dependency, str, str | None]]]
+    snapshot: Snapshot,
+    per_file: Mapping[str, list[tuple[Dependency, str, str | None]]],
+    notes: list[str] | None = None,
 ) -> tuple[list[FileEdit], set[str], set[tuple[str, str | None]]]:
     """Apply every file's ref replacements; a file whose edit does not re-parse as intended
-    is left out."""
+    is left out. ``notes`` collects edits made beside the refs (artifact names for v4)."""
     edits, old_refs, new_refs = [], set(), set()
     for path, items in sorted(per_file.items()):
         raw = snapshot.read(path)
@@ -508,6 +539,13 @@ def _apply_action_edits(
         new_text = apply(text, reps)
         after = {(x.name, x.line): x.pinned for x in parse_workflow(path, new_text).dependencies}
         if all(after.get((d.name, d.line)) == ref for d, ref, _c in items):
+            if _crosses_artifact_v4(items) and codec == "utf-8":
+                renamed, changes = _unique_artifact_names(path, new_text)
+                refs = {(x.name, x.pinned) for x in parse_workflow(path, renamed).dependencies}
+                if changes and all((d.name, ref) in refs for d, ref, _c in items):
+                    new_text = renamed
+                    if notes is not None:
+                        notes += [f"`{path}`: {c}" for c in changes]
             edits.append(FileEdit(path, "modify", encode_manifest(new_text, codec)))
             for d, ref, comment in items:
                 old_refs.add(d.ref_comment or d.pinned or "")
@@ -519,7 +557,8 @@ def _action_patch(
     snapshot: Snapshot, parsed: ParseResult, action: str, fs: Sequence[Finding], conv: Conventions
 ) -> Patch | None:
     planned = _action_edits(parsed, action, fs)
-    edits, old_refs, new_refs = _apply_action_edits(snapshot, planned.per_file)
+    notes: list[str] = []
+    edits, old_refs, new_refs = _apply_action_edits(snapshot, planned.per_file, notes)
     if not edits:
         return None
     ref, tag = sorted(new_refs)[-1]
@@ -533,6 +572,7 @@ def _action_patch(
         major=major,
         sha=tag is not None,
     )
+    explanation = _with_artifact_notes(explanation, notes)
     return Patch(
         fixer=FIXER,
         key=_key("action", action.replace("/", "-")),
@@ -562,7 +602,8 @@ def _family_action_patch(
         majors = majors or planned.major
         for path, items in planned.per_file.items():
             merged[path] += items
-    edits, old_refs, new_refs = _apply_action_edits(snapshot, merged)
+    notes: list[str] = []
+    edits, old_refs, new_refs = _apply_action_edits(snapshot, merged, notes)
     if not edits:
         return None
     targets = sorted({tag or ref for ref, tag in new_refs})
@@ -575,7 +616,7 @@ def _family_action_patch(
         major=majors,
         sha=any(tag is not None for _r, tag in new_refs),
     )
-    explanation = _with_family_note(explanation, family)
+    explanation = _with_artifact_notes(_with_family_note(explanation, family), notes)
     return Patch(
         fixer=FIXER,
         key=key,
@@ -588,6 +629,17 @@ def _family_action_patch(
         fingerprints=tuple(f.fingerprint for a in actions for f in by_action[a]),
         labels=("dependencies", "github-actions"),
     )
+
+
+def _with_artifact_notes(explanation: Explanation, notes: Sequence[str]) -> Explanation:
+    if not notes:
+        return explanation
+    text = (
+        "`upload-artifact` v4 refuses a second upload with the same name in one run, so each "
+        "matrix job now names its own artifact and downloads collect them:\n"
+        + "\n".join(f"- {n}" for n in notes)
+    )
+    return replace(explanation, changes=explanation.changes + "\n\n" + text)
 
 
 def _comment_edit(text: str, span: Span, tag: str | None) -> list[Replacement]:

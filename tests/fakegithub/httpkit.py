@@ -340,7 +340,7 @@ def _middleware(state: FakeState) -> Any:
 async def _respond(
     state: FakeState, request: web.Request, handler: Any, creds: Credentials, request_id: str
 ) -> web.StreamResponse:
-    codeload = request.path.startswith("/_codeload/")
+    codeload = request.path.startswith(("/_codeload/", "/_blobs/"))  # signed URLs, no API
     injection = _take_injection(state, request.method, request.path)
     if injection is not None and injection.delay > 0:
         await _sleep_unless_reset(state, injection.delay)

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakegithub import (
     manifests,
+    routes_actions,
     routes_app,
     routes_checks,
     routes_git,
@@ -34,22 +35,52 @@ from tests.fakegithub.state import (
     PERMISSION_LEVELS,
     ApiError,
     Call,
+    CheckRun,
     FakeState,
     Injection,
     Installation,
     PullRequest,
     Repo,
+    WorkflowJob,
+    WorkflowRun,
     now,
 )
 
 FileValue = bytes | str | None
 DEFAULT_PERMISSIONS = {
+    "actions": "read",
     "checks": "write",
     "contents": "write",
     "issues": "write",
     "metadata": "read",
     "pull_requests": "write",
 }
+
+
+@dataclass(frozen=True)
+class FakeJob:
+    """A job to add to a workflow run: its steps (name, conclusion), log and annotations.
+
+    ``log=None`` with ``conclusion=None`` is a job still running (no log yet);
+    ``log_gone`` makes the logs endpoint answer 410 Gone.
+    """
+
+    name: str
+    conclusion: str | None = "failure"
+    steps: tuple[tuple[str, str | None], ...] = (("Set up job", "success"),)
+    log: str | bytes | None = None
+    annotations: tuple[dict[str, Any], ...] = ()
+    log_gone: bool = False
+    labels: tuple[str, ...] = ("ubuntu-latest",)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    job_ids: tuple[int, ...]
+    head_sha: str
+    head_branch: str
+    run_attempt: int
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,7 @@ class FakeGitHub:
             + routes_repos.ROUTES
             + routes_pulls.ROUTES
             + routes_issues.ROUTES
+            + routes_actions.ROUTES
         )
         app = build_app(self.state, routes + manifests.ROUTES)
         app.add_routes(manifests.web_routes(self.state))  # github.com pages, not the API
@@ -482,6 +514,145 @@ class FakeGitHub:
         if pull is None:
             raise ValueError(f"no pull request #{number} in {repo.full_name}")
         return pull
+
+    # --- GitHub Actions ------------------------------------------------------------------------
+
+    def add_workflow_run(
+        self,
+        owner: str,
+        name: str,
+        jobs: Iterable[FakeJob],
+        *,
+        head_branch: str | None = None,
+        head_sha: str | None = None,
+        path: str = ".github/workflows/ci.yml",
+        workflow_name: str = "CI",
+        event: str = "push",
+        pull_numbers: Iterable[int] = (),
+        head_repo: str | None = None,
+    ) -> RunInfo:
+        """A completed workflow run (on ``head_branch``'s head by default) with ``jobs``."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            branch = head_branch or repo.default_branch
+            sha = head_sha or repo.branch_sha(branch) or repo.resolve(branch)
+            if sha is None:
+                raise ValueError(f"no commit for {branch!r}")
+            run = WorkflowRun(
+                id=self.state.new_id(),
+                repo=repo.key,
+                name=workflow_name,
+                path=path,
+                workflow_id=8000 + sum(map(ord, path)) % 1000,
+                head_sha=sha,
+                head_branch=branch,
+                event=event,
+                status="completed",
+                conclusion=None,
+                run_attempt=0,
+                pull_numbers=list(pull_numbers),
+                created_at=now(),
+                head_repo=head_repo,
+            )
+            self.state.workflow_runs[run.id] = run
+        return self.rerun(owner, name, run.id, jobs)
+
+    def rerun(self, owner: str, name: str, run_id: int, jobs: Iterable[FakeJob]) -> RunInfo:
+        """A new attempt of a run: fresh job ids (like GitHub), the run's conclusion updated."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            run = self.state.workflow_runs[run_id]
+            run.run_attempt += 1
+            ids = []
+            conclusions = []
+            for spec in jobs:
+                job_id = self.state.new_id()
+                steps = [
+                    {
+                        "name": step_name,
+                        "status": "completed" if conclusion else "in_progress",
+                        "conclusion": conclusion,
+                        "number": number,
+                        "started_at": shapes.iso(now()),
+                        "completed_at": shapes.iso(now()) if conclusion else None,
+                    }
+                    for number, (step_name, conclusion) in enumerate(spec.steps, start=1)
+                ]
+                done = spec.conclusion is not None
+                log = spec.log.encode() if isinstance(spec.log, str) else spec.log
+                self.state.workflow_jobs[job_id] = WorkflowJob(
+                    id=job_id,
+                    run_id=run.id,
+                    repo=repo.key,
+                    name=spec.name,
+                    head_sha=run.head_sha,
+                    head_branch=run.head_branch,
+                    status="completed" if done else "in_progress",
+                    conclusion=spec.conclusion,
+                    steps=steps,
+                    labels=list(spec.labels),
+                    run_attempt=run.run_attempt,
+                    workflow_name=run.name,
+                    started_at=now(),
+                    completed_at=now() if done else None,
+                    log=log if done else None,
+                    log_gone=spec.log_gone,
+                )
+                check = CheckRun(
+                    id=job_id,
+                    repo=repo.key,
+                    name=spec.name,
+                    head_sha=run.head_sha,
+                    status="completed" if done else "in_progress",
+                    conclusion=spec.conclusion,
+                    started_at=now(),
+                    completed_at=now() if done else None,
+                    details_url=None,
+                    external_id=None,
+                    output={},
+                    annotations=[
+                        {
+                            "path": ".github",
+                            "start_line": 1,
+                            "end_line": 1,
+                            "annotation_level": "failure",
+                            "title": "",
+                            "raw_details": None,
+                        }
+                        | a
+                        for a in spec.annotations
+                    ],
+                    app_slug="github-actions",
+                )
+                self.state.check_runs[job_id] = check
+                ids.append(job_id)
+                conclusions.append(spec.conclusion)
+            run.conclusion = (
+                "failure" if "failure" in conclusions else ("success" if conclusions else None)
+            )
+            run.status = "completed" if all(c is not None for c in conclusions) else "in_progress"
+            return RunInfo(run.id, tuple(ids), run.head_sha, run.head_branch, run.run_attempt)
+
+    def workflow_run_json(self, owner: str, name: str, run_id: int) -> dict[str, Any]:
+        """The run as the API renders it (for a ``workflow_run`` webhook that agrees)."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return routes_actions.run_json(self.state, repo, self.state.workflow_runs[run_id])
+
+    def workflow_job_json(self, owner: str, name: str, job_id: int) -> dict[str, Any]:
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            return routes_actions.job_json(self.state, repo, self.state.workflow_jobs[job_id])
+
+    def expire_log_urls(self) -> None:
+        """Every job-log download URL handed out so far stops working (403)."""
+        with self.state.lock:
+            for ticket in self.state.log_tickets.values():
+                ticket.expires_at = now() - 1
+
+    def set_log_url_lifetime(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.log_url_lifetime = seconds
 
     # --- read helpers (all return plain JSON-shaped dicts, as the API would) -------------------
 

@@ -398,8 +398,18 @@ def check_run(state: FakeState, r: Repo, c: CheckRun) -> dict[str, Any]:
         },
         "name": c.name,
         "check_suite": {"id": c.id + 7_000_000},
-        "app": app(state),
+        "app": app(state) if c.app_slug is None else other_app(c.app_slug),
         "pull_requests": [],
+    }
+
+
+def other_app(slug: str) -> dict[str, Any]:
+    """Another GitHub App (``github-actions``, another CI) as check runs show it."""
+    return {
+        "id": 15368 if slug == "github-actions" else 90_000 + len(slug),
+        "slug": slug,
+        "name": "GitHub Actions" if slug == "github-actions" else slug,
+        "owner": {"login": "github" if slug == "github-actions" else slug},
     }
 
 

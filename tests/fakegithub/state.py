@@ -150,6 +150,56 @@ class CheckRun:
     external_id: str | None
     output: dict[str, Any]
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    #: the app that owns the run: None for Patchwell, else e.g. "github-actions"
+    app_slug: str | None = None
+
+
+@dataclass
+class WorkflowJob:
+    """One job of a workflow run. Its check run has the same id (annotations live there)."""
+
+    id: int
+    run_id: int
+    repo: str
+    name: str
+    head_sha: str
+    head_branch: str
+    status: str
+    conclusion: str | None
+    steps: list[dict[str, Any]]
+    labels: list[str]
+    run_attempt: int
+    workflow_name: str
+    started_at: float
+    completed_at: float | None
+    log: bytes | None = None  # None until the job completes; then its text
+    log_gone: bool = False  # deleted or past retention: the API answers 410
+
+
+@dataclass
+class WorkflowRun:
+    id: int
+    repo: str
+    name: str
+    path: str
+    workflow_id: int
+    head_sha: str
+    head_branch: str
+    event: str
+    status: str
+    conclusion: str | None
+    run_attempt: int
+    pull_numbers: list[int]
+    created_at: float
+    head_repo: str | None = None  # "owner/name" of a fork; None for the repository itself
+
+
+@dataclass
+class LogTicket:
+    """The short-lived signature in a job-log redirect (blob storage needs no token)."""
+
+    job_id: int
+    expires_at: float
 
 
 @dataclass
@@ -260,6 +310,11 @@ class FakeState:
     repos: dict[str, Repo] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
+    workflow_jobs: dict[int, WorkflowJob] = field(default_factory=dict)
+    log_tickets: dict[str, LogTicket] = field(default_factory=dict)
+    #: how long a job-log download URL works (GitHub: about a minute)
+    log_url_lifetime: float = 60.0
     calls: list[Call] = field(default_factory=list)
     injections: list[Injection] = field(default_factory=list)
     buckets: dict[str, RateBucket] = field(default_factory=dict)
@@ -277,6 +332,7 @@ class FakeState:
             self.token_lifetime = DEFAULT_TOKEN_LIFETIME
             self.rate_limit = DEFAULT_RATE_LIMIT
             self.app_slug = APP_SLUG
+            self.log_url_lifetime = 60.0
             self.tokens_issued = 0
             for table in (
                 self.installations,
@@ -285,6 +341,9 @@ class FakeState:
                 self.repos,
                 self.comments,
                 self.check_runs,
+                self.workflow_runs,
+                self.workflow_jobs,
+                self.log_tickets,
                 self.buckets,
                 self.user_ids,
                 self.manifest_codes,
