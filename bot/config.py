@@ -28,6 +28,9 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_DATABASE_URL = "sqlite:///patchwell.db"
 #: Largest webhook body accepted (GitHub caps payloads at 25 MB).
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
+#: Default cap on webhook body bytes being received at once, over all requests (four bodies
+#: of the largest size GitHub sends): unsigned bodies cost memory before they are verified.
+DEFAULT_WEBHOOK_INFLIGHT_BYTES = 4 * MAX_WEBHOOK_BYTES
 
 T = TypeVar("T")
 
@@ -114,6 +117,7 @@ class Settings:
     #: between two writes (GitHub: 80/min, 500/h, "at least one second"; see bot/budget.py).
     write_windows: tuple[tuple[int, float], ...] = ((60, 60.0), (450, 3600.0))
     write_interval: float = 1.0
+    webhook_inflight_bytes: int = DEFAULT_WEBHOOK_INFLIGHT_BYTES
     #: The merged environment, for services configured by their own variables
     #: (package index, advisories). Kept out of ``repr`` because it may hold credentials.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -197,6 +201,13 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _byte_budget(text: str) -> int:
+    size = _positive_int(text)
+    if size < 64 * 1024:
+        raise ValueError("expected a number of bytes, at least 65536")
+    return size
 
 
 def _port(text: str) -> int:
@@ -305,6 +316,9 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
             "PATCHWELL_WRITE_LIMITS", parse_write_windows, ((60, 60.0), (450, 3600.0))
         ),
         "write_interval": c.get("PATCHWELL_WRITE_INTERVAL", _seconds(0, 60), 1.0),
+        "webhook_inflight_bytes": c.get(
+            "PATCHWELL_WEBHOOK_INFLIGHT_BYTES", _byte_budget, DEFAULT_WEBHOOK_INFLIGHT_BYTES
+        ),
     }
     for name in ("PATCHWELL_INDEX_URL", "PATCHWELL_OSV_URL"):
         c.get(name, _http_url)

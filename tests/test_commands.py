@@ -421,3 +421,28 @@ async def test_closing_a_pr_unmerged_is_said_and_remembered(scanned, fake_github
     rules = await app[PARTS].db.fetchall("SELECT kind, name FROM ignore_rules")
     assert rules == [("patch", pull["head"]["ref"])]
     assert pull["head"]["ref"] not in fake_github.branches(OWNER, REPO)
+
+
+async def test_no_command_of_a_reader_does_anything(scanned, fake_github) -> None:
+    from bot.commands import COMMANDS
+
+    client, app, pull = scanned
+    fake_github.set_permission(OWNER, REPO, "visitor", "triage")
+    runs = len(fake_github.check_runs(OWNER, REPO))
+    heads = fake_github.branches(OWNER, REPO)
+    for name in COMMANDS:
+        text = (
+            f"@patchwell {name} {pull['head']['ref']}"
+            if name == "unignore"
+            else f"@patchwell {name}"
+        )
+        await send(
+            client, "issue_comment", comment_payload(fake_github, pull["number"], text, "visitor")
+        )
+    await wait_idle(app[PARTS].queue)
+    assert len([r for r in replies(fake_github, pull["number"]) if "write access" in r]) == 1
+    assert len(replies(fake_github, pull["number"])) == 1
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    assert fake_github.branches(OWNER, REPO) == heads
+    assert len(fake_github.check_runs(OWNER, REPO)) == runs
+    assert await app[PARTS].db.fetchall("SELECT * FROM ignore_rules") == []
