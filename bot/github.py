@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import json
 import logging
 import time
@@ -348,6 +349,80 @@ class GitHubClients:
                 return b"".join(chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"GitHub download failed: {type(exc).__name__}") from None
+
+
+    async def redirect_location(self, gh: PatchwellGitHubAPI, path: str) -> str:
+        """Where an API redirect (``302``: job logs, artifacts) points, without following it.
+
+        The target is a short-lived signed URL on another host: it is fetched with
+        :meth:`fetch_capped`, which sends it no token. Errors raise like gidgethub's
+        (``BadRequest`` with the status: 404 not there yet, 410 gone).
+        """
+        url = gidgethub.sansio.format_url(path, {}, base_url=self._base_url)
+        headers = {
+            "authorization": f"token {gh.oauth_token}",
+            "user-agent": USER_AGENT,
+            "accept": "application/vnd.github+json",
+        }
+        try:
+            async with self._session.get(
+                url, headers=headers, timeout=REQUEST_TIMEOUT, allow_redirects=False
+            ) as resp:
+                if self._metrics is not None:
+                    self._metrics.github_calls.labels("GET", str(resp.status)).inc()
+                location = resp.headers.get("Location")
+                if resp.status in (301, 302, 303, 307, 308) and location:
+                    return location
+                body = await resp.read()
+                gidgethub.sansio.decipher_response(resp.status, resp.headers, body)
+                raise gidgethub.BadRequest(http.HTTPStatus(resp.status))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"GitHub request failed: {type(exc).__name__}") from None
+
+    async def fetch_capped(self, url: str, *, head: int, tail: int, max_bytes: int) -> CappedBody:
+        """GET a signed URL (no token) reading at most ``max_bytes``; keep the first ``head``
+        and the last ``tail`` bytes read. A body that is cut says so (``complete``)."""
+        try:
+            async with self._session.get(
+                url, headers={"user-agent": USER_AGENT}, timeout=REQUEST_TIMEOUT
+            ) as resp:
+                if resp.status >= 400:
+                    return CappedBody(b"", b"", 0, False, resp.status)
+                first = bytearray()
+                last = bytearray()
+                total = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    take = chunk[: max(0, max_bytes - total)]
+                    total += len(take)
+                    if len(first) < head:
+                        room = head - len(first)
+                        first += take[:room]
+                        take = take[room:]
+                    if take:
+                        last += take
+                        if len(last) > tail:
+                            del last[: len(last) - tail]
+                    if total >= max_bytes:
+                        return CappedBody(bytes(first), bytes(last), total, False, resp.status)
+                return CappedBody(bytes(first), bytes(last), total, True, resp.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"download failed: {type(exc).__name__}") from None
+
+
+@dataclass(frozen=True)
+class CappedBody:
+    """The start and end of a download cut at a byte cap (the middle may be missing)."""
+
+    head: bytes
+    tail: bytes
+    read: int
+    complete: bool
+    status: int
+
+    @property
+    def whole(self) -> bool:
+        """Nothing is missing: the download ended within the cap and head + tail hold it."""
+        return self.complete and self.read == len(self.head) + len(self.tail)
 
 
 class DownloadTooLarge(Exception):

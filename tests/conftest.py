@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.appfixtures",
     "tests.fakeindex.plugin",
     "tests.fakegithub.plugin",
+    "tests.heal_fixtures",
 ]
 
 

@@ -1,14 +1,17 @@
 """``check_run``, ``check_suite``, ``workflow_run``, ``workflow_job``.
 
 "Re-run" on Patchwell's check run (or on the whole suite) queues a fresh full
-scan of the repository. Failed checks on Patchwell's own PRs are recorded for
-the healing fixers.
+scan of the repository. A completed workflow run goes to the heal engine
+(:mod:`bot.heal`): a failure on the default branch, on a person's PR or on a
+Patchwell PR is read and, when recognised, healed; a pass resolves what an
+earlier failure started. ``workflow_job`` and other deliveries are recorded.
 """
 
 from __future__ import annotations
 
 from gidgethub.routing import Router
 
+from bot.heal.engine import HealEngine
 from bot.scan.checks import CHECK_NAME
 from bot.scan.engine import SCAN_JOB, scan_payload, split_full_name
 
@@ -40,6 +43,23 @@ async def check_event(event, gh, ctx) -> None:
     )
     if rerun and isinstance(data.get("installation"), dict) and ctx.queue is not None:
         await _rescan(event, ctx, subject.get("head_sha"))
+    if (
+        event.event == "workflow_run"
+        and data.get("action") == "completed"
+        and gh is not None
+        and ctx.clients is not None
+    ):
+        engine = HealEngine(
+            gh,
+            ctx.clients,
+            ctx.db,
+            services=ctx.services,
+            bot_login=await ctx.bot_login(),
+            bot_name=await ctx.app_slug(),
+            queue=ctx.queue,
+        )
+        outcome = await engine.on_workflow_run(data)
+        await ctx.record("heal", f"{data['repository'].get('full_name')}: {outcome.summary()}")
     await ctx.record(
         event.event,
         f"action {data.get('action')}, status {subject.get('status')}, "

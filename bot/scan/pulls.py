@@ -78,6 +78,20 @@ def pr_body(patch: Patch, bot: str) -> str:
     return patch.explanation.markdown() + COMMANDS_FOOTER.format(commands=help_text(bot, "pull"))
 
 
+#: A section the heal engine (``bot.heal``) adds to a fixer's PR it reuses for a failing
+#: check; a scan re-syncing the same patch keeps it.
+HEAL_BLOCK_START = "<!-- patchwell:heal -->"
+HEAL_BLOCK_END = "<!-- /patchwell:heal -->"
+
+
+def keep_heal_block(old_body: str | None, new_body: str) -> str:
+    old_body = old_body or ""
+    start, end = old_body.find(HEAL_BLOCK_START), old_body.find(HEAL_BLOCK_END)
+    if start < 0 or end < start or HEAL_BLOCK_START in new_body:
+        return new_body
+    return old_body[start : end + len(HEAL_BLOCK_END)] + "\n\n" + new_body
+
+
 def _tree_entry(edit) -> dict:
     if edit.action == "delete":
         return {"path": edit.path, "mode": "100644", "type": "blob", "sha": None}
@@ -159,6 +173,23 @@ class PullRequestEngine:
         ]
         report.open_prs.sort()
         return report
+
+    async def sync_single(self, patch: Patch) -> tuple[int | None, SyncReport]:
+        """One patch's branch and PR, nothing else (the heal engine's entry): no other PR is
+        closed, no limit applies. Same idempotence as :meth:`sync`."""
+        report = SyncReport()
+        record = (await self.store.branches(self.full_name)).get(patch.branch)
+        if record is not None and record.state == "ignored":
+            return None, report
+        pull = None
+        async for item in self.gh.getiter(
+            "/repos/{owner}/{repo}/pulls{?state,head}",
+            {**self._vars, "state": "open", "head": f"{self.owner}:{patch.branch}"},
+        ):
+            pull = item
+            break
+        number = await self._sync_one(patch, record, pull, report)
+        return number, report
 
     # ------------------------------------------------------------------ one patch
 
@@ -284,7 +315,7 @@ class PullRequestEngine:
     async def _ensure_pull(
         self, patch: Patch, pull: dict | None, report: SyncReport, changed: bool
     ) -> int:
-        body = pr_body(patch, self.bot_name)
+        body = keep_heal_block(pull.get("body") if pull else None, pr_body(patch, self.bot_name))
         if pull is None:
             pull = await self._create_pull(patch, body)
             if pull.get("_created"):
@@ -393,8 +424,8 @@ class PullRequestEngine:
             if branch in wanted:
                 continue
             record = records.get(branch)
-            if record is None or record.state in ("ignored",):
-                continue
+            if record is None or record.state in ("ignored",) or record.fixer == "heal":
+                continue  # heal PRs answer a failed check, not a finding: bot.heal closes them
             if any(fp in current for fp in record.fingerprints):
                 continue  # still a problem, just not re-proposed by this (partial) scan
             await self.comment(
@@ -416,6 +447,8 @@ class PullRequestEngine:
         # Branches whose PR was merged or closed by people: delete the branch once resolved.
         for branch, record in records.items():
             if branch in wanted or branch in open_pulls or record.state in ("closed", "ignored"):
+                continue
+            if record.fixer == "heal":
                 continue
             if any(fp in current for fp in record.fingerprints):
                 continue

@@ -26,6 +26,7 @@ __all__ = [
     "Signature",
     "SignatureTable",
     "diagnose",
+    "excerpt_of",
     "load_signatures",
 ]
 
@@ -217,7 +218,7 @@ def diagnose(
     table = table or default_signatures()
     failing = failing_section(log, steps) if log is not None else None
     context = mask_lines(_section_lines(failing)[-CONTEXT_LINES:])
-    excerpt = _excerpt(failing)
+    excerpt = excerpt_of(failing)
     step = (
         failing.title
         if failing is not None
@@ -247,7 +248,7 @@ def diagnose(
     return list(found.values())
 
 
-def _excerpt(section: Section | None) -> tuple[str, ...]:
+def excerpt_of(section: Section | None) -> tuple[str, ...]:
     """The failing step's last lines, ending at its last ``##[error]`` (what a person
     scrolls to), masked."""
     lines = list(_section_lines(section))
