@@ -54,6 +54,7 @@ class PatchCheck:
     applies: bool
     parses: bool
     problem: str = ""
+    masked: bool = False  # a secret's lines are hidden: not applicable by design
 
 
 @dataclass
@@ -118,6 +119,9 @@ def _parse(path: Path) -> str:
 def check_patch(directory: Path, patch: dict[str, Any]) -> PatchCheck:
     files = [f["path"] for f in patch["files"]]
     check = PatchCheck(patch["fixer"], patch["key"], files, applies=False, parses=False)
+    if patch.get("diff_masked"):
+        check.masked = True
+        return check
     diff = patch.get("diff") or ""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "tree"
@@ -196,17 +200,18 @@ def run_one(arg: str, labels: list[dict[str, Any]], online: bool) -> RepoResult:
 
 def render_table(results: list[RepoResult]) -> str:
     head = (
-        "| repository | findings by fixer | patches | apply | parse | judged wrong | unlabelled |"
+        "| repository | findings by fixer | patches | apply | masked (secret) | parse "
+        "| judged wrong | unlabelled |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in results:
         by_fixer = ", ".join(f"{k} {v}" for k, v in sorted(r.findings_by_fixer.items())) or "—"
         applies = sum(p.applies for p in r.patches)
         parses = sum(p.parses for p in r.patches)
         wrong = "; ".join(r.wrong) or "0"
         lines.append(
-            f"| {r.repository} | {by_fixer} | {len(r.patches)} | {applies} | {parses} | "
-            f"{wrong} | {r.unlabelled} |"
+            f"| {r.repository} | {by_fixer} | {len(r.patches)} | {applies} | "
+            f"{sum(p.masked for p in r.patches)} | {parses} | {wrong} | {r.unlabelled} |"
         )
     total_p = sum(len(r.patches) for r in results)
     total_a = sum(sum(p.applies for p in r.patches) for r in results)
@@ -214,6 +219,7 @@ def render_table(results: list[RepoResult]) -> str:
     total_w = sum(len(r.wrong) for r in results)
     lines.append(
         f"| **total ({len(results)})** | {total_f} findings | {total_p} | {total_a} | "
+        f"{sum(sum(p.masked for p in r.patches) for r in results)} | "
         f"{sum(sum(p.parses for p in r.patches) for r in results)} | {total_w} | "
         f"{sum(r.unlabelled for r in results)} |"
     )
@@ -248,11 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         print(render_table(results))
         for r in results:
             for p in r.patches:
-                if not (p.applies and p.parses):
+                if not p.masked and not (p.applies and p.parses):
                     print(f"{r.repository}: {p.fixer}/{p.key}: {p.problem}")
             for e in r.errors:
                 print(f"{r.repository}: error: {e}")
-    failed = any(not (p.applies and p.parses) for r in results for p in r.patches)
+    failed = any(not p.masked and not (p.applies and p.parses) for r in results for p in r.patches)
     return 1 if failed else 0
 
 

@@ -143,7 +143,10 @@ def _services(offline: bool, stderr: TextIO, env: Mapping[str, str]) -> Services
         # Type only: the message could echo a credential from the environment.
         stderr.write(f"patchwell: package index unavailable ({type(exc).__name__}); offline\n")
         return Services()
-    return Services(index=index, advisories=advisories)
+    from bot.scan.services import resolver_for
+
+    resolver = resolver_for(env, _cache_dir(env))
+    return Services(index=index, advisories=advisories, resolver=resolver)  # type: ignore[arg-type]
 
 
 def _cache_dir(env: Mapping[str, str]) -> Path | None:

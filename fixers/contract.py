@@ -355,6 +355,15 @@ class ActionsCatalog(Protocol):
     def tags(self, owner: str, repo: str) -> Sequence[tuple[str, str]]: ...
 
 
+class DependencyResolver(Protocol):
+    """The real resolver, sandboxed (``fixers/dependencies/uvrunner.py``); requests and
+    results are the plain data of ``fixers/dependencies/resolution.py``."""
+
+    def compile(self, request: Any) -> Any: ...
+
+    def lock(self, request: Any) -> Any: ...
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -369,6 +378,8 @@ class Services:
     clock: Callable[[], datetime] = _utcnow
     #: Tags of GitHub Actions repositories (GitHub data, read by the engine).
     actions: ActionsCatalog | None = None
+    #: The sandboxed real resolver (uv) for lock files and "does this PR install".
+    resolver: DependencyResolver | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ CTX = Context(services=Services(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC)
 APP = {
     "app/main.py": b"from flask import Flask\napp = Flask(__name__)\n",
     "tests/test_main.py": b"def test_ok():\n    assert True\n",
+    "requirements-dev.txt": b"pytest==8.3.0\n",
 }
 
 
@@ -57,8 +58,8 @@ def test_adds_pinned_read_only_workflow_with_project_python(fixer):
     assert doc["permissions"] == {"contents": "read"}
     steps = doc["jobs"]["tests"]["steps"]
     assert steps[1]["with"]["python-version"] == "3.13"
+    # Nothing unpinned of ours (no `pip install --upgrade pip`, no bare `pip install pytest`).
     assert steps[2]["run"].splitlines() == [
-        "python -m pip install --upgrade pip",
         "python -m pip install -r requirements.txt",
         "python -m pip install -r requirements-dev.txt",
     ]
@@ -80,35 +81,53 @@ def test_generated_workflow_passes_our_other_fixers(fixer):
     assert fixer.detect(after, CTX) == []  # and it now counts as running the tests
 
 
-def test_pyproject_extras_and_pytest_install(fixer):
+def test_pyproject_extras_install_the_declared_pytest(fixer):
     files = {
         "pkg/__init__.py": b"",
         "pkg/core_test.py": b"def test_x(): pass\n",
         "pyproject.toml": b'[project]\nname = "pkg"\nrequires-python = ">=3.12"\n'
-        b'[project.optional-dependencies]\ndev = ["ruff"]\n',
+        b'[project.optional-dependencies]\ndev = ["ruff", "pytest>=8"]\n',
     }
     _, [patch] = run(fixer, files)
     steps = workflow(patch)["jobs"]["tests"]["steps"]
     assert steps[1]["with"]["python-version"] == "3.12"
-    assert steps[2]["run"].splitlines()[1:] == [
-        'python -m pip install -e ".[dev]"',
-        "python -m pip install pytest",
-    ]
+    assert steps[2]["run"].splitlines() == ['python -m pip install -e ".[dev]"']
+
+
+def test_tests_with_no_declared_runner_are_reported_not_guessed(fixer):
+    files = {"pkg/__init__.py": b"", "pkg/core_test.py": b"def test_x(): pass\n",
+             "pyproject.toml": b'[project]\nname = "pkg"\n'}  # fmt: skip
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "no dependency file declares pytest" in finding.message
 
 
 def test_uv_and_poetry_projects_use_their_tools(fixer):
-    uv = {**APP, "pyproject.toml": b'[project]\nname = "a"\n', "uv.lock": b"version = 1\n"}
+    uv = {**APP, "pyproject.toml": b'[project]\nname = "a"\n',
+          "uv.lock": b'version = 1\n[[package]]\nname = "pytest"\n'}  # fmt: skip
     _, [patch] = run(fixer, uv)
-    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "uv run pytest"
-    poetry = {**APP, "pyproject.toml": b'[tool.poetry]\nname = "a"\n'}
+    steps = workflow(patch)["jobs"]["tests"]["steps"]
+    pin = load_action_pins()["astral-sh/setup-uv"]
+    assert steps[2]["uses"] == f"astral-sh/setup-uv@{pin.sha}"  # the comment holds the tag
+    assert steps[3]["run"] == "uv sync --locked\n" and steps[4]["run"] == "uv run pytest"
+    poetry = {**APP, "pyproject.toml": b'[tool.poetry]\nname = "a"\n', "poetry.lock": b"x"}
     _, [patch] = run(fixer, poetry)
     steps = workflow(patch)["jobs"]["tests"]["steps"]
     assert "poetry install" in steps[2]["run"] and steps[3]["run"] == "poetry run pytest"
+    [_], patches = run(fixer, {**APP, "pyproject.toml": b'[tool.poetry]\nname = "a"\n'})
+    assert patches == []  # no lock file: what to install is not fixed
+
+
+DJANGO_MANAGE = (
+    b"import os, sys\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n"
+    b"from django.core.management import execute_from_command_line\n"
+    b"execute_from_command_line(sys.argv)\n"
+)
 
 
 def test_django_without_pytest_uses_its_runner(fixer):
     files = {
-        "manage.py": b"import django\n",
+        "manage.py": DJANGO_MANAGE,
+        "requirements.txt": b"django==5.2\n",
         "shop/tests.py": b"from django.test import TestCase\n",
     }
     _, [patch] = run(fixer, files)
@@ -117,10 +136,71 @@ def test_django_without_pytest_uses_its_runner(fixer):
     assert "pytest" not in steps[2]["run"]
 
 
-def test_eol_deploy_python_is_tested_but_flagged(fixer):
-    _, [patch] = run(fixer, {**APP, "Dockerfile": b"FROM python:3.8-slim\n"})
-    assert workflow(patch)["jobs"]["tests"]["steps"][1]["with"]["python-version"] == "3.8"
-    assert "end-of-life" in patch.explanation.markdown()
+def test_django_settings_that_need_the_environment_are_reported(fixer):
+    files = {
+        "manage.py": DJANGO_MANAGE,
+        "requirements.txt": b"django==5.2\n",
+        "shop/settings.py": b"import os\nSECRET_KEY = os.environ.get('SECRET_KEY')\n"
+        b"DEBUG = os.environ.get('DEBUG', '0')\n",
+        "shop/tests.py": b"from django.test import TestCase\n",
+    }
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "`SECRET_KEY`" in finding.message and "DEBUG" not in finding.message
+
+
+def test_a_manage_py_that_is_not_django_is_not_run_as_django(fixer):
+    files = {
+        "manage.py": b"import click\n@click.group()\ndef cli(): pass\n",
+        "requirements.txt": b"flask\n",
+        "tests.py": b"import unittest\nclass T(unittest.TestCase): pass\n",
+    }
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "`manage.py` is not Django's" in finding.message
+
+
+def test_root_tests_py_with_unittest_main_runs_with_unittest(fixer):
+    """`python -m pytest` collects nothing from `tests.py` (exit 5)."""
+    files = {
+        "requirements.txt": b"flask\n",
+        "tests.py": b"import unittest\nclass T(unittest.TestCase):\n    pass\n"
+        b"if __name__ == '__main__':\n    unittest.main()\n",
+    }
+    _, [patch] = run(fixer, files)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "python -m unittest -v tests"
+
+
+def test_windows_only_requirement_is_reported(fixer):
+    files = {**APP, "requirements.txt": b"flask\npywin32==306\n"}
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "requirements.txt:2" in finding.message
+    marked = {**APP, "requirements.txt": b'flask\npywin32==306; sys_platform == "win32"\n'}
+    assert len(run(fixer, marked)[1]) == 1
+
+
+def test_hashes_in_requirements_make_the_install_hash_checked(fixer):
+    files = {**APP, "requirements.txt": b"flask==3.1.0 \\\n    --hash=sha256:" + b"a" * 64 + b"\n"}
+    _, [patch] = run(fixer, files)
+    install = workflow(patch)["jobs"]["tests"]["steps"][2]["run"]
+    assert "python -m pip install --require-hashes -r requirements.txt" in install
+
+
+def test_eol_deploy_python_is_reported_not_proposed(fixer):
+    [finding], patches = run(fixer, {**APP, "Dockerfile": b"FROM python:3.8-slim\n"})
+    assert patches == [] and "end-of-life" in finding.message
+
+
+def test_a_workflow_that_runs_a_test_script_counts(fixer):
+    script = b"#!/bin/sh\ncoverage run -m pytest tests/\n"
+    start = b"#!/bin/sh\npython app/pre_start.py\nbash scripts/test.sh\n"
+    steps = (
+        b"on: [push, pull_request]\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+        b"      - run: uv run bash scripts/tests-start.sh\n        working-directory: backend\n"
+    )
+    files = {**APP, "backend/scripts/test.sh": script, "backend/scripts/tests-start.sh": start,
+             ".github/workflows/test-backend.yml": steps}  # fmt: skip
+    assert run(fixer, files) == ([], [])
+    named = b"on: push\njobs:\n  t:\n    steps:\n      - name: Run tests\n        run: ci/go\n"
+    assert run(fixer, {**APP, ".github/workflows/x.yml": named}) == ([], [])
 
 
 def test_project_in_a_subfolder_runs_there(fixer):

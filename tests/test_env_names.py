@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from fixers.contract import Context, MemorySnapshot, Severity
 from fixers.production.env_names import FIXER, append_lines, listed_names
 from fixers.production.facts import extract_facts, gitignored
@@ -99,9 +101,9 @@ def test_example_created_for_deploying_repo_without_one():
     findings = FIXER.detect(snap, CTX)
     assert _rules(findings) == ["env-example-missing"]
     names = {f.data["name"] for f in findings}
-    # DEBUG has a default in the Env scheme; still a name the code reads.
-    assert names == {"ALLOWED_HOSTS", "DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE",
-                     "EMAIL_HOST_PASSWORD"}  # fmt: skip
+    # DEBUG has a default in the Env scheme; still a name the code reads. Not
+    # DJANGO_SETTINGS_MODULE: manage.py sets it itself (os.environ.setdefault).
+    assert names == {"ALLOWED_HOSTS", "DEBUG", "DJANGO_SECRET_KEY", "EMAIL_HOST_PASSWORD"}
     (patch,) = FIXER.fix(snap, findings, CTX)
     (edit,) = patch.edits
     assert edit.path == ".env.example" and edit.action == "create"
@@ -318,3 +320,70 @@ def test_hostile_file_names_cannot_inject_lines_into_the_example():
     lines = patch.edits[0].content.decode().splitlines()
     assert "# read in app/x?INJECTED=1??.py:2 (required)" in lines
     assert [ln for ln in lines if not ln.startswith("#")] == ["TOKEN="]
+
+
+# --------------------------------------------------------------------------- issue 14
+
+
+def test_names_ci_sets_or_the_code_sets_itself_are_not_asked_for():
+    snap = MemorySnapshot(
+        {
+            "Procfile": b"web: gunicorn app:app\n",
+            ".gitignore": b".env\n.env.*\n!.env.example\n",
+            ".env.example": b"API_KEY=\n",
+            "app.py": b"import os\n"
+            b"os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site.settings')\n"
+            b"IN_CI = os.environ.get('CI')\nTOKEN = os.getenv('GITHUB_TOKEN')\n"
+            b"KEY = os.environ['API_KEY']\nSECRET = os.environ['SECRET_KEY']\n",
+            "web/playwright.config.ts": b"const url = process.env.PLAYWRIGHT_BASE_URL;\n",
+        }
+    )
+    findings = FIXER.detect(snap, CTX)
+    assert [f.data["name"] for f in findings] == ["SECRET_KEY"]
+
+
+def test_wording_and_severity_follow_whether_the_name_has_a_default():
+    snap = MemorySnapshot(
+        {
+            "Procfile": b"web: gunicorn app:app\n",
+            ".gitignore": b".env\n.env.*\n!.env.example\n",
+            ".env.example": b"",
+            "app.py": b"import os\nA = os.environ['NEEDED']\nB = os.getenv('TUNED', '5')\n"
+            b"C = os.getenv('MAYBE')\n",
+        }
+    )
+    by_name = {f.data["name"]: f for f in FIXER.detect(snap, CTX)}
+    assert by_name["NEEDED"].severity is Severity.DRIFT
+    assert "from a crash" in by_name["NEEDED"].message
+    for name in ("TUNED", "MAYBE"):
+        assert by_name[name].severity is Severity.HYGIENE
+        assert "crash" not in by_name[name].message
+    assert "default" in by_name["TUNED"].message
+    (patch,) = FIXER.fix(snap, list(by_name.values()), CTX)
+    assert patch.severity is Severity.DRIFT
+
+
+def test_a_committed_env_file_documents_its_names():
+    snap = MemorySnapshot(
+        {
+            "Procfile": b"web: gunicorn app:app\n",
+            ".env": b"API_KEY=changethis\n",
+            "app.py": b"import os\nKEY = os.environ['API_KEY']\nDB = os.environ['DB_HOST']\n",
+        }
+    )
+    findings = FIXER.detect(snap, CTX)
+    assert [f.data["name"] for f in findings if f.rule == "env-example-missing"] == ["DB_HOST"]
+    assert "env-file-committed" in _rules(findings)
+
+
+@pytest.mark.parametrize(
+    "marker", ["cookiecutter.json", "copier.yml", "{{cookiecutter.project_slug}}/manage.py"]
+)
+def test_template_generators_get_no_environment_findings(marker):
+    files = {
+        "Procfile": b"web: gunicorn app:app\n",
+        ".env": b"API_KEY=\n",
+        "app.py": b"import os\nKEY = os.environ['API_KEY']\nDB = os.environ['DB_HOST']\n",
+        marker: b"{}\n",
+    }
+    assert FIXER.detect(MemorySnapshot(files), CTX) == []

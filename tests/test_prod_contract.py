@@ -323,3 +323,22 @@ def test_hostile_names_cannot_break_out_of_code_spans():
     assert headings == [f"## {s.heading}" for s in SECTIONS]
     for line in text.splitlines():
         assert line.count("`") % 2 == 0, line
+
+
+def test_redis_is_a_cache_and_migrations_are_what_the_procfile_runs():
+    """Issue 14: not "Database: Redis", not `alembic upgrade head` for `flask db upgrade`."""
+    from fixers.contract import MemorySnapshot
+    from fixers.production.prod_contract import render_contract
+
+    snap = MemorySnapshot(
+        {
+            "Procfile": b"web: flask db upgrade; gunicorn app:app\n",
+            "app.py": b"import redis\nfrom flask import Flask\napp = Flask(__name__)\n",
+            "migrations/env.py": b"",
+            "migrations/alembic.ini": b"[alembic]\n",
+        }
+    )
+    text = render_contract(extract_facts(snap))
+    assert "- Cache or queue: Redis — `app.py:1`" in text and "Database: Redis" not in text
+    assert "- Migrations: `flask db upgrade; gunicorn app:app` — `Procfile:1`" in text
+    assert "alembic upgrade head" not in text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from fixers.contract import Context, MemorySnapshot, Severity
 from fixers.production.runtime_defaults import FIXER, add_timeouts
 from tests.fixtures.production.repos import load_repo
@@ -39,7 +41,8 @@ def test_webapp_reports_and_fixes_only_production_code():
         ("app/main.py", 26, "requests-no-timeout"),
         ("app/main.py", 31, "requests-no-timeout"),  # a Session method
         ("app/main.py", 31, "tls-verify-disabled"),
-        ("app/main.py", 36, "debug-enabled"),  # app.run(debug=True) in a deploying repo
+        # Not line 36, app.run(debug=True) under `if __name__ == "__main__":`: the
+        # Procfile serves app.main:app with gunicorn, which never runs that block.
     ]  # tests/test_main.py calls requests without a timeout: not production code
     assert next(f for f in findings if f.rule == "tls-verify-disabled").severity is (
         Severity.VULNERABILITY
@@ -52,7 +55,35 @@ def test_webapp_reports_and_fixes_only_production_code():
     assert edit.content.replace(b" timeout=10,", b"").replace(b", timeout=10", b"") == before
     ast.parse(edit.content)
     remaining = FIXER.detect(snap.with_edits(patch.edits), CTX)
-    assert {f.rule for f in remaining} == {"tls-verify-disabled", "debug-enabled"}
+    assert {f.rule for f in remaining} == {"tls-verify-disabled"}
+
+
+MAIN_DEBUG = b"""\
+from flask import Flask
+
+app = Flask(__name__)
+
+if __name__ == "__main__":
+    app.run(debug=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("procfile", "expected"),
+    [
+        (b"web: gunicorn app:app\n", []),
+        (b"web: python app.py\n", [("debug-served", Severity.VULNERABILITY)]),
+        (b"web: python3 -u ./app.py\n", [("debug-served", Severity.VULNERABILITY)]),
+    ],
+)
+def test_debug_under_main_guard_counts_only_when_the_deploy_runs_the_file(procfile, expected):
+    snap = MemorySnapshot({"app.py": MAIN_DEBUG, "Procfile": procfile})
+    assert [(f.rule, f.severity) for f in FIXER.detect(snap, CTX)] == expected
+    unguarded = MAIN_DEBUG.replace(b'if __name__ == "__main__":\n    ', b"")
+    snap = MemorySnapshot({"app.py": unguarded, "Procfile": b"web: gunicorn app:app\n"})
+    assert [(f.rule, f.severity) for f in FIXER.detect(snap, CTX)] == [
+        ("debug-enabled", Severity.HYGIENE)
+    ]
 
 
 def test_dev_only_settings_and_libraries_may_debug():

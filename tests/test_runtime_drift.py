@@ -381,3 +381,38 @@ def test_alignment_of_an_unquoted_version_writes_it_quoted(fixer):
     assert changed_lines(wf, patch.edits[0].content) == [
         ("        python: [3.11]\n", '        python: ["3.13"]\n')
     ]
+
+
+LIBRARY_CI = b"""\
+on: [push, pull_request]
+jobs:
+  tests:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        python-version: ["3.9", "3.10", "3.11", "3.12", "3.13"]
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: ${{ matrix.python-version }}
+      - run: pytest
+"""
+LIBRARY_PYPROJECT = b"""\
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "lib"
+requires-python = ">=3.9"
+"""
+
+
+def test_a_library_testing_end_of_life_pythons_is_not_told_to_upgrade(fixer):
+    """Issue 14: a library has no production runtime; its CI matrix tests its users' Pythons."""
+    files = {"pyproject.toml": LIBRARY_PYPROJECT, ".github/workflows/ci.yml": LIBRARY_CI}
+    findings, _ = run(fixer, files)
+    assert "eol-python" not in rules(findings)
+    # The same pins in an app that deploys are worth a finding.
+    findings, _ = run(fixer, {**files, "Procfile": b"web: gunicorn app:app\n"})
+    assert rules(findings).count("eol-python") == 2  # 3.9 and 3.10

@@ -172,10 +172,92 @@ def test_existing_permissions_are_respected(fixer):
     assert run(fixer, {WF: top.encode(), ".github/workflows/b.yaml": per_job.encode()}) == ([], [])
 
 
-def test_write_all_is_reported(fixer):
-    text = "on: push\npermissions: write-all\njobs:\n  a:\n    runs-on: x\n    steps: []\n"
+def test_write_all_is_reported_and_narrowed(fixer):
+    """Issue 14: top-level writes are what Scorecard's Token-Permissions flags."""
+    text = CI.replace("# The jobs,", "permissions: write-all\n\n# The jobs,")
+    [finding], [patch] = run(fixer, {WF: text.encode()})
+    assert finding.rule == "write-all" and "`release` needs" in finding.message
+    assert patch.fingerprints == (finding.fingerprint,)
+    after = patch.edits[0].content.decode()
+    doc = load(after)
+    assert doc["permissions"] == {"contents": "read"}
+    assert "permissions" not in doc["jobs"]["test"]
+    assert doc["jobs"]["release"]["permissions"] == {"contents": "write"}
+    assert doc["jobs"]["label"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "write-all" not in after and "# The jobs, in the order they run.\njobs:" in after
+    assert "write scopes removed" in patch.explanation.markdown()
+
+
+TOP_WRITE = """\
+on: [push, pull_request]
+permissions:
+  contents: write   # for the release job
+  pull-requests: read
+  issues: none
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pytest
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: git push origin HEAD:refs/tags/v1
+"""
+
+
+def test_top_level_contents_write_moves_to_the_job_that_needs_it(fixer):
+    [finding], [patch] = run(fixer, {WF: TOP_WRITE.encode()})
+    assert finding.rule == "top-level-write" and finding.line == 2
+    assert "`contents: write`" in finding.message
+    doc = load(patch.edits[0].content.decode())
+    # Reads and explicit "none" stay; the job-level block keeps them (it replaces the top).
+    assert doc["permissions"] == {"contents": "read", "pull-requests": "read", "issues": "none"}
+    assert "permissions" not in doc["jobs"]["test"]
+    assert doc["jobs"]["release"]["permissions"] == {
+        "contents": "write",
+        "pull-requests": "read",
+        "issues": "none",
+    }
+    assert load(TOP_WRITE)["jobs"]["test"]["steps"] == doc["jobs"]["test"]["steps"]
+
+
+def test_a_write_no_job_is_known_to_need_moves_only_into_a_single_job(fixer):
+    one = TOP_WRITE.replace("  pull-requests: read", "  pull-requests: write")
+    one = one[: one.index("  release:")]
+    [finding], [patch] = run(fixer, {WF: one.encode()})
+    doc = load(patch.edits[0].content.decode())
+    assert doc["permissions"] == {"contents": "read", "issues": "none"}
+    # One job: the move changes nothing at run time, whatever our table knows.
+    assert doc["jobs"]["test"]["permissions"] == {
+        "contents": "write",
+        "pull-requests": "write",
+        "issues": "none",
+    }
+    two = TOP_WRITE.replace("  pull-requests: read", "  pull-requests: write")
+    [finding], patches = run(fixer, {WF: two.encode()})
+    assert finding.rule == "top-level-write" and patches == []
+
+
+def test_top_level_write_with_an_unknown_job_is_reported_only(fixer):
+    text = TOP_WRITE + "  other:\n    runs-on: x\n    steps:\n      - uses: someone/thing@v1\n"
     [finding], patches = run(fixer, {WF: text.encode()})
-    assert finding.rule == "write-all" and patches == []
+    assert finding.rule == "top-level-write" and patches == []
+    assert "`other` step 1 uses `someone/thing`" in finding.message
+
+
+def test_top_level_write_in_an_unusual_layout_is_left_alone(fixer):
+    text = TOP_WRITE.replace("  contents: write   # for the release job", "  contents: &w write")
+    [finding], patches = run(fixer, {WF: text.encode()})
+    assert finding.rule == "top-level-write" and patches == []
+
+
+def test_read_only_top_levels_are_not_findings(fixer):
+    for top in ("read-all", "{contents: read}", "{}"):
+        text = f"on: push\npermissions: {top}\njobs:\n  a:\n    runs-on: x\n    steps: []\n"
+        assert run(fixer, {WF: text.encode()}) == ([], [])
 
 
 def test_privileged_trigger_raises_severity(fixer):

@@ -829,6 +829,24 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return clean, creds
 
 
+def simple_index_from_env(env: Mapping[str, str]) -> tuple[str | None, tuple[str, str] | None]:
+    """The operator's PEP 503/691 index URL (credentials split off) and its credentials:
+    what the sandboxed resolver (uv) may talk to, and nothing else."""
+    index_url, url_creds = _split_credentials(env.get("PATCHWELL_INDEX_URL") or DEFAULT_INDEX_URL)
+    user, password = env.get("PATCHWELL_INDEX_USERNAME"), env.get("PATCHWELL_INDEX_PASSWORD")
+    creds = (user, password or "") if user else url_creds
+    stripped = index_url.rstrip("/")
+    if stripped.endswith("/simple"):
+        return stripped, creds
+    explicit = env.get("PATCHWELL_INDEX_SIMPLE_URL")
+    if explicit:
+        clean, explicit_creds = _split_credentials(explicit)
+        return clean.rstrip("/"), creds or explicit_creds
+    if stripped.endswith("/pypi"):
+        return stripped[: -len("/pypi")] + "/simple", creds
+    return None, creds
+
+
 def sources_from_env(
     env: Mapping[str, str], *, cache_dir: Path | None, clock: Callable[[], float] = time.time
 ) -> tuple[PackageIndexClient, AdvisoryClient]:

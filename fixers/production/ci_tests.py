@@ -39,6 +39,7 @@ from fixers.contract import (
     matches_any,
 )
 from fixers.production.runtime_drift import RuntimeTables, load_runtime_tables, project_python
+from fixers.production.test_runner import Unsure, declared_text, find_runner, windows_only
 from fixers.production.workflows import (
     WORKFLOW_PATTERNS,
     Workflow,
@@ -258,6 +259,37 @@ def _script_runs_tests(script: str) -> bool:
     )
 
 
+# A repository script a `run:` line calls: `scripts/test`, `./run-tests.sh`, `bash x.sh`.
+_SCRIPT_CALL = re.compile(
+    r"(?:^|[\s;&|(\"'])(?:(?:bash|sh)\s+)?((?:\./)?(?:[\w.-]+/)*[\w.-]+\.sh|(?:\./)?"
+    r"(?:[\w.-]+/)*scripts?/[\w.-]+)(?=$|[\s;&|)\"'])",
+    re.M,
+)
+_TEST_WORD = re.compile(r"(?:^|[^a-z])tests?(?:[^a-z]|$)", re.I)
+
+
+def _scripts_run_tests(snapshot: Snapshot, script: str, base: str, depth: int = 0) -> str | None:
+    """The repository script (followed up to 3 deep) that runs a test command, if any."""
+    if depth >= 3:
+        return None
+    for m in _SCRIPT_CALL.finditer(script):
+        rel = m.group(1).removeprefix("./")
+        path = f"{base.strip('/')}/{rel}" if base and base not in (".", "./") else rel
+        text = _read(snapshot, path)
+        if text is None:
+            continue
+        if _script_runs_tests(text):
+            return path
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        # Scripts call siblings relative to where the step runs or to their own folder.
+        found = _scripts_run_tests(snapshot, text, base, depth + 1)
+        if found is None and folder:
+            found = _scripts_run_tests(snapshot, text, folder.rsplit("/", 1)[0], depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 def runs_tests(workflow: Workflow, snapshot: Snapshot) -> str | None:
     """Why this workflow (maybe) runs tests on push/pull_request, or ``None``."""
     if not workflow.triggers & _TRIGGERS:
@@ -275,6 +307,13 @@ def runs_tests(workflow: Workflow, snapshot: Snapshot) -> str | None:
             for call in _MAKE_CALL.finditer(step.run):
                 if _make_targets_run_tests(snapshot, call.group(1).split()):
                     return f"job `{job.id}` runs `make {call.group(1).strip()}`"
+            base = step.working_directory or job.working_directory or ""
+            script = _scripts_run_tests(snapshot, step.run, base)
+            if script is not None:
+                return f"job `{job.id}` runs `{script}`, which runs the tests"
+            if step.name and _TEST_WORD.search(step.name):
+                # A step its author named for the tests: we may not see into the command.
+                return f"job `{job.id}` has a step named `{step.name[:60]}`"
     return None
 
 
@@ -289,20 +328,25 @@ class CiPlan:
     test: str
     notes: tuple[str, ...] = ()
     directory: str = ""  # the project's folder when it is not the repository root
+    uv: bool = False  # install uv with astral-sh/setup-uv (pinned) before the install step
+    evidence: str = ""  # why this is the project's own test command
 
 
-def _dependency_text(snapshot: Snapshot, project: Mapping[str, Any], files: Sequence[str]) -> str:
-    parts = [_read(snapshot, f) or "" for f in files]
-    parts.append(repr(project.get("project", {})))
-    parts.append(repr(project.get("dependency-groups", {})))
-    parts.append(repr(project.get("tool", {}).get("poetry", {})))
-    return "\n".join(parts).lower()
+def _requirement_files(snapshot: Snapshot) -> list[str]:
+    return [f for f in ("requirements.txt", *_TEST_REQUIREMENTS) if snapshot.read(f) is not None]
+
+
+def _has_hashes(snapshot: Snapshot, path: str) -> bool:
+    return "--hash=" in (_read(snapshot, path) or "")
 
 
 def _pip_install(snapshot: Snapshot, pyproject: Mapping[str, Any]) -> list[str]:
-    cmds = ["python -m pip install --upgrade pip"]
-    files = [f for f in ("requirements.txt", *_TEST_REQUIREMENTS) if snapshot.read(f) is not None]
-    cmds += [f"python -m pip install -r {f}" for f in files]
+    """pip commands for the project's own declarations; nothing unpinned of ours."""
+    cmds = []
+    for f in _requirement_files(snapshot):
+        # Hashes in the file: make pip refuse anything that does not match them.
+        flag = "--require-hashes " if _has_hashes(snapshot, f) else ""
+        cmds.append(f"python -m pip install {flag}-r {f}")
     project = pyproject.get("project")
     if isinstance(project, Mapping) or snapshot.read("setup.py") or snapshot.read("setup.cfg"):
         extras = project.get("optional-dependencies", {}) if isinstance(project, Mapping) else {}
@@ -314,13 +358,11 @@ def _pip_install(snapshot: Snapshot, pyproject: Mapping[str, Any]) -> list[str]:
     group = next((g for g in _TEST_EXTRAS if isinstance(groups, Mapping) and g in groups), None)
     if group:
         cmds.append(f"python -m pip install --group {group}")  # PEP 735, pip >= 25.1
-    if "pytest" not in _dependency_text(snapshot, pyproject, files):
-        cmds.append("python -m pip install pytest")
     return cmds
 
 
-def plan_tests(snapshot: Snapshot, ctx: Context, tables: RuntimeTables) -> CiPlan:
-    """How this project installs and runs its tests, from its own files."""
+def plan_tests(snapshot: Snapshot, ctx: Context, tables: RuntimeTables) -> CiPlan | Unsure:
+    """How this project installs and runs its tests, from its own files -- or why not."""
     today = ctx.services.clock().date()
     notes: list[str] = []
     python = project_python(snapshot, ctx, tables)
@@ -330,32 +372,41 @@ def plan_tests(snapshot: Snapshot, ctx: Context, tables: RuntimeTables) -> CiPla
         source = "no pin found; the newest release that has been out for a year"
         notes.append(f"No Python version is pinned anywhere, so CI uses {python}.")
     elif tables.is_eol(python, today):
-        notes.append(
-            f"Python {python} is end-of-life; CI tests what production runs, but "
-            "`actions/setup-python` may stop providing it. See the `runtime-drift` finding."
+        return Unsure(
+            f"the project runs Python {python}, which is end-of-life (`actions/setup-python` "
+            "may not provide it): upgrade first, see the `runtime-drift` finding"
         )
     pyproject = _pyproject(snapshot)
     tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), Mapping) else {}
-    has_pytest_config = any("pytest" in e for e in find_test_evidence(snapshot, ctx)[:5])
+    requirements = _requirement_files(snapshot)
+    declared = declared_text(snapshot, pyproject, requirements)
+    configured = next((e for e in find_test_evidence(snapshot, ctx)[:5] if "pytest" in e), None)
+    runner = find_runner(snapshot, pyproject, configured, declared)
+    if isinstance(runner, Unsure):
+        return runner
+    windows = windows_only(snapshot, requirements)
+    if windows is not None:
+        return Unsure(
+            f"`{windows}` requires a Windows-only package without a platform marker, so the "
+            'install fails on Linux runners (add `; sys_platform == "win32"`)'
+        )
+    command = runner.command if runner.kind != "pytest" else "python -m pytest"
     if snapshot.read("uv.lock") is not None:
-        install = ("python -m pip install uv", "uv sync --locked")
-        test = "uv run pytest"
-    elif "poetry" in tool and "project" not in pyproject:
+        install: tuple[str, ...] = ("uv sync --locked",)
+        test = f"uv run {runner.command}" if runner.kind != "pytest" else "uv run pytest"
+        return CiPlan(python, source, install, test, tuple(notes), uv=True,
+                      evidence=runner.evidence)  # fmt: skip
+    if "poetry" in tool and "project" not in pyproject:
+        if snapshot.read("poetry.lock") is None:
+            return Unsure("a Poetry project without `poetry.lock`: what to install is not fixed")
         install = ("pipx install poetry", "poetry install --no-interaction")
-        test = "poetry run pytest"
-    else:
-        install = tuple(_pip_install(snapshot, pyproject))
-        test = "python -m pytest"
-        deps = _dependency_text(snapshot, pyproject, ["requirements.txt", *_TEST_REQUIREMENTS])
-        if (
-            snapshot.read("manage.py") is not None
-            and not has_pytest_config
-            and "pytest" not in deps
-        ):
-            # A Django project testing with its own runner: pytest would not set it up.
-            install = tuple(c for c in install if c != "python -m pip install pytest")
-            test = "python manage.py test"
-    return CiPlan(python, source, install, test, tuple(notes))
+        test = f"poetry run {runner.command}" if runner.kind != "pytest" else "poetry run pytest"
+        notes.append("Poetry itself is installed unpinned by `pipx`; pin its version if you can.")
+        return CiPlan(python, source, install, test, tuple(notes), evidence=runner.evidence)
+    install = tuple(_pip_install(snapshot, pyproject))
+    if not install:
+        return Unsure("no requirements file or package metadata says what the tests need")
+    return CiPlan(python, source, install, command, tuple(notes), evidence=runner.evidence)
 
 
 def _default_python(tables: RuntimeTables, today: date) -> str:
@@ -367,6 +418,7 @@ def _default_python(tables: RuntimeTables, today: date) -> str:
 def render_workflow(plan: CiPlan, pins: Mapping[str, ActionPin]) -> str:
     checkout = pins["actions/checkout"].uses()
     setup = pins["actions/setup-python"].uses()
+    uv = f"      - uses: {pins['astral-sh/setup-uv'].uses()}\n" if plan.uv else ""
     install = "\n".join(f"          {cmd}" for cmd in plan.install)
     defaults = (
         f"    defaults:\n      run:\n        working-directory: {plan.directory}\n"
@@ -396,7 +448,7 @@ jobs:
       - uses: {setup}
         with:
           python-version: "{plan.python}"
-      - name: Install
+{uv}      - name: Install
         run: |
 {install}
       - name: Test
@@ -415,6 +467,7 @@ def _verify(text: str, plan: CiPlan) -> bool:
     return (
         doc["permissions"] == {"contents": "read"}
         and steps[1]["with"]["python-version"] == plan.python
+        and all("@" in str(st.get("uses", "@")) for st in steps)
         and steps[-1]["run"] == plan.test
     )
 
@@ -476,6 +529,11 @@ class CiTestsFixer:
         )
         if deploys:
             message += f" Deploy workflows: {', '.join(f'`{d}`' for d in deploys)}."
+        plan = self._plan(snapshot, ctx)
+        if isinstance(plan, Unsure):
+            message += f" Patchwell proposes no workflow: {plan.reason}."
+        else:
+            message += f" They run with `{plan.test}` ({plan.evidence})."
         return [
             Finding(
                 fixer=NAME,
@@ -504,16 +562,9 @@ class CiTestsFixer:
         )
         if path is None:
             return []
-        directory = project_dir(snapshot, ctx)
-        if directory is None:
-            return []  # several candidate projects: the finding stays report-only
-        if directory:
-            plan = plan_tests(
-                _subtree(snapshot, directory), Context(services=ctx.services), self.tables
-            )
-            plan = replace(plan, directory=directory)
-        else:
-            plan = plan_tests(snapshot, ctx, self.tables)
+        plan = self._plan(snapshot, ctx)
+        if isinstance(plan, Unsure):
+            return []  # the finding says why; a guessed command is a PR nobody merges
         text = render_workflow(plan, self.pins)
         if not _verify(text, plan):  # pragma: no cover - the template is ours
             return []
@@ -529,8 +580,20 @@ class CiTestsFixer:
             )
         ]
 
+    def _plan(self, snapshot: Snapshot, ctx: Context) -> CiPlan | Unsure:
+        directory = project_dir(snapshot, ctx)
+        if directory is None:
+            return Unsure("several folders hold a Python project with tests")
+        if not directory:
+            return plan_tests(snapshot, ctx, self.tables)
+        sub = _subtree(snapshot, directory)
+        plan = plan_tests(sub, Context(services=ctx.services), self.tables)
+        return plan if isinstance(plan, Unsure) else replace(plan, directory=directory)
+
     def _explanation(self, finding: Finding, plan: CiPlan, path: str) -> Explanation:
         pins = [self.pins["actions/checkout"], self.pins["actions/setup-python"]]
+        if plan.uv:
+            pins.append(self.pins["astral-sh/setup-uv"])
         pin_lines = [
             f"`{p.action}` pinned to commit `{p.sha}` ({p.tag}; recorded with its source in "
             "`fixers/data/action_pins.toml`)"
@@ -552,7 +615,7 @@ class CiTestsFixer:
             )
             + f"- Python `{plan.python}` ({plan.python_source})\n"
             f"- install: `{'`; `'.join(plan.install)}`\n"
-            f"- test: `{plan.test}`\n"
+            f"- test: `{plan.test}` ({plan.evidence})\n"
             "- token: `permissions: contents: read`; checkout does not keep credentials\n"
             + "".join(f"- {line}\n" for line in pin_lines)
             + notes,

@@ -130,8 +130,15 @@ def _gitignore_additions(gitignore: str, example: str) -> list[str]:
     return lines
 
 
-def _missing_names(snapshot: Snapshot, facts: RepoFacts) -> tuple[str | None, list[EnvRead]]:
-    """The example file to edit and the production names it lacks (``None``: leave it)."""
+def _missing_names(
+    snapshot: Snapshot, facts: RepoFacts, committed: Sequence[str] = ()
+) -> tuple[str | None, list[EnvRead]]:
+    """The example file to edit and the production names it lacks (``None``: leave it).
+
+    Names a deploy never sets are not asked for: those a platform or a CI system
+    sets, and those the code gives a value itself (``os.environ.setdefault``). A
+    committed env file (reported on its own) already documents the names it holds.
+    """
     example = _example_path(snapshot)
     if example is None:
         if not facts.deploys:
@@ -143,11 +150,18 @@ def _missing_names(snapshot: Snapshot, facts: RepoFacts) -> tuple[str | None, li
             return None, []
         text = data.decode("utf-8", errors="replace")
     listed = listed_names(text)
+    for path in committed:
+        data = snapshot.read(path)
+        if data is not None and len(data) <= MAX_FILE_BYTES:
+            listed |= listed_names(data.decode("utf-8", errors="replace"))
     platform = platform_names()
+    set_by_code = {r.name for r in facts.env_reads if r.set_by_code}
     missing = [
         read
         for name, read in facts.code_env().items()
-        if name not in listed and not (name in platform and platform[name].set_by_platform)
+        if name not in listed
+        and name not in set_by_code
+        and not (name in platform and (platform[name].set_by_platform or platform[name].set_by_ci))
     ]
     return example, missing
 
@@ -160,6 +174,8 @@ class EnvNamesFixer:
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
         facts = extract_facts(snapshot, ctx.ignored)
+        if facts.template_generator is not None:
+            return []  # a project generator: its env files are templates, not configuration
         committed = _committed_env_files(snapshot, ctx)
         findings = [_committed_finding(path) for path in committed]
         gitignore = _gitignore_text(snapshot)
@@ -169,7 +185,7 @@ class EnvNamesFixer:
             additions = _gitignore_additions(gitignore, example)
             if any(not line.startswith("!") for line in additions):
                 findings.append(_not_ignored_finding(additions, bool(committed)))
-        example_path, missing = _missing_names(snapshot, facts)
+        example_path, missing = _missing_names(snapshot, facts, committed)
         findings += [_missing_finding(example_path or example, read) for read in missing]
         return findings
 
@@ -219,16 +235,27 @@ def _not_ignored_finding(additions: list[str], committed: bool) -> Finding:
 
 
 def _missing_finding(example: str, read: EnvRead) -> Finding:
+    if read.requirement == "required":
+        # Required and undocumented: the next deploy that lacks it fails to start.
+        severity = Severity.DRIFT
+        consequence = "so a new deploy or a new developer learns about it from a crash"
+    else:
+        severity = Severity.HYGIENE
+        consequence = (
+            "so a deploy runs on the code's default without anyone having chosen it"
+            if read.requirement == "defaulted"
+            else "so whoever deploys does not know the setting exists"
+        )
     return Finding(
         fixer=NAME,
         rule="env-example-missing",
-        severity=Severity.HYGIENE,
+        severity=severity,
         path=read.source.path,
         line=read.source.line,
         title=f"`{read.name}` is not in `{example}`",
         message=(
             f"The code reads `{read.name}` ({read.requirement}, {read.source}) but `{example}` "
-            "does not list it, so a new deploy or a new developer learns about it from a crash."
+            f"does not list it, {consequence}."
         ),
         fingerprint=fingerprint(NAME, "env-example-missing", read.name),
         data={
@@ -316,7 +343,7 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding]) -> Patch | N
             "holds no value.",
             rollback="Revert this commit, or delete the appended block.",
         ),
-        severity=Severity.HYGIENE,
+        severity=max(f.severity for f in findings),
         fingerprints=tuple(f.fingerprint for f in findings if f.data.get("name") in added),
     )
 

@@ -38,6 +38,7 @@ from fixers.production.facts import (
     EnvRead,
     Fact,
     RepoFacts,
+    conventions,
     extract_facts,
     platform_names,
     valid_env_name,
@@ -144,12 +145,22 @@ def _env_line(read: EnvRead) -> str:
     return f"- `{read.name}` — {read.requirement}{note} — read in `{read.source}`"
 
 
+def _ci_only(name: str) -> bool:
+    spec = platform_names().get(name)
+    return spec is not None and spec.set_by_ci
+
+
 def _configuration(facts: RepoFacts) -> list[str]:
-    code = facts.code_env()
+    code = {n: r for n, r in facts.code_env().items() if not _ci_only(n)}
     lines = [_env_line(r) for r in code.values()]
     others: dict[str, EnvRead] = {}
     for read in facts.env_reads:
-        if read.name not in code and read.production and not read.from_code:
+        if (
+            read.name not in code
+            and read.production
+            and not read.from_code
+            and not (_ci_only(read.name))
+        ):
             others.setdefault(read.name, read)
     deploy = [r for r in others.values() if r.origin == "workflow"]
     rest = [r for r in others.values() if r.origin != "workflow"]
@@ -177,15 +188,27 @@ def _web(facts: RepoFacts) -> list[str]:
 
 
 def _database(facts: RepoFacts) -> list[str]:
-    lines = [f"- Database: {f.value} — {_cite(f)}" for f in facts.databases]
+    kinds = {db.name: db.kind for db in conventions().databases}
+    lines = [
+        f"- {'Cache or queue' if kinds.get(f.value) == 'cache' else 'Database'}: {f.value} — "
+        f"{_cite(f)}"
+        for f in facts.databases
+    ]
     url = facts.code_env().get("DATABASE_URL")
     if url is not None:
         lines.append(f"- Connection: from `DATABASE_URL` — `{url.source}`")
-    lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
-    migrate = re.compile(r"\b(upgrade|migrate)\b")
+    migrate = re.compile(r"\b(?:upgrade|migrate)\b")
     runs = [p for p in facts.release if migrate.search(p.command)]
+    started = [p for p in facts.processes if migrate.search(p.command)]
+    if runs or started:
+        # What the deploy really runs beats a tool's usual command (`flask db upgrade`,
+        # not `alembic upgrade head`, for Flask-Migrate).
+        lines += [f"- Migrations: `{p.command}` — `{p.source}`" for p in (*runs, *started)[:3]]
+    else:
+        lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
     lines += [f"- Migrations run in the release step — `{p.source}`" for p in runs]
-    if facts.migration_tools and not runs:
+    lines += [f"- Migrations run when `{p.name}` starts — `{p.source}`" for p in started]
+    if facts.migration_tools and not runs and not started:
         lines.append(f"- {TODO} Say when migrations run on deploy (release step, by hand, ...).")
     return lines
 
@@ -308,10 +331,13 @@ def _unlisted(text: str, facts: RepoFacts) -> list[EnvRead]:
     Platform-set names (``PORT``...) are exempt: production provides them itself.
     """
     platform = platform_names()
+    set_by_code = {r.name for r in facts.env_reads if r.set_by_code}
     return [
         read
         for name, read in facts.code_env().items()
-        if not _mentioned(text, name) and not (name in platform and platform[name].set_by_platform)
+        if not _mentioned(text, name)
+        and name not in set_by_code
+        and not (name in platform and (platform[name].set_by_platform or platform[name].set_by_ci))
     ]
 
 
@@ -337,6 +363,8 @@ class ProdContractFixer:
         if present and text is None:
             return []  # present but not loaded or too large: nothing sound to say
         facts = extract_facts(snapshot, ctx.ignored)
+        if facts.template_generator is not None:
+            return []  # a project generator: what it deploys is each generated project
         if text is None:
             return [_missing_contract(facts)] if facts.deploys else []
         findings = [_section_finding(s) for s in check_contract(text) if s.line is None or s.todo]

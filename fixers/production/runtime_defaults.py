@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from fixers.contract import (
@@ -86,6 +87,9 @@ class CallIssue:
     col: int
     what: str  # the callee as written, e.g. ``requests.get`` or ``self.session.post``
     fixable: bool = False
+    # Inside ``if __name__ == "__main__":``: runs only when the file is run directly
+    # (the dev server), never when a WSGI/ASGI server imports the module.
+    main_guard: bool = False
 
 
 # --------------------------------------------------------------------------- detection
@@ -166,6 +170,7 @@ def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue
     imports = ImportMap.of(tree, nodes)
     sessions = _sessions(nodes, imports)
     issues: list[CallIssue] = []
+    guarded = {id(n) for stmt in tree.body if _is_main_guard(stmt) for n in all_nodes(stmt)}
     for node in nodes:
         if isinstance(node, ast.Call):
             issues += _call_issues(node, imports, sessions)
@@ -177,7 +182,15 @@ def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue
                 and _is_const(_keyword(node, "debug"), True)
             ):
                 what = f"{dotted(func) or 'run'}(debug=True)"
-                issues.append(CallIssue("debug-enabled", node.lineno, node.col_offset, what))
+                issues.append(
+                    CallIssue(
+                        "debug-enabled",
+                        node.lineno,
+                        node.col_offset,
+                        what,
+                        main_guard=id(node) in guarded,
+                    )
+                )
     if deploys and not is_dev_settings(path):
         for stmt in tree.body:
             if (
@@ -188,6 +201,33 @@ def scan_module(path: str, tree: ast.Module, *, deploys: bool) -> list[CallIssue
                 what = "DEBUG = True"
                 issues.append(CallIssue("debug-enabled", stmt.lineno, stmt.col_offset, what))
     return sorted(issues, key=lambda i: (i.line, i.col, i.rule))
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
+        return False
+    test = stmt.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(consts) == 1
+
+
+_RUN_FILE = re.compile(r"\bpython[\d.]*\s+(?:-[a-zA-Z]+\s+)*([\w./-]+\.py)\b")
+
+
+def _run_directly(commands: Sequence[str], path: str) -> bool:
+    """A deploy command runs ``path`` as a script (``python app.py``): its ``__main__``
+    block, dev server and all, is then production."""
+    for command in commands:
+        for m in _RUN_FILE.finditer(command):
+            target = m.group(1).removeprefix("./")
+            if target == path or path.endswith("/" + target) or target.endswith("/" + path):
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------- the edit
@@ -301,6 +341,14 @@ _RULES = {
         "`{what}(..., verify=False)` does not check the server's certificate: anyone on the "
         "path can read and change the traffic, credentials included.",
     ),
+    "debug-served": (
+        Severity.VULNERABILITY,
+        "Debug server in production",
+        '`{what}` runs under `if __name__ == "__main__":`, and the deploy command runs '
+        "this file directly, so production serves the development server with its debugger "
+        "on: with Flask, any visitor who triggers an error can run code. Serve it with a WSGI "
+        "server (gunicorn) or read debug from the environment, default off.",
+    ),
     "debug-enabled": (
         Severity.HYGIENE,
         "Debug mode on in code that deploys",
@@ -329,10 +377,21 @@ class RuntimeDefaultsFixer:
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
         scanned = self._scan(snapshot, ctx)
         # Whether the repository deploys takes a scan of its own: ask only when it matters.
-        if any(i.rule == "debug-enabled" for _, issues in scanned for i in issues) and not (
-            extract_facts(snapshot, ctx.ignored).deploys
-        ):
-            scanned = [(p, [i for i in got if i.rule != "debug-enabled"]) for p, got in scanned]
+        if any(i.rule == "debug-enabled" for _, issues in scanned for i in issues):
+            facts = extract_facts(snapshot, ctx.ignored)
+            commands = [p.command for p in (*facts.processes, *facts.release)]
+            scanned = [
+                (
+                    path,
+                    [
+                        _promoted(i) if i.main_guard else i
+                        for i in got
+                        if i.rule != "debug-enabled"
+                        or (facts.deploys and (not i.main_guard or _run_directly(commands, path)))
+                    ],
+                )
+                for path, got in scanned
+            ]
         findings: list[Finding] = []
         for path, issues in scanned:
             if len(issues) > MAX_PER_FILE:
@@ -378,6 +437,11 @@ class RuntimeDefaultsFixer:
         if not edits:
             return []
         return [_timeout_patch(tuple(edits), fixed, seconds)]
+
+
+def _promoted(issue: CallIssue) -> CallIssue:
+    """A ``__main__`` dev-server debug flag that the deploy command really runs."""
+    return replace(issue, rule="debug-served")
 
 
 def _truncated(path: str, more: int) -> Finding:

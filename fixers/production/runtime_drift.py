@@ -41,6 +41,7 @@ from fixers.contract import (
     Snapshot,
     fingerprint,
 )
+from fixers.production.facts import FACT_PATTERNS, extract_facts
 from fixers.production.workflows import (
     WORKFLOW_PATTERNS,
     EditError,
@@ -804,6 +805,7 @@ class RuntimeDriftFixer:
         "Procfile",
         "app.json",
         *WORKFLOW_PATTERNS,
+        *FACT_PATTERNS,  # whether the repository deploys or is a library
     )
     scope: Literal["file", "repo"] = "repo"
 
@@ -811,6 +813,10 @@ class RuntimeDriftFixer:
         today = ctx.services.clock().date()
         facts = collect_facts(snapshot, ctx, self.cache)
         findings = _eol_findings(facts, self.tables, today)
+        if extract_facts(snapshot, ctx.ignored).library:
+            # A library tests the Pythons its users run, end-of-life ones included, on
+            # purpose; it has no production runtime of its own to keep current.
+            findings = [f for f in findings if f.data.get("deploy") or f.data.get("source") is None]
         findings += _runner_findings(facts, self.tables, today)
         findings += [f for _, f in _misread_findings(facts)]
         drift, _ = _alignment(facts, self.tables, today)

@@ -52,6 +52,7 @@ from fixers.production.workflows import (
     line_text,
     load_workflows,
     parse_yaml,
+    replace_lines,
 )
 
 __all__ = [
@@ -59,8 +60,10 @@ __all__ = [
     "PermissionTable",
     "WorkflowPermissionsFixer",
     "load_permission_table",
+    "narrow_workflow",
     "plan_workflow",
     "restrict_workflow",
+    "top_level_writes",
 ]
 
 NAME = "workflow-permissions"
@@ -382,6 +385,99 @@ def _verify(text: str, before: Workflow, jobs: Mapping[str, Perms], *, top_level
         raise EditError("job count changed")
 
 
+def top_level_writes(workflow: Workflow) -> list[str]:
+    """The write scopes the top-level ``permissions:`` grants every job (``*`` for write-all)."""
+    perms = workflow.permissions
+    if perms == "write-all":
+        return ["*"]
+    if isinstance(perms, Mapping):
+        return sorted(str(k) for k, v in perms.items() if str(v) == "write")
+    return []
+
+
+_SIMPLE_SCOPE = re.compile(r"^\s+[a-z][a-z-]*:\s*(?:read|write|none)\s*(?:#.*)?$")
+
+
+def _narrowed_top(workflow: Workflow) -> Perms:
+    """The top level without its write scopes; reads and explicit ``none`` are kept."""
+    perms = workflow.permissions
+    kept = (
+        {str(k): str(v) for k, v in perms.items() if str(v) in ("read", "none")}
+        if isinstance(perms, Mapping)
+        else {}
+    )
+    return {"contents": "read", **kept}
+
+
+def narrow_workflow(workflow: Workflow, table: PermissionTable) -> Restriction:
+    """Move top-level write scopes down to the jobs that need them (see the module docstring).
+
+    Only when every job without its own block is understood: a job we cannot reason
+    about may rely on the top-level write, so nothing is changed then.
+    """
+    plans = plan_workflow(workflow, table)
+    span = workflow.permissions_lines
+    if not all(p.known for p in plans) or span is None or workflow.jobs_line is None:
+        return Restriction(None, False, tuple(plans))
+    start, end = span
+    body = [line_text(workflow.text, i) for i in range(start + 1, end)]
+    if not line_text(workflow.text, start).startswith("permissions:") or not all(
+        not line.strip() or line.lstrip().startswith("#") or _SIMPLE_SCOPE.match(line)
+        for line in body
+    ):
+        raise EditError("the top-level `permissions:` block has a layout Patchwell does not edit")
+    top = _narrowed_top(workflow)
+    # A write the author granted by name that no job is known to need: our table may
+    # be missing what uses it. With one job, moving it there changes nothing at run
+    # time; with several, which job needs it is the author's call, so only report.
+    writes = [w for w in top_level_writes(workflow) if w != "*"]
+    unexplained = {
+        w: "write" for w in writes if not any(p.permissions.get(w) == "write" for p in plans)
+    }
+    if unexplained and len(plans) != 1:
+        raise EditError(
+            "no job is known to need "
+            + ", ".join(f"`{w}: write`" for w in sorted(unexplained))
+            + ", and which of several jobs does is the author's call"
+        )
+    unit = " " * workflow.indent
+    nl = workflow.newline
+    edits: list[tuple[int, int, list[str]]] = []
+    expected_jobs: dict[str, Perms] = {}
+    refused: list[str] = []
+    for plan in plans:
+        block = merge(merge(top, plan.permissions), unexplained)
+        if block == top:
+            continue
+        job = workflow.job(plan.job_id)
+        assert job is not None
+        if job.body_line is None or job.body_col is None:
+            raise EditError(f"`{job.id}` is written in flow style")
+        if line_text(workflow.text, job.body_line)[: job.body_col].strip():
+            raise EditError(f"`{job.id}` has an unusual layout")
+        indent = " " * job.body_col
+        kept = (
+            f"; {', '.join(f'{w}: write' for w in unexplained)} as granted" if unexplained else ""
+        )
+        comment = f"{indent}# Patchwell: moved from the top level ({_comment_reasons(plan)}{kept})."
+        lines = [comment, *_block_lines(indent, unit, block)]
+        edits.append((job.body_line, job.body_line, lines))
+        expected_jobs[job.id] = block
+    header = [
+        "# Patchwell: read-only by default; a job that writes asks in its own `permissions:`.",
+        *_block_lines("", unit, top),
+    ]
+    edits.append((start, end, header))
+    text = workflow.text
+    for first, last, lines in sorted(edits, key=lambda e: e[0], reverse=True):
+        text = replace_lines(text, first, last, lines, nl)
+    _verify(text, workflow, expected_jobs, top_level=False)
+    doc = parse_yaml(text)
+    if dict(doc.get("permissions") or {}) != top:
+        raise EditError("top-level permissions did not read back as intended")
+    return Restriction(text, True, tuple(plans), tuple(refused))
+
+
 # --- findings ---------------------------------------------------------------------
 
 
@@ -464,19 +560,39 @@ def _missing_finding(workflow: Workflow, table: PermissionTable) -> Finding | No
     )
 
 
-def _write_all_finding(workflow: Workflow) -> Finding | None:
-    if workflow.permissions != "write-all":
+def _write_finding(workflow: Workflow, table: PermissionTable) -> Finding | None:
+    """Top-level write scopes (Scorecard's Token-Permissions flags exactly these)."""
+    writes = top_level_writes(workflow)
+    if not writes:
         return None
+    plans = plan_workflow(workflow, table)
+    unknown = [p for p in plans if not p.known]
+    if writes == ["*"]:
+        rule, granted = "write-all", "`permissions: write-all` gives every job every write scope"
+    else:
+        rule = "top-level-write"
+        granted = "The top-level `permissions:` gives every job " + ", ".join(
+            f"`{w}: write`" for w in writes
+        )
+    needs = [f"`{p.job_id}` needs {_format_perms(p.block())}" for p in plans if p.known]
+    message = granted + "; grant write scopes per job instead."
+    if needs:
+        message += " " + "; ".join(needs) + "."
+    if unknown:
+        message += " Jobs Patchwell cannot reason about (so it only reports): " + "; ".join(
+            f"`{p.job_id}` {p.reasons[0]}" for p in unknown
+        )
+    privileged = sorted(workflow.triggers & table.privileged)
     return Finding(
         fixer=NAME,
-        rule="write-all",
-        severity=Severity.HYGIENE,
-        title="Workflow grants the token write access to everything",
-        message="`permissions: write-all` gives every job every write scope; list the scopes "
-        "each job needs instead.",
-        fingerprint=fingerprint(NAME, "write-all", workflow.path),
+        rule=rule,
+        severity=Severity.DRIFT if privileged else Severity.HYGIENE,
+        title="Workflow grants every job write access",
+        message=message,
+        fingerprint=fingerprint(NAME, rule, workflow.path),
         path=workflow.path,
-        line=1,
+        line=(workflow.permissions_lines[0] + 1) if workflow.permissions_lines else 1,
+        data={"writes": writes, "unknown_jobs": [p.job_id for p in unknown]},
     )
 
 
@@ -512,7 +628,7 @@ class WorkflowPermissionsFixer:
             if workflow.jobs_line is None:
                 continue
             if workflow.has_permissions:
-                found = _write_all_finding(workflow)
+                found = _write_finding(workflow, self.table)
             else:
                 found = _missing_finding(workflow, self.table)
             if found is not None:
@@ -520,7 +636,8 @@ class WorkflowPermissionsFixer:
         return findings
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
-        wanted = {f.path: f for f in findings if f.rule == "missing-permissions" and f.path}
+        rules = ("missing-permissions", "write-all", "top-level-write")
+        wanted = {f.path: f for f in findings if f.rule in rules and f.path}
         if not wanted:
             return []
         workflows, _ = load_workflows(snapshot, ctx, self.cache)
@@ -530,14 +647,18 @@ class WorkflowPermissionsFixer:
         severity = Severity.HYGIENE
         for workflow in workflows:
             finding = wanted.get(workflow.path)
-            if finding is None or workflow.has_permissions or workflow.jobs_line is None:
+            if finding is None or workflow.jobs_line is None:
                 continue
+            narrowing = finding.rule != "missing-permissions"
             try:
-                result = restrict_workflow(workflow, self.table)
+                if narrowing:
+                    result = narrow_workflow(workflow, self.table)
+                else:
+                    result = restrict_workflow(workflow, self.table)
             except EditError as exc:
                 notes.append(f"- `{workflow.path}`: left unchanged ({exc}).")
                 continue
-            notes.append(_describe(workflow.path, result))
+            notes.append(_describe(workflow.path, result, narrowed=narrowing))
             if result.text is None:
                 continue
             edits.append(FileEdit(workflow.path, "modify", result.text.encode("utf-8")))
@@ -560,9 +681,16 @@ class WorkflowPermissionsFixer:
         ]
 
 
-def _describe(path: str, result: Restriction) -> str:
+def _describe(path: str, result: Restriction, *, narrowed: bool = False) -> str:
     lines = [f"- `{path}`:"]
-    if result.top_level:
+    if narrowed and result.top_level:
+        lines.append("  - top level: write scopes removed (reads kept); `contents: read`")
+    elif narrowed:
+        lines.append(
+            "  - top level **not** narrowed: a job below cannot be reasoned about and may "
+            "rely on the write scopes it grants"
+        )
+    elif result.top_level:
         lines.append("  - top level: `contents: read` before `jobs:`")
     else:
         lines.append(
@@ -581,14 +709,15 @@ def _describe(path: str, result: Restriction) -> str:
 
 def _explanation(notes: list[str], reviewed: str) -> Explanation:
     return Explanation(
-        found="These workflows run without a `permissions:` block, so every job receives "
-        "the repository's default GITHUB_TOKEN rights (read-write on older repositories):\n\n"
-        + "\n".join(notes),
+        found="These workflows run without a `permissions:` block (every job receives the "
+        "repository's default GITHUB_TOKEN rights, read-write on older repositories) or grant "
+        "write scopes to every job at the top level:\n\n" + "\n".join(notes),
         why="A compromised dependency, action or injected script can only do what the token "
         "allows. Read-only by default, with each job's write scopes written next to it, "
         "limits that to what the job was built to do.",
-        changes="Inserts `permissions:` blocks only; every other byte of each workflow is "
-        "unchanged. Scopes come from Patchwell's table of what known actions need "
+        changes="Inserts `permissions:` blocks (and rewrites a top-level block that grants "
+        "writes: its write scopes move to the jobs that need them); every other byte of each "
+        "workflow is unchanged. Scopes come from Patchwell's table of what known actions need "
         f"(`fixers/data/action_permissions.toml`, reviewed {reviewed}) and from recognised "
         "`run:` commands (`git push` needs `contents: write`, `gh pr create` needs "
         "`pull-requests: write`).",

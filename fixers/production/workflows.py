@@ -35,6 +35,7 @@ __all__ = [
     "load_workflow",
     "load_workflows",
     "parse_yaml",
+    "replace_lines",
     "replace_scalar",
 ]
 
@@ -96,6 +97,7 @@ class Step:
     # `uses:`/`run:` present but not a plain string (a tag, a mapping): such a
     # step cannot be reasoned about, and callers must not treat it as empty.
     malformed: bool = False
+    working_directory: str | None = None
 
     @property
     def label(self) -> str:
@@ -118,6 +120,7 @@ class Job:
     # when the job is written in flow style and cannot take a block insertion.
     body_line: int | None
     body_col: int | None
+    working_directory: str | None = None  # ``defaults.run.working-directory``
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,9 @@ class Workflow:
     env: Mapping[str, str]
     jobs_line: int | None  # 0-based line of the top-level ``jobs:`` key
     indent: int  # indentation unit the file uses for nested mappings
+    # 0-based [start, end) lines of the top-level ``permissions:`` key and its block,
+    # trailing blank and comment lines excluded (they belong to what follows).
+    permissions_lines: tuple[int, int] | None = None
 
     @property
     def newline(self) -> str:
@@ -232,6 +238,7 @@ def _step(index: int, node: Any, lines: Sequence[str]) -> Step | None:
         name=_as_str(node.get("name")),
         with_refs=with_refs,
         malformed=any(k in node and not isinstance(node[k], str) for k in ("uses", "run")),
+        working_directory=_as_str(node.get("working-directory")),
     )
 
 
@@ -304,7 +311,14 @@ def _job(job_id: str, jobs: CommentedMap, node: Any, lines: Sequence[str]) -> Jo
         env=_str_map(node.get("env")),
         body_line=body_line,
         body_col=body_col,
+        working_directory=_default_directory(node),
     )
+
+
+def _default_directory(job: CommentedMap) -> str | None:
+    defaults = job.get("defaults")
+    run = defaults.get("run") if isinstance(defaults, Mapping) else None
+    return _as_str(run.get("working-directory")) if isinstance(run, Mapping) else None
 
 
 def _indent_unit(doc: CommentedMap) -> int:
@@ -347,6 +361,7 @@ def load_workflow(path: str, data: bytes) -> Workflow:
             if isinstance(job_id, str):
                 jobs.append(_job(job_id, jobs_node, node, lines))
     return Workflow(
+        permissions_lines=_key_block(doc, "permissions", lines),
         path=path,
         text=text,
         triggers=triggers,
@@ -358,6 +373,17 @@ def load_workflow(path: str, data: bytes) -> Workflow:
         jobs_line=jobs_line,
         indent=_indent_unit(doc),
     )
+
+
+def _key_block(doc: CommentedMap, key: str, lines: Sequence[str]) -> tuple[int, int] | None:
+    if key not in doc:
+        return None
+    start = doc.lc.key(key)[0]
+    after = [doc.lc.key(k)[0] for k in doc if doc.lc.key(k)[0] > start]
+    end = min(after) if after else len(lines)
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip()[:1] == "#"):
+        end -= 1
+    return start, end
 
 
 class WorkflowCache:
@@ -456,6 +482,17 @@ def insert_lines(text: str, line: int, lines: Sequence[str], newline: str) -> st
     offset = starts[line]
     block = "".join(item + newline for item in lines)
     return text[:offset] + block + text[offset:]
+
+
+def replace_lines(text: str, start: int, end: int, lines: Sequence[str], newline: str) -> str:
+    """Replace 0-based lines ``start`` (inclusive) to ``end`` (exclusive) with ``lines``."""
+    starts = _line_starts(text)
+    if not 0 <= start <= end < len(starts) + 1 or start >= len(starts):
+        raise EditError(f"lines {start + 1}-{end} are not in the file")
+    first = starts[start]
+    last = starts[end] if end < len(starts) else len(text)
+    block = "".join(item + newline for item in lines)
+    return text[:first] + block + text[last:]
 
 
 def line_text(text: str, line: int) -> str:

@@ -1,18 +1,26 @@
-"""A local fake package index (PyPI JSON API + PEP 691) and fake OSV, on 127.0.0.1.
+"""A local fake package index (PyPI JSON API, PEP 503 HTML and PEP 691 JSON simple
+pages, real distribution files) and fake OSV, on 127.0.0.1.
 
 It stands in for the outside world only: pypi.org and api.osv.dev. Tests and the
-benchmark drive Patchwell's real HTTP clients against it. It counts requests and
-answers conditional requests with ETags like the real services, and can be told
-to fail or to require credentials.
+benchmark drive Patchwell's real HTTP clients -- and the real ``uv`` -- against it.
+Every file it lists exists: wheels and sdists are built in memory from the release's
+metadata alone (``Requires-Dist``, ``Requires-Python``), so a resolver can really
+resolve against it; wheels' core metadata is served on its own (PEP 658/714). It
+counts requests, answers conditional requests with ETags like the real services,
+and can be told to fail or to require credentials.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import io
 import json
 import re
+import tarfile
 import threading
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,15 +46,71 @@ class FakeRelease:
     requires_python: str | None = None
     filenames: tuple[str, ...] = ()
     with_digests: bool = True  # False: an index that publishes no hashes
+    requires_dist: tuple[str, ...] = ()
+    #: Extra files put in the sdist (``setup.py`` that would write a marker if built).
+    sdist_files: tuple[tuple[str, str], ...] = ()
 
-    def files(self, project: str) -> list[tuple[str, str]]:
-        """(filename, sha256) -- the digest is derived from the name, deterministic."""
+    def names(self, project: str) -> tuple[str, ...]:
         stem = project.replace("-", "_")
-        names = self.filenames or (
+        return self.filenames or (
             f"{stem}-{self.version}-py3-none-any.whl",
             f"{stem}-{self.version}.tar.gz",
         )
-        return [(n, hashlib.sha256(n.encode()).hexdigest()) for n in names]
+
+    def metadata(self, project: str) -> bytes:
+        lines = ["Metadata-Version: 2.1", f"Name: {project}", f"Version: {self.version}"]
+        if self.requires_python:
+            lines.append(f"Requires-Python: {self.requires_python}")
+        lines += [f"Requires-Dist: {r}" for r in self.requires_dist]
+        return ("\n".join(lines) + "\n").encode()
+
+    def artifact(self, project: str, filename: str) -> bytes:
+        """The bytes of one distribution file (deterministic: fixed timestamps)."""
+        if filename.endswith(".whl"):
+            return _wheel(project, self.version, self.metadata(project))
+        return _sdist(project, self.version, self.metadata(project), self.sdist_files)
+
+    def files(self, project: str) -> list[tuple[str, str]]:
+        """(filename, sha256 of the real file)."""
+        return [
+            (n, hashlib.sha256(self.artifact(project, n)).hexdigest()) for n in self.names(project)
+        ]
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _wheel(project: str, version: str, metadata: bytes) -> bytes:
+    stem = project.replace("-", "_")
+    info = f"{stem}-{version}.dist-info"
+    members = {
+        f"{stem}/__init__.py": b"",
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: fakeindex\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = "".join(f"{p},{_record_hash(c)},{len(c)}\n" for p, c in members.items())
+    members[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path, content in members.items():
+            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), content)
+    return buf.getvalue()
+
+
+def _sdist(
+    project: str, version: str, metadata: bytes, extra: tuple[tuple[str, str], ...]
+) -> bytes:
+    root = f"{project.replace('-', '_')}-{version}"
+    members = [("PKG-INFO", metadata), *((p, c.encode()) for p, c in extra)]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tf:
+        for path, content in members:
+            info = tarfile.TarInfo(f"{root}/{path}")
+            info.size, info.mtime = len(content), 1577836800
+            tf.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
 
 
 @dataclass
@@ -119,6 +183,11 @@ class FakeIndex:
         self.fail_index = False
         self.json_api = True  # False: only PEP 691 (like many private indexes)
         self.credentials: tuple[str, str] | None = None
+        #: Authorization headers seen on /simple and /files (for "no credential leaks").
+        self.auth_seen: list[str | None] = []
+        #: Cache-Control max-age of simple pages (PyPI sends 600); None sends none.
+        self.simple_max_age: int | None = 600
+        self._artifacts: dict[tuple[str, str, str], bytes] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -138,6 +207,35 @@ class FakeIndex:
 
     def add_vuln(self, vuln: FakeVuln) -> None:
         self.vulns.append(vuln)
+
+    def artifact(self, project: FakeProject, rel: FakeRelease, filename: str) -> bytes:
+        """A release file's bytes, built once per index."""
+        key = (_norm(project.name), rel.version, filename)
+        with self._lock:
+            hit = self._artifacts.get(key)
+        if hit is None:
+            hit = rel.artifact(_norm(project.name), filename)
+            with self._lock:
+                self._artifacts[key] = hit
+        return hit
+
+    def digests(self, project: FakeProject, rel: FakeRelease) -> list[tuple[str, str]]:
+        return [
+            (n, hashlib.sha256(self.artifact(project, rel, n)).hexdigest())
+            for n in rel.names(_norm(project.name))
+        ]
+
+    def find_file(self, filename: str) -> tuple[FakeProject, FakeRelease] | None:
+        for project in self.projects.values():
+            for rel in project.releases:
+                if filename in rel.names(_norm(project.name)):
+                    return project, rel
+        return None
+
+    def resolver_requests(self) -> int:
+        """Requests for simple pages and files: what a resolver (uv) asks."""
+        with self._lock:
+            return sum(n for p, n in self.requests.items() if p.startswith(("/simple", "/files")))
 
     def total_requests(self) -> int:
         with self._lock:
@@ -207,7 +305,7 @@ class FakeIndex:
                     "packagetype": "bdist_wheel" if fname.endswith(".whl") else "sdist",
                     "url": f"{self.base_url}/files/{fname}",
                 }
-                for fname, digest in rel.files(_norm(project.name))
+                for fname, digest in self.digests(project, rel)
             ]
         latest = max(
             (r for r in project.releases if not r.yanked and not Version(r.version).is_prerelease),
@@ -230,7 +328,8 @@ class FakeIndex:
     def project_simple(self, project: FakeProject) -> dict[str, Any]:
         files = []
         for rel in project.releases:
-            for fname, digest in rel.files(_norm(project.name)):
+            meta = hashlib.sha256(rel.metadata(_norm(project.name))).hexdigest()
+            for fname, digest in self.digests(project, rel):
                 entry: dict[str, Any] = {
                     "filename": fname,
                     "url": f"{self.base_url}/files/{fname}",
@@ -240,6 +339,8 @@ class FakeIndex:
                 }
                 if rel.requires_python:
                     entry["requires-python"] = rel.requires_python
+                if fname.endswith(".whl"):
+                    entry["core-metadata"] = {"sha256": meta}
                 files.append(entry)
         return {
             "meta": {"api-version": "1.1"},
@@ -247,6 +348,27 @@ class FakeIndex:
             "files": files,
             "versions": [r.version for r in project.releases],
         }
+
+    def project_html(self, project: FakeProject) -> str:
+        """The PEP 503 page (what pip reads), with PEP 592/658/714 attributes."""
+        links = []
+        for rel in project.releases:
+            meta = hashlib.sha256(rel.metadata(_norm(project.name))).hexdigest()
+            for fname, digest in self.digests(project, rel):
+                href = f"{self.base_url}/files/{fname}"
+                if rel.with_digests:
+                    href += f"#sha256={digest}"
+                attrs = f'href="{html.escape(href)}"'
+                if rel.requires_python:
+                    attrs += f' data-requires-python="{html.escape(rel.requires_python)}"'
+                if rel.yanked:
+                    attrs += f' data-yanked="{html.escape(rel.yanked_reason or "")}"'
+                if fname.endswith(".whl"):
+                    attrs += f' data-core-metadata="sha256={meta}"'
+                    attrs += f' data-dist-info-metadata="sha256={meta}"'
+                links.append(f"<a {attrs}>{html.escape(fname)}</a><br/>")
+        body = "\n".join(links)
+        return f"<!DOCTYPE html>\n<html><body>\n<h1>{project.name}</h1>\n{body}\n</body></html>\n"
 
     def osv_batch_answer(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``/v1/querybatch``: per query only ids and modified times, like OSV."""
@@ -284,12 +406,15 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
             body: bytes = b"",
             ctype: str = "application/json",
             etag: str | None = None,
+            max_age: int | None = None,
         ) -> None:
             self.send_response(status)
             if body or status == 200:
                 self.send_header("Content-Type", ctype)
             if etag:
                 self.send_header("ETag", etag)
+            if max_age is not None:  # PyPI: simple pages 600 s, files a year (immutable)
+                self.send_header("Cache-Control", f"max-age={max_age}, public")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if body:
@@ -302,13 +427,15 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
             expected = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
             return self.headers.get("Authorization") == expected
 
-        def _json_document(self, doc: Any, ctype: str = "application/json") -> None:
+        def _json_document(
+            self, doc: Any, ctype: str = "application/json", max_age: int | None = None
+        ) -> None:
             body = json.dumps(doc, sort_keys=True).encode()
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             if self.headers.get("If-None-Match") == etag:
-                self._send(304, etag=etag)
+                self._send(304, etag=etag, max_age=max_age)
             else:
-                self._send(200, body, ctype, etag)
+                self._send(200, body, ctype, etag, max_age)
 
         def do_GET(self) -> None:
             self._count()
@@ -339,13 +466,31 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
                 return
             m = re.fullmatch(r"/simple/([^/]+)/?", self.path)
             if m:
+                with index._lock:
+                    index.auth_seen.append(self.headers.get("Authorization"))
                 project = index.projects.get(_norm(m.group(1)))
                 if project is None:
                     self._send(404, b'{"message": "Not Found"}')
                 elif PEP691 not in self.headers.get("Accept", ""):
-                    self._send(406, b'{"message": "only PEP 691 JSON here"}')
+                    page = index.project_html(project).encode()
+                    self._send(200, page, "text/html; charset=utf-8", max_age=index.simple_max_age)
                 else:
-                    self._json_document(index.project_simple(project), PEP691)
+                    self._json_document(
+                        index.project_simple(project), PEP691, max_age=index.simple_max_age
+                    )
+                return
+            m = re.fullmatch(r"/files/([^/]+?)(\.metadata)?", self.path)
+            if m:
+                found = index.find_file(m.group(1))
+                if found is None:
+                    self._send(404, b"")
+                    return
+                project, rel = found
+                if m.group(2):
+                    body = rel.metadata(_norm(project.name))
+                else:
+                    body = index.artifact(project, rel, m.group(1))
+                self._send(200, body, "application/octet-stream", max_age=31_536_000)
                 return
             self._send(404, b'{"message": "Not Found"}')
 

@@ -57,6 +57,7 @@ from fixers.production.facts.model import (
     read_text,
     readable_paths,
     safe_command,
+    template_marker,
     valid_env_name,
 )
 from fixers.production.facts.python import (
@@ -154,6 +155,7 @@ def _extract_facts(
     scan_render(snapshot, out)
     scan_runtimes(snapshot, out)
     all_paths = [p for p in snapshot.all_paths if not is_vendored(p)]
+    out.template_generator = template_marker(all_paths)
     for tool in conv.migration_tools:
         marker = next((p for p in all_paths if matches_any(p, tool.files)), None)
         if marker is not None:

@@ -355,13 +355,19 @@ def scan_runtimes(snapshot: Snapshot, out: Collector) -> None:
                 if m := _VERSION.search(line):
                     out.runtimes.append(Fact(f"Python {m.group(1)}", Source(path, number)))
                 break
+    if "setup.py" in snapshot.all_paths or snapshot.read("setup.py") is not None:
+        out.packaged = Source("setup.py")
     text = read_text(snapshot, "pyproject.toml")
     if text is not None:
         try:
-            requires = tomllib.loads(text).get("project", {}).get("requires-python")
+            doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             out.notes.append(Note("pyproject.toml", f"does not parse as TOML: {exc}"))
-            requires = None
+            doc = {}
+        project = doc.get("project")
+        requires = project.get("requires-python") if isinstance(project, dict) else None
+        if isinstance(project, dict) and project.get("name") and "build-system" in doc:
+            out.packaged = Source("pyproject.toml")
         if isinstance(requires, str):
             number = next(
                 (i for i, ln in enumerate(text.splitlines(), 1) if "requires-python" in ln), None

@@ -50,6 +50,9 @@ class EnvRead:
     requirement: Requirement
     origin: Origin
     production: bool = True
+    #: The code gives the variable its value itself (``os.environ.setdefault``), as
+    #: Django's ``manage.py`` does for ``DJANGO_SETTINGS_MODULE``: no deploy sets it.
+    set_by_code: bool = False
 
     @property
     def from_code(self) -> bool:
@@ -103,6 +106,16 @@ class RepoFacts:
     deploy_markers: tuple[Fact, ...] = ()
     workflows: tuple[Workflow, ...] = ()
     notes: tuple[Note, ...] = ()
+    #: ``cookiecutter.json``/``copier.yml`` or a ``{{...}}`` folder: this repository
+    #: *generates* projects; its files are templates, not a running app.
+    template_generator: Source | None = None
+    #: A package build (``[build-system]`` + ``[project]``, ``setup.py``): with nothing
+    #: that deploys, a library, whose users pick the Python and the configuration.
+    packaged: Source | None = None
+
+    @property
+    def library(self) -> bool:
+        return self.packaged is not None and not self.deploys
 
     @property
     def deploys(self) -> bool:
@@ -130,6 +143,8 @@ class RepoFacts:
 class PlatformName:
     name: str
     set_by_platform: bool
+    #: Set by CI systems (``CI``, ``GITHUB_TOKEN``): never production configuration.
+    set_by_ci: bool
     read_by: tuple[str, ...]
     sources: tuple[str, ...]
 
@@ -148,6 +163,7 @@ class Database:
     modules: tuple[str, ...]
     django_engines: tuple[str, ...]
     images: tuple[str, ...]
+    kind: str = "database"  # or "cache" (Redis: a cache or a queue, not the app's data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +217,13 @@ def conventions() -> Conventions:
         ),
         health_paths=tuple(raw["health"]["paths"]),
         databases=tuple(
-            Database(d["name"], tuple(d["modules"]), tuple(d["django-engines"]), tuple(d["images"]))
+            Database(
+                d["name"],
+                tuple(d["modules"]),
+                tuple(d["django-engines"]),
+                tuple(d["images"]),
+                d.get("kind", "database"),
+            )
             for d in raw["database"]
         ),
         migration_tools=tuple(
@@ -218,6 +240,7 @@ def platform_names() -> dict[str, PlatformName]:
         n["name"]: PlatformName(
             name=n["name"],
             set_by_platform=bool(n.get("set-by-platform", False)),
+            set_by_ci=bool(n.get("set-by-ci", False)),
             read_by=tuple(n.get("read-by", ())),
             sources=tuple(n.get("sources", ())),
         )
@@ -277,6 +300,8 @@ class Collector:
     deploy_markers: list[Fact] = field(default_factory=list)
     workflows: list[Workflow] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    template_generator: Source | None = None
+    packaged: Source | None = None
 
     def freeze(self) -> RepoFacts:
         return RepoFacts(
@@ -292,6 +317,8 @@ class Collector:
             deploy_markers=tuple(self.deploy_markers),
             workflows=tuple(self.workflows),
             notes=tuple(self.notes),
+            template_generator=self.template_generator,
+            packaged=self.packaged,
         )
 
 
@@ -318,6 +345,18 @@ def read_text(snapshot: Snapshot, path: str) -> str | None:
     if data is None or len(data) > MAX_FILE_BYTES:
         return None
     return data.decode("utf-8", errors="replace")
+
+
+_TEMPLATE_FILES = ("cookiecutter.json", "copier.yml", "copier.yaml")
+
+
+def template_marker(paths: Iterable[str]) -> Source | None:
+    """Where a repository shows it is a project generator (cookiecutter, copier)."""
+    for path in paths:
+        top = path.split("/", 1)[0]
+        if path in _TEMPLATE_FILES or ("{{" in top and "}}" in top and "/" in path):
+            return Source(path if path in _TEMPLATE_FILES else top)
+    return None
 
 
 def is_health(route: str, health_paths: Sequence[str]) -> bool:

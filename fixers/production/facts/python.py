@@ -161,11 +161,12 @@ def env_reads_in_python(
     production = is_production_path(path)
     found: list[EnvRead] = []
 
-    def add(name: str | None, line: int, requirement: Requirement) -> None:
+    def add(name: str | None, line: int, requirement: Requirement, sets: bool = False) -> None:
         if name in schemes:
             requirement = "defaulted"
         if name and valid_env_name(name):
-            found.append(EnvRead(name, Source(path, line), requirement, "python", production))
+            source = Source(path, line)
+            found.append(EnvRead(name, source, requirement, "python", production, sets))
 
     django_envs = _django_env_names(nodes, imports)
     schemes = _django_env_schemes(nodes, imports) if django_envs else frozenset()
@@ -195,7 +196,7 @@ def _python_call(
     node: ast.Call,
     imports: ImportMap,
     django_envs: frozenset[str],
-    add: Callable[[str | None, int, Requirement], None],
+    add: Callable[..., None],
 ) -> None:
     qualified = imports.resolve(node.func)
     if qualified in _ENV_GETTERS:
@@ -203,10 +204,12 @@ def _python_call(
         has_default = has_default or any(
             kw.arg in ("default", "value") and not _is_none(kw.value) for kw in node.keywords
         )
-        add(_str_arg(node, 0, "key"), node.lineno, "defaulted" if has_default else "optional")
+        requirement: Requirement = "defaulted" if has_default else "optional"
+        sets = qualified == "os.environ.setdefault" and has_default
+        add(_str_arg(node, 0, "key"), node.lineno, requirement, sets)
         return
     if qualified == "decouple.config":  # python-decouple raises when unset and no default
-        requirement: Requirement = "defaulted" if _has_kw(node, "default") else "required"
+        requirement = "defaulted" if _has_kw(node, "default") else "required"
         add(_str_arg(node), node.lineno, requirement)
         return
     func_path = dotted(node.func)
