@@ -113,7 +113,9 @@ class FixtureIndex:
         )
 
 
-_PATHISH = re.compile(rb"[A-Za-z0-9_./-]{1,200}\.(?:pem|key|crt|p12|pfx|jks|json|env|der|ppk|asc)\b")
+_PATHISH = re.compile(
+    rb"[A-Za-z0-9_./-]{1,200}\.(?:pem|key|crt|p12|pfx|jks|json|env|der|ppk|asc)\b"
+)
 _TEST_CODE = (".py", ".js", ".ts", ".jsx", ".tsx", ".mjs", ".go", ".rb", ".java", ".kt", ".rs")
 
 
@@ -132,7 +134,8 @@ def is_fixture_path(path: str, ruleset: RuleSet) -> bool:
 def fixture_index(snapshot: Snapshot, ruleset: RuleSet) -> FixtureIndex:
     memo = getattr(snapshot, "memo", None)
     if callable(memo):
-        return memo(("secrets-fixtures", id(ruleset)), lambda: FixtureIndex.build(snapshot, ruleset))
+        key = ("secrets-fixtures", id(ruleset))
+        return memo(key, lambda: FixtureIndex.build(snapshot, ruleset))
     return FixtureIndex.build(snapshot, ruleset)
 
 

@@ -301,9 +301,11 @@ def _fill(template: str, rng: random.Random) -> str:
         alphabet, n = _CLASSES[m.group(1)], int(m.group(2))
         while True:
             out = _r(rng, alphabet, n)
-            if n < 8 or not any(c.isdigit() for c in alphabet) or any(c.isdigit() for c in out):
-                if n < 8 or len(set(out)) > min(n, len(alphabet)) // 2:
-                    return out
+            if n < 8:
+                return out
+            has_digit = any(c.isdigit() for c in out) or not any(c.isdigit() for c in alphabet)
+            if has_digit and len(set(out)) > min(n, len(alphabet)) // 2:
+                return out
 
     return _SLOT.sub(slot, template)
 
