@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, matches_any
 from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.holds import Hold, holds_for
+from fixers.dependencies.installable import Checker, check_findings
 from fixers.dependencies.inventory import parse_snapshot
 from fixers.dependencies.model import (
     SOURCE_REQUIREMENTS,
@@ -34,6 +35,7 @@ from fixers.dependencies.model import (
 )
 from fixers.dependencies.policy import Policy, policy_from_options, update_type
 from fixers.dependencies.pythons import PythonTargets, lower_bound, python_targets
+from fixers.dependencies.resolution import Resolver
 from fixers.dependencies.sources import (
     ActionsCatalog,
     Advisory,
@@ -67,6 +69,7 @@ class Env:
     now: datetime
     policy: Policy
     conventions: Conventions
+    resolver: Resolver | None = None
 
 
 def env_from_context(ctx: Context) -> Env:
@@ -78,6 +81,7 @@ def env_from_context(ctx: Context) -> Env:
         now=services.clock(),
         policy=policy_from_options(ctx.options),
         conventions=load_conventions(),
+        resolver=getattr(services, "resolver", None),  # type: ignore[arg-type]
     )
 
 
@@ -138,7 +142,10 @@ def detect_parsed(
     pypi = [d for d in parsed.dependencies if d.ecosystem == "pypi" and d.managed and d.name]
     findings += _inconsistent_pins(pypi)
     findings += _unbounded(snapshot, pypi, env.conventions)
-    findings += _pypi_versions(pypi, targets, parsed.install_options, env)
+    versions = _pypi_versions(pypi, targets, parsed.install_options, env)
+    if env.resolver is not None:
+        versions = check_findings(versions, parsed, Checker(env.resolver, targets), env.policy)
+    findings += versions
     actions = [d for d in parsed.dependencies if d.ecosystem == "actions" and d.managed]
     findings += _action_findings(actions, env)
     return findings

@@ -122,9 +122,31 @@ def risks(changes: Sequence[Change]) -> str:
             )
         for note in c.left_alone:
             notes.append(f"- Left alone: {note}")
+        if c.data.get("moved_with"):
+            notes.append(
+                f"- `{c.package}` moves because `{cell(c.data['moved_with'], 80)}` {c.new} "
+                "does not install with the old version (found by resolving)."
+            )
     if not notes:
         return "- Patch or minor updates only; no Python requirement changes reported by the index."
     return "\n".join(notes)
+
+
+def install_note(changes: Sequence[Change]) -> str:
+    """What the resolver established for this PR's changes (``data["install"]``)."""
+    infos = [c.data.get("install") for c in changes if c.data.get("install")]
+    if not infos:
+        return ""
+    unchecked = [i for i in infos if i.get("status") == "unchecked"]
+    if unchecked:
+        return "Installability was **not checked**: " + cell(unchecked[0].get("message"), 300)
+    pythons = sorted({p for i in infos for p in i.get("python") or []})
+    units = sorted({u for i in infos for u in i.get("units") or []})
+    where = ", ".join(f"`{cell(u, 80)}`" for u in units[:5])
+    return (
+        f"Resolved with uv before this PR was opened: the full requirement set of {where} "
+        f"installs with these versions on Python {', '.join(pythons)}."
+    )
 
 
 def explain_pypi(changes: Sequence[Change], conv: Conventions, *, security: bool) -> Explanation:
@@ -153,6 +175,9 @@ def explain_pypi(changes: Sequence[Change], conv: Conventions, *, security: bool
         "Run the test suite on this branch (CI does). Check the release notes linked above for "
         "deprecations you use."
     )
+    checked = install_note(changes)
+    if checked:
+        verify = checked + "\n\n" + verify
     rollback = (
         "Revert this PR, or pin back:\n\n```\n"
         + "\n".join(f"{c.package}=={c.old}" for c in changes)

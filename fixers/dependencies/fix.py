@@ -17,6 +17,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from fixers.contract import Context, Explanation, FileEdit, Finding, Patch, Severity, Snapshot
+from fixers.dependencies.buckets import drift_buckets
 from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.explain import Change, explain_action, explain_pypi
 from fixers.dependencies.families import Family, family_of
@@ -244,6 +245,24 @@ def _plan(finding: Finding) -> Plan | None:
     return Plan(name=str(data["package"]), target=str(target), data=data, hashes=hashes)
 
 
+def _co_movers(finding: Finding, taken: set[str]) -> list[Plan]:
+    """Plans for the packages the resolver found must move with ``finding``'s package."""
+    moves = (finding.data.get("install") or {}).get("with") or {}
+    out = []
+    for name, version in sorted(moves.items()):
+        if name in taken:
+            continue
+        taken.add(name)
+        data = {
+            "ecosystem": "pypi",
+            "package": name,
+            "moved_with": finding.data.get("package"),
+            "update_type": None,
+        }
+        out.append(Plan(name=name, target=str(version), data=data))
+    return out
+
+
 def _change(plan: Plan) -> Change:
     return Change(
         package=plan.name,
@@ -289,11 +308,13 @@ def _security_patches(
             continue
         if policy.ignored_entirely(plan.name):
             continue
-        edits = _pypi_edits(snapshot, parsed, [plan], conv)
+        plans = [plan, *_co_movers(f, {plan.name})]
+        edits = _pypi_edits(snapshot, parsed, plans, conv)
         if not edits:
             continue
         n = len(f.data.get("advisories") or [])
         change = _change(plan)
+        changes = [change, *(_change(p) for p in plans[1:] if p.files)]
         out.append(
             Patch(
                 fixer=FIXER,
@@ -301,7 +322,7 @@ def _security_patches(
                 title=f"Fix {n} vulnerabilit{'y' if n == 1 else 'ies'} in {plan.name}: "
                 f"{change.old} → {plan.target}",
                 edits=edits,
-                explanation=explain_pypi([change], conv, security=True),
+                explanation=explain_pypi(changes, conv, security=True),
                 severity=Severity.VULNERABILITY,
                 fingerprints=(
                     f.fingerprint,
@@ -321,45 +342,6 @@ def _security_patches(
     return out
 
 
-def _bucket_keys(
-    items: Sequence[tuple[Plan, Finding]], policy: Policy
-) -> dict[str, tuple[str, str | None, Family | None]]:
-    """Per package: (patch key, group name, family) for its drift update.
-
-    A group (configured, or the defaults: development patch/minor, and runtime
-    patch/minor too once more than a handful are outdated) takes its matches. A family
-    (``boto3``/``botocore``...) whose outdated members would not all land in one group
-    gets a PR of its own, so its members are never split across PRs.
-    """
-    majors = sum(1 for _p, f in items if (f.data.get("update_type") or "major") == "major")
-    groups = policy.groups_for(len(items), majors)
-    chosen: dict[str, tuple[str, str | None, Family | None]] = {}
-    for plan, f in items:
-        group = policy.group_for(
-            plan.name,
-            f.data.get("update_type") or "major",
-            bool(f.data.get("development")),
-            groups,
-        )
-        chosen[plan.name] = (
-            (group.key, group.name, None) if group else (_key("pip", plan.name), None, None)
-        )
-    by_family: dict[str, list[str]] = defaultdict(list)
-    families: dict[str, Family] = {}
-    for name in chosen:
-        family = family_of(name, "pypi")
-        if family is not None:
-            by_family[family.name].append(name)
-            families[family.name] = family
-    for fname, names in by_family.items():
-        if len(names) < 2 or len({chosen[n][0] for n in names}) == 1:
-            continue
-        family = families[fname]
-        for n in names:
-            chosen[n] = (family.key, f"{family.name} family", family)
-    return chosen
-
-
 def _drift_patches(
     snapshot: Snapshot,
     parsed: ParseResult,
@@ -375,7 +357,7 @@ def _drift_patches(
         if _key("pip", plan.name) in secured:
             continue
         items.append((plan, f))
-    keys = _bucket_keys(items, policy)
+    keys = drift_buckets([(p.name, f) for p, f in items], policy)
     buckets: dict[str, tuple[str | None, Family | None, list[tuple[Plan, Finding]]]] = {}
     for plan, f in items:
         key, group_name, family = keys[plan.name]
@@ -383,15 +365,22 @@ def _drift_patches(
     out = []
     for key, (group_name, family, bucket) in sorted(buckets.items()):
         plans = [p for p, _f in bucket]
+        taken = {p.name for p in plans}
+        plans += [c for _p, f in bucket for c in _co_movers(f, taken)]
         edits = _pypi_edits(snapshot, parsed, plans, conv)
         done = [(p, f) for p, f in bucket if p.files]
         if not edits or not done:
             continue
         changes = [_change(p) for p, _f in done]
+        changes += [_change(p) for p in plans[len(bucket) :] if p.files]
         fps = [f.fingerprint for _p, f in done]
         for p, _f in done:
             fps += _related(findings, p.name, ("yanked-pin", "inconsistent-pins"))
-        if group_name is None:
+        if group_name is None and len(changes) > 1:
+            c = changes[0]
+            others = ", ".join(o.package for o in changes[1:])
+            title = f"Bump {c.package} from {c.old} to {c.new} (with {others})"
+        elif group_name is None:
             c = changes[0]
             title = f"Bump {c.package} from {c.old} to {c.new}"
         else:

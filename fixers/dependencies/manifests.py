@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from fixers.dependencies.conventions import Conventions
 from fixers.dependencies.model import (
@@ -161,9 +162,20 @@ def parse_pyproject(path: str, text: str, conventions: Conventions) -> ParseResu
                 _pep508(
                     path, req, index, result, source=SOURCE_PEP735, group=name, development=True
                 )
-    poetry = data.get("tool", {}).get("poetry") if isinstance(data.get("tool"), Mapping) else None
+    tool = data.get("tool") if isinstance(data.get("tool"), Mapping) else {}
+    poetry = tool.get("poetry")
     if isinstance(poetry, Mapping):
         _parse_poetry(path, poetry, index, result, conventions)
+        if poetry.get("source"):
+            result.index_settings.append((path, None, "[[tool.poetry.source]]"))
+    uv = tool.get("uv")
+    if isinstance(uv, Mapping):
+        for key in ("index", "index-url", "extra-index-url", "find-links", "sources"):
+            if key in uv:
+                result.index_settings.append((path, None, f"[tool.uv] {key}"))
+    pdm = tool.get("pdm")
+    if isinstance(pdm, Mapping) and pdm.get("source"):
+        result.index_settings.append((path, None, "[[tool.pdm.source]]"))
     return result
 
 
@@ -358,6 +370,11 @@ def parse_pipfile(path: str, text: str, conventions: Conventions) -> ParseResult
         pv = requires.get("python_full_version") or requires.get("python_version")
         if isinstance(pv, str):
             result.requires_python[path] = f">={pv}"
+    for source in data.get("source") or []:
+        url = source.get("url") if isinstance(source, Mapping) else None
+        if isinstance(url, str) and urlsplit(url).hostname not in ("pypi.org", "pypi.python.org"):
+            result.index_settings.append((path, None, "[[source]]"))
+            break
     for category, table in data.items():
         if category in ("source", "requires", "scripts", "pipenv") or not isinstance(
             table, Mapping

@@ -166,6 +166,12 @@ class ParseResult:
     #: Per requirements file, the install options pip honours there that change which
     #: release is picked (``--only-binary``, ``--prefer-binary``, ``--pre``).
     install_options: dict[str, InstallOptions] = field(default_factory=dict)
+    #: requirements file -> the files it includes, as (path, is_constraint).
+    includes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    #: Package-index settings the repository makes for itself, as (file, line, setting
+    #: name): never followed (Patchwell uses its operator's index), always reported.
+    #: The setting's value is never kept: it can hold a token.
+    index_settings: list[tuple[str, int | None, str]] = field(default_factory=list)
 
     def extend(self, other: ParseResult) -> None:
         self.dependencies.extend(other.dependencies)
@@ -173,6 +179,9 @@ class ParseResult:
         self.requires_python.update(other.requires_python)
         self.skipped.extend(other.skipped)
         self.install_options.update(other.install_options)
+        for path, targets in other.includes.items():
+            self.includes.setdefault(path, []).extend(targets)
+        self.index_settings.extend(other.index_settings)
 
 
 @dataclass(frozen=True, slots=True)

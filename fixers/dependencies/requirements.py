@@ -95,6 +95,7 @@ class FileParse:
     issues: list[ParseIssue] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     options: InstallOptions = field(default_factory=InstallOptions)
+    index_settings: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _logical_lines(text: str) -> list[_LogicalLine]:
@@ -274,6 +275,9 @@ def _parse_option(
     if option in _BINARY_OPTIONS:
         out.options = out.options.merged(_binary_option(option, value))
         return
+    if option in _INDEX_OPTIONS:
+        out.index_settings.append((line.number, option))  # the name only: values hold tokens
+        return
     if option in _GLOBAL_OPTIONS:
         return  # index and install options: not dependencies, and may carry credentials
     out.issues.append(
@@ -286,6 +290,15 @@ def _parse_option(
     )
 
 
+_INDEX_OPTIONS = (
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--no-index",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+)
 _BINARY_OPTIONS = ("--only-binary", "--no-binary", "--prefer-binary", "--pre")
 
 
@@ -341,8 +354,18 @@ def parse_requirements_tree(
             result.issues.extend(parsed[path].issues)
             if parsed[path].options != InstallOptions():
                 result.install_options[path] = parsed[path].options
+            result.index_settings += [(path, n, o) for n, o in parsed[path].index_settings]
+            edges = [
+                (target, inc.constraint)
+                for inc in parsed[path].includes
+                if not _URL.match(inc.target)
+                and (target := resolve_include(inc.source, inc.target)) is not None
+            ]
+            if edges:
+                result.includes[path] = edges
         if path in finished:
             return  # already expanded: any cycle through it was reported then (DFS colouring)
+
         for inc in parsed[path].includes:
             _follow(inc, (*stack, path))
         finished.add(path)

@@ -1,0 +1,133 @@
+"""Every PR installs: proposals resolved by the real uv against the fake index for the
+deploy Python; conflicting packages moved together, else the newest release that
+resolves, else the conflict reported (issue 13, point 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
+from fixers.dependencies import FIXER
+from fixers.dependencies.sources import simple_index_from_env, sources_from_env
+from fixers.dependencies.uvrunner import find_uv, resolver_from_env
+from tests.fakeindex.server import FakeIndex, FakeRelease
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+OLD = NOW - timedelta(days=300)
+NEW = NOW - timedelta(days=30)
+
+pytestmark = pytest.mark.skipif(find_uv({}) is None, reason="uv is not installed")
+
+
+def ctx(index: FakeIndex, tmp: Path, options: Mapping[str, Any] | None = None) -> Context:
+    env = index.env()
+    idx, adv = sources_from_env(env, cache_dir=None)
+    url, creds = simple_index_from_env(env)
+    assert url is not None
+    resolver = resolver_from_env(env, index_url=url, credentials=creds, cache_dir=tmp)
+    services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
+    return Context(services=services, options=dict(options or {}))
+
+
+def run(files: Mapping[str, str], c: Context) -> tuple[dict[str, Finding], list[Patch]]:
+    s = MemorySnapshot({k: v.encode() for k, v in files.items()})
+    findings = FIXER.detect(s, c)
+    outdated = {str(f.data["package"]): f for f in findings if f.rule == "outdated"}
+    return outdated, FIXER.fix(s, findings, c)
+
+
+def test_flask_moves_with_werkzeug_in_one_pr(fake_index: FakeIndex, tmp_path: Path) -> None:
+    fake_index.add_project(
+        "flask",
+        [
+            FakeRelease("2.3.0", OLD, requires_dist=("werkzeug>=2.3,<3",)),
+            FakeRelease("3.0.0", NEW, requires_dist=("werkzeug>=3.0",)),
+        ],
+    )
+    fake_index.add_project("werkzeug", [FakeRelease("2.3.0", OLD), FakeRelease("3.0.0", NEW)])
+    files = {
+        "requirements.txt": "flask==2.3.0\nwerkzeug==2.3.0\n",
+        "Dockerfile": "FROM python:3.9\n",
+    }
+    outdated, patches = run(files, ctx(fake_index, tmp_path))
+    assert outdated["flask"].data["install"]["status"] == "co-move"
+    assert outdated["flask"].data["install"]["with"] == {"werkzeug": "3.0.0"}
+    assert outdated["flask"].data["install"]["python"] == ["3.9"]
+    # Before this change: two PRs, each leaving pip with ResolutionImpossible.
+    assert [p.key for p in patches] == ["pip-flask"]
+    assert patches[0].edits[0].content == b"flask==3.0.0\nwerkzeug==3.0.0\n"
+    assert "(with werkzeug)" in patches[0].title
+    assert len(patches[0].fingerprints) == 2
+
+
+def test_newest_release_that_resolves_else_the_conflict(
+    fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    fake_index.add_project(
+        "app-lib",
+        [
+            FakeRelease("1.0.0", OLD),
+            FakeRelease("1.1.0", NEW, requires_dist=("helper>=1",)),
+            FakeRelease("1.2.0", NEW, requires_dist=("helper>=2",)),  # helper 2 needs 3.11
+        ],
+    )
+    fake_index.add_project(
+        "helper",
+        [FakeRelease("1.0.0", OLD), FakeRelease("2.0.0", NEW, requires_python=">=3.11")],
+    )
+    fake_index.add_project(
+        "stuck", [FakeRelease("1.0.0", OLD), FakeRelease("2.0.0", NEW, requires_dist=("nope>=9",))]
+    )
+    fake_index.add_project("nope", [FakeRelease("1.0", OLD)])
+    files = {
+        "requirements.txt": "app-lib==1.0.0\nstuck==1.0.0\n",
+        "runtime.txt": "python-3.10.12\n",
+    }
+    outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    lib = outdated["app-lib"]
+    assert lib.data["install"]["status"] == "lowered" and lib.data["target"] == "1.1.0"
+    assert "Proposing 1.1.0" in lib.message
+    stuck = outdated["stuck"]
+    assert stuck.data["install"]["status"] == "conflict" and stuck.data["target"] is None
+    assert "nope" in stuck.message
+    assert [p.key for p in patches] == ["pip-app-lib"]
+    assert patches[0].edits[0].content == b"app-lib==1.1.0\nstuck==1.0.0\n"
+    # On Python 3.11 everything resolves: the deploy Python decided it.
+    files["runtime.txt"] = "python-3.11.9\n"
+    outdated, _p = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    assert outdated["app-lib"].data["target"] == "1.2.0"
+
+
+def test_a_whole_freeze_is_one_resolution(fake_index: FakeIndex, tmp_path: Path) -> None:
+    names = [f"p{i}" for i in range(30)]
+    for n in names:
+        fake_index.add_project(n, [FakeRelease("1.0", OLD), FakeRelease("1.1", NEW)])
+    c = ctx(fake_index, tmp_path)
+    resolver = c.services.resolver
+    calls: list[Any] = []
+
+    class Counting:
+        def compile(self, request: Any) -> Any:
+            calls.append(request)
+            return resolver.compile(request)  # type: ignore[union-attr]
+
+        def lock(self, request: Any) -> Any:
+            return resolver.lock(request)  # type: ignore[union-attr]
+
+    c = Context(services=Services(**{**c.services.__dict__, "resolver": Counting()}))
+    outdated, patches = run({"requirements.txt": "".join(f"{n}==1.0\n" for n in names)}, c)
+    assert len(calls) == 1 and all(f.data["install"]["status"] == "ok" for f in outdated.values())
+    assert [p.key for p in patches] == ["group-python-dependencies"]
+
+
+def test_without_a_resolver_proposals_stand(fake_index: FakeIndex) -> None:
+    fake_index.add_project("six", [FakeRelease("1.0", OLD), FakeRelease("1.1", NEW)])
+    idx, adv = sources_from_env(fake_index.env(), cache_dir=None)
+    c = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+    outdated, patches = run({"requirements.txt": "six==1.0\n"}, c)
+    assert "install" not in outdated["six"].data and [p.key for p in patches] == ["pip-six"]
