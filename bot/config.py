@@ -28,6 +28,9 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_DATABASE_URL = "sqlite:///patchwell.db"
 #: Largest webhook body accepted (GitHub caps payloads at 25 MB).
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
+#: Default cap on webhook body bytes being received at once, over all requests (four bodies
+#: of the largest size GitHub sends): unsigned bodies cost memory before they are verified.
+DEFAULT_WEBHOOK_INFLIGHT_BYTES = 4 * MAX_WEBHOOK_BYTES
 
 T = TypeVar("T")
 
@@ -110,6 +113,7 @@ class Settings:
     rescan_interval: timedelta = timedelta(hours=24)
     bot_name: str = "patchwell"
     inline_worker: bool | None = None
+    webhook_inflight_bytes: int = DEFAULT_WEBHOOK_INFLIGHT_BYTES
     #: The merged environment, for services configured by their own variables
     #: (package index, advisories). Kept out of ``repr`` because it may hold credentials.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -169,6 +173,13 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise ValueError("expected a positive whole number")
     return int(text)
+
+
+def _byte_budget(text: str) -> int:
+    size = _positive_int(text)
+    if size < 64 * 1024:
+        raise ValueError("expected a number of bytes, at least 65536")
+    return size
 
 
 def _port(text: str) -> int:
@@ -273,6 +284,9 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         "rescan_interval": c.get("PATCHWELL_RESCAN_INTERVAL", parse_duration, timedelta(hours=24)),
         "bot_name": c.get("PATCHWELL_BOT_NAME", _choice_bot_name, "patchwell"),
         "inline_worker": c.get("PATCHWELL_INLINE_WORKER", _boolean, None),
+        "webhook_inflight_bytes": c.get(
+            "PATCHWELL_WEBHOOK_INFLIGHT_BYTES", _byte_budget, DEFAULT_WEBHOOK_INFLIGHT_BYTES
+        ),
     }
     for name in ("PATCHWELL_INDEX_URL", "PATCHWELL_OSV_URL"):
         c.get(name, _http_url)

@@ -6,9 +6,13 @@ no side effects at import time, so tests build one per test.
 ``POST /webhook``
     * over 25 MB (by ``Content-Length``) -> 413 before the body is read; a
       chunked body is cut off at the same size while reading;
-    * missing or wrong ``X-Hub-Signature-256`` -> 401, nothing stored;
+    * more body bytes being received at once, over all requests, than
+      ``PATCHWELL_WEBHOOK_INFLIGHT_BYTES`` -> 503 with ``Retry-After`` (bodies are
+      unsigned until read whole, so a stranger must not be able to fill memory);
+      a body not received within 30 s -> 408;
+    * missing or wrong ``X-Hub-Signature-256`` (``sha256=`` only) -> 401, nothing stored;
     * missing ``X-GitHub-Event`` / ``X-GitHub-Delivery`` or a body that is not
-      a JSON object -> 400;
+      a JSON object (nested too deep to parse included) -> 400;
     * ``ping`` -> 200 and dropped; an event Patchwell does not route -> 202 and
       dropped (counted as ``ignored``);
     * otherwise the delivery is stored durably as a job -> 202; a delivery id
@@ -44,6 +48,39 @@ log = logging.getLogger("patchwell.webhook")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,64}$")
+#: Events that get their own metric label; any other (unverified) header value is "other",
+#: so strangers cannot grow the label set.
+_LABELLED_EVENTS = ROUTED_EVENTS | {"ping"}
+#: How long one request may take to send its body (GitHub sends within its 10 s deadline).
+BODY_READ_SECONDS = 30
+_READ_CHUNK = 64 * 1024
+_BUSY_RETRY_AFTER = "5"
+
+
+class InFlightBytes:
+    """Webhook body bytes being received or handled at once, over all requests of one app.
+
+    A request reserves its declared ``Content-Length`` before reading anything, and a chunked
+    one reserves as bytes arrive; the reservation is held until the request is answered."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.capacity:
+            return False
+        self.used += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.used -= size
+
+
+class _BodyRefused(Exception):
+    def __init__(self, outcome: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.outcome, self.status, self.message = outcome, status, message
 
 
 @dataclass(frozen=True)
@@ -87,13 +124,14 @@ class WebhookApp:
         self.queue = queue
         self.metrics = metrics
         self.on_stored = on_stored
+        self.in_flight = InFlightBytes(settings.webhook_inflight_bytes)
 
     async def webhook(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         outcome, status, body, facts = await self._receive(request)
         elapsed = time.perf_counter() - started
         event = facts.event if facts else _safe_event(request.headers.get("X-GitHub-Event"))
-        self.metrics.deliveries.labels(event, outcome).inc()
+        self.metrics.deliveries.labels(_metric_event(event), outcome).inc()
         self.metrics.ack_seconds.observe(elapsed)
         log.info(
             "delivery %s",
@@ -111,19 +149,55 @@ class WebhookApp:
                 "duration_ms": round(elapsed * 1000, 2),
             },
         )
-        return web.json_response(body, status=status)
+        extra = {"Retry-After": _BUSY_RETRY_AFTER} if status == 503 else None
+        return web.json_response(body, status=status, headers=extra)
 
     async def _receive(self, request: web.Request) -> tuple[str, int, dict, DeliveryFacts | None]:
         if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
             return "too_large", 413, {"error": "payload larger than 25 MB"}, None
+        reserved = [0]
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return "too_large", 413, {"error": "payload larger than 25 MB"}, None
+            try:
+                raw = await self._read_body(request, reserved)
+            except _BodyRefused as refused:
+                return refused.outcome, refused.status, {"error": refused.message}, None
+            return await self._handle(request, raw)
+        finally:
+            self.in_flight.give_back(reserved[0])
+
+    async def _read_body(self, request: web.Request, reserved: list[int]) -> bytes:
+        """The body, read under the in-flight budget; ``reserved[0]`` is what this request holds."""
+        busy = _BodyRefused("busy", 503, "too many webhook bytes in flight; retry later")
+        declared = request.content_length
+        if declared is not None:
+            if not self.in_flight.take(declared):
+                raise busy
+            reserved[0] = declared
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                while chunk := await request.content.read(_READ_CHUNK):
+                    total += len(chunk)
+                    if total > MAX_WEBHOOK_BYTES:
+                        raise _BodyRefused("too_large", 413, "payload larger than 25 MB")
+                    if total > reserved[0]:
+                        if not self.in_flight.take(total - reserved[0]):
+                            raise busy
+                        reserved[0] = total
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise _BodyRefused("body_timeout", 408, "body not received in time") from None
+        return b"".join(chunks)
+
+    async def _handle(
+        self, request: web.Request, raw: bytes
+    ) -> tuple[str, int, dict, DeliveryFacts | None]:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if "x-hub-signature-256" not in headers:
-            # gidgethub would fall back to the weaker SHA-1 header; we require SHA-256.
-            return "bad_signature", 401, {"error": "missing X-Hub-Signature-256"}, None
+        if not headers.get("x-hub-signature-256", "").startswith("sha256="):
+            # gidgethub would fall back to the weaker SHA-1 header, and would accept a
+            # ``sha1=`` digest in this one: we require SHA-256.
+            return "bad_signature", 401, {"error": "X-Hub-Signature-256 must be sha256=..."}, None
         headers.pop("x-hub-signature", None)
         try:
             gidgethub.sansio.validate_event(
@@ -148,7 +222,7 @@ class WebhookApp:
             )
         except gidgethub.BadRequest:
             return "bad_request", 400, {"error": "unsupported content type"}, None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return "bad_request", 400, {"error": "body is not valid JSON"}, None
         if not isinstance(event.data, dict):
             return "bad_request", 400, {"error": "body is not a JSON object"}, None
@@ -210,6 +284,10 @@ class WebhookApp:
 
 def _safe_event(value: str | None) -> str:
     return value if value and _EVENT_NAME.match(value) else "unknown"
+
+
+def _metric_event(name: str) -> str:
+    return name if name in _LABELLED_EVENTS else "other"
 
 
 def _safe_delivery(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.scan.state import StoredFinding
 from fixers.contract import Severity, SkippedFile
+from fixers.local import SkipReason
 from fixers.repo_config import ConfigProblem
 
 CHECK_NAME = "patchwell"
@@ -23,6 +24,7 @@ ANNOTATIONS_PER_REQUEST = 50
 #: GitHub caps output.summary and output.text at 65,535 characters.
 MAX_OUTPUT_CHARS = 65_000
 MAX_SUMMARY_ROWS = 200
+MAX_NAMED_SKIPS = 20
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ def render_summary(report: CheckReport) -> str:
         reasons = Counter(s.reason for s in report.skipped)
         lines += ["### Not scanned", ""]
         lines += [f"- {n} file(s): {reason}" for reason, n in sorted(reasons.items())]
+        # Files too large to read are named: what they hold went unchecked (a leaked key
+        # in one would otherwise pass as a clean scan).
+        large = [s.path for s in report.skipped if s.reason == SkipReason.TOO_LARGE]
+        lines += [f"  - `{_cell(p)}`" for p in large[:MAX_NAMED_SKIPS]]
+        if len(large) > MAX_NAMED_SKIPS:
+            lines.append(f"  - …and {len(large) - MAX_NAMED_SKIPS} more")
         lines.append("")
     if report.errors:
         lines += ["### Errors", ""] + [f"- {_cell(e)}" for e in report.errors] + [""]

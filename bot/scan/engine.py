@@ -304,7 +304,10 @@ class ScanEngine:
             changed = await snapshot.contents_snapshot(
                 self.gh, o, r, head, diff.changed, changed=diff.changed
             )
-            config = await snapshot.read_file(self.gh, o, r, CONFIG_PATH, head)
+            try:
+                config = await snapshot.read_file(self.gh, o, r, CONFIG_PATH, head)
+            except snapshot.FileTooLarge:
+                config = None  # as the tarball path sees it: a skipped file (over 1 MiB)
             return None, changed, _text(config)
         full = await snapshot.tarball_snapshot(self.gh, self.clients, o, r, head)
         changed_only = None

@@ -103,8 +103,28 @@ async def tarball_snapshot(
     )
 
 
-async def read_file(gh, owner: str, repo: str, path: str, ref: str) -> bytes | None:
-    """One file at ``ref`` through the contents API, or ``None`` when absent."""
+class FileTooLarge(Exception):
+    """A file over the snapshot's per-file limit: skipped (and said so), never read as empty."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(f"{path}: {size} bytes")
+        self.path, self.size = path, size
+
+
+async def read_file(
+    gh,
+    owner: str,
+    repo: str,
+    path: str,
+    ref: str,
+    *,
+    max_bytes: int = DEFAULT_LIMITS.max_file_bytes,
+) -> bytes | None:
+    """One file at ``ref`` through the contents API, or ``None`` when absent.
+
+    The contents API's JSON has no content for files over 1 MB (``encoding: "none"``); those
+    are read through the blob API (up to 100 MB), or -- over ``max_bytes`` -- raise
+    :class:`FileTooLarge` without being downloaded."""
     try:
         item = await gh.getitem(
             "/repos/{owner}/{repo}/contents/{+path}{?ref}",
@@ -113,10 +133,34 @@ async def read_file(gh, owner: str, repo: str, path: str, ref: str) -> bytes | N
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) == 404:
             return None
+        if int(exc.status_code) == 403 and "too large" in str(exc).lower():
+            raise FileTooLarge(path, -1) from None  # over 100 MB: GitHub serves it no more
         raise
     if not isinstance(item, dict) or item.get("type") != "file":
         return None
-    return base64.b64decode(item.get("content") or "")
+    size = item.get("size")
+    if isinstance(size, int) and size > max_bytes:
+        raise FileTooLarge(path, size)
+    if item.get("encoding") == "base64":
+        data = base64.b64decode(item.get("content") or "")
+    elif item.get("encoding") == "none" or (size and not item.get("content")):
+        data = await _read_blob(gh, owner, repo, str(item.get("sha")))
+    else:
+        raise ValueError(f"{path}: unexpected contents encoding")  # never scan it as empty
+    if len(data) > max_bytes:
+        raise FileTooLarge(path, len(data))
+    return data
+
+
+async def _read_blob(gh, owner: str, repo: str, sha: str) -> bytes:
+    blob = await gh.getitem(
+        "/repos/{owner}/{repo}/git/blobs/{sha}", {"owner": owner, "repo": repo, "sha": sha}
+    )
+    content = blob.get("content") if isinstance(blob, dict) else None
+    encoding = blob.get("encoding") if isinstance(blob, dict) else None
+    if not isinstance(content, str) or encoding not in ("base64", "utf-8"):
+        raise ValueError(f"blob {sha[:12]}: unexpected answer")
+    return base64.b64decode(content) if encoding == "base64" else content.encode()
 
 
 async def contents_snapshot(
@@ -137,12 +181,14 @@ async def contents_snapshot(
         if reason is not None:
             skipped.append(SkippedFile(path, reason))
             continue
-        content = await read_file(gh, owner, repo, path, sha)
+        try:
+            content = await read_file(gh, owner, repo, path, sha, max_bytes=limits.max_file_bytes)
+        except FileTooLarge:
+            skipped.append(SkippedFile(path, SkipReason.TOO_LARGE))
+            continue
         if content is None:
             continue
-        if len(content) > limits.max_file_bytes:
-            skipped.append(SkippedFile(path, SkipReason.TOO_LARGE))
-        elif is_binary(content):
+        if is_binary(content):
             skipped.append(SkippedFile(path, SkipReason.BINARY))
         else:
             files[path] = content

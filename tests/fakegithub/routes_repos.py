@@ -26,6 +26,11 @@ def get_repo(state: FakeState, req: Req) -> Reply:
 
 # --- contents ------------------------------------------------------------------------------
 
+#: GitHub's contents API inlines files up to 1 MB in its JSON form (``encoding: "none"`` and
+#: empty ``content`` above that); the blob API serves up to 100 MB.
+CONTENTS_API_MAX_BYTES = 1_000_000
+BLOB_API_MAX_BYTES = 100 * 1_000_000
+
 
 def get_contents(state: FakeState, req: Req) -> Reply:
     repo = req.the_repo
@@ -46,6 +51,19 @@ def get_contents(state: FakeState, req: Req) -> Reply:
         return Reply(body=items)
     item = _content_item(state, repo, ref, path, entry.sha, False)
     data = store.blobs[entry.sha]
+    if len(data) > CONTENTS_API_MAX_BYTES:
+        # Like GitHub: the JSON form has no content for 1-100 MB files (the raw media type or
+        # the blob API has it); past 100 MB the endpoint refuses.
+        if len(data) > BLOB_API_MAX_BYTES:
+            raise ApiError(
+                403,
+                "This API returns blobs up to 100 MB in size. The requested blob is too large "
+                "to fetch via the API, but you can always clone the repository via Git to "
+                "obtain it.",
+                errors=[{"resource": "Blob", "field": "data", "code": "too_large"}],
+            )
+        item |= {"content": "", "encoding": "none"}
+        return Reply(body=item)
     item |= {"content": shapes.b64_lines(data), "encoding": "base64"}
     return Reply(body=item)
 
