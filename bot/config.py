@@ -113,6 +113,10 @@ class Settings:
     rescan_interval: timedelta = timedelta(hours=24)
     bot_name: str = "patchwell"
     inline_worker: bool | None = None
+    #: Content-creating requests per installation: (writes, seconds) windows and the pause
+    #: between two writes (GitHub: 80/min, 500/h, "at least one second"; see bot/budget.py).
+    write_windows: tuple[tuple[int, float], ...] = ((60, 60.0), (450, 3600.0))
+    write_interval: float = 1.0
     webhook_inflight_bytes: int = DEFAULT_WEBHOOK_INFLIGHT_BYTES
     #: The merged environment, for services configured by their own variables
     #: (package index, advisories). Kept out of ``repr`` because it may hold credentials.
@@ -173,6 +177,30 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise ValueError("expected a positive whole number")
     return int(text)
+
+
+def parse_write_windows(text: str) -> tuple[tuple[int, float], ...]:
+    """``"60/1m,450/1h"`` -> ((60, 60.0), (450, 3600.0)): at most N writes per duration."""
+    windows = []
+    for part in text.split(","):
+        count, slash, duration = part.strip().partition("/")
+        if not slash or not count.strip().isdigit() or int(count) <= 0:
+            raise ValueError("expected writes/duration pairs such as 60/1m,450/1h")
+        windows.append((int(count), parse_duration(duration).total_seconds()))
+    return tuple(windows)
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number of seconds ({low:g} to {high:g})") from None
+        if not low <= value <= high:  # also refuses nan and inf
+            raise ValueError(f"expected a number of seconds ({low:g} to {high:g})")
+        return value
+
+    return parse
 
 
 def _byte_budget(text: str) -> int:
@@ -284,6 +312,10 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         "rescan_interval": c.get("PATCHWELL_RESCAN_INTERVAL", parse_duration, timedelta(hours=24)),
         "bot_name": c.get("PATCHWELL_BOT_NAME", _choice_bot_name, "patchwell"),
         "inline_worker": c.get("PATCHWELL_INLINE_WORKER", _boolean, None),
+        "write_windows": c.get(
+            "PATCHWELL_WRITE_LIMITS", parse_write_windows, ((60, 60.0), (450, 3600.0))
+        ),
+        "write_interval": c.get("PATCHWELL_WRITE_INTERVAL", _seconds(0, 60), 1.0),
         "webhook_inflight_bytes": c.get(
             "PATCHWELL_WEBHOOK_INFLIGHT_BYTES", _byte_budget, DEFAULT_WEBHOOK_INFLIGHT_BYTES
         ),

@@ -15,6 +15,7 @@ from typing import Any
 import gidgethub
 import gidgethub.sansio
 
+from bot.budget import Writer
 from bot.errors import TransientError
 from bot.github import GitHubClients, as_transient
 from bot.handlers import router as default_router
@@ -88,4 +89,6 @@ class JobRunner:
             return None
         if (job.event, job.action) in _NO_TOKEN_ACTIONS:
             return None
-        return await self.clients.installation_client(job.installation_id)
+        return await self.clients.installation_client(
+            job.installation_id, writer=Writer(f"job-{job.id}")
+        )

@@ -21,3 +21,12 @@ class TransientError(Exception):
 
 class ConfigError(Exception):
     """Start-up configuration is missing or malformed (message names variables, never values)."""
+
+
+class Deferred(TransientError):
+    """Not a failure: the job gives its worker slot back and runs again in ``retry_after`` s.
+
+    Raised when a job would only wait (its installation's write budget is paused or busy, or a
+    job that owes a check run is waiting behind it). The queue requeues it without counting an
+    attempt; its work is idempotent, so running it again later finishes what it started.
+    """

@@ -11,6 +11,11 @@
   payloads, which would bypass the base URL.
 * GETs that repeat are conditional: an ETag cache per installation turns a
   repeated read into a 304, which GitHub does not count against the rate limit.
+* Content-creating requests (POST/PATCH/PUT/DELETE) of an installation client go through the
+  installation's write budget (:mod:`bot.budget`, shared by every process through the
+  database): one at a time, paced under GitHub's secondary limits, by priority. A write GitHub
+  still refuses for going too fast pauses the whole installation and is sent again after the
+  pause (nothing was written); reads wait out a pause too.
 * Failures are classified once, here: :func:`as_transient` tells the job queue
   which ones to retry (5xx, timeouts, 429, secondary rate limits -- which
   gidgethub 6 raises as a plain ``BadRequest`` -- and exhausted primary limits).
@@ -19,12 +24,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import gidgethub
@@ -32,6 +40,7 @@ import gidgethub.aiohttp
 import gidgethub.apps
 from cachetools import LRUCache
 
+from bot.budget import WRITE_METHODS, PacedWrites, WriteBudget, Writer
 from bot.errors import TransientError
 from bot.metrics import Metrics
 
@@ -44,6 +53,8 @@ TOKEN_REFRESH_MARGIN = 5 * 60
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 #: Entries kept per installation in the conditional-request cache.
 ETAG_CACHE_SIZE = 500
+#: A write refused for going too fast is sent again (after the pause) at most this many times.
+MAX_LIMITED_RESENDS = 3
 
 
 class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
@@ -54,12 +65,69 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         session: aiohttp.ClientSession,
         *args: Any,
         metrics: Metrics | None = None,
+        pacer: PacedWrites | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(session, *args, **kwargs)
         self._metrics = metrics
+        self._pacer = pacer
+
+    async def before_read(self) -> None:
+        """Wait out a pause of this installation (for downloads made outside gidgethub)."""
+        if self._pacer is not None:
+            await self._pacer.budget.before_read(self._pacer.installation_id)
 
     async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        pacer = self._pacer
+        if pacer is None:
+            return await self._send(method, url, headers, body)
+        if method.upper() not in WRITE_METHODS:
+            await pacer.budget.before_read(pacer.installation_id)
+            response = await self._send(method, url, headers, body)
+            with contextlib.suppress(Exception):  # bookkeeping must not fail a good read
+                await pacer.budget.observe(pacer.installation_id, response[1])
+            return response
+        return await self._paced_write(pacer, method, url, headers, body)
+
+    async def _paced_write(
+        self,
+        pacer: PacedWrites,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        path = urlsplit(url).path
+        data = _json_object(body) if "/check-runs" in path else None
+        for attempt in range(MAX_LIMITED_RESENDS + 1):
+            slot = await pacer.acquire(method.upper(), path, data)
+            if self._metrics is not None:
+                self._metrics.write_wait_seconds.observe(slot.waited)
+            try:
+                response = await self._send(method, url, headers, body)
+            except BaseException:
+                await self._release(pacer, slot)  # the write may have reached GitHub: counted
+                raise
+            status, response_headers, data_out = response
+            pause = await self._release(
+                pacer, slot, status=status, headers=response_headers, body=data_out
+            )
+            if pause is None or attempt == MAX_LIMITED_RESENDS:
+                return response
+            # GitHub refused it for going too fast, so nothing was written: send it again
+            # once the installation's pause is over (acquire waits, or hands the job back).
+        raise AssertionError("unreachable")
+
+    async def _release(self, pacer: PacedWrites, slot: Any, **outcome: Any) -> float | None:
+        try:
+            return await pacer.budget.release(slot, **outcome)
+        except Exception as exc:  # the database is away: the slot frees itself in seconds
+            log.warning("could not release the write slot: %s", type(exc).__name__)
+            return None
+
+    async def _send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         try:
@@ -78,6 +146,14 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     def _count(self, method: str, status: str) -> None:
         if self._metrics is not None:
             self._metrics.github_calls.labels(method, status).inc()
+
+
+def _json_object(body: bytes) -> Mapping[str, Any] | None:
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    return data if isinstance(data, Mapping) else None
 
 
 def as_transient(exc: BaseException, *, now: float | None = None) -> TransientError | None:
@@ -192,11 +268,13 @@ class GitHubClients:
         auth: AppAuth,
         base_url: str,
         metrics: Metrics | None = None,
+        budget: WriteBudget | None = None,
     ) -> None:
         self._session = session
         self._auth = auth
         self._base_url = base_url
         self._metrics = metrics
+        self._budget = budget
         self._etags: dict[int, LRUCache] = {}
         self._bot_login: str | None = None
 
@@ -220,9 +298,16 @@ class GitHubClients:
             self._session, USER_AGENT, base_url=self._base_url, metrics=self._metrics
         )
 
-    async def installation_client(self, installation_id: int) -> PatchwellGitHubAPI:
+    async def installation_client(
+        self, installation_id: int, *, writer: Writer | None = None
+    ) -> PatchwellGitHubAPI:
+        """A client for one installation; with a budget, its writes are paced (``writer``
+        names the job and says when it should hand its slot back)."""
         token = await self._auth.installation_token(self.app_client(), installation_id)
         cache = self._etags.setdefault(installation_id, LRUCache(maxsize=ETAG_CACHE_SIZE))
+        pacer = (
+            PacedWrites(self._budget, installation_id, writer) if self._budget is not None else None
+        )
         return PatchwellGitHubAPI(
             self._session,
             USER_AGENT,
@@ -230,6 +315,7 @@ class GitHubClients:
             cache=cache,
             base_url=self._base_url,
             metrics=self._metrics,
+            pacer=pacer,
         )
 
     async def download(self, gh: PatchwellGitHubAPI, path: str, *, max_bytes: int) -> bytes:
@@ -238,6 +324,7 @@ class GitHubClients:
         GitHub answers with a redirect to a short-lived signed URL; aiohttp
         follows it and drops our Authorization header if the host changes.
         """
+        await gh.before_read()
         url = gidgethub.sansio.format_url(path, {}, base_url=self._base_url)
         headers = {
             "authorization": f"token {gh.oauth_token}",

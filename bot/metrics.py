@@ -53,5 +53,44 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.oldest_queued_seconds = Gauge(
+            "patchwell_queue_oldest_queued_seconds",
+            "Age of the oldest job that is due and still waiting to run (read at scrape time).",
+            registry=self.registry,
+        )
+        self.write_wait_seconds = Histogram(
+            "patchwell_github_write_wait_seconds",
+            "Time a write waited for its installation's write budget (this process).",
+            buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 60),
+            registry=self.registry,
+        )
+        self.write_pauses = Counter(
+            "patchwell_github_write_pauses",
+            "Installations paused after GitHub refused a write as too fast, by reason"
+            " (this process).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.budget_remaining = Gauge(
+            "patchwell_write_budget_remaining",
+            "Writes left right now in the tightest window of the busiest installation.",
+            registry=self.registry,
+        )
+        self.budget_paused = Gauge(
+            "patchwell_write_budget_paused_installations",
+            "Installations whose writes are paused now (all processes, from the database).",
+            registry=self.registry,
+        )
+        self.budget_pauses = Gauge(
+            "patchwell_write_budget_pauses",
+            "Pauses recorded in the database since it was created (all processes).",
+            registry=self.registry,
+        )
+        self.budget_waiting = Gauge(
+            "patchwell_write_budget_waiting",
+            "Writes waiting for their installation's turn now (all processes).",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

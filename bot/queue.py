@@ -12,10 +12,12 @@ API (all async; ``queue = JobQueue(db)`` after ``await migrate(db)``)::
     await queue.retry_later(job_id, worker_id, error, delay_seconds) -> bool
     await queue.bury(job_id, worker_id, error) -> bool                # state "dead"
     await queue.release(job_id, worker_id) -> bool    # hand back unfinished (graceful stop)
+    await queue.defer(job_id, worker_id, reason, delay_seconds) -> bool  # wait, not an attempt
     await queue.list_jobs(states=("queued", "running", "dead"), limit=100) -> list[Job]
     await queue.get(job_id) -> Job | None
     await queue.retry(job_id) -> bool                 # dead/queued -> queued now, attempts 0
     await queue.depth() -> dict[str, int]             # every state, for /metrics
+    await queue.oldest_queued_age() -> float          # seconds the oldest due job has waited
     await queue.purge_done(older_than: float) -> int  # seconds; also old delivery ids
     await queue.close()                               # drain pending enqueue_delivery calls
 
@@ -74,7 +76,7 @@ _CLAIM_RACE_RETRIES = 5
 _JOB_COLUMNS = (
     "id, kind, delivery_id, event, action, installation_id, repository, payload, state,"
     " attempts, max_attempts, run_at, lease_owner, lease_expires_at, last_error,"
-    " created_at, updated_at, finished_at, dedupe_key"
+    " created_at, updated_at, finished_at, dedupe_key, deferrals"
 )
 
 
@@ -101,6 +103,7 @@ class Job:
     updated_at: float
     finished_at: float | None
     dedupe_key: str | None
+    deferrals: int = 0  # times it handed its slot back to wait (not attempts)
 
     def payload_json(self) -> Any:
         """The payload parsed as JSON (raises ``ValueError`` on a malformed body)."""
@@ -433,6 +436,17 @@ class JobQueue:
             (self.now(),),
         )
 
+    async def defer(self, job_id: int, worker_id: str, reason: str, delay_seconds: float) -> bool:
+        """Requeue a job that would only wait (GitHub's limits): the attempt does not count."""
+        return await self._owned_update(
+            job_id,
+            worker_id,
+            "state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
+            " deferrals = deferrals + 1, run_at = ?, last_error = ?",
+            (self.now() + max(0.0, delay_seconds), bound_error(f"deferred: {reason}")),
+        )
+
     # ------------------------------------------------------------------ operators
 
     async def get(self, job_id: int) -> Job | None:
@@ -480,6 +494,14 @@ class JobQueue:
         ):
             counts[str(state)] = int(count)
         return counts
+
+    async def oldest_queued_age(self) -> float:
+        """Seconds the oldest due job has waited to run (0 when none is waiting)."""
+        now = self.now()
+        row = await self.db.fetchone(
+            "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND run_at <= ?", (now,)
+        )
+        return max(0.0, now - float(row[0])) if row and row[0] is not None else 0.0
 
     async def purge_done(self, older_than: float) -> int:
         """Delete done jobs finished, and delivery ids received, more than ``older_than`` s ago.

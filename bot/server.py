@@ -27,6 +27,7 @@ no side effects at import time, so tests build one per test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -118,12 +119,14 @@ class WebhookApp:
         queue: Any,
         metrics: Metrics,
         on_stored: Callable[[], None] | None = None,
+        budget: Any = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.queue = queue
         self.metrics = metrics
         self.on_stored = on_stored
+        self.budget = budget
         self.in_flight = InFlightBytes(settings.webhook_inflight_bytes)
 
     async def webhook(self, request: web.Request) -> web.Response:
@@ -279,7 +282,22 @@ class WebhookApp:
             depth = {}
         for state in ("queued", "running", "done", "dead"):
             self.metrics.queue_depth.labels(state).set(depth.get(state, 0))
+        await self._queue_and_budget_gauges()
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def _queue_and_budget_gauges(self) -> None:
+        """Read at scrape time from the database, so they hold for every process."""
+        with contextlib.suppress(Exception):  # a scrape during a database outage still answers
+            self.metrics.oldest_queued_seconds.set(await self.queue.oldest_queued_age())
+        if self.budget is None:
+            return
+        with contextlib.suppress(Exception):
+            overview = await self.budget.overview()
+            if overview.lowest_remaining is not None:
+                self.metrics.budget_remaining.set(overview.lowest_remaining)
+            self.metrics.budget_paused.set(overview.paused)
+            self.metrics.budget_pauses.set(overview.pauses)
+            self.metrics.budget_waiting.set(overview.waiting)
 
 
 def _safe_event(value: str | None) -> str:
@@ -302,10 +320,11 @@ def create_app(
     metrics: Metrics,
     on_stored: Callable[[], None] | None = None,
     background: list[Callable[[web.Application], Awaitable[None]]] | None = None,
+    budget: Any = None,
 ) -> web.Application:
     """The aiohttp application. ``background`` holds cleanup-context style tasks
     (the inline worker) that start and stop with the app."""
-    handlers = WebhookApp(settings, db, queue, metrics, on_stored)
+    handlers = WebhookApp(settings, db, queue, metrics, on_stored, budget)
     # aiohttp enforces client_max_size while reading bodies without Content-Length.
     app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
     app.router.add_post("/webhook", handlers.webhook)

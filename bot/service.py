@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.budget import BudgetLimits, Window, WriteBudget
 from bot.config import Settings, load_database_url, load_settings, mask_url
 from bot.db import Database
 from bot.dispatch import JobRunner
@@ -42,6 +43,17 @@ class Parts:
     db: Database
     queue: JobQueue
     metrics: Metrics
+    budget: WriteBudget
+
+
+def write_budget(settings: Settings, db: Database, metrics: Metrics) -> WriteBudget:
+    limits = BudgetLimits(
+        windows=tuple(Window(n, seconds) for n, seconds in settings.write_windows),
+        interval=settings.write_interval,
+    )
+    return WriteBudget(
+        db, limits, on_pause=lambda reason: metrics.write_pauses.labels(reason).inc()
+    )
 
 
 #: The process's parts, reachable from the app (for operators' tooling and tests).
@@ -82,8 +94,9 @@ async def open_parts(environ: Mapping[str, str]) -> AsyncIterator[Parts]:
         settings.database_url, auto_migrate=settings.database.dialect == "sqlite"
     )
     queue = JobQueue(db)
+    metrics = Metrics()
     try:
-        yield Parts(settings, db, queue, Metrics())
+        yield Parts(settings, db, queue, metrics, write_budget(settings, db, metrics))
     finally:
         await queue.close()  # answers every delivery still waiting for its commit
         await db.close()
@@ -94,7 +107,9 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
     """A worker with its own GitHub session, stopped (gracefully) on exit."""
     async with new_session() as session:
         auth = AppAuth(parts.settings.app_id, parts.settings.private_key.reveal())
-        clients = GitHubClients(session, auth, parts.settings.github_api_url, parts.metrics)
+        clients = GitHubClients(
+            session, auth, parts.settings.github_api_url, parts.metrics, budget=parts.budget
+        )
         runner = JobRunner(
             db=parts.db,
             clients=clients,
@@ -159,6 +174,7 @@ async def build_app(
         db=parts.db,
         queue=parts.queue,
         metrics=parts.metrics,
+        budget=parts.budget,
         # An in-process worker starts on a stored delivery at once instead of at its next poll.
         on_stored=lambda: [w.wake() for w in workers] and None,
         background=[lifetime],

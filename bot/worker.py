@@ -15,6 +15,9 @@ Usage::
 * raises :class:`bot.errors.TransientError` -> retried after a full-jitter exponential backoff
   (``rng.uniform(0, min(max_backoff, base_backoff * 2 ** (attempt - 1)))``), and never sooner
   than the error's ``retry_after``; after ``job.max_attempts`` attempts -> ``dead``;
+* raises :class:`bot.errors.Deferred` -> queued again in its ``retry_after`` seconds, the
+  attempt not counted (it only had to wait for GitHub's limits); past ``MAX_DEFERRALS`` a
+  deferral counts as a transient failure, so a job cannot wait forever unseen;
 * raises anything else -> ``dead`` at once with ``"<ExceptionType>: <message>"``.
 
 Error text is scrubbed of anything token-shaped (:func:`scrub_secrets`) and bounded before
@@ -27,7 +30,8 @@ then cancelled and released back to the queue (the attempt does not count).
 
 Each finished job logs one line on logger ``patchwell.worker`` with ``extra`` fields job_id,
 kind, event, action, installation, repository, outcome, duration_ms, attempt, and calls
-``on_job_done(job, outcome, duration_s)`` (outcome: done | retry | dead | lost | released).
+``on_job_done(job, outcome, duration_s)`` (outcome: done | retry | deferred | dead | lost |
+released).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bot.errors import TransientError
+from bot.errors import Deferred, TransientError
 from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
 
 __all__ = ["Worker", "backoff_delay", "scrub_secrets"]
@@ -51,6 +55,8 @@ __all__ = ["Worker", "backoff_delay", "scrub_secrets"]
 log = logging.getLogger("patchwell.worker")
 
 JobObserver = Callable[[Job, str, float], None]
+#: Deferrals of one job before further ones count as attempts.
+MAX_DEFERRALS = 200
 
 # Token shapes our own errors could quote (GitHub tokens, JWTs, auth headers, URL passwords).
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -207,22 +213,16 @@ class Worker:
                     await work
                 outcome = "released"
                 await self._settle(self.queue.release(job.id, owner))
-        except TransientError as exc:
-            error = _describe(exc)
-            if job.attempts >= job.max_attempts:
-                outcome = "dead"
-                error = f"gave up after {job.attempts} attempts; last: {error}"
-                await self._settle(self.queue.bury(job.id, owner, error))
+        except Deferred as exc:
+            if job.deferrals >= MAX_DEFERRALS:
+                outcome, error = await self._transient(job, owner, exc)
             else:
-                outcome = "retry"
-                delay = backoff_delay(
-                    job.attempts,
-                    self.rng,
-                    base=self.base_backoff,
-                    cap=self.max_backoff,
-                    retry_after=exc.retry_after,
+                outcome, error = "deferred", _describe(exc)
+                await self._settle(
+                    self.queue.defer(job.id, owner, exc.reason, exc.retry_after or 1.0)
                 )
-                await self._settle(self.queue.retry_later(job.id, owner, error, delay))
+        except TransientError as exc:
+            outcome, error = await self._transient(job, owner, exc)
         except Exception as exc:
             outcome = "dead"
             error = _describe(exc)
@@ -231,6 +231,23 @@ class Worker:
             if not await self._settle(self.queue.complete(job.id, owner)):
                 outcome = "lost"
         self._report(job, outcome, time.monotonic() - started, error)
+
+    async def _transient(self, job: Job, owner: str, exc: TransientError) -> tuple[str, str]:
+        """Retry later with backoff, or bury after the last attempt; (outcome, error)."""
+        error = _describe(exc)
+        if job.attempts >= job.max_attempts:
+            error = f"gave up after {job.attempts} attempts; last: {error}"
+            await self._settle(self.queue.bury(job.id, owner, error))
+            return "dead", error
+        delay = backoff_delay(
+            job.attempts,
+            self.rng,
+            base=self.base_backoff,
+            cap=self.max_backoff,
+            retry_after=exc.retry_after,
+        )
+        await self._settle(self.queue.retry_later(job.id, owner, error, delay))
+        return "retry", error
 
     async def _settle(self, update: Awaitable[bool]) -> bool:
         """Record a job's outcome; a failure here leaves the lease to expire and retry."""

@@ -32,6 +32,10 @@ def patchwell_env(tmp_path, rsa_private_key_pem) -> dict[str, str]:
         # Nothing listens here: tests without the fake GitHub must not reach GitHub at all.
         "PATCHWELL_GITHUB_API_URL": "http://127.0.0.1:9",
         "PATCHWELL_JOB_LEASE_SECONDS": "2",
+        # Writes are paced through the budget, but not slowed: tests that are about GitHub's
+        # limits set their own (and turn the fake GitHub's on).
+        "PATCHWELL_WRITE_INTERVAL": "0",
+        "PATCHWELL_WRITE_LIMITS": "100000/1m",
         # Package index and advisories: nothing listens here either (tests that need
         # them start the fake index from tests/fakeindex).
         "PATCHWELL_INDEX_URL": "http://127.0.0.1:9/pypi",

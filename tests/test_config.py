@@ -60,6 +60,27 @@ def test_every_problem_named_in_one_message(tmp_path: Path) -> None:
         assert value not in message
 
 
+def test_write_budget_settings(rsa_private_key_pem: str) -> None:
+    defaults = load_settings(base_env(rsa_private_key_pem), dotenv_path=None)
+    assert defaults.write_windows == ((60, 60.0), (450, 3600.0))  # under GitHub's 80/min, 500/h
+    assert defaults.write_interval == 1.0  # GitHub: at least one second between writes
+    tuned = load_settings(
+        base_env(rsa_private_key_pem)
+        | {"PATCHWELL_WRITE_LIMITS": "30/1m, 200/1h", "PATCHWELL_WRITE_INTERVAL": "2.5"},
+        dotenv_path=None,
+    )
+    assert (tuned.write_windows, tuned.write_interval) == (((30, 60.0), (200, 3600.0)), 2.5)
+    for name, bad in (
+        ("PATCHWELL_WRITE_LIMITS", "lots"),
+        ("PATCHWELL_WRITE_LIMITS", "0/1m"),
+        ("PATCHWELL_WRITE_LIMITS", "60/forever"),
+        ("PATCHWELL_WRITE_INTERVAL", "-1"),
+        ("PATCHWELL_WRITE_INTERVAL", "nan"),
+    ):
+        with pytest.raises(ConfigError, match=f"{name} is malformed"):
+            load_settings(base_env(rsa_private_key_pem) | {name: bad}, dotenv_path=None)
+
+
 def test_missing_key_named_when_neither_form_given(rsa_private_key_pem: str) -> None:
     env = base_env(rsa_private_key_pem)
     del env["PATCHWELL_PRIVATE_KEY"]

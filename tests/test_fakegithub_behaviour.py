@@ -445,6 +445,40 @@ async def test_secondary_rate_limit_and_429(client: Client, fake_github: FakeGit
     assert fake_github.pulls(OWNER, NAME) == []  # the refused request did nothing
 
 
+async def test_content_creation_limits_per_installation(
+    client: Client, fake_github: FakeGitHub
+) -> None:
+    """GitHub's 80/min and 500/h, here 3 per 2 s and 5 per 6 s: the same rule, faster."""
+    for n in range(4):  # off by default: a test not about limits is never refused
+        assert (await client.call("POST", f"{REPO}/issues", {"title": f"free {n}"})).status == 201
+    fake_github.set_content_limits(per_minute=3, per_hour=5, minute=2, hour=6)
+    other = await client.call(  # a second token of the same installation shares the budget
+        "POST",
+        f"/app/installations/{INSTALLATION}/access_tokens",
+        auth=f"Bearer {app_jwt(fake_github)}",
+    )
+    tokens = [client.token, other.body["token"]]
+    for n in range(3):
+        client.token = tokens[n % 2]
+        assert (await client.call("POST", f"{REPO}/issues", {"title": f"t{n}"})).status == 201
+    refused = await client.call("POST", f"{REPO}/issues", {"title": "too fast"})
+    assert refused.status == 403
+    assert "secondary rate limit" in refused.body["message"]
+    assert refused.body["documentation_url"].endswith("#about-secondary-rate-limits")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2
+    assert (await client.call("GET", REPO)).status == 200  # reads are not content
+    await asyncio.sleep(int(refused.headers["Retry-After"]))
+    for n in range(2):
+        assert (await client.call("POST", f"{REPO}/issues", {"title": f"u{n}"})).status == 201
+    hourly = await client.call("POST", f"{REPO}/issues", {"title": "over the hour"})
+    assert hourly.status == 403 and int(hourly.headers["Retry-After"]) >= 2
+    titles = [i["title"] for i in fake_github.issues(OWNER, NAME)]
+    assert "too fast" not in titles and "over the hour" not in titles  # refused: nothing made
+    assert fake_github.refused_writes(INSTALLATION) == 2
+    assert len(fake_github.writes(INSTALLATION)) == 4 + 3 + 1 + 2 + 1
+    assert fake_github.max_writes_in_flight(INSTALLATION) == 1
+
+
 async def test_primary_rate_limit(client: Client, fake_github: FakeGitHub) -> None:
     fake_github.inject_rate_limit_exhausted("GET", r"^/repos/acme/shop$", reset_in=120)
     got = await client.call("GET", REPO)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.db import Database
-from bot.errors import TransientError
+from bot.errors import Deferred, TransientError
 from bot.migrate import migrate
 from bot.queue import Job, JobQueue
 from bot.worker import Worker, backoff_delay, scrub_secrets
@@ -174,6 +174,34 @@ async def test_transient_error_retries_with_backoff_then_dies(
     assert job.last_error == (
         "gave up after 3 attempts; last: TransientError: github 502 on attempt 3"
     )
+
+
+async def test_a_deferred_job_waits_without_spending_attempts(
+    queue: JobQueue, clock: Clock
+) -> None:
+    """GitHub's limits make a job wait many times; it still has all its attempts after."""
+    job_id = await add(queue, max_attempts=2)
+    runs: list[int] = []
+
+    async def run_job(job: Job) -> None:
+        runs.append(job.attempts)
+        if len(runs) <= 3:
+            raise Deferred("installation paused", retry_after=60)
+
+    worker = Worker(queue, run_job, poll_interval=0.02, rng=TopRng())
+    for deferrals in (1, 2, 3):
+
+        async def deferred(n: int = deferrals) -> bool:
+            job = await queue.get(job_id)
+            return job.state == "queued" and job.deferrals == n
+
+        await run_worker_until(worker, deferred, f"deferral {deferrals}")
+        job = await queue.get(job_id)
+        assert (job.attempts, job.run_at) == (0, clock() + 60)
+        assert job.last_error == "deferred: installation paused"
+        clock.advance(60)
+    await run_worker_until(worker, state_is(queue, job_id, "done"), "job done")
+    assert runs == [1, 1, 1, 1]  # every run was the first attempt
 
 
 async def test_other_exceptions_bury_at_once_without_leaking_tokens(queue: JobQueue) -> None:

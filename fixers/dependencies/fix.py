@@ -19,9 +19,11 @@ from packaging.version import InvalidVersion, Version
 from fixers.contract import Context, Explanation, FileEdit, Finding, Patch, Severity, Snapshot
 from fixers.dependencies.buckets import drift_buckets
 from fixers.dependencies.conventions import Conventions, load_conventions
+from fixers.dependencies.detect import targets_of
 from fixers.dependencies.explain import Change, explain_action, explain_pypi
 from fixers.dependencies.families import Family, family_of
 from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.lockfix import lock_edits
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
 from fixers.dependencies.model import (
     SOURCE_PIPFILE,
@@ -35,7 +37,9 @@ from fixers.dependencies.model import (
     encode_manifest,
 )
 from fixers.dependencies.policy import Policy, policy_from_options
+from fixers.dependencies.pythons import PythonTargets
 from fixers.dependencies.requirements import parse_requirements_text
+from fixers.dependencies.resolution import Resolver
 from fixers.dependencies.workflows import is_sha, parse_workflow
 
 FIXER = "dependencies"
@@ -279,14 +283,42 @@ def _change(plan: Plan) -> Change:
 # --------------------------------------------------------------------------- entry point
 
 
+@dataclass(frozen=True, slots=True)
+class Locking:
+    """What lock updates need: the resolver service and the Pythons to compile for."""
+
+    resolver: Resolver | None
+    targets: PythonTargets
+
+    def finish(
+        self,
+        snapshot: Snapshot,
+        parsed: ParseResult,
+        edits: tuple[FileEdit, ...],
+        plans: Sequence[Plan],
+        explanation: Explanation,
+    ) -> tuple[tuple[FileEdit, ...], Explanation]:
+        """The patch's edits with its lock files brought along, and the PR text about them."""
+        changes = {p.name: p.target for p in plans if p.files}
+        outcome = lock_edits(snapshot, parsed, edits, changes, self.resolver, self.targets)
+        if not outcome.notes:
+            return tuple(outcome.edits), explanation
+        notes = "\n".join(f"- {n}" for n in outcome.notes)
+        changed = explanation.changes + "\n\n#### Lock files\n\n" + notes
+        return tuple(outcome.edits), replace(explanation, changes=changed)
+
+
 def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
     policy = policy_from_options(ctx.options)
     conv = load_conventions()
     parsed = parse_snapshot(snapshot, conv, ctx.ignored)
     mine = [f for f in findings if f.fixer == FIXER]
-    patches = _security_patches(snapshot, parsed, mine, policy, conv)
+    locking = Locking(
+        getattr(ctx.services, "resolver", None), targets_of(snapshot, parsed, ctx.ignored)
+    )
+    patches = _security_patches(snapshot, parsed, mine, policy, conv, locking)
     secured = {p.key for p in patches}
-    patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured)
+    patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured, locking)
     patches += _action_patches(snapshot, parsed, mine, conv)
     return patches
 
@@ -301,6 +333,7 @@ def _security_patches(
     findings: Sequence[Finding],
     policy: Policy,
     conv: Conventions,
+    locking: Locking,
 ) -> list[Patch]:
     out = []
     for f in findings:
@@ -315,6 +348,9 @@ def _security_patches(
         n = len(f.data.get("advisories") or [])
         change = _change(plan)
         changes = [change, *(_change(p) for p in plans[1:] if p.files)]
+        edits, explanation = locking.finish(
+            snapshot, parsed, edits, plans, explain_pypi(changes, conv, security=True)
+        )
         out.append(
             Patch(
                 fixer=FIXER,
@@ -322,7 +358,7 @@ def _security_patches(
                 title=f"Fix {n} vulnerabilit{'y' if n == 1 else 'ies'} in {plan.name}: "
                 f"{change.old} → {plan.target}",
                 edits=edits,
-                explanation=explain_pypi(changes, conv, security=True),
+                explanation=explanation,
                 severity=Severity.VULNERABILITY,
                 fingerprints=(
                     f.fingerprint,
@@ -349,6 +385,7 @@ def _drift_patches(
     policy: Policy,
     conv: Conventions,
     secured: set[str],
+    locking: Locking,
 ) -> list[Patch]:
     items: list[tuple[Plan, Finding]] = []
     for f in findings:
@@ -390,6 +427,7 @@ def _drift_patches(
         explanation = explain_pypi(changes, conv, security=False)
         if family is not None:
             explanation = _with_family_note(explanation, family)
+        edits, explanation = locking.finish(snapshot, parsed, edits, plans, explanation)
         out.append(
             Patch(
                 fixer=FIXER,

@@ -87,12 +87,12 @@ def allowed(holds: Iterable[Hold], version: Version) -> bool:
     return all(h.allows(version) for h in holds)
 
 
-def line_comment(text: str, line: int) -> str | None:
-    """The ``#`` comment ending physical line ``line`` (1-based) of a TOML/INI file.
+def line_comment(lines: list[str], line: int) -> str | None:
+    """The ``#`` comment ending physical line ``line`` (1-based) of a TOML/INI file
+    (``lines``: the file split once by the caller).
 
     A ``#`` inside a quoted string is skipped; bounded like every parse of repository text.
     """
-    lines = text.splitlines()
     if not 0 < line <= len(lines):
         return None
     body = lines[line - 1][:2000]

@@ -158,7 +158,11 @@ class Checker:
         return tuple(str(v) for v in self.targets.checked) or (DEFAULT_PYTHON,)
 
     def _resolve(
-        self, unit: Unit, lines: Sequence[str], prefs: Mapping[str, str] | None = None
+        self,
+        unit: Unit,
+        lines: Sequence[str],
+        prefs: Mapping[str, str] | None = None,
+        refresh: Sequence[str] = (),
     ) -> tuple[ResolveResult, dict[str, str]]:
         """Resolve ``lines`` for every checked Python; the pins of the last resolution."""
         files = [("requirements.in", ("\n".join(lines) + "\n").encode())]
@@ -179,6 +183,7 @@ class Checker:
                 output="resolved.txt" if prefs else None,
                 constraints=constraints,
                 python_version=python,
+                refresh=tuple(sorted(refresh)),
                 only_binary=tuple(sorted(unit.options.only_binary)),
                 no_binary=tuple(sorted(unit.options.no_binary)),
                 prerelease=unit.options.pre,
@@ -214,7 +219,7 @@ class Checker:
 
     def together(self, unit: Unit, proposals: Mapping[str, str]) -> ResolveResult:
         changes = {n: f"=={v}" for n, v in proposals.items()}
-        return self._resolve(unit, self.lines(unit, changes))[0]
+        return self._resolve(unit, self.lines(unit, changes), refresh=sorted(proposals))[0]
 
     def one(
         self,

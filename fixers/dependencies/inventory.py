@@ -110,14 +110,15 @@ def parse_snapshot(
 def _with_comments(snapshot: Snapshot, deps: list[Dependency]) -> list[Dependency]:
     """Attach the line comment (holds like ``# pyup: < 6.1``) to TOML/INI declarations;
     the requirements parser attaches its own."""
-    texts: dict[str, str | None] = {}
+    texts: dict[str, list[str] | None] = {}
     out = []
     for d in deps:
         if d.comment is None and d.line and d.source != SOURCE_REQUIREMENTS:
             if d.file not in texts:
-                texts[d.file] = _text(snapshot, d.file)
-            text = texts[d.file]
-            comment = line_comment(text, d.line) if text is not None else None
+                text = _text(snapshot, d.file)
+                texts[d.file] = text.splitlines() if text is not None else None
+            lines = texts[d.file]
+            comment = line_comment(lines, d.line) if lines is not None else None
             if comment is not None:
                 d = dataclasses.replace(d, comment=comment)
         out.append(d)

@@ -29,6 +29,9 @@ class CompileRequest:
     python_version: str
     output: str | None = None
     upgrade: tuple[str, ...] = ()
+    #: Names whose index pages must be fetched fresh (the proposed releases may be newer
+    #: than uv's cached copy of the page).
+    refresh: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
     generate_hashes: bool = False
     only_binary: tuple[str, ...] = ()

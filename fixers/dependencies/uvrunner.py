@@ -188,6 +188,8 @@ class UvResolver:
             args += ["-c", c]
         for spec in request.upgrade:
             args += ["--upgrade-package", spec]
+        for name in request.refresh:
+            args += ["--refresh-package", name]
         for name in request.only_binary:
             args += ["--only-binary", name]
         for name in request.no_binary:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import secrets
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from tests.fakegithub.auth import (
     repo_for_token,
     verify_app_jwt,
 )
+from tests.fakegithub.limits import WRITE_METHODS, retry_after_header
 from tests.fakegithub.state import (
     ApiError,
     Call,
@@ -238,14 +240,21 @@ def _error_response(error: ApiError) -> web.Response:
     return json_response(error.status, error.body(), error.headers)
 
 
-def _bucket_key(creds: Credentials) -> str:
+def _token_installation(state: FakeState, creds: Credentials) -> int | None:
+    token = state.tokens.get(creds.value) if creds.kind == "token" else None
+    return token.installation_id if token is not None else None
+
+
+def _bucket_key(state: FakeState, creds: Credentials) -> str:
     if creds.kind == "token":
-        return f"token:{creds.value}"
+        # GitHub counts an installation's requests together, whichever of its tokens made them
+        installation_id = _token_installation(state, creds)
+        return f"installation:{installation_id}" if installation_id else f"token:{creds.value}"
     return "app" if creds.kind == "jwt" else "anonymous"
 
 
 def rate_bucket(state: FakeState, creds: Credentials) -> RateBucket:
-    key = _bucket_key(creds)
+    key = _bucket_key(state, creds)
     bucket = state.buckets.get(key)
     if bucket is None or bucket.reset_at <= now():
         limit = ANONYMOUS_LIMIT if key == "anonymous" else state.rate_limit
@@ -330,6 +339,7 @@ def _middleware(state: FakeState) -> Any:
                     query=dict(request.query),
                     status=response.status,
                     auth=creds.kind,
+                    installation_id=_token_installation(state, creds),
                 )
             )
         return response
@@ -354,7 +364,22 @@ async def _respond(
         return response
     if bucket.remaining <= 0 and not codeload and request.path != "/rate_limit":
         return _rate_exhausted(creds, rate)
-    response = await _run(state, handler, request)
+    writer = _token_installation(state, creds) if request.method in WRITE_METHODS else None
+    if writer is not None:
+        with state.lock:
+            wait = state.ledger.admit(writer, request.method, request.path, now())
+            if wait is None:
+                state.ledger.started(writer)
+        if wait is not None:
+            return _content_limited(request_id, wait, rate)
+    try:
+        if state.latency is not None:  # GitHub's own time to answer (a realistic 50-150 ms)
+            await _sleep_unless_reset(state, random.uniform(*state.latency))
+        response = await _run(state, handler, request)
+    finally:
+        if writer is not None:
+            with state.lock:
+                state.ledger.finished(writer)
     response = _apply_etag(request, response)
     with state.lock:
         # a 304 and the rate-limit endpoint itself do not count against the limit, like GitHub
@@ -375,6 +400,15 @@ async def _sleep_unless_reset(state: FakeState, delay: float) -> None:
         if left <= 0:
             return
         await asyncio.sleep(min(left, 0.05))
+
+
+def _content_limited(request_id: str, wait: float, rate: dict[str, str]) -> web.Response:
+    """GitHub's answer to too much content too fast: 403, "secondary rate limit", Retry-After."""
+    body = {
+        "message": SECONDARY_LIMIT_MESSAGE.format(request_id=request_id),
+        "documentation_url": SECONDARY_LIMIT_DOCS,
+    }
+    return json_response(403, body, rate | {"Retry-After": retry_after_header(wait)})
 
 
 def _rate_exhausted(creds: Credentials, rate: dict[str, str]) -> web.Response:

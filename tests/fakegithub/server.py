@@ -29,6 +29,7 @@ from tests.fakegithub import (
 )
 from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
+from tests.fakegithub.limits import ContentLimits, Write
 from tests.fakegithub.routes_issues import add_comment
 from tests.fakegithub.state import (
     PERMISSION_LEVELS,
@@ -187,6 +188,44 @@ class FakeGitHub:
         with self.state.lock:
             self.state.rate_limit = limit
             self.state.buckets.clear()
+
+    def set_content_limits(
+        self,
+        per_minute: int = 80,
+        per_hour: int = 500,
+        *,
+        minute: float = 60.0,
+        hour: float = 3600.0,
+    ) -> None:
+        """Enforce GitHub's content-creation limits per installation (see ``limits.py``).
+
+        ``minute``/``hour`` shorten the windows to run GitHub's ratios faster in a test.
+        """
+        with self.state.lock:
+            self.state.ledger.limits = ContentLimits(per_minute, per_hour, minute, hour)
+            self.state.ledger.recent.clear()
+
+    def set_latency(self, low: float, high: float) -> None:
+        """Every answer takes between ``low`` and ``high`` seconds, like GitHub's do."""
+        with self.state.lock:
+            self.state.latency = (low, high)
+
+    def writes(self, installation_id: int | None = None) -> list[Write]:
+        """Every content write the fake saw (admitted and refused), oldest first."""
+        with self.state.lock:
+            return [
+                w
+                for w in self.state.ledger.writes
+                if installation_id is None or w.installation_id == installation_id
+            ]
+
+    def refused_writes(self, installation_id: int | None = None) -> int:
+        return sum(1 for w in self.writes(installation_id) if w.refused)
+
+    def max_writes_in_flight(self, installation_id: int) -> int:
+        """The most writes of one installation the fake was serving at the same moment."""
+        with self.state.lock:
+            return self.state.ledger.max_in_flight.get(installation_id, 0)
 
     @property
     def tokens_issued(self) -> int:

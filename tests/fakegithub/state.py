@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakegithub.gitobjects import Commit, ObjectStore, Signature, three_way_merge
+from tests.fakegithub.limits import WriteLedger
 
 PERMISSION_LEVELS = ("admin", "maintain", "write", "triage", "read", "none")
 DEFAULT_TOKEN_LIFETIME = 3600.0
@@ -209,6 +210,7 @@ class Call:
     query: dict[str, str]
     status: int
     auth: str  # "jwt" | "token" | "none" | "invalid"
+    installation_id: int | None = None  # whose token made the call (None: not a valid token)
 
 
 @dataclass
@@ -269,6 +271,8 @@ class FakeState:
     app_slug: str = APP_SLUG  # GET /app's slug; the app's writes are by "<slug>[bot]"
     manifest_codes: dict[str, Any] = field(default_factory=dict)  # code -> PendingApp
     created_apps: dict[int, dict[str, Any]] = field(default_factory=dict)  # from manifests
+    ledger: WriteLedger = field(default_factory=WriteLedger)  # content writes and their limits
+    latency: tuple[float, float] | None = None  # seconds each answer takes (low, high)
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -292,6 +296,8 @@ class FakeState:
             ):
                 table.clear()
             self.calls.clear()
+            self.ledger.clear()
+            self.latency = None
             self.injections.clear()
             self.internal_errors.clear()
 

@@ -1,0 +1,172 @@
+"""Lock files in the same PR, by the real tool: uv.lock and pip-compile/uv-compiled
+requirements re-done with uv against the fake index, only the moved packages changing;
+Poetry/PDM/Pipenv locks reported with the command to run (issue 13, point 1)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fixers.contract import Context, MemorySnapshot, Patch, Services
+from fixers.dependencies import FIXER
+from fixers.dependencies.resolution import CompileRequest, LockRequest
+from fixers.dependencies.sources import simple_index_from_env, sources_from_env
+from fixers.dependencies.uvrunner import UvResolver, find_uv, resolver_from_env
+from tests.fakeindex.server import FakeIndex, FakeRelease
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+OLD = NOW - timedelta(days=300)
+NEW = NOW - timedelta(days=30)
+PYPROJECT = (
+    '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+    'dependencies = [\n    "flask==2.3.0",\n    "six>=1.0",\n]\n'
+)
+
+pytestmark = pytest.mark.skipif(find_uv({}) is None, reason="uv is not installed")
+
+
+@pytest.fixture
+def index(fake_index: FakeIndex) -> FakeIndex:
+    fake_index.add_project(
+        "flask",
+        [
+            FakeRelease("2.3.0", OLD, requires_dist=("werkzeug>=2.3,<3",)),
+            FakeRelease("3.0.0", NEW, requires_dist=("werkzeug>=3.0",)),
+        ],
+    )
+    fake_index.add_project("werkzeug", [FakeRelease("2.3.0", OLD), FakeRelease("3.0.0", NEW)])
+    fake_index.add_project("six", [FakeRelease("1.16.0", OLD), FakeRelease("1.17.0", NEW)])
+    return fake_index
+
+
+def resolver_for(index: FakeIndex, tmp: Path) -> UvResolver:
+    url, creds = simple_index_from_env(index.env())
+    assert url is not None
+    resolver = resolver_from_env(index.env(), index_url=url, credentials=creds, cache_dir=tmp)
+    assert resolver is not None
+    return resolver
+
+
+def as_of_old(index: FakeIndex) -> list[tuple[str, FakeRelease]]:
+    """Hide the new releases (the repository's lock was made before they existed). Use a
+    resolver with a cache of its own meanwhile: uv keeps index pages for their max-age."""
+    hidden = []
+    for name, project in index.projects.items():
+        for rel in [r for r in project.releases if r.uploaded == NEW]:
+            project.releases.remove(rel)
+            hidden.append((name, rel))
+    return hidden
+
+
+def restore(index: FakeIndex, hidden: list[tuple[str, FakeRelease]]) -> None:
+    for name, rel in hidden:
+        index.projects[name].releases.append(rel)
+
+
+def run(index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]) -> list[Patch]:
+    idx, adv = sources_from_env(index.env(), cache_dir=None)
+    services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
+    ctx = Context(services=services, options={"groups": []})
+    snapshot = MemorySnapshot(dict(files))
+    return FIXER.fix(snapshot, FIXER.detect(snapshot, ctx), ctx)
+
+
+def changed_lines(before: bytes, after: bytes) -> list[str]:
+    diff = difflib.unified_diff(before.decode().splitlines(), after.decode().splitlines(), n=0)
+    return [ln for ln in diff if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+
+
+def test_uv_lock_moves_only_the_bumped_package(index: FakeIndex, tmp_path: Path) -> None:
+    resolver = resolver_for(index, tmp_path / "pr")
+    hidden = as_of_old(index)
+    maker = resolver_for(index, tmp_path / "before")
+    made = maker.lock(LockRequest(files=(("pyproject.toml", PYPROJECT.encode()),)))
+    assert made.ok, made.message
+    restore(index, hidden)
+    lock = made.outputs["uv.lock"]
+    files = {"pyproject.toml": PYPROJECT.encode(), "uv.lock": lock}
+    (patch,) = run(index, resolver, files)
+    edits = {e.path: e.content or b"" for e in patch.edits}
+    assert set(edits) == {"pyproject.toml", "uv.lock"}
+    new_lock = edits["uv.lock"].decode()
+    assert 'name = "flask"\nversion = "3.0.0"' in new_lock
+    assert 'name = "werkzeug"\nversion = "3.0.0"' in new_lock  # dragged along by flask
+    assert 'name = "six"\nversion = "1.16.0"' in new_lock  # never a full relock
+    assert not any("six" in ln for ln in changed_lines(lock, edits["uv.lock"]))
+    check = LockRequest(
+        files=(("pyproject.toml", edits["pyproject.toml"]), ("uv.lock", edits["uv.lock"])),
+        check=True,
+    )
+    assert resolver.lock(check).ok  # `uv lock --check`, the real tool, on the PR's files
+    assert "`uv.lock` was updated with `uv lock --upgrade-package`" in patch.explanation.markdown()
+    # Without a resolver the lock is left and the PR says exactly what to run.
+    (patch,) = run(index, None, files)
+    assert [e.path for e in patch.edits] == ["pyproject.toml"]
+    assert "uv lock --upgrade-package flask" in patch.explanation.markdown()
+
+
+def compiled_files(index: FakeIndex, tmp: Path, header: str | None) -> dict[str, bytes]:
+    hidden = as_of_old(index)
+    resolver = resolver_for(index, tmp / "before")
+    command = "uv pip compile requirements.in -o requirements.txt --generate-hashes"
+    made = resolver.compile(
+        CompileRequest(
+            files=(("requirements.in", b"flask\nsix\n"),),
+            inputs=("requirements.in",),
+            output="requirements.txt",
+            python_version="3.11",
+            generate_hashes=True,
+            header_command=command,
+        )
+    )
+    restore(index, hidden)
+    assert made.ok, made.message
+    text = made.outputs["requirements.txt"].decode()
+    if header is not None:
+        text = header + text.split("\n", 2)[2]
+    return {"requirements.in": b"flask\nsix\n", "requirements.txt": text.encode()}
+
+
+PIP_TOOLS_HEADER = (
+    "#\n# This file is autogenerated by pip-compile with Python 3.11\n"
+    "# by the following command:\n#\n"
+    "#    pip-compile --generate-hashes --output-file=requirements.txt requirements.in\n#\n"
+)
+
+
+@pytest.mark.parametrize("header", [None, PIP_TOOLS_HEADER], ids=["uv", "pip-compile"])
+def test_compiled_requirements_are_recompiled_with_their_options(
+    index: FakeIndex, tmp_path: Path, header: str | None
+) -> None:
+    resolver = resolver_for(index, tmp_path / "pr")
+    files = compiled_files(index, tmp_path, header)
+    before = files["requirements.txt"]
+    patches = run(index, resolver, files)
+    flask = next(p for p in patches if p.key == "pip-flask")
+    after = next(e.content for e in flask.edits if e.path == "requirements.txt")
+    assert after is not None
+    changed = changed_lines(before, after)
+    # flask and werkzeug (which flask 3 needs) with their new hashes; nothing else.
+    assert changed and all("flask" in ln or "werkzeug" in ln or "--hash" in ln for ln in changed)
+    assert "+flask==3.0.0 \\" in changed and "+werkzeug==3.0.0 \\" in changed
+    assert after.decode().startswith(before.decode().split("flask==")[0])  # header kept
+    assert b"six==1.16.0" in after
+    assert "re-compiled with `uv pip compile`" in flask.explanation.markdown()
+
+
+def test_other_lock_tools_are_reported_with_the_command(index: FakeIndex, tmp_path: Path) -> None:
+    poetry = (
+        '[tool.poetry]\nname = "app"\nversion = "0.1.0"\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.10"\nsix = "1.16.0"\n'
+    )
+    files = {"pyproject.toml": poetry.encode(), "poetry.lock": b"# poetry\n"}
+    (patch,) = run(index, resolver_for(index, tmp_path), files)
+    text = patch.explanation.markdown()
+    assert "`poetry.lock` was **not updated**" in text and "`poetry update --lock six`" in text
+    files = {"Pipfile": b'[packages]\nsix = "==1.16.0"\n', "Pipfile.lock": b"{}"}
+    (patch,) = run(index, resolver_for(index, tmp_path), files)
+    assert "`pipenv upgrade six`" in patch.explanation.markdown()
