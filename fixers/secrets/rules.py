@@ -25,8 +25,8 @@ REVOCATION_FILE = DATA_DIR / "revocation.toml"
 # Keyword-anchored rules (`anchor` + `value` in the data): the provider's name somewhere in
 # the assigned identifier, an assignment operator of any common language, the value.
 _ANCHOR_NAME = r"[A-Za-z0-9_.-]{0,40}"
-_ANCHOR_OP = r"""["'\]]?[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[ \t'"`=]{0,5}"""
-_ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|\\[nr]|$)"""
+_ANCHOR_OP = r"""["'\]]?[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
 
 
 def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
@@ -201,6 +201,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
                 "secret_groups": [1],
                 "keywords": [a.lower() for a in raw["anchor"]],
                 "contextual": True,
+                "extra_lines": 1,  # `<apiToken>` on one line, the value on the next
                 **raw,
             }
         ci = bool(raw.get("case_insensitive", False))

@@ -289,6 +289,7 @@ _CLASSES = {
     "b32": B32,
     "alnumlower": string.ascii_lowercase + string.digits,
     "alnumupper": string.ascii_uppercase + string.digits,
+    "bech": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",  # bech32, upper-case (age keys)
 }
 _SLOT = re.compile(r"\{([A-Za-z0-9]+):([0-9]+)\}")
 
