@@ -331,8 +331,8 @@ def _pin_edits(snapshot: Snapshot, parsed, plan, current: str) -> list[FileEdit]
 
 
 def _nearest_release(d: Diagnosis, inp: HealInput) -> Remedy:
-    from fixers.dependencies.detect import candidates, nearest_release
     from fixers.dependencies.model import normalize
+    from fixers.dependencies.releases import candidates, nearest_release
 
     name, broken = d.groups.get("name", ""), d.groups.get("version", "")
     if inp.services.index is None:
@@ -378,8 +378,8 @@ def _installed_files(inp: HealInput) -> list[str]:
 
 def _add_distribution(d: Diagnosis, inp: HealInput) -> Remedy:
     from fixers.dependencies.add import add_requirement, declared
-    from fixers.dependencies.detect import nearest_release
     from fixers.dependencies.model import normalize
+    from fixers.dependencies.releases import nearest_release
 
     module = d.groups.get("module", "")
     table = inp.modules or default_modules()

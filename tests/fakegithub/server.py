@@ -26,6 +26,7 @@ from tests.fakegithub import (
     routes_issues,
     routes_pulls,
     routes_repos,
+    routes_reviews,
     shapes,
 )
 from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
@@ -160,6 +161,7 @@ class FakeGitHub:
             + routes_git.ROUTES
             + routes_checks.ROUTES  # before repos: ".../commits/{ref}/check-runs" is more specific
             + routes_repos.ROUTES
+            + routes_reviews.ROUTES  # before pulls: ".../pulls/comments/{id}" is more specific
             + routes_pulls.ROUTES
             + routes_issues.ROUTES
             + routes_actions.ROUTES
@@ -682,6 +684,20 @@ class FakeGitHub:
         with self.state.lock:
             repo = self._repo(owner, name)
             return routes_actions.job_json(self.state, repo, self.state.workflow_jobs[job_id])
+
+    def review_comments(self, owner: str, name: str, number: int) -> list[dict[str, Any]]:
+        """Comments on diff lines of pull request ``number`` (suggestions live there)."""
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            found = sorted(
+                (
+                    c
+                    for c in self.state.review_comments.values()
+                    if c.repo == repo.key and c.pull_number == number
+                ),
+                key=lambda c: c.id,
+            )
+            return [routes_reviews.review_json(self.state, repo, c) for c in found]
 
     def expire_log_urls(self) -> None:
         """Every job-log download URL handed out so far stops working (403)."""

@@ -315,6 +315,7 @@ class FakeState:
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
     workflow_jobs: dict[int, WorkflowJob] = field(default_factory=dict)
     log_tickets: dict[str, LogTicket] = field(default_factory=dict)
+    review_comments: dict[int, Any] = field(default_factory=dict)  # routes_reviews
     #: how long a job-log download URL works (GitHub: about a minute)
     log_url_lifetime: float = 60.0
     calls: list[Call] = field(default_factory=list)
@@ -348,6 +349,7 @@ class FakeState:
                 self.workflow_runs,
                 self.workflow_jobs,
                 self.log_tickets,
+                self.review_comments,
                 self.buckets,
                 self.user_ids,
                 self.manifest_codes,
