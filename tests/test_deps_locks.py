@@ -13,10 +13,11 @@ import pytest
 
 from fixers.contract import Context, MemorySnapshot, Patch, Services
 from fixers.dependencies import FIXER
+from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import CompileRequest, LockRequest
 from fixers.dependencies.sources import simple_index_from_env, sources_from_env
 from fixers.dependencies.uvrunner import UvResolver, find_uv, resolver_from_env
-from tests.fakeindex.server import FakeIndex, FakeRelease
+from tests.fakeindex.server import FakeIndex, FakeRelease, FakeVuln
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 OLD = NOW - timedelta(days=300)
@@ -170,3 +171,65 @@ def test_other_lock_tools_are_reported_with_the_command(index: FakeIndex, tmp_pa
     files = {"Pipfile": b'[packages]\nsix = "==1.16.0"\n', "Pipfile.lock": b"{}"}
     (patch,) = run(index, resolver_for(index, tmp_path), files)
     assert "`pipenv upgrade six`" in patch.explanation.markdown()
+
+
+def test_vulnerable_transitive_package_gets_a_lock_only_pr(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    index.add_project(
+        "werkzeug", [FakeRelease(v, OLD) for v in ("2.3.0", "2.3.8", "3.0.0", "3.0.1")]
+    )
+    index.add_vuln(FakeVuln("GHSA-wz01", "werkzeug", [("0", "2.3.8")], [], "DoS", "HIGH"))
+    project = PYPROJECT.replace('"flask==2.3.0"', '"flask>=2.3"')
+    resolver = resolver_for(index, tmp_path / "pr")
+    hidden = as_of_old(index)
+    keep = index.projects["werkzeug"].releases
+    index.projects["werkzeug"].releases = [r for r in keep if r.version == "2.3.0"]
+    maker = resolver_for(index, tmp_path / "before")
+    made = maker.lock(LockRequest(files=(("pyproject.toml", project.encode()),)))
+    assert made.ok, made.message
+    index.projects["werkzeug"].releases = keep
+    restore(index, hidden)
+    lock = made.outputs["uv.lock"]
+    files = {"pyproject.toml": project.encode(), "uv.lock": lock}
+    patches = run(index, resolver, files)
+    patch = next(p for p in patches if p.key == "lock-werkzeug")
+    (edit,) = patch.edits
+    assert edit.path == "uv.lock" and edit.content is not None
+    old = parse_lock("uv.lock", lock.decode()).packages
+    new = parse_lock("uv.lock", edit.content.decode()).packages
+    moved = {n for n in old if old[n].version != new[n].version}
+    assert moved == {"werkzeug"} and new["werkzeug"].version == "2.3.8"
+    assert "installed through flask" in patch.explanation.markdown()
+    assert patch.bypass_limit
+    # A direct pin that excludes the fix: no PR, and the finding names who must move.
+    pinned = PYPROJECT  # flask==2.3.0, which needs werkzeug<3
+    index.add_vuln(FakeVuln("GHSA-wz02", "werkzeug", [("0", "3.0.1")], [], "RCE", "CRITICAL"))
+    made = maker.lock(LockRequest(files=(("pyproject.toml", pinned.encode()),)))
+    assert made.ok, made.message
+    s = MemorySnapshot({"pyproject.toml": pinned.encode(), "uv.lock": made.outputs["uv.lock"]})
+    idx, adv = sources_from_env(index.env(), cache_dir=None)
+    ctx = Context(
+        services=Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
+    )
+    findings = FIXER.detect(s, ctx)
+    locked = next(f for f in findings if f.rule == "vulnerable" and f.data.get("lock"))
+    assert locked.data["blocked"] and "flask must move first" in locked.message
+    assert not any(p.key.startswith("lock-") for p in FIXER.fix(s, findings, ctx))
+
+
+def test_vulnerable_pin_in_a_poetry_lock_says_what_to_run(index: FakeIndex, tmp_path: Path) -> None:
+    index.add_vuln(FakeVuln("GHSA-wz03", "werkzeug", [("0", "3.0.0")], [], "DoS", "HIGH"))
+    poetry_lock = (
+        '[[package]]\nname = "flask"\nversion = "2.3.0"\n\n'
+        '[package.dependencies]\nwerkzeug = ">=2.3"\n\n'
+        '[[package]]\nname = "werkzeug"\nversion = "2.3.0"\n'
+    )
+    pyproject = '[tool.poetry.dependencies]\npython = "^3.10"\nflask = "^2.3"\n'
+    files = {"pyproject.toml": pyproject.encode(), "poetry.lock": poetry_lock.encode()}
+    idx, adv = sources_from_env(index.env(), cache_dir=None)
+    ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+    findings = FIXER.detect(MemorySnapshot(files), ctx)
+    locked = next(f for f in findings if f.rule == "vulnerable" and f.data.get("lock"))
+    assert "required through flask" in locked.message
+    assert "`poetry update --lock werkzeug`" in locked.message

@@ -129,9 +129,12 @@ def test_pair_accepted_through_either_half() -> None:
 
 @pytest.mark.parametrize("path", [".env", "config/.env", ".env.production", "prod.env"])
 def test_committed_dotenv_is_a_finding(path: str) -> None:
-    found = detect({path: "DEBUG=1\nAPI_URL=https://api.internal\n"})
-    assert [f.rule for f in found] == ["dotenv-committed"]
-    assert found[0].data["names"] == ["DEBUG", "API_URL"]
+    rng = random.Random(3)
+    value = "".join(rng.choice("abcdefghkmnpqrstuvwxyz23456789") for _ in range(20))
+    found = detect({path: f"DEBUG=1\nAPI_URL=https://api.internal\nSESSION_SECRET={value}\n"})
+    found = [f for f in found if f.rule == "dotenv-committed"]
+    assert len(found) == 1
+    assert found[0].data["names"] == ["DEBUG", "API_URL", "SESSION_SECRET"]
 
 
 @pytest.mark.parametrize("path", [".env.example", ".env.sample", ".env.template", "x/.env.dist"])

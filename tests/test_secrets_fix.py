@@ -288,7 +288,7 @@ def test_dotenv_is_deleted_and_names_listed() -> None:
 
 
 def test_gitignore_left_alone_when_env_already_ignored() -> None:
-    _, patch = only_patch({".env": "API=1\n", ".gitignore": ".env\n"})
+    _, patch = only_patch({".env": "API_KEY=q7Zk29LmXw4pRt8v\n", ".gitignore": ".env\n"})
     assert [e.path for e in patch.edits] == [".env", ".env.example"]
 
 

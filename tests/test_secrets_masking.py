@@ -26,7 +26,8 @@ def _planted(seed: int) -> tuple[dict[str, str], list[Sample]]:
                 '{\n  "type": "service_account",\n' + smp.text + '\n  "client_id": "1"\n}\n'
             )
         else:
-            files[f"app/{rule.replace('-', '_')}.py"] = f'"""Config."""\n\n{smp.text}\n'
+            doc = '"""Config."""' if smp.suffix == ".py" else "/** Config. */"
+            files[f"app/{rule.replace('-', '_')}{smp.suffix}"] = f"{doc}\n\n{smp.text}\n"
     env_tokens = [sample(r, rng) for r in ("stripe-secret-key", "slack-token")]
     samples += env_tokens
     files[".env"] = "".join(f"{t.env}={t.token}\n" for t in env_tokens)

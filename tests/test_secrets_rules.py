@@ -95,8 +95,12 @@ def test_true_positive(scanner: Scanner, rule_id: str) -> None:
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_true_positive_in_other_contexts(scanner: Scanner, rule_id: str) -> None:
     s = sample(rule_id, random.Random(11))
+    rule = default_ruleset().by_id(rule_id)
+    assert rule is not None
     if "\n" in s.token or rule_id.startswith("generic") or rule_id == "google-service-account-key":
         pytest.skip("multi-line or assignment-shaped rules have their own tests")
+    if rule.contextual:
+        pytest.skip("a keyword-anchored rule: the bare value is not enough, by design")
     js = f"const client = make({{ key: '{s.token}' }});\n"
     yaml = f"deploy:\n  credentials:\n    value: {s.token}\n"
     prose = f"# rotate this: {s.token} (old)\n"
@@ -346,12 +350,15 @@ def test_engines_agree_on_mixed_corpus() -> None:
     for seed in range(8):
         for s in all_samples(seed):
             noise = "".join(rng.choice(string.printable) for _ in range(60))
-            text = f"{rng.choice(prefixes)} {s.text}\n{noise}\n"
+            prefix = rng.choice(prefixes)
+            text = f"{prefix} {s.text}\n{noise}\n"
             for path in ("c.yml", "c.py"):  # config files and code use different prefilters
                 a = [(h.rule.id, h.start) for h in hs.scan(path, text.encode())]
                 b = [(h.rule.id, h.start) for h in plain.scan(path, text.encode())]
                 assert a == b, (s.rule, path)
-                assert s.rule in [r for r, _ in a]
+                commented_config = path == "c.yml" and prefix == "# "
+                if not (commented_config and s.rule.startswith("generic")):
+                    assert s.rule in [r for r, _ in a]
 
 
 # -- malformed rule data fails loudly, at load ----------------------------------------------

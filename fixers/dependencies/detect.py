@@ -14,17 +14,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, matches_any
+from fixers.dependencies.actions_detect import action_findings
 from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.holds import Hold, holds_for
 from fixers.dependencies.installable import Checker, check_findings
 from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.lockvulns import (
+    blocked,
+    locked_findings,
+    locked_pins,
+    snapshot_locks,
+    try_lock,
+)
 from fixers.dependencies.model import (
     SOURCE_REQUIREMENTS,
     Dependency,
@@ -34,7 +41,12 @@ from fixers.dependencies.model import (
     decode_manifest,
 )
 from fixers.dependencies.policy import Policy, policy_from_options, update_type
-from fixers.dependencies.pythons import PythonTargets, lower_bound, python_targets
+from fixers.dependencies.pythons import PythonTargets, python_targets
+from fixers.dependencies.releases import (
+    candidates,
+    has_wheel,
+    min_python,
+)
 from fixers.dependencies.resolution import Resolver
 from fixers.dependencies.sources import (
     ActionsCatalog,
@@ -45,7 +57,6 @@ from fixers.dependencies.sources import (
     Release,
     SourceUnavailable,
 )
-from fixers.dependencies.workflows import is_sha
 
 FIXER = "dependencies"
 MAX_WORKERS = 8  # index/OSV requests in flight; small to stay polite to the index
@@ -114,7 +125,58 @@ def _finding(
 def detect(snapshot: Snapshot, ctx: Context) -> list[Finding]:
     env = env_from_context(ctx)
     parsed = parse_snapshot(snapshot, env.conventions, ctx.ignored)
-    return detect_parsed(snapshot, parsed, env, targets_of(snapshot, parsed, ctx.ignored))
+    targets = targets_of(snapshot, parsed, ctx.ignored)
+    findings = detect_parsed(snapshot, parsed, env, targets)
+    return findings + _locked(snapshot, parsed, env, targets, ctx.ignored)
+
+
+def _locked(
+    snapshot: Snapshot,
+    parsed: ParseResult,
+    env: Env,
+    targets: PythonTargets,
+    ignored: Callable[[str], bool],
+) -> list[Finding]:
+    """Vulnerable packages only a lock file pins (see :mod:`fixers.dependencies.lockvulns`)."""
+    pins = locked_pins(snapshot_locks(snapshot, ignored), parsed.dependencies)
+    if not pins or env.advisories is None:
+        return []
+    advisories = _advisories(env.advisories, sorted({f"{p.name}=={p.version}" for p in pins}))
+    failed = sorted(k for k, v in advisories.items() if isinstance(v, Exception))
+    out: list[Finding] = []
+    if failed:
+        out.append(
+            _finding(
+                "advisories-unavailable",
+                Severity.HYGIENE,
+                f"The vulnerability database could not be queried for {len(failed)} locked "
+                f"pin(s) ({', '.join(failed[:10])}). Their status is UNKNOWN, not clean.",
+                ("advisories", "locks"),
+                title="vulnerability database unavailable (lock files)",
+                incomplete=True,
+                data={"pins": failed},
+            )
+        )
+    found = {k: v for k, v in advisories.items() if v and not isinstance(v, Exception)}
+    names = sorted({k.split("==", 1)[0] for k in found})
+    projects: dict[str, Any] = {}
+    if env.index is not None and names:
+        index = env.index
+        projects = _parallel(index.project, names, getattr(index, "peek", None))
+    projects = {n: p for n, p in projects.items() if isinstance(p, Project)}
+    for f in locked_findings(pins, found, projects, targets, _finding, _advisory_json):
+        if env.resolver is not None and f.data.get("tool") == "uv" and f.data.get("target"):
+            produced, why = try_lock(
+                snapshot,
+                str(f.data["lock"]),
+                str(f.data["package"]),
+                str(f.data["target"]),
+                env.resolver,
+            )
+            if produced is None:
+                f = blocked(f, why)
+        out.append(f)
+    return out
 
 
 def targets_of(
@@ -147,7 +209,7 @@ def detect_parsed(
         versions = check_findings(versions, parsed, Checker(env.resolver, targets), env.policy)
     findings += versions
     actions = [d for d in parsed.dependencies if d.ecosystem == "actions" and d.managed]
-    findings += _action_findings(actions, env)
+    findings += action_findings(actions, env.actions, env.policy, _finding)
     return findings
 
 
@@ -243,102 +305,6 @@ def _specs(d: Dependency) -> list[Any]:
 
 
 # --------------------------------------------------------------------------- index + advisories
-
-
-def min_python(requires: Mapping[str, str]) -> Version | None:
-    """The oldest Python ``requires-python`` admits (pyproject first)."""
-    ordered = sorted(requires.items(), key=lambda kv: (not kv[0].endswith("pyproject.toml"), kv[0]))
-    for _path, text in ordered:
-        found = lower_bound(text)
-        if found is not None:
-            return found
-    return None
-
-
-@lru_cache(maxsize=4096)
-def _python_ok(requires_python: str, python: Version) -> bool:
-    # Pure and called per release per scan: a bounded cache of a pure function.
-    try:
-        spec = SpecifierSet(requires_python)
-    except InvalidSpecifier:
-        return True  # an index typo must not hide every release
-    return spec.contains(python, prereleases=True) or spec.contains(
-        Version(f"{python}.99"), prereleases=True
-    )
-
-
-Pythons = Version | Sequence[Version] | PythonTargets | None
-
-
-def _pythons(pythons: Pythons) -> tuple[Version, ...]:
-    if pythons is None:
-        return ()
-    if isinstance(pythons, Version):
-        return (pythons,)
-    if isinstance(pythons, PythonTargets):
-        return pythons.checked
-    return tuple(pythons)
-
-
-def python_ok(release: Release, pythons: Pythons) -> bool:
-    """``release`` declares it installs on every one of ``pythons`` (its Requires-Python)."""
-    if not release.requires_python:
-        return True
-    return all(_python_ok(release.requires_python, v) for v in _pythons(pythons))
-
-
-def has_wheel(release: Release) -> bool:
-    return any(f.filename.endswith(".whl") for f in release.files)
-
-
-def candidates(
-    project: Project,
-    current: Version,
-    pythons: Pythons = None,
-    *,
-    needs_wheel: bool = False,
-    holds: Sequence[Hold] = (),
-) -> list[Release]:
-    """Releases newer than ``current`` we may propose, oldest first: not yanked, installable
-    on every one of ``pythons`` (each release's own Requires-Python), inside every inline
-    hold, with a wheel when ``--only-binary`` asks for one, pre-releases only when
-    already on one."""
-    out = []
-    for v, release in project.ordered or _ordered_releases(project):
-        if v <= current or release.yanked:
-            continue
-        if v.is_prerelease and not current.is_prerelease:
-            continue
-        if needs_wheel and release.files and not has_wheel(release):
-            continue
-        if holds and not all(h.allows(v) for h in holds):
-            continue
-        if python_ok(release, pythons):
-            out.append(release)
-    return out
-
-
-def nearest_release(
-    project: Project, pythons: Pythons, *, at_most: Version | None = None
-) -> Release | None:
-    """The newest non-yanked final release installable on ``pythons`` (not above
-    ``at_most``): what to pin a new or repaired requirement to."""
-    best = None
-    for v, release in project.ordered or _ordered_releases(project):
-        if release.yanked or v.is_prerelease or (at_most is not None and v > at_most):
-            continue
-        if python_ok(release, pythons):
-            best = release
-    return best
-
-
-def _ordered_releases(project: Project) -> tuple[tuple[Version, Release], ...]:
-    return tuple(
-        sorted(
-            ((v, r) for r in project.releases.values() if (v := _version(r.version)) is not None),
-            key=lambda p: p[0],
-        )
-    )
 
 
 def _version(text: str | None) -> Version | None:
@@ -717,105 +683,3 @@ def _outdated(
         title=f"{name} {base['from']} -> {latest.version}",
         data=data,
     )
-
-
-# --------------------------------------------------------------------------- actions
-
-
-def _tag_version(tag: str) -> tuple[int, int, int] | None:
-    m = _SEMVER_TAG.match(tag)
-    if not m:
-        return None
-    return (int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
-
-
-def _action_findings(deps: Sequence[Dependency], env: Env) -> list[Finding]:
-    by_action: dict[str, list[Dependency]] = defaultdict(list)
-    for d in deps:
-        by_action[d.name].append(d)
-    out: list[Finding] = []
-    for action, ds in sorted(by_action.items()):
-        owner, repo = action.split("/", 1)
-        tags: Sequence[tuple[str, str]] = ()
-        if env.actions is not None:
-            try:
-                tags = env.actions.tags(owner, repo)
-            except Exception:  # an injected GitHub client failing must not stop the scan
-                tags = ()
-        out += _one_action(action, ds, tags, env.policy)
-    return out
-
-
-def _one_action(
-    action: str, deps: Sequence[Dependency], tags: Sequence[tuple[str, str]], policy: Policy
-) -> list[Finding]:
-    versioned = sorted(
-        ((v, t, sha) for t, sha in tags if (v := _tag_version(t)) is not None),
-        key=lambda x: x[0],
-    )
-    latest = versioned[-1] if versioned else None
-    out: list[Finding] = []
-    outdated: list[Dependency] = []
-    mutable: list[Dependency] = []
-    for d in deps:
-        ref = d.pinned or ""
-        if is_sha(ref):
-            tag = d.ref_comment or next((t for v, t, s in reversed(versioned) if s == ref), None)
-            cur = _tag_version(tag) if tag else None
-        else:
-            cur = _tag_version(ref)
-            if policy.actions_pin == "sha":
-                mutable.append(d)
-        if latest is not None and cur is not None and cur[0] < latest[0][0]:
-            outdated.append(d)
-    if latest is None:
-        target_tag, target_sha = None, None
-    else:
-        target_tag, target_sha = latest[1], latest[2]
-    data = {
-        "ecosystem": "actions",
-        "package": action,
-        "target_tag": target_tag,
-        "target_sha": target_sha,
-        "major_tags": {str(v[0]): t for v, t, _s in versioned if t == f"v{v[0]}"},
-        # For pinning a tag to its commit without changing version (bounded list).
-        "tags": [[t, s] for _v, t, s in versioned[-300:]],
-        "pin": policy.actions_pin,
-    }
-    if outdated:
-        first = outdated[0]
-        refs = sorted({d.ref_comment or d.pinned or "" for d in outdated})
-        out.append(
-            _finding(
-                "action-outdated-major",
-                Severity.DRIFT,
-                f"{action} is used at {', '.join(refs)}; the newest major version is "
-                f"{target_tag}. Old majors stop getting fixes (and runner updates).",
-                (action,),
-                path=first.file,
-                line=first.line,
-                title=f"{action} {refs[0]} -> {target_tag}",
-                data={**data, "lines": [[d.file, d.line] for d in outdated]},
-            )
-        )
-    if mutable:
-        first = mutable[0]
-        refs_text = ", ".join(sorted({d.pinned or "" for d in mutable}))
-        out.append(
-            _finding(
-                "action-mutable-tag",
-                Severity.HYGIENE,
-                f"{action} is referenced by a mutable ref ({refs_text}) but the configuration "
-                "asks for commit SHAs (actions: pin: sha). A tag can be moved to different "
-                "code; a SHA cannot."
-                + (
-                    "" if tags else " The action's tags are not available, so no patch is proposed."
-                ),
-                (action, "mutable"),
-                path=first.file,
-                line=first.line,
-                title=f"{action}: pin to a commit SHA",
-                data={**data, "lines": [[d.file, d.line] for d in mutable]},
-            )
-        )
-    return out

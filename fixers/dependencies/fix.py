@@ -24,6 +24,7 @@ from fixers.dependencies.explain import Change, explain_action, explain_pypi
 from fixers.dependencies.families import Family, family_of
 from fixers.dependencies.inventory import parse_snapshot
 from fixers.dependencies.lockfix import lock_edits
+from fixers.dependencies.lockvulns import lock_patch, try_lock
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
 from fixers.dependencies.model import (
     SOURCE_PIPFILE,
@@ -319,6 +320,7 @@ def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[P
     patches = _security_patches(snapshot, parsed, mine, policy, conv, locking)
     secured = {p.key for p in patches}
     patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured, locking)
+    patches += _lock_only_patches(snapshot, mine, conv, locking)
     patches += _action_patches(snapshot, parsed, mine, conv)
     return patches
 
@@ -448,6 +450,42 @@ def _with_family_note(explanation: Explanation, family: Family) -> Explanation:
     if family.source:
         note += f" ([source]({family.source}))"
     return replace(explanation, why=explanation.why + "\n\n" + note)
+
+
+def _lock_only_patches(
+    snapshot: Snapshot, findings: Sequence[Finding], conv: Conventions, locking: Locking
+) -> list[Patch]:
+    """Lock-only security PRs for vulnerable packages only a uv.lock pins."""
+    out = []
+    for f in findings:
+        data = f.data
+        if f.rule != "vulnerable" or not data.get("lock") or not data.get("target"):
+            continue
+        if data.get("blocked") or data.get("tool") != "uv" or locking.resolver is None:
+            continue
+        produced, _why = try_lock(
+            snapshot, str(data["lock"]), str(data["package"]), str(data["target"]), locking.resolver
+        )
+        if produced is None:
+            continue
+        change = Change(
+            package=str(data["package"]),
+            old=str(data["from"]),
+            new=str(data["target"]),
+            data=data,
+            files=(str(data["lock"]),),
+        )
+        explanation = explain_pypi([change], conv, security=True)
+        via = ", ".join(data.get("via") or []) or "a direct dependency"
+        note = (
+            f"\n\n#### Lock only\n\n`{data['package']}` is not pinned in any manifest: it is "
+            f"installed through {via}. Only `{data['lock']}` changes, written by `uv lock "
+            f"--upgrade-package {data['package']}=={data['target']}` (checked with `uv lock "
+            "--check`); no other locked package moves."
+        )
+        explanation = replace(explanation, changes=explanation.changes + note)
+        out.append(lock_patch(f, produced, explanation))
+    return out
 
 
 # --------------------------------------------------------------------------- actions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, mask, matches_any
@@ -59,14 +59,100 @@ def dotenv_names(data: bytes) -> list[str]:
     return names
 
 
-def _dotenv_has_values(data: bytes) -> bool:
+_SECRET_NAME = re.compile(
+    rb"(?i)secret|passw|pwd|token|api_?key|(?:^|_)key(?:$|_)|private|credential|auth|salt|"
+    rb"signing|encryption|dsn|cookie"
+)
+
+
+def _dotenv_has_credentials(data: bytes, ruleset: RuleSet) -> bool:
+    """A secret-named variable with a real-looking value: a `.env` of localhost URLs, ports
+    and `changethis` stand-ins is development config, not a leak (the env-names fixer still
+    reports that it is tracked)."""
+    ph = ruleset.placeholders
     for raw in data.splitlines():
         m = _DOTENV_LINE.match(raw)
-        if m and not raw.lstrip().startswith(b"#"):
-            value = m.group(2).split(b" #", 1)[0].strip().strip(b"\"'")
-            if value:
-                return True
+        if not m or raw.lstrip().startswith(b"#"):
+            continue
+        name = m.group(1)
+        value = m.group(2).split(b" #", 1)[0].strip().strip(b"\"'").decode("utf-8", "replace")
+        if not value or not _SECRET_NAME.search(name) or ph.is_setting_name(name):
+            continue
+        if not ph.is_placeholder(value, generic=True):
+            return True
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureIndex:
+    """Which files are test fixtures: by directory or name, or named by a test file."""
+
+    mentioned: frozenset[str]
+
+    @classmethod
+    def build(cls, snapshot: Snapshot, ruleset: RuleSet) -> FixtureIndex:
+        """Every path-like word the test files mention (read once per snapshot)."""
+        words: set[str] = set()
+        for path in snapshot.paths():
+            if not is_fixture_path(path, ruleset) or not _is_test_code(path):
+                continue
+            data = snapshot.read(path)
+            if data is None or len(data) > ruleset.scan.max_file_bytes:
+                continue
+            for m in _PATHISH.finditer(data):
+                word = m.group(0).decode("utf-8", "replace").lstrip("./")
+                words.add(word)
+                words.add(word.rsplit("/", 1)[-1])
+        return cls(frozenset(words))
+
+    def is_fixture(self, path: str, ruleset: RuleSet) -> bool:
+        if is_fixture_path(path, ruleset):
+            return True
+        return path in self.mentioned or (
+            "." in path.rsplit("/", 1)[-1] and path.rsplit("/", 1)[-1] in self.mentioned
+        )
+
+
+_PATHISH = re.compile(
+    rb"[A-Za-z0-9_./-]{1,200}\.(?:pem|key|crt|p12|pfx|jks|json|env|der|ppk|asc)\b"
+)
+_TEST_CODE = (".py", ".js", ".ts", ".jsx", ".tsx", ".mjs", ".go", ".rb", ".java", ".kt", ".rs")
+
+
+def _is_test_code(path: str) -> bool:
+    return path.lower().endswith(_TEST_CODE)
+
+
+def is_fixture_path(path: str, ruleset: RuleSet) -> bool:
+    s = ruleset.scan
+    parts = path.lower().split("/")
+    if any(p in s.fixture_dirs for p in parts[:-1]):
+        return True
+    return matches_any(path.rsplit("/", 1)[-1], s.fixture_files)
+
+
+def fixture_index(snapshot: Snapshot, ruleset: RuleSet) -> FixtureIndex:
+    memo = getattr(snapshot, "memo", None)
+    if callable(memo):
+        key = ("secrets-fixtures", id(ruleset))
+        return memo(key, lambda: FixtureIndex.build(snapshot, ruleset))
+    return FixtureIndex.build(snapshot, ruleset)
+
+
+def as_fixture(finding: Finding) -> Finding:
+    """A credential in a test fixture: still reported (it may be real), at low severity,
+    never failing the check; the fix leaves fixtures alone (the tests load them)."""
+    return replace(
+        finding,
+        severity=Severity.HYGIENE,
+        title=f"{finding.title or finding.rule} in a test fixture",
+        message=(
+            f"{finding.message} This file is a test fixture (under a test directory, or "
+            "loaded by a test), so it is reported at low severity and left in place: if the "
+            "value was ever used outside tests, rotate it."
+        ),
+        data={**finding.data, "fixture": True},
+    )
 
 
 def scan_file(scanner: Scanner, path: str, data: bytes) -> list[Hit]:
@@ -100,7 +186,15 @@ def pair_hits(hits: Sequence[Hit]) -> list[tuple[Hit, Hit | None]]:
     return out
 
 
+_SEVERITIES = {s.label: s for s in Severity}
+
+
 def _what_to_do(hit: Hit, ruleset: RuleSet, env: str) -> str:
+    if hit.rule.fallback:
+        return (
+            f"Read {env} without a default so a missing variable stops the app at start-up, "
+            "and rotate the value if it was ever used."
+        )
     rev = ruleset.revocations.get(hit.rule.provider)
     where = f" at {rev.revoke}" if rev else ""
     return (
@@ -139,10 +233,17 @@ def hit_finding(
             "accept_fingerprint": partner.accept_fingerprint,
         }
     lines = [hit.line, hit.end_line] + ([partner.line, partner.end_line] if partner else [])
+    if hit.rule.fallback:
+        title = f"Hard-coded fallback for {env}"
+        message = (
+            f"{env} is read from the environment, but a literal {shown} stands in when it is "
+            f"unset ({hit.path} line {hit.line}): production runs on the committed value the "
+            "day the variable goes missing."
+        )
     return Finding(
         fixer=FIXER_NAME,
         rule=hit.rule.id,
-        severity=Severity.LEAKED_SECRET,
+        severity=_SEVERITIES.get(hit.rule.severity, Severity.LEAKED_SECRET),
         message=f"{message} {_what_to_do(hit, ruleset, env)}",
         fingerprint=hit.fingerprint,
         path=hit.path,
@@ -154,7 +255,7 @@ def hit_finding(
 
 
 def dotenv_finding(path: str, data: bytes, ruleset: RuleSet) -> Finding | None:
-    if not _dotenv_has_values(data):
+    if not _dotenv_has_credentials(data, ruleset):
         return None
     rule = ruleset.by_id("dotenv-committed")
     assert rule is not None, "dotenv-committed must be in secret_rules.toml"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fixers.contract import fingerprint
+from fixers.contract import fingerprint, matches_any
 from fixers.secrets.rules import Rule, RuleSet, default_ruleset, shannon_entropy
 
 try:  # Hyperscan is optional: it only makes the prefilter faster.
@@ -192,6 +192,11 @@ class Scanner:
         name = _basename(path).lower()
         return name.endswith(self.settings.config_suffixes) or name.startswith(".env")
 
+    def is_request_sample(self, path: str) -> bool:
+        """An API client's saved requests (Bruno, Postman, Insomnia, .http files): their
+        `"password": "pass123"` bodies are examples sent to a dev server, not settings."""
+        return matches_any(path, self.settings.request_samples)
+
     # -- where to look -------------------------------------------------------------------
 
     def _windows(self, data: bytes, config: bool) -> Iterator[tuple[Rule, int, int]]:
@@ -247,8 +252,11 @@ class Scanner:
         found: dict[tuple[str, int], Hit] = {}
         lines = _Lines(data)
         config = self.is_config_file(path)
+        keyword_rules = not self.is_request_sample(path)
         for rule, lo, hi in self._windows(data, config):
             assert rule.compiled is not None
+            if rule.generic and not keyword_rules:
+                continue
             for match in rule.compiled.finditer(data, lo, hi):
                 hit = self._confirm(rule, match, path, data, lines, config)
                 if hit is not None:
@@ -270,6 +278,8 @@ class Scanner:
         unquoted = rule.generic and group == rule.secret_groups[-1]
         if unquoted and not config:
             return None  # `token = make_token()` is code, not a value
+        if rule.generic and _not_an_assignment(rule, m, data, config):
+            return None
         value = m.group(group).decode("utf-8", "replace")
         if not self._plausible(rule, m, value):
             return None
@@ -296,9 +306,13 @@ class Scanner:
 
     def _plausible(self, rule: Rule, m: re.Match[bytes], value: str) -> bool:
         ph = self.ruleset.placeholders
-        if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
-            return False
         if rule.name_group is not None and ph.is_setting_name(m.group(rule.name_group) or b""):
+            return False
+        if rule.fallback:
+            # Any literal fallback is the problem, `"changeme"` included; a template
+            # marker (`"${SECRET}"`) or an empty string is not a value.
+            return bool(value.strip()) and not ph.is_template(value)
+        if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
             return False
         if rule.require_digit and not any(c.isdigit() for c in value):
             return False
@@ -331,12 +345,41 @@ class Scanner:
         return found.group(1) if found else None
 
 
+_INTERPOLATION_OPENERS = (b"${", b"{{", b"%(", b"#{", b"$(", b"<%=")
+_COMMENT_PREFIXES = (b"#", b";", b"//", b"--", b"!")
+
+
+def _not_an_assignment(rule: Rule, m: re.Match[bytes], data: bytes, config: bool) -> bool:
+    """A keyword rule's match that reads a name rather than assigning it a value:
+
+    * an interpolation: `${POSTGRES_PASSWORD:?Variable not set}` (compose), `{{ password }}`,
+      `%(password)s`, `#{password}`: the "name" is inside the opener, the "value" its
+      default or error text;
+    * a commented-out line of a config file (`#password_encryption = scram-sha-256` in
+      postgresql.conf): documentation of a setting, not the setting.
+    """
+    if rule.name_group is None:
+        return False
+    ns = m.start(rule.name_group)
+    before = data[max(0, ns - 3) : ns]
+    if before.endswith(_INTERPOLATION_OPENERS):
+        return True
+    if not config:
+        return False
+    ls = data.rfind(b"\n", 0, ns) + 1
+    return data[ls:ns].lstrip().startswith(_COMMENT_PREFIXES)
+
+
 def _line_window(rule: Rule, data: bytes, end: int) -> tuple[int, int]:
     """The line a candidate ends on (a bounded window from it for multi-line rules)."""
     start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
     if rule.multiline:
         return start, min(len(data), start + MULTILINE_WINDOW)
     stop = data.find(b"\n", end)
+    for _ in range(rule.extra_lines):
+        if stop < 0:
+            break
+        stop = data.find(b"\n", stop + 1)
     return start, len(data) if stop < 0 else stop
 
 

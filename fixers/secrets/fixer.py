@@ -14,15 +14,17 @@ from fixers.contract import (
     FileEdit,
     Finding,
     Patch,
-    Severity,
     Snapshot,
 )
 from fixers.secrets.detect import (
     FIXER_NAME,
+    FixtureIndex,
     SecretOptions,
+    as_fixture,
     candidate_paths,
     dotenv_finding,
     dotenv_names,
+    fixture_index,
     hit_finding,
     is_accepted,
     is_dotenv,
@@ -77,11 +79,17 @@ class SecretsFixer:
         scanner = Scanner(self.ruleset, self.engine)
         added = snapshot.added_lines
         findings: list[Finding] = []
+        fixtures: FixtureIndex | None = None
         for path in candidate_paths(snapshot, ctx, opts):
             data = snapshot.read(path)
             if data is None:
                 continue
-            for finding in self.file_findings(scanner, path, data):
+            found = self.file_findings(scanner, path, data)
+            if found:
+                fixtures = fixtures or fixture_index(snapshot, self.ruleset)
+                if fixtures.is_fixture(path, self.ruleset):
+                    found = [as_fixture(f) for f in found]
+            for finding in found:
                 if added is not None and not _on_lines(finding, added.get(path, frozenset())):
                     continue
                 if not is_accepted(finding, opts.accepted):
@@ -115,7 +123,7 @@ class SecretsFixer:
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         by_path: dict[str, list[Finding]] = {}
         for f in findings:
-            if f.fixer == FIXER_NAME and f.path:
+            if f.fixer == FIXER_NAME and f.path and not f.data.get("fixture"):
                 by_path.setdefault(f.path, []).append(f)
         scanner = Scanner(self.ruleset, self.engine)
         patches = []
@@ -182,7 +190,7 @@ class SecretsFixer:
                 gitignored=ignore is not None,
                 example=ENV_EXAMPLE,
             ),
-            severity=Severity.LEAKED_SECRET,
+            severity=max(f.severity for f in plan.resolved),
             fingerprints=tuple(f.fingerprint for f in plan.resolved),
             labels=("security",),
             bypass_limit=True,

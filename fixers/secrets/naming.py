@@ -48,6 +48,8 @@ def env_name(hit: Hit) -> str:
     """Generic rules name the variable after what it is assigned to; provider rules keep
     their own name unless the code already uses a constant-style or provider-specific one."""
     rule_env = hit.rule.env or "SECRET"
+    if hit.rule.fallback and hit.name and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", hit.name):
+        return hit.name  # the variable the code already reads
     if not hit.name:
         return rule_env
     candidate = name_from_context(hit.name)

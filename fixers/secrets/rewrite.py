@@ -177,6 +177,12 @@ def _python(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
     edits: list[_Edit] = []
     for target in targets:
         s, e = _char_span(data, target.hit)
+        if target.hit.rule.fallback:
+            # `os.getenv("X", "dev")` -> `os.environ["X"]`: a KeyError at start-up names the
+            # missing variable instead of running on the committed stand-in.
+            if not _overlapping(edits, s, e):
+                edits.append(_Edit(s, e, f'os.environ["{target.env}"]', target))
+            continue
         tok = next((t for t in tokens if t[1] <= s and e <= t[2]), None)
         if tok is None or _overlapping(edits, tok[1], tok[2]):
             continue
@@ -244,6 +250,12 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
     edits: list[_Edit] = []
     for target in targets:
         s, e = _char_span(data, target.hit)
+        if target.hit.rule.fallback:
+            name = target.env
+            fail = f'(() => {{ throw new Error("{name} is not set"); }})()'
+            if not _overlapping(edits, s, e):
+                edits.append(_Edit(s, e, f"(process.env.{name} ?? {fail})", target))
+            continue
         ls = text.rfind("\n", 0, s) + 1
         le = text.find("\n", s)
         le = len(text) if le < 0 else le

@@ -22,6 +22,24 @@ PLACEHOLDERS_FILE = DATA_DIR / "placeholders.toml"
 REVOCATION_FILE = DATA_DIR / "revocation.toml"
 
 
+# Keyword-anchored rules (`anchor` + `value` in the data): the provider's name somewhere in
+# the assigned identifier, an assignment operator of any common language, the value.
+_ANCHOR_NAME = r"[A-Za-z0-9_.-]{0,40}"
+_ANCHOR_OP = r"""["'\]]?[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
+
+
+def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
+    """(regex, hs_regex) for a keyword-anchored rule: value in group 1."""
+    names = "|".join(anchors)
+    lead = f"(?i:(?:{names}){_ANCHOR_NAME})"
+    regex = f"{lead}{_ANCHOR_OP}({value}){_ANCHOR_END}"
+    return regex, f"{lead}{_ANCHOR_OP}{value}"
+
+
+_TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
+
+
 class RuleDataError(ValueError):
     """The rule data files are malformed (a bug in our data, caught by the tests)."""
 
@@ -59,6 +77,19 @@ class Rule:
     # generic rules drop their unquoted branch there (far fewer candidates in source).
     hs_regex_code: str = ""
     prefilter_code: re.Pattern[bytes] | None = field(default=None, compare=False, repr=False)
+    # "leaked-secret" (fails the check) or a lower severity label (contract.Severity).
+    severity: str = "leaked-secret"
+    # A hard-coded fallback (`os.getenv("SECRET_KEY", "dev")`): the literal counts whatever
+    # it looks like (a weak stand-in is the problem), and the fix fails fast instead.
+    fallback: bool = False
+    # Lines after the candidate's that the regex may reach (`<apiToken>\n  value\n</...>`).
+    extra_lines: int = 0
+    # A template our tests and benchmark build true positives from (see samples.py).
+    sample: str = ""
+    sample_context: str = ""
+    sample_suffix: str = ".py"  # the kind of file the sample context is written in
+    # The format alone is not distinctive: the rule needs its keyword next to the value.
+    contextual: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +115,10 @@ class Placeholders:
         """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
         low = name.lower()
         return any(part in low for part in self.generic_name_contains)
+
+    def is_template(self, value: str) -> bool:
+        """`${SECRET}`, `{{ secret }}`, `%(secret)s`: a reference filled in elsewhere."""
+        return any(t in value for t in _TEMPLATE_MARKERS)
 
     def is_placeholder(self, value: str, *, generic: bool) -> bool:
         low = value.lower()
@@ -111,6 +146,11 @@ class ScanSettings:
     allow_markers: tuple[bytes, ...]
     allow_next_line_markers: tuple[bytes, ...]
     config_suffixes: tuple[str, ...]
+    # Sample request bodies (API-client collections): keyword rules do not fire there.
+    request_samples: tuple[str, ...] = ()
+    # Test fixtures: reported at low severity, never failing the check, never deleted.
+    fixture_dirs: frozenset[str] = frozenset()
+    fixture_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +194,16 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
     try:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
+        if "anchor" in raw:
+            regex, anchored_hs = anchored_regex(list(raw["anchor"]), str(raw["value"]))
+            raw = {
+                "hs_regex": anchored_hs,
+                "secret_groups": [1],
+                "keywords": [a.lower() for a in raw["anchor"]],
+                "contextual": True,
+                "extra_lines": 1,  # `<apiToken>` on one line, the value on the next
+                **raw,
+            }
         ci = bool(raw.get("case_insensitive", False))
         compiled = prefilter = prefilter_code = None
         hs_regex = str(raw.get("hs_regex", regex))
@@ -195,6 +245,13 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             compiled=compiled,
             prefilter=prefilter,
             prefilter_code=prefilter_code,
+            severity=str(raw.get("severity", "leaked-secret")),
+            fallback=bool(raw.get("fallback", False)),
+            extra_lines=int(raw.get("extra_lines", 0)),
+            sample=str(raw.get("sample", "")),
+            sample_context=str(raw.get("sample_context", "")),
+            sample_suffix=str(raw.get("sample_suffix", ".py")),
+            contextual=bool(raw.get("contextual", raw.get("fallback", False))),
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
@@ -227,6 +284,9 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         allow_markers=tuple(m.encode() for m in raw.get("allow_markers", ())),
         allow_next_line_markers=tuple(m.encode() for m in raw.get("allow_next_line_markers", ())),
         config_suffixes=tuple(raw.get("config_suffixes", ())),
+        request_samples=tuple(raw.get("request_samples", ())),
+        fixture_dirs=frozenset(d.lower() for d in raw.get("fixture_dirs", ())),
+        fixture_files=tuple(raw.get("fixture_files", ())),
     )
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from fixers.secrets.rules import Rule, default_ruleset
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -33,6 +36,7 @@ class Sample:
     token: str = field(repr=False)
     text: str = field(repr=False)
     env: str
+    suffix: str = ".py"  # the file kind ``text`` is written in
 
 
 def _r(rng: random.Random, alphabet: str, n: int) -> str:
@@ -159,7 +163,7 @@ def _heroku_legacy(rng: random.Random) -> Sample:
     )
 
 
-SAMPLERS: dict[str, Callable[[random.Random], Sample]] = {
+_HAND_WRITTEN: dict[str, Callable[[random.Random], Sample]] = {
     "aws-access-key-id": _simple(
         "aws-access-key-id", "AWS_ACCESS_KEY_ID", lambda g: "AKIA" + _r(g, B32, 16)
     ),
@@ -270,6 +274,66 @@ SAMPLERS: dict[str, Callable[[random.Random], Sample]] = {
     "generic-password-assignment": _password,
     "generic-secret-assignment": _generic_secret,
 }
+
+
+_CLASSES = {
+    "alnum": ALNUM,
+    "lower": string.ascii_lowercase,
+    "upper": string.ascii_uppercase,
+    "letters": string.ascii_letters,
+    "digits": string.digits,
+    "hex": HEX,
+    "HEX": HEX.upper(),
+    "b64": B64,
+    "urlsafe": URLSAFE,
+    "b32": B32,
+    "alnumlower": string.ascii_lowercase + string.digits,
+    "alnumupper": string.ascii_uppercase + string.digits,
+    "bech": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",  # bech32, upper-case (age keys)
+}
+_SLOT = re.compile(r"\{([A-Za-z0-9]+):([0-9]+)\}")
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    """`ghp_{alnum:36}` -> `ghp_` and 36 random alphanumerics (each class member drawn at
+    random, with at least one digit where the class has digits, so entropy gates pass)."""
+
+    def slot(m: re.Match[str]) -> str:
+        alphabet, n = _CLASSES[m.group(1)], int(m.group(2))
+        while True:
+            out = _r(rng, alphabet, n)
+            if n < 8:
+                return out
+            has_digit = any(c.isdigit() for c in out) or not any(c.isdigit() for c in alphabet)
+            if has_digit and len(set(out)) > min(n, len(alphabet)) // 2:
+                return out
+
+    return _SLOT.sub(slot, template)
+
+
+def _from_template(rule: Rule) -> Callable[[random.Random], Sample]:
+    def build(rng: random.Random) -> Sample:
+        token = _fill(rule.sample, rng)
+        env = rule.env or "SECRET"
+        text = (
+            rule.sample_context.replace("{token}", token)
+            if rule.sample_context
+            else _assign(env, token)
+        )
+        return Sample(rule.id, token, token, text, env, rule.sample_suffix)
+
+    return build
+
+
+def _with_templates() -> dict[str, Callable[[random.Random], Sample]]:
+    out = dict(_HAND_WRITTEN)
+    for rule in default_ruleset().regex_rules:
+        if rule.sample and rule.id not in out:
+            out[rule.id] = _from_template(rule)
+    return out
+
+
+SAMPLERS = _with_templates()
 
 
 def sample(rule_id: str, rng: random.Random) -> Sample:
