@@ -99,7 +99,13 @@ class JobReader:
         repo: str,
         *,
         table: SignatureTable | None = None,
+        max_bytes: int = LOG_MAX_BYTES,
+        head_bytes: int = LOG_HEAD_BYTES,
+        tail_bytes: int = LOG_TAIL_BYTES,
     ) -> None:
+        self.max_bytes, self.head_bytes, self.tail_bytes = max_bytes, head_bytes, tail_bytes
+        #: bytes of job logs downloaded (never more than ``max_bytes`` per log)
+        self.bytes_read = 0
         self.gh = gh
         self.clients = clients
         self.owner = owner
@@ -157,8 +163,9 @@ class JobReader:
                 raise
             self.calls += 1
             body = await self.clients.fetch_capped(
-                location, head=LOG_HEAD_BYTES, tail=LOG_TAIL_BYTES, max_bytes=LOG_MAX_BYTES
+                location, head=self.head_bytes, tail=self.tail_bytes, max_bytes=self.max_bytes
             )
+            self.bytes_read += body.read
             if body.status in (401, 403, 404) and attempt == 0:
                 continue  # the signed URL expired before we used it: ask for a new one
             if body.status >= 400:

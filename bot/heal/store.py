@@ -1,4 +1,4 @@
-"""The ``heal_cases`` table (migration 0006): what Patchwell did about each failure cause."""
+"""The ``heal_cases`` table (migration 0007): what Patchwell did about each failure cause."""
 
 from __future__ import annotations
 
