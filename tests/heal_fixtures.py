@@ -99,13 +99,15 @@ async def send(client, event: str, payload: dict, delivery_id: str | None = None
     assert response.status in (200, 202), await response.text()
 
 
-def run_payload(fake, run_id: int) -> dict:
+def run_payload(
+    fake, run_id: int, owner: str = OWNER, repo: str = REPO, installation: int = INSTALLATION
+) -> dict:
     """A ``workflow_run.completed`` delivery that agrees with the fake's run."""
     body = example("workflow_run", "completed")
-    run = fake.workflow_run_json(OWNER, REPO, run_id)
+    run = fake.workflow_run_json(owner, repo, run_id)
     body["workflow_run"] = {**body["workflow_run"], **run}
-    body["repository"] = fake.repo_json(OWNER, REPO)
-    body["installation"] = {"id": INSTALLATION}
+    body["repository"] = fake.repo_json(owner, repo)
+    body["installation"] = {"id": installation}
     body["workflow"] = {**body["workflow"], "path": run["path"], "name": run["name"]}
     return body
 

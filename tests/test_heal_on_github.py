@@ -184,3 +184,31 @@ async def test_an_expired_log_url_is_asked_for_again_once(repo, heal_web) -> Non
     assert fake.count_calls("GET", r"/actions/jobs/\d+/logs$") == 2
     assert fake.count_calls("GET", r"/_blobs/") == 2
     assert fake.pulls(OWNER, REPO) == []  # no log, no guess
+
+
+async def test_another_ci_failing_on_main_is_read_from_its_check_run(repo, heal_web) -> None:
+    from tests.payloads import check_run
+
+    client, app = heal_web
+    fake = repo
+    sha = fake.push(OWNER, REPO, "main", {"app/main.py": "import yaml\n"}, "use yaml")
+    body = check_run(
+        "completed",
+        owner=OWNER,
+        repo=REPO,
+        installation_id=4711,
+        name="ci/tests",
+        head_sha=sha,
+        head_branch="main",
+        conclusion="failure",
+        app_slug="circleci",
+    )
+    body["repository"] = fake.repo_json(OWNER, REPO)
+    body["check_run"]["output"]["summary"] = (
+        "tests/test_app.py:1: in <module>\nModuleNotFoundError: No module named 'yaml'"
+    )
+    await send(client, "check_run", body)
+    await settle(app)
+    (pull,) = open_pulls(fake).values()
+    assert pull["head"]["ref"] == "patchwell/heal/add-pyyaml"
+    assert "No module named 'yaml'" in pull["body"]

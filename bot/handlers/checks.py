@@ -44,7 +44,7 @@ async def check_event(event, gh, ctx) -> None:
     if rerun and isinstance(data.get("installation"), dict) and ctx.queue is not None:
         await _rescan(event, ctx, subject.get("head_sha"))
     if (
-        event.event == "workflow_run"
+        event.event in ("workflow_run", "check_run")
         and data.get("action") == "completed"
         and gh is not None
         and ctx.clients is not None
@@ -58,7 +58,11 @@ async def check_event(event, gh, ctx) -> None:
             bot_name=await ctx.app_slug(),
             queue=ctx.queue,
         )
-        outcome = await engine.on_workflow_run(data)
+        outcome = await (
+            engine.on_workflow_run(data)
+            if event.event == "workflow_run"
+            else engine.on_check_run(data)
+        )
         await ctx.record("heal", f"{data['repository'].get('full_name')}: {outcome.summary()}")
     await ctx.record(
         event.event,

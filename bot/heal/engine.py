@@ -159,6 +159,67 @@ class HealEngine:
             await self._on_failure(owner, name, target, failure, found, int(run["id"]), report)
         return report
 
+    async def on_check_run(self, data: dict) -> HealReport:
+        """A check run from another CI (not GitHub Actions, not Patchwell): its output and
+        annotations are all there is to read (no log)."""
+        check = data.get("check_run") or {}
+        repo = data.get("repository") or {}
+        owner, name = _split(repo.get("full_name", ""))
+        report = HealReport()
+        slug = (check.get("app") or {}).get("slug")
+        if (
+            not owner
+            or check.get("status") != "completed"
+            or slug
+            in (
+                None,
+                "github-actions",
+                self.bot_name,
+            )
+        ):
+            return report
+        suite = check.get("check_suite") or {}
+        run = {
+            "head_branch": suite.get("head_branch"),
+            "head_sha": check.get("head_sha"),
+            "pull_requests": check.get("pull_requests") or [],
+            "event": "push",
+        }
+        target = await self._target(owner, name, repo, run)
+        if target is None:
+            return report
+        report.target = target.kind
+        check_name = str(check.get("name") or slug)[:100]
+        url = str(check.get("details_url") or check.get("html_url") or "")
+        failure = Failure(
+            check_name,
+            f"check:{slug}/{check_name}",
+            url,
+            check_name,
+            url,
+            str(check.get("head_sha") or ""),
+            target.branch,
+        )
+        if check.get("conclusion") == "success":
+            await self._on_pass(owner, name, target, failure, report)
+            return report
+        if check.get("conclusion") != "failure":
+            return report
+        reader = JobReader(self.gh, self.clients, owner, name, table=self.table)
+        notes = await reader.annotations(int(check["id"]))
+        output = check.get("output") or {}
+        text = "\n".join(str(output.get(k) or "") for k in ("title", "summary", "text"))
+        from fixers.heal.signatures import Annotation, diagnose
+
+        notes.append(Annotation("failure", text[:20000]))
+        job = FailedJob(int(check["id"]), check_name, url, ())
+        found = [(job, d) for d in diagnose(None, notes, (), self.table)]
+        report.calls_to_diagnose = reader.calls
+        if target.kind == "own":
+            return report  # our own PRs are judged by their workflow runs
+        await self._on_failure(owner, name, target, failure, found, int(check["id"]), report)
+        return report
+
     # ------------------------------------------------------------------ who is it for
 
     async def _target(self, owner: str, name: str, repo: dict, run: dict) -> Target | None:

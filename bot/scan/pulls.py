@@ -190,7 +190,8 @@ class PullRequestEngine:
         ):
             pull = item
             break
-        number = await self._sync_one(patch, record, pull, report)
+        with writes_for(patch.severity):  # paced by severity within the write budget
+            number = await self._sync_one(patch, record, pull, report)
         return number, report
 
     # ------------------------------------------------------------------ one patch
