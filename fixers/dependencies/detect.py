@@ -231,7 +231,10 @@ def targets_of(
         raw = snapshot.read(path)
         return None if raw is None else decode_manifest(raw)[0]
 
-    return python_targets(snapshot, parsed.requires_python, read, ignored)
+    templated = {path for path, _reason in parsed.skipped}
+    return python_targets(
+        snapshot, parsed.requires_python, read, lambda p: p in templated or ignored(p)
+    )
 
 
 def detect_parsed(
