@@ -65,20 +65,30 @@ _SECRET_NAME = re.compile(
 )
 
 
-def _dotenv_has_credentials(data: bytes, ruleset: RuleSet) -> bool:
-    """A secret-named variable with a real-looking value: a `.env` of localhost URLs, ports
-    and `changethis` stand-ins is development config, not a leak (the env-names fixer still
-    reports that it is tracked)."""
-    ph = ruleset.placeholders
+def dotenv_line_is_secret(name: str, value: str, scanner: Scanner) -> bool:
+    """Whether one `NAME=value` of an env file holds a credential: a secret-named variable
+    with a real-looking value, or a value any rule recognises (a token, a URL password)."""
+    ph = scanner.ruleset.placeholders
+    if not value:
+        return False
+    raw_name = name.encode("utf-8", "replace")
+    named = _SECRET_NAME.search(raw_name) and not ph.is_setting_name(raw_name)
+    if named and not ph.is_placeholder(value, generic=True):
+        return True
+    line = f"{name}={value}\n".encode("utf-8", "replace")
+    return bool(scanner.scan(".env", line))
+
+
+def _dotenv_has_credentials(data: bytes, scanner: Scanner) -> bool:
+    """A `.env` of localhost URLs, ports and `changethis` stand-ins is development config,
+    not a leak (the env-names fixer still reports that it is tracked)."""
     for raw in data.splitlines():
         m = _DOTENV_LINE.match(raw)
         if not m or raw.lstrip().startswith(b"#"):
             continue
-        name = m.group(1)
+        name = m.group(1).decode("utf-8", "replace")
         value = m.group(2).split(b" #", 1)[0].strip().strip(b"\"'").decode("utf-8", "replace")
-        if not value or not _SECRET_NAME.search(name) or ph.is_setting_name(name):
-            continue
-        if not ph.is_placeholder(value, generic=True):
+        if dotenv_line_is_secret(name, value, scanner):
             return True
     return False
 
@@ -254,8 +264,9 @@ def hit_finding(
     )
 
 
-def dotenv_finding(path: str, data: bytes, ruleset: RuleSet) -> Finding | None:
-    if not _dotenv_has_credentials(data, ruleset):
+def dotenv_finding(path: str, data: bytes, scanner: Scanner) -> Finding | None:
+    ruleset = scanner.ruleset
+    if not _dotenv_has_credentials(data, scanner):
         return None
     rule = ruleset.by_id("dotenv-committed")
     assert rule is not None, "dotenv-committed must be in secret_rules.toml"

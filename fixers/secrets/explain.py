@@ -70,9 +70,7 @@ WHY = (
 )
 
 
-def changes_text(
-    path: str, how: str, names: Sequence[str], deleted: bool, gitignored: bool, example: str
-) -> str:
+def changes_text(path: str, how: str, names: Sequence[str], deleted: bool) -> str:
     listed = ", ".join(f"`{n}`" for n in names)
     if deleted:
         first = (
@@ -95,10 +93,16 @@ def changes_text(
                 " Docker Compose and most config loaders expand `${NAME}`; if yours does not, "
                 "expand it when loading the file."
             )
-    lines = [first, f"- Adds {listed} to `{example}` (names only, never values)."]
-    if gitignored:
+    lines = [
+        first,
+        f"- Touches no other file, so this PR merges in any order with Patchwell's others. "
+        f"Patchwell's env-names check lists {listed} in `.env.example` once the code reads "
+        "them; set them wherever this code runs.",
+    ]
+    if deleted:
         lines.append(
-            "- Adds the committed file's name to `.gitignore` so it is not committed again."
+            "- Keep the file out of git from now on: add its path to `.gitignore` "
+            "(or keep it outside the repository)."
         )
     return "\n".join(lines)
 
@@ -111,15 +115,13 @@ def explanation(
     how: str,
     names: Sequence[str],
     deleted: bool,
-    gitignored: bool,
-    example: str,
 ) -> Explanation:
     listed = ", ".join(f"`{n}`" for n in names)
     return Explanation(
         preface=preface(findings, ruleset),
         found=found_text(findings),
         why=WHY,
-        changes=changes_text(path, how, names, deleted, gitignored, example),
+        changes=changes_text(path, how, names, deleted),
         verify=(
             f"1. Rotate the credential, then set {listed} to the **new** value in every "
             "environment that runs this code (local `.env`, CI secrets, the host's config).\n"

@@ -23,7 +23,6 @@ from fixers.secrets.detect import (
     as_fixture,
     candidate_paths,
     dotenv_finding,
-    dotenv_names,
     fixture_index,
     hit_finding,
     is_accepted,
@@ -31,14 +30,13 @@ from fixers.secrets.detect import (
     pair_hits,
     scan_file,
 )
+from fixers.secrets.dotenv_patch import dotenv_patch
 from fixers.secrets.engine import EngineName, Hit, Scanner
 from fixers.secrets.explain import explanation
 from fixers.secrets.naming import assign_env_names
 from fixers.secrets.rewrite import Target, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
 
-ENV_EXAMPLE = ".env.example"
-GITIGNORE = ".gitignore"
 _PEM = re.compile(
     rb"-----BEGIN[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----.*?-----END[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----",
     re.S,
@@ -100,7 +98,7 @@ class SecretsFixer:
         """Every finding in one file, before push, accept-list and path filters."""
         out: list[Finding] = []
         if is_dotenv(path, self.ruleset):
-            dotenv = dotenv_finding(path, data, self.ruleset)
+            dotenv = dotenv_finding(path, data, scanner)
             if dotenv is not None:
                 out.append(dotenv)
         hits = scan_file(scanner, path, data)
@@ -127,22 +125,24 @@ class SecretsFixer:
                 by_path.setdefault(f.path, []).append(f)
         scanner = Scanner(self.ruleset, self.engine)
         patches = []
+        dotenv = [f for fs in by_path.values() for f in fs if f.rule == "dotenv-committed"]
         for path in sorted(by_path):
             data = snapshot.read(path)
             if data is None:
                 continue
+            if is_dotenv(path, self.ruleset):
+                continue  # committed env files: one repository-wide patch, below
             plan = self._plan(scanner, path, data, by_path[path])
             if plan is not None:
-                patches.append(self._patch(snapshot, path, plan))
+                patches.append(self._patch(path, plan))
+        combined = dotenv_patch(snapshot, dotenv, scanner)
+        if combined is not None:
+            patches.append(combined)
         return patches
 
     def _plan(
         self, scanner: Scanner, path: str, data: bytes, findings: list[Finding]
     ) -> _FilePlan | None:
-        if is_dotenv(path, self.ruleset):
-            return _FilePlan(
-                FileEdit(path, "delete"), tuple(dotenv_names(data)), tuple(findings), "", True
-            )
         if _whole_file_credential(data, findings):
             names = tuple(
                 dict.fromkeys(str(f.data.get("env", "")) for f in findings if f.data.get("env"))
@@ -164,22 +164,15 @@ class SecretsFixer:
             FileEdit(path, "modify", result.content), env_names, resolved, result.how, False
         )
 
-    def _patch(self, snapshot: Snapshot, path: str, plan: _FilePlan) -> Patch:
-        edits = [plan.edit]
-        example = _env_example_edit(snapshot, plan.names)
-        if example is not None:
-            edits.append(example)
-        ignore = _gitignore_edit(snapshot, path, plan.deleted)
-        if ignore is not None:
-            edits.append(ignore)
-        titles = sorted({f.title or f.rule for f in plan.resolved})
-        what = titles[0].removeprefix("Leaked ") if len(titles) == 1 else "credentials"
-        verb = "Remove committed" if plan.deleted else "Move leaked"
+    def _patch(self, path: str, plan: _FilePlan) -> Patch:
+        """One file's patch. It edits that file only: the names it introduces reach
+        `.env.example` through the env-names fixer (the code now reads them), so two
+        secrets PRs never touch the same file and merge in any order."""
         return Patch(
             fixer=FIXER_NAME,
             key=patch_key(path),
-            title=f"{verb} {what} out of {path}",
-            edits=tuple(edits),
+            title=_title(path, plan),
+            edits=(plan.edit,),
             explanation=explanation(
                 plan.resolved,
                 self.ruleset,
@@ -187,14 +180,24 @@ class SecretsFixer:
                 how=plan.how,
                 names=plan.names,
                 deleted=plan.deleted,
-                gitignored=ignore is not None,
-                example=ENV_EXAMPLE,
             ),
             severity=max(f.severity for f in plan.resolved),
             fingerprints=tuple(f.fingerprint for f in plan.resolved),
             labels=("security",),
             bypass_limit=True,
         )
+
+
+def _title(path: str, plan: _FilePlan) -> str:
+    """A sentence saying what the PR does, naming the variable where there is one."""
+    if plan.deleted:
+        return f"Delete {path}: the file is a committed credential"
+    if all(f.rule.startswith("fallback-secret") for f in plan.resolved):
+        names = " and ".join(plan.names[:2]) if len(plan.names) <= 2 else "secret settings"
+        return f"Fail fast when {names} is unset instead of using a fallback in {path}"
+    if len(plan.names) == 1:
+        return f"Read {plan.names[0]} from the environment instead of {path}"
+    return f"Read {len(plan.names)} leaked credentials in {path} from the environment"
 
 
 def _on_lines(finding: Finding, added: frozenset[int]) -> bool:
@@ -227,53 +230,3 @@ def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
     if "private-key" in rules:
         return not _PEM.sub(b"", data).strip()
     return False
-
-
-def _env_example_edit(snapshot: Snapshot, names: Sequence[str]) -> FileEdit | None:
-    if not names:
-        return None
-    current = snapshot.read(ENV_EXAMPLE)
-    present = set(dotenv_names(current)) if current is not None else set()
-    missing = [n for n in names if n not in present]
-    if not missing:
-        return None
-    lines = "".join(f"{n}=\n" for n in missing).encode()
-    if current is None:
-        header = b"# Environment variables this app reads. Names only: never commit values.\n"
-        return FileEdit(ENV_EXAMPLE, "create", header + lines)
-    sep = b"" if not current or current.endswith(b"\n") else b"\n"
-    return FileEdit(ENV_EXAMPLE, "modify", current + sep + lines)
-
-
-def _ignored_by(lines: Sequence[str], name: str, path: str) -> bool:
-    for raw in lines:
-        pat = raw.strip()
-        if not pat or pat.startswith(("#", "!")):
-            continue
-        pat = pat.rstrip("/")
-        if pat.lstrip("/") == path or pat.lstrip("*/") == name:
-            return True
-        if pat in (".env*", ".env.*") and name.startswith(".env"):
-            return True
-        if pat.startswith("*.") and name.endswith(pat[1:]):
-            return True
-    return False
-
-
-def _gitignore_edit(snapshot: Snapshot, path: str, deleted: bool) -> FileEdit | None:
-    """Ensure ``.env`` is ignored, and the deleted file itself (bytes appended, never rewritten)."""
-    current = snapshot.read(GITIGNORE)
-    lines = current.decode("utf-8", "replace").splitlines() if current is not None else []
-    wanted: list[str] = []
-    if not _ignored_by(lines, ".env", ".env"):
-        wanted.append(".env")
-    name = path.rsplit("/", 1)[-1]
-    if deleted and not _ignored_by(lines + wanted, name, path):
-        wanted.append(name if name.startswith(".env") else "/" + path)
-    if not wanted:
-        return None
-    add = "".join(f"{w}\n" for w in wanted).encode("utf-8")
-    if current is None:
-        return FileEdit(GITIGNORE, "create", b"# Local secrets (added by Patchwell)\n" + add)
-    sep = b"" if not current or current.endswith(b"\n") else b"\n"
-    return FileEdit(GITIGNORE, "modify", current + sep + add)
