@@ -213,7 +213,7 @@ class WriteBudget:
                     and priority < CHECK
                     and now >= next_yield_check
                 ):
-                    next_yield_check = now + 2.0
+                    next_yield_check = now + 0.5
                     if await writer.should_yield():
                         raise Deferred("a job that owes a check run is waiting", retry_after=1.0)
                 await self.sleep(sleep)

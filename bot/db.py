@@ -269,12 +269,14 @@ class SqliteDatabase(Database):
     @contextlib.asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[_SqliteTx]:
         async with self._lock:
-            await self._call(lambda c: c.execute("BEGIN" if readonly else "BEGIN IMMEDIATE"))
             try:
+                # BEGIN inside the try: a task cancelled while BEGIN runs on the thread would
+                # otherwise leave the transaction open for the next caller.
+                await self._call(lambda c: c.execute("BEGIN" if readonly else "BEGIN IMMEDIATE"))
                 yield _SqliteTx(self)
             except BaseException:
                 # Runs even on cancellation; the executor is FIFO so this follows any
-                # statement still in flight.
+                # statement still in flight (and fails harmlessly if BEGIN never ran).
                 with contextlib.suppress(DatabaseError):
                     await self._call(lambda c: c.execute("ROLLBACK"))
                 raise

@@ -89,6 +89,12 @@ class JobRunner:
             return None
         if (job.event, job.action) in _NO_TOKEN_ACTIONS:
             return None
+        should_yield = None
+        if self.queue is not None:
+
+            async def should_yield() -> bool:
+                return await self.queue.fresh_job_waiting(job)
+
         return await self.clients.installation_client(
-            job.installation_id, writer=Writer(f"job-{job.id}")
+            job.installation_id, writer=Writer(f"job-{job.id}", should_yield)
         )

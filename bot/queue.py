@@ -345,7 +345,9 @@ class JobQueue:
                     f" AND (j.repository IS NULL OR j.state = 'running' OR NOT EXISTS"
                     f"  (SELECT 1 FROM jobs r WHERE r.repository = j.repository"
                     f"   AND r.state = 'running'))"
-                    f" ORDER BY j.run_at, j.id LIMIT 1{lock}",
+                    # Jobs that never ran first: a deferred one only waited for GitHub's limits
+                    # and must not delay one that owes a check run (see bot/budget.py).
+                    f" ORDER BY (j.deferrals > 0), j.run_at, j.id LIMIT 1{lock}",
                     (now, now),
                 )
                 if row is None:
@@ -494,6 +496,36 @@ class JobQueue:
         ):
             counts[str(state)] = int(count)
         return counts
+
+    async def fresh_job_waiting(
+        self,
+        job: Job,
+        *,
+        same_installation_after: float = 1.0,
+        anyone_after: float = 10.0,
+    ) -> bool:
+        """Is a job that has not run yet (no deferral) kept waiting by ``job``?
+
+        That is: one for the same repository (``job`` holds the repository's one running
+        slot), one of the same installation due for ``same_installation_after`` seconds (the
+        workers are full; it owes a check run that ``job``'s PR writes would delay), or any one
+        due for ``anyone_after`` seconds. A job pacing its PR writes then hands its slot back.
+        """
+        now = self.now()
+        row = await self.db.fetchone(
+            "SELECT 1 FROM jobs WHERE state = 'queued' AND deferrals = 0 AND id <> ?"
+            " AND run_at <= ? AND ((repository IS NOT NULL AND repository = ?)"
+            "  OR (installation_id = ? AND run_at <= ?) OR run_at <= ?) LIMIT 1",
+            (
+                job.id,
+                now,
+                job.repository,
+                job.installation_id,
+                now - same_installation_after,
+                now - anyone_after,
+            ),
+        )
+        return row is not None
 
     async def oldest_queued_age(self) -> float:
         """Seconds the oldest due job has waited to run (0 when none is waiting)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -196,3 +197,36 @@ def test_unreachable_postgres_reason_is_given_without_password() -> None:
 def test_search_path_url_keeps_other_parameters() -> None:
     url = with_search_path("postgresql://u@h:5432/db?sslmode=disable", "pw_x")
     assert url == "postgresql://u@h:5432/db?sslmode=disable&options=-csearch_path%3Dpw_x"
+
+
+async def test_a_transaction_cancelled_during_begin_leaves_none_open(sqlite_url: str) -> None:
+    """A job cancelled (lease lost, shutdown) while its BEGIN IMMEDIATE waits for another
+    process's write lock: once BEGIN goes through, it must not stay open for the next caller."""
+    holder = await Database.connect(sqlite_url)
+    db = await Database.connect(sqlite_url)
+    try:
+        release = asyncio.Event()
+
+        async def hold_the_write_lock() -> None:
+            async with holder.transaction() as tx:
+                await tx.execute("CREATE TABLE t (a INTEGER)")
+                await release.wait()
+
+        async def transaction() -> None:
+            async with db.transaction() as tx:
+                await tx.fetchone("SELECT 1")
+
+        holding = asyncio.create_task(hold_the_write_lock())
+        await asyncio.sleep(0.1)
+        cancelled = asyncio.create_task(transaction())
+        await asyncio.sleep(0.2)  # BEGIN IMMEDIATE is running, waiting on busy_timeout
+        cancelled.cancel()
+        release.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        await holding
+        async with db.transaction() as tx:  # not "cannot start a transaction within a ..."
+            assert await tx.fetchone("SELECT 1") == (1,)
+    finally:
+        await db.close()
+        await holder.close()

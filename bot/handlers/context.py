@@ -53,6 +53,7 @@ class JobContext:
             rescan_interval=self.settings.rescan_interval.total_seconds(),
             bot_login=await self.bot_login(),
             bot_name=await self.app_slug(),
+            run_key=f"job-{self.job.id}",
         )
 
     async def record(self, handler: str, summary: str) -> None:

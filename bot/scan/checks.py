@@ -10,9 +10,11 @@ creating call, the rest as updates (GitHub appends them).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.scan.state import StoredFinding
 from fixers.contract import Severity, SkippedFile
@@ -168,10 +170,79 @@ def annotations(report: CheckReport) -> list[dict]:
     return notes
 
 
-async def publish(gh, owner: str, repo: str, head_sha: str, report: CheckReport) -> int:
-    """Create the completed check run (annotations in batches of 50); returns its id."""
+def findings_digest(report: CheckReport, run_key: str) -> str:
+    """The scan and what its check run says about the commit (not the PR lists): its
+    ``external_id``.
+
+    The same scan running again on the same head (a retry, a job handed back while its writes
+    were paced, a crash after publishing) finds its own run by this digest and reuses it
+    instead of adding a duplicate. Another scan (a rescan someone asked for) posts its own.
+    """
+    facts = {
+        "run": run_key,
+        "conclusion": report.conclusion,
+        "title": report.title,
+        "summary": render_summary(replace(report, waiting=(), open_prs=())),
+        "annotations": annotations(report),
+    }
+    encoded = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
+    return "patchwell:" + hashlib.sha256(encoded).hexdigest()[:32]
+
+
+async def _existing_run(
+    gh, owner: str, repo: str, head_sha: str, digest: str, expected_annotations: int, app_slug
+) -> dict | None:
+    """Our completed run on ``head_sha`` with the same findings, if a previous run made it."""
+    async for run in gh.getiter(
+        "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,filter,per_page}",
+        {
+            "owner": owner,
+            "repo": repo,
+            "ref": head_sha,
+            "check_name": CHECK_NAME,
+            "filter": "all",
+            "per_page": 100,
+        },
+        iterable_key="check_runs",
+    ):
+        if app_slug is not None and (run.get("app") or {}).get("slug") != app_slug:
+            continue  # another App's check run that happens to share our name
+        output = run.get("output") or {}
+        if (
+            run.get("external_id") == digest
+            and run.get("status") == "completed"
+            and output.get("annotations_count") == expected_annotations
+        ):
+            return run
+    return None
+
+
+async def publish(
+    gh,
+    owner: str,
+    repo: str,
+    head_sha: str,
+    report: CheckReport,
+    *,
+    run_key: str | None = None,
+    app_slug: str | None = None,
+) -> int:
+    """The completed check run for ``head_sha`` (annotations in batches of 50); returns its id.
+
+    With ``run_key`` (the job's identity) it is published once: a run the same scan already
+    published with the same findings is reused, its summary brought up to date if the PR
+    lists changed.
+    """
     notes = annotations(report)
     output = {"title": report.title, "summary": render_summary(report)}
+    digest = None
+    if run_key is not None:
+        digest = findings_digest(report, run_key)
+        existing = await _existing_run(gh, owner, repo, head_sha, digest, len(notes), app_slug)
+        if existing is not None:
+            if (existing.get("output") or {}).get("summary") != output["summary"]:
+                await update_summary(gh, owner, repo, existing["id"], report)
+            return int(existing["id"])
     first, rest = notes[:ANNOTATIONS_PER_REQUEST], notes[ANNOTATIONS_PER_REQUEST:]
     created = await gh.post(
         "/repos/{owner}/{repo}/check-runs",
@@ -181,6 +252,7 @@ async def publish(gh, owner: str, repo: str, head_sha: str, report: CheckReport)
             "head_sha": head_sha,
             "status": "completed",
             "conclusion": report.conclusion,
+            **({"external_id": digest} if digest else {}),
             "output": {**output, "annotations": first},
         },
     )
@@ -193,3 +265,12 @@ async def publish(gh, owner: str, repo: str, head_sha: str, report: CheckReport)
             data={"output": {**output, "annotations": batch}},
         )
     return run_id
+
+
+async def update_summary(gh, owner: str, repo: str, run_id: int, report: CheckReport) -> None:
+    """Rewrite the run's title and summary (no annotations: GitHub would append them again)."""
+    await gh.patch(
+        "/repos/{owner}/{repo}/check-runs/{run_id}",
+        {"owner": owner, "repo": repo, "run_id": run_id},
+        data={"output": {"title": report.title, "summary": render_summary(report)}},
+    )

@@ -31,7 +31,7 @@ from bot.scan import checks, dashboard, snapshot
 from bot.scan.actions import GitHubActionsCatalog
 from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
-from bot.scan.state import ScanStore, StoredFinding
+from bot.scan.state import BranchRecord, ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
 from fixers.registry import all_fixers
 from fixers.repo_config import CONFIG_PATH, load_repo_config
@@ -40,6 +40,8 @@ from fixers.runner import run_fixers
 log = logging.getLogger("patchwell.scan")
 
 SCAN_JOB = "patchwell_scan"
+#: Scan reasons Patchwell starts on its own (see ScanEngine._check_run_key).
+AUTOMATIC_SCANS = frozenset({"install", "added", "push", "closed"})
 NULL_SHA = "0" * 40
 #: The compare API lists at most 300 files; a push that big gets a full scan.
 COMPARE_FILE_LIMIT = 300
@@ -109,6 +111,7 @@ class ScanEngine:
         rescan_interval: float = 24 * 3600,
         bot_login: str = "patchwell[bot]",
         bot_name: str = "patchwell",
+        run_key: str | None = None,
     ) -> None:
         self.gh = gh
         self.clients = clients
@@ -119,6 +122,7 @@ class ScanEngine:
         self.rescan_interval = rescan_interval
         self.bot_login = bot_login
         self.bot_name = bot_name
+        self.run_key = run_key  # the job's identity: its check run is published once
 
     # ------------------------------------------------------------------ entry point
 
@@ -175,6 +179,27 @@ class ScanEngine:
             results.append(result)
         await ignores.save_subjects(request.full_name, subjects_of(results))
         current = await self.store.findings(request.full_name)
+        skipped = (full or changed_only).skipped
+        waiting, open_prs = _pull_lists(await self.store.branches(request.full_name))
+        report = checks.CheckReport(
+            findings=current,
+            config_problems=problems,
+            waiting=waiting,
+            skipped=skipped,
+            errors=[f"{e.fixer}: {e.message}" for r in results for e in r.errors],
+            open_prs=open_prs,
+        )
+        # The check run goes first: it is what people wait for (a failing one most of all),
+        # and PR writes are paced behind it by the installation's write budget.
+        run_id = await checks.publish(
+            self.gh,
+            request.owner,
+            request.repo,
+            head,
+            report,
+            run_key=self._check_run_key(request),
+            app_slug=self.bot_name,
+        )
         pulls = await self._sync_pulls(
             request,
             default_branch,
@@ -187,16 +212,10 @@ class ScanEngine:
             ),
             {f.fingerprint for f in current},
         )
-        skipped = (full or changed_only).skipped
-        report = checks.CheckReport(
-            findings=current,
-            config_problems=problems,
-            waiting=pulls.waiting if pulls else (),
-            skipped=skipped,
-            errors=[f"{e.fixer}: {e.message}" for r in results for e in r.errors],
-            open_prs=pulls.open_prs if pulls else (),
-        )
-        run_id = await checks.publish(self.gh, request.owner, request.repo, head, report)
+        if pulls is not None:
+            synced = replace(report, waiting=pulls.waiting, open_prs=pulls.open_prs)
+            if checks.render_summary(synced) != checks.render_summary(report):
+                await checks.update_summary(self.gh, request.owner, request.repo, run_id, synced)
         await self.store.mark_scanned(request.full_name, head)
         await dashboard.after_scan(
             self.gh,
@@ -225,6 +244,18 @@ class ScanEngine:
             },
         )
         return ScanOutcome(head, mode, len(current), run_id, pulls)
+
+    def _check_run_key(self, request: ScanRequest) -> str | None:
+        """Which earlier check run on the same head this scan may reuse instead of posting.
+
+        Scans Patchwell starts itself (install, push, ...) share one key: the same findings on
+        the same commit are one check run, whichever of them ran first (a push scan and the
+        install scan it overtook). A scan someone asked for (a rescan command, the dashboard's
+        box, GitHub's re-run button, the periodic rescan) posts its own, once per job.
+        """
+        if self.run_key is None:
+            return None
+        return "auto" if request.reason in AUTOMATIC_SCANS else self.run_key
 
     # ------------------------------------------------------------------ steps
 
@@ -363,6 +394,22 @@ class ScanEngine:
             # One pending rescan per repository and period (the running one has its own key).
             dedupe_key=f"rescan:{request.full_name}:{int(run_at // max(interval, 1))}",
         )
+
+
+def _pull_lists(
+    records: dict[str, BranchRecord],
+) -> tuple[list[checks.WaitingPatch], list[tuple[int, str]]]:
+    """The check run's PR lists as the last sync left them (before this scan's PR writes)."""
+    waiting = sorted(
+        (r for r in records.values() if r.state == "waiting"),
+        key=lambda r: (-int(r.severity), r.branch),
+    )
+    open_prs = sorted(
+        (r.pr_number, r.title)
+        for r in records.values()
+        if r.state in ("open", "human") and r.pr_number is not None
+    )
+    return [checks.WaitingPatch(r.branch, r.title, r.severity) for r in waiting], open_prs
 
 
 def _text(data: bytes | None) -> str | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import gidgethub
 
+from bot.budget import writes_for
 from bot.commands import help_text
 from bot.scan.checks import WaitingPatch
 from bot.scan.state import BranchRecord, ScanStore
@@ -148,7 +149,8 @@ class PullRequestEngine:
                 report.waiting.append(WaitingPatch(patch.branch, patch.title, patch.severity))
                 await self.store.save_branch(self._record(patch, record, state="waiting"))
                 continue
-            number = await self._sync_one(patch, record, open_pulls.get(patch.branch), report)
+            with writes_for(patch.severity):  # paced by severity within the write budget
+                number = await self._sync_one(patch, record, open_pulls.get(patch.branch), report)
             if number is not None and not has_pr:
                 open_count += 0 if patch.bypass_limit else 1
                 report.open_prs.append((number, patch.title))
@@ -397,20 +399,8 @@ class PullRequestEngine:
                 continue
             if any(fp in current for fp in record.fingerprints):
                 continue  # still a problem, just not re-proposed by this (partial) scan
-            await self.comment(
-                pull["number"],
-                (
-                    f"Closing: what this pull request fixes is no longer found on "
-                    f"`{self.base.branch}` (as of {self.base.sha[:12]}), so it is fixed already "
-                    "or no longer applies. Patchwell deleted its branch."
-                ),
-            )
-            await self.gh.patch(
-                "/repos/{owner}/{repo}/pulls/{number}",
-                {**self._vars, "number": pull["number"]},
-                data={"state": "closed"},
-            )
-            await self.delete_branch(branch)
+            with writes_for(record.severity):
+                await self._close_one(pull, branch)
             report.closed.append(pull["number"])
             await self.store.save_branch(replace(record, state="closed"))
         # Branches whose PR was merged or closed by people: delete the branch once resolved.
@@ -419,8 +409,25 @@ class PullRequestEngine:
                 continue
             if any(fp in current for fp in record.fingerprints):
                 continue
-            await self.delete_branch(branch)
+            with writes_for(record.severity):
+                await self.delete_branch(branch)
             await self.store.save_branch(replace(record, state="closed"))
+
+    async def _close_one(self, pull: dict, branch: str) -> None:
+        await self.comment(
+            pull["number"],
+            (
+                f"Closing: what this pull request fixes is no longer found on "
+                f"`{self.base.branch}` (as of {self.base.sha[:12]}), so it is fixed already "
+                "or no longer applies. Patchwell deleted its branch."
+            ),
+        )
+        await self.gh.patch(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            {**self._vars, "number": pull["number"]},
+            data={"state": "closed"},
+        )
+        await self.delete_branch(branch)
 
     async def delete_branch(self, branch: str) -> None:
         assert branch.startswith(BRANCH_PREFIX)
