@@ -3,7 +3,12 @@
 1. parse + detect over 1,000 generated manifests (files/s), index and OSV answers
    served from a warm cache, so the figure is the fixer's own CPU cost;
 2. index + OSV requests for one repository with 200 pinned dependencies: cold cache,
-   warm cache (same process), and after the TTL with a disk cache (ETag revalidation).
+   warm cache (same process), and after the TTL with a disk cache (ETag revalidation);
+3. PR count on a generated 270-pin ``pip freeze``, before (the pre-issue-13 default
+   grouping) and after;
+4. the real uv (sandboxed runner) against the fake index: seconds per resolution
+   check, per ``uv.lock`` update and per compiled-requirements update, and index
+   requests per PR with a cold and a warm uv cache.
 
 The local fake index from tests/fakeindex is started in-process; nothing touches
 the network. Run: ``.venv/bin/python benchmarks/deps.py [--manifests N] [--json]``.
@@ -14,11 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
+import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -191,10 +199,113 @@ def bench_freeze(index: FakeIndex, rng: random.Random) -> dict[str, float]:
     return out
 
 
+def _resolver(index: FakeIndex, cache: Path) -> Any:
+    from fixers.dependencies.sources import simple_index_from_env
+    from fixers.dependencies.uvrunner import resolver_from_env
+
+    url, creds = simple_index_from_env(index.env())
+    assert url is not None
+    return resolver_from_env(index.env(), index_url=url, credentials=creds, cache_dir=cache)
+
+
+def bench_resolution(rounds: int) -> dict[str, float]:
+    """The real uv against the fake index: time per resolution check, per uv.lock update
+    and per compiled-requirements update, and index requests per PR (cold, then warm uv
+    cache). A 30-package app whose ``flask`` bump drags ``werkzeug`` along."""
+    from fixers.dependencies.resolution import CompileRequest, LockRequest
+
+    out: dict[str, float] = {"rounds": rounds}
+    with FakeIndex() as index, tempfile.TemporaryDirectory() as tmp:
+        old, new = NOW - timedelta(days=300), NOW - timedelta(days=30)
+        index.add_project(
+            "flask",
+            [
+                FakeRelease("2.3.0", old, requires_dist=("werkzeug>=2.3,<3",)),
+                FakeRelease("3.0.0", new, requires_dist=("werkzeug>=3.0",)),
+            ],
+        )
+        index.add_project("werkzeug", [FakeRelease("2.3.0", old), FakeRelease("3.0.0", new)])
+        names = [f"lib-{i:02d}" for i in range(28)]
+        for n in names:
+            index.add_project(n, [FakeRelease("1.0.0", old), FakeRelease("1.1.0", new)])
+        reqs = "flask==2.3.0\nwerkzeug==2.3.0\n" + "".join(f"{n}==1.0.0\n" for n in names)
+        deps = ", ".join(f'"{n}==1.0.0"' for n in names)
+        project = (
+            '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.10"\n'
+            f'dependencies = ["flask==2.3.0", {deps}]\n'
+        ).encode()
+        resolver = _resolver(index, Path(tmp))
+        idx, adv = sources_from_env(index.env(), cache_dir=None)
+        ctx = Context(
+            services=Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
+        )
+        lock = resolver.lock(LockRequest(files=(("pyproject.toml", project),))).outputs["uv.lock"]
+        bumped = project.replace(b"flask==2.3.0", b"flask==3.0.0")
+        snapshot = MemorySnapshot({"requirements.txt": reqs.encode()})
+        for label in ("cold", "warm"):
+            if label == "cold":
+                shutil.rmtree(resolver.cache_dir, ignore_errors=True)
+            index.reset_counts()
+            findings = FIXER.detect(snapshot, ctx)
+            patches = FIXER.fix(snapshot, findings, ctx)
+            out[f"{label}_prs"] = len(patches)
+            out[f"{label}_index_requests_per_pr"] = round(
+                index.resolver_requests() / max(1, len(patches)), 1
+            )
+        check = CompileRequest(
+            files=(("requirements.in", reqs.replace("flask==2.3.0", "flask==3.0.0").encode()),),
+            inputs=("requirements.in",),
+            python_version="3.10",
+        )
+        timings: dict[str, list[float]] = {"check": [], "lock": [], "compile": []}
+        compiled = resolver.compile(
+            CompileRequest(
+                files=(("requirements.in", b"flask\n" + "\n".join(names).encode()),),
+                inputs=("requirements.in",),
+                output="requirements.txt",
+                python_version="3.10",
+                generate_hashes=True,
+            )
+        ).outputs["requirements.txt"]
+        for _ in range(rounds):
+            start = time.perf_counter()
+            resolver.compile(check)
+            timings["check"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            result = resolver.lock(
+                LockRequest(
+                    files=(("pyproject.toml", bumped), ("uv.lock", lock)),
+                    upgrade=("flask==3.0.0",),
+                )
+            )
+            assert result.ok, result.message
+            timings["lock"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            result = resolver.compile(
+                CompileRequest(
+                    files=(
+                        ("requirements.in", b"flask\n" + "\n".join(names).encode()),
+                        ("requirements.txt", compiled),
+                    ),
+                    inputs=("requirements.in",),
+                    output="requirements.txt",
+                    python_version="3.10",
+                    generate_hashes=True,
+                    upgrade=("werkzeug==3.0.0", "flask==3.0.0"),
+                )
+            )
+            assert result.ok, result.message
+            timings["compile"].append(time.perf_counter() - start)
+        for key, values in timings.items():
+            out[f"{key}_median_s"] = round(statistics.median(values), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", type=int, default=1000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rounds", type=int, default=10, help="uv runs per timing")
     args = parser.parse_args(argv)
     rng = random.Random(20261123)
     with FakeIndex() as index:
@@ -204,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             "requests_200_deps": bench_requests(index),
             "freeze_270_pins": bench_freeze(index, rng),
         }
+    results["resolution_uv"] = bench_resolution(args.rounds)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

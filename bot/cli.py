@@ -156,11 +156,13 @@ def _deps(path: Path, fmt: str) -> int:
     if not path.is_dir():
         print(f"patchwell deps: {path} is not a directory", file=sys.stderr)
         return 2
-    from fixers.dependencies.inventory import extract, render
+    from fixers.dependencies.inventory import parse_snapshot, render, render_skipped
     from fixers.local import load_directory
 
-    snapshot = load_directory(path)
-    print(render(extract(snapshot), fmt))
+    parsed = parse_snapshot(load_directory(path))
+    print(render(parsed.dependencies, fmt))
+    if fmt == "text" and parsed.skipped:
+        print(render_skipped(parsed.skipped))
     return 0
 
 

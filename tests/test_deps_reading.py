@@ -112,6 +112,23 @@ def test_templated_files_are_skipped_with_a_reason(fake_index: FakeIndex) -> Non
     assert all("templated" in r for _p, r in parsed.skipped)
     findings = FIXER.detect(s, ctx(fake_index))
     assert not [f for f in findings if f.rule == "parse-error"], findings
+    # Found on cookiecutter-django: GitHub's ${{ }} and a glob naming the template
+    # directory inside a real manifest are not templates.
+    real = snap(
+        {
+            ".github/workflows/ci.yml": "jobs:\n  t:\n    runs-on: ${{ matrix.os }}\n"
+            "    steps:\n      - uses: actions/checkout@v4\n",
+            "pyproject.toml": '[project]\nname = "x"\nversion = "1"\ndependencies = ["six==1.0"]\n'
+            '[tool.ruff]\nextend-exclude = ["{{cookiecutter.project_slug}}/*"]\n',
+            "{{cookiecutter.project_slug}}/.python-version": "3.8\n",
+        }
+    )
+    parsed = parse_snapshot(real)
+    assert [p for p, _r in parsed.skipped] == ["{{cookiecutter.project_slug}}/.python-version"]
+    assert {d.name for d in parsed.dependencies} == {"six", "actions/checkout"}
+    from fixers.dependencies.detect import targets_of
+
+    assert targets_of(real, parsed).deploy is None  # the template's 3.8 is not the repo's
 
 
 def test_utf16_and_bom_requirements_are_read_and_edited_in_their_encoding(

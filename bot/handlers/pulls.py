@@ -18,6 +18,7 @@ from dataclasses import replace
 import gidgethub
 from gidgethub.routing import Router
 
+from bot.scan.branch_check import BranchTarget, check_branch
 from bot.scan.engine import SCAN_JOB, scan_payload, split_full_name
 from bot.scan.ignores import IgnoreRule, IgnoreStore, up_to
 from bot.scan.ownership import patchwell_record
@@ -100,9 +101,34 @@ async def pull_request_closed(event, gh, ctx) -> None:
     )
 
 
+BRANCH_CHECK_ACTIONS = ("opened", "synchronize", "reopened")
+
+
 @router.register("pull_request")
 async def pull_request(event, gh, ctx) -> None:
-    if event.data.get("action") == "closed":
+    action = event.data.get("action")
+    if action == "closed":
         return
     pr = event.data.get("pull_request") or {}
-    await ctx.record("pull_request", f"action {event.data.get('action')} on #{pr.get('number')}")
+    number = pr.get("number")
+    if action not in BRANCH_CHECK_ACTIONS or not isinstance(number, int):
+        await ctx.record("pull_request", f"action {action} on #{number}")
+        return
+    full_name = (event.data.get("repository") or {}).get("full_name", "")
+    head, base = pr.get("head") or {}, pr.get("base") or {}
+    own = (head.get("repo") or {}).get("full_name") == full_name and str(
+        head.get("ref", "")
+    ).startswith("patchwell/")
+    if own or not head.get("sha") or not base.get("sha"):
+        await ctx.record("pull_request", f"#{number} {action}: Patchwell's own branch, no check")
+        return
+    owner, repo = split_full_name(full_name)
+    engine = await ctx.scan_engine(gh)
+    outcome = await check_branch(
+        gh, engine.clients, BranchTarget(owner, repo, head["sha"], base["sha"], number)
+    )
+    await ctx.record(
+        "pull_request",
+        f"#{number} {action} at {head['sha'][:12]}: branch check, {outcome.findings} secrets"
+        + (", commented" if outcome.commented else ""),
+    )

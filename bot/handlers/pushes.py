@@ -1,14 +1,17 @@
-"""``push``: scans of the default branch.
+"""``push``: scans of the default branch; a secrets check of every other branch.
 
-Pushes to other branches are ignored -- except Patchwell's own ``patchwell/*``
-branches, where a push by anyone else means a human took the branch over: the
-next sync sees a head it did not write, comments once and leaves it alone.
+A push to any other branch gets a ``patchwell`` check run on its head for the lines the
+branch adds over the default branch (:mod:`bot.scan.branch_check`): no PR, no comment
+(a pull request from it gets the comment). Patchwell's own ``patchwell/*`` branches are
+skipped: a push there by anyone else means a human took the branch over, and the next sync
+sees a head it did not write, comments once and leaves it alone.
 """
 
 from __future__ import annotations
 
 from gidgethub.routing import Router
 
+from bot.scan.branch_check import BranchTarget, check_branch
 from bot.scan.engine import ScanRequest
 
 router = Router()
@@ -29,7 +32,17 @@ async def push(event, gh, ctx) -> None:
         await ctx.record("push", f"{ref} pushed by {sender}: checked at the next sync")
         return
     if ref != f"refs/heads/{default}":
-        await ctx.record("push", f"{ref}: not the default branch, ignored")
+        if not ref.startswith("refs/heads/") or not default:
+            await ctx.record("push", f"{ref}: not a branch, ignored")
+            return
+        owner, _, repo = full_name.partition("/")
+        engine = await ctx.scan_engine(gh)
+        outcome = await check_branch(
+            gh, engine.clients, BranchTarget(owner, repo, data["after"], default)
+        )
+        await ctx.record(
+            "push", f"{ref} at {data['after'][:12]}: branch check, {outcome.findings} secrets"
+        )
         return
     owner, _, repo = full_name.partition("/")
     engine = await ctx.scan_engine(gh)

@@ -8,6 +8,7 @@ function of the snapshot and the findings.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ from fixers.dependencies.model import (
 )
 from fixers.dependencies.policy import Policy, policy_from_options, update_type
 from fixers.dependencies.pythons import PythonTargets, python_targets
+from fixers.dependencies.ranges import range_findings, ranged_deps
 from fixers.dependencies.releases import (
     candidates,
     has_wheel,
@@ -127,7 +129,48 @@ def detect(snapshot: Snapshot, ctx: Context) -> list[Finding]:
     parsed = parse_snapshot(snapshot, env.conventions, ctx.ignored)
     targets = targets_of(snapshot, parsed, ctx.ignored)
     findings = detect_parsed(snapshot, parsed, env, targets)
-    return findings + _locked(snapshot, parsed, env, targets, ctx.ignored)
+    ranges = _ranges(snapshot, parsed, env, targets)
+    # A raised bound updates the lock beside it in the same PR: no second, lock-only PR.
+    raised = {
+        (posixpath.dirname(str(f.path)), f.data["package"]) for f in ranges if f.data.get("target")
+    }
+    locked = [
+        f
+        for f in _locked(snapshot, parsed, env, targets, ctx.ignored)
+        if (posixpath.dirname(str(f.path)), f.data.get("package")) not in raised
+    ]
+    return findings + ranges + locked
+
+
+def _ranges(
+    snapshot: Snapshot, parsed: ParseResult, env: Env, targets: PythonTargets
+) -> list[Finding]:
+    """Declared ranges whose lower bound is vulnerable (see :mod:`fixers.dependencies.ranges`)."""
+    pinned = {d.name for d in parsed.dependencies if d.pinned}
+    ranged = [r for r in ranged_deps(parsed.dependencies) if r.dep.name not in pinned]
+    if not ranged or env.advisories is None:
+        return []
+    pairs = sorted({f"{r.dep.name}=={r.lower}" for r in ranged})
+    advisories = {
+        k: v
+        for k, v in _advisories(env.advisories, pairs).items()
+        if v and not isinstance(v, Exception)
+    }
+    names = sorted({k.split("==", 1)[0] for k in advisories})
+    projects: dict[str, Any] = {}
+    if env.index is not None and names:
+        projects = _parallel(env.index.project, names, getattr(env.index, "peek", None))
+    projects = {n: p for n, p in projects.items() if isinstance(p, Project)}
+    return range_findings(
+        ranged,
+        advisories,
+        projects,
+        targets,
+        env.policy.range_strategy,
+        _deployed(snapshot, env.conventions),
+        _finding,
+        _advisory_json,
+    )
 
 
 def _locked(
@@ -188,7 +231,10 @@ def targets_of(
         raw = snapshot.read(path)
         return None if raw is None else decode_manifest(raw)[0]
 
-    return python_targets(snapshot, parsed.requires_python, read, ignored)
+    templated = {path for path, _reason in parsed.skipped}
+    return python_targets(
+        snapshot, parsed.requires_python, read, lambda p: p in templated or ignored(p)
+    )
 
 
 def detect_parsed(

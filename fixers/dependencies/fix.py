@@ -39,6 +39,7 @@ from fixers.dependencies.model import (
 )
 from fixers.dependencies.policy import Policy, policy_from_options
 from fixers.dependencies.pythons import PythonTargets
+from fixers.dependencies.ranges import bound_span, lower_bound_of
 from fixers.dependencies.requirements import parse_requirements_text
 from fixers.dependencies.resolution import Resolver
 from fixers.dependencies.workflows import is_sha, parse_workflow
@@ -321,6 +322,7 @@ def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[P
     secured = {p.key for p in patches}
     patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured, locking)
     patches += _lock_only_patches(snapshot, mine, conv, locking)
+    patches += _range_patches(snapshot, parsed, mine, conv, locking)
     patches += _action_patches(snapshot, parsed, mine, conv)
     return patches
 
@@ -450,6 +452,75 @@ def _with_family_note(explanation: Explanation, family: Family) -> Explanation:
     if family.source:
         note += f" ([source]({family.source}))"
     return replace(explanation, why=explanation.why + "\n\n" + note)
+
+
+def _range_patches(
+    snapshot: Snapshot,
+    parsed: ParseResult,
+    findings: Sequence[Finding],
+    conv: Conventions,
+    locking: Locking,
+) -> list[Patch]:
+    """Raise vulnerable lower bounds (``range-strategy: increase-if-necessary``)."""
+    out = []
+    for f in findings:
+        data = f.data
+        if f.rule != "vulnerable-range" or not data.get("target") or not data.get("lines"):
+            continue
+        name, old, new = str(data["package"]), str(data["from"]), str(data["target"])
+        wanted = {tuple(x) for x in data["lines"]}
+        plan = Plan(name=name, target=new, data=data, old=old)
+        edits = []
+        for path in sorted({p for p, _l in wanted}):
+            raw = snapshot.read(path)
+            deps = [d for d in parsed.dependencies if d.file == path and (d.file, d.line) in wanted]
+            if raw is None or not deps:
+                continue
+            text, codec = decode_manifest(raw)
+            reps = []
+            for d in deps:
+                low = lower_bound_of(d)
+                span = bound_span(text, d, low.lower) if low else None
+                if span is not None:
+                    reps.append(Replacement(span.start, span.end, new))
+            if not reps:
+                continue
+            new_text = apply(text, reps)
+            after = [
+                lower_bound_of(d)
+                for d in reparse(path, new_text, deps[0].source, conv)
+                if d.name == name
+            ]
+            if all(a is not None and a.lower == new for a in after) and after:
+                edits.append(FileEdit(path, "modify", encode_manifest(new_text, codec)))
+                plan.files.add(path)
+        if not edits:
+            continue
+        change = _change(plan)
+        explanation = explain_pypi([change], conv, security=True)
+        note = (
+            f"\n\nThe declared range's lower bound moves from {old} to {new}, so no install "
+            "can pick a vulnerable release; its upper bound, if any, is kept "
+            "(`range-strategy: increase-if-necessary`)."
+        )
+        explanation = replace(explanation, changes=explanation.changes + note)
+        all_edits, explanation = locking.finish(snapshot, parsed, tuple(edits), [plan], explanation)
+        n = len(data.get("advisories") or [])
+        out.append(
+            Patch(
+                fixer=FIXER,
+                key=_key("range", name),
+                title=f"Raise {name}'s lower bound to {new} ({n} "
+                f"vulnerabilit{'y' if n == 1 else 'ies'} in {old})",
+                edits=all_edits,
+                explanation=explanation,
+                severity=Severity.VULNERABILITY,
+                fingerprints=(f.fingerprint,),
+                labels=("dependencies", "security"),
+                bypass_limit=True,
+            )
+        )
+    return out
 
 
 def _lock_only_patches(

@@ -43,7 +43,14 @@ PATTERNS = (
 # Jinja / cookiecutter / copier templates: ``{{ cookiecutter.x }}`` in a path, or
 # ``{% if %}`` / ``{{ var }}`` in a manifest. They are not installable as they stand.
 _TEMPLATE_PATH = re.compile(r"\{\{|\{%")
-_TEMPLATE_TEXT = re.compile(r"\{%-?\s*\w|\{\{-?\s*[\w.\[\]'\"]+(?:\s*\|[^}]*)?\s*-?\}\}")
+# In a requirements file any Jinja tag or ``{{ var }}`` is a template (pip has no such
+# syntax); GitHub's ``${{ … }}`` is not Jinja. TOML/YAML manifests legitimately hold
+# ``{{`` inside strings (exclude globs naming a cookiecutter directory), so only a
+# Jinja block tag starting a line marks them.
+_TEMPLATE_REQ = re.compile(
+    r"\{%-?\s*\w|(?<!\$)\{\{-?\s*[\w.\[\]'\"]+(?:\s*\|[^}\n]*)?\s*-?\}\}"
+)
+_TEMPLATE_BLOCK = re.compile(r"^[ \t]*\{%-?\s*(?:if|for|set|raw|macro|include|block)\b", re.M)
 TEMPLATE_REASON = "templated (Jinja/cookiecutter): not a manifest until rendered"
 
 
@@ -58,7 +65,12 @@ def is_templated(path: str, text: str | None) -> bool:
     """A path with ``{{``/``{%`` in it, or manifest text with Jinja tags or variables."""
     if _TEMPLATE_PATH.search(path):
         return True
-    return text is not None and _TEMPLATE_TEXT.search(text[:200_000]) is not None
+    if text is None:
+        return False
+    head = text[:200_000]
+    if matches_any(path, REQUIREMENTS_PATTERNS):
+        return _TEMPLATE_REQ.search(head) is not None
+    return _TEMPLATE_BLOCK.search(head) is not None
 
 
 def parse_snapshot(
@@ -145,6 +157,11 @@ def render(deps: Sequence[Dependency], fmt: str) -> str:
         cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
         out.append(("  ".join(cells) + "  " + r[-1]).rstrip())
     return "\n".join(out) + "\n"
+
+
+def render_skipped(skipped: Sequence[tuple[str, str]]) -> str:
+    """Files not parsed on purpose (templates), one line each."""
+    return "\n".join(f"skipped {path}: {reason}" for path, reason in skipped)
 
 
 def _row(d: Dependency) -> list[str]:

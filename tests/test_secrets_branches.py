@@ -1,0 +1,85 @@
+"""Every branch, before merge: a push to a feature branch and its pull request get a
+``patchwell`` check run on their head for the lines the branch adds; no PR is opened
+against the person's branch, and the pull request gets one comment with the fix, edited in
+place as the branch moves. Real server, fake GitHub, signed webhooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.service import PARTS
+from fixers.secrets.samples import all_samples
+from tests import payloads
+from tests.fakegithub.server import FakeGitHub
+from tests.test_secrets_on_github import send, settle
+
+OWNER, REPO, INSTALLATION = payloads.OWNER, payloads.REPO, payloads.INSTALLATION_ID
+
+
+def _runs(fake: FakeGitHub, sha: str) -> list[dict]:
+    return [r for r in fake.check_runs(OWNER, REPO) if r["head_sha"] == sha]
+
+
+def _no_value(fake: FakeGitHub, number: int, secret: str) -> bool:
+    texts = [c["body"] for c in fake.comments(OWNER, REPO, number)]
+    texts += [repr(r["output"]) + repr(r.get("annotations")) for r in fake.check_runs(OWNER, REPO)]
+    return not any(secret in t for t in texts)
+
+
+@pytest.mark.asyncio
+async def test_feature_branch_push_and_pull_request_are_checked_without_prs(
+    live_web, fake_github: FakeGitHub
+) -> None:
+    stripe = next(s for s in all_samples(seed=4) if s.rule == "stripe-secret-key")
+    old = next(s for s in all_samples(seed=5) if s.rule == "github-pat-classic")
+    # A secret already on main is main's finding, not this branch's.
+    fake_github.create_repo(OWNER, REPO, {"legacy.py": old.text + "\n", "app.py": "x = 1\n"})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    client, app = live_web
+    queue = app[PARTS].queue
+
+    base = fake_github.create_branch(OWNER, REPO, "feature")
+    head = fake_github.push(OWNER, REPO, "feature", {"billing.py": stripe.text + "\n"}, "pay")
+    push = payloads.push(ref="refs/heads/feature", before=base, after=head)
+    await send(client, "push", push, delivery_id="push-feature")
+    await settle(queue)
+    (run,) = _runs(fake_github, head)
+    assert run["conclusion"] == "failure"
+    assert [a["path"] for a in run["annotations"]] == ["billing.py"]  # not legacy.py
+    assert "****" in run["annotations"][0]["message"]
+    assert fake_github.pulls(OWNER, REPO) == []  # nothing opened against a person's branch
+
+    number = fake_github.open_pull(OWNER, REPO, "feature")
+    opened = payloads.pull_request(
+        "opened", number=number, head_ref="feature", head_sha=head, base_sha=base
+    )
+    await send(client, "pull_request", opened, delivery_id="pr-opened")
+    await settle(queue)
+    assert _runs(fake_github, head)[-1]["conclusion"] == "failure"
+    (comment,) = fake_github.comments(OWNER, REPO, number)
+    assert 'os.environ["STRIPE_API_KEY"]' in comment["body"]
+    assert [p["number"] for p in fake_github.pulls(OWNER, REPO)] == [number]
+
+    # New commits on the branch: the same comment is edited, never a second one.
+    head2 = fake_github.push(OWNER, REPO, "feature", {"notes.md": "more\n"}, "notes")
+    sync = payloads.pull_request(
+        "synchronize", number=number, head_ref="feature", head_sha=head2, base_sha=base
+    )
+    await send(client, "pull_request", sync, delivery_id="pr-sync-1")
+    await settle(queue)
+    assert len(fake_github.comments(OWNER, REPO, number)) == 1
+    assert _runs(fake_github, head2)[-1]["conclusion"] == "failure"
+
+    # The person applies the fix: the check passes and the comment says so, in place.
+    fixed = "import os\n\nSTRIPE_API_KEY = os.environ['STRIPE_API_KEY']\n"
+    head3 = fake_github.push(OWNER, REPO, "feature", {"billing.py": fixed}, "fix")
+    sync = payloads.pull_request(
+        "synchronize", number=number, head_ref="feature", head_sha=head3, base_sha=base
+    )
+    await send(client, "pull_request", sync, delivery_id="pr-sync-2")
+    await settle(queue)
+    assert _runs(fake_github, head3)[-1]["conclusion"] == "success"
+    (comment,) = fake_github.comments(OWNER, REPO, number)
+    assert "no leaked secret" in comment["body"]
+    assert _no_value(fake_github, number, stripe.secret)
+    assert not [p for p in fake_github.pulls(OWNER, REPO) if p["head"]["ref"].startswith("patch")]
