@@ -350,7 +350,6 @@ class GitHubClients:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"GitHub download failed: {type(exc).__name__}") from None
 
-
     async def redirect_location(self, gh: PatchwellGitHubAPI, path: str) -> str:
         """Where an API redirect (``302``: job logs, artifacts) points, without following it.
 

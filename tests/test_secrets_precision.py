@@ -49,7 +49,7 @@ def test_template_interpolations_are_references() -> None:
     files = {
         "deploy/values.yaml": "db:\n  password: {{ .Values.dbPassword9 }}\n",
         "alembic.ini": "url = postgresql://u:%(DB_PASSWORD)s@db/app\npassword = %(pw9x)s\n",
-        "config/app.rb": 'api_token = "#{ENV.fetch(\'TOKEN9\')}abc"\n',
+        "config/app.rb": "api_token = \"#{ENV.fetch('TOKEN9')}abc\"\n",
     }
     assert rules(files) == []
 

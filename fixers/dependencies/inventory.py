@@ -47,9 +47,7 @@ _TEMPLATE_PATH = re.compile(r"\{\{|\{%")
 # syntax); GitHub's ``${{ … }}`` is not Jinja. TOML/YAML manifests legitimately hold
 # ``{{`` inside strings (exclude globs naming a cookiecutter directory), so only a
 # Jinja block tag starting a line marks them.
-_TEMPLATE_REQ = re.compile(
-    r"\{%-?\s*\w|(?<!\$)\{\{-?\s*[\w.\[\]'\"]+(?:\s*\|[^}\n]*)?\s*-?\}\}"
-)
+_TEMPLATE_REQ = re.compile(r"\{%-?\s*\w|(?<!\$)\{\{-?\s*[\w.\[\]'\"]+(?:\s*\|[^}\n]*)?\s*-?\}\}")
 _TEMPLATE_BLOCK = re.compile(r"^[ \t]*\{%-?\s*(?:if|for|set|raw|macro|include|block)\b", re.M)
 TEMPLATE_REASON = "templated (Jinja/cookiecutter): not a manifest until rendered"
 
