@@ -165,7 +165,12 @@ def test_other_lock_tools_are_reported_with_the_command(index: FakeIndex, tmp_pa
         '[tool.poetry.dependencies]\npython = "^3.10"\nsix = "1.16.0"\n'
     )
     files = {"pyproject.toml": poetry.encode(), "poetry.lock": b"# poetry\n"}
-    (patch,) = run(index, resolver_for(index, tmp_path), files)
+    # Without the optional Poetry extra (tests/test_deps_poetry.py runs the real one).
+    url, creds = simple_index_from_env(index.env())
+    assert url is not None
+    env = {**index.env(), "PATCHWELL_POETRY": "off"}
+    no_poetry = resolver_from_env(env, index_url=url, credentials=creds, cache_dir=tmp_path)
+    (patch,) = run(index, no_poetry, files)
     text = patch.explanation.markdown()
     assert "`poetry.lock` was **not updated**" in text and "`poetry update --lock six`" in text
     files = {"Pipfile": b'[packages]\nsix = "==1.16.0"\n', "Pipfile.lock": b"{}"}

@@ -9,8 +9,10 @@ For one patch's manifest edits and version changes:
   byte for byte;
 * a ``uv.lock`` beside an edited ``pyproject.toml`` is updated with ``uv lock
   --upgrade-package name==version`` (never a full relock);
-* ``poetry.lock``, ``pdm.lock`` and ``Pipfile.lock`` are not run by Patchwell: the PR
-  says so and gives the exact command to refresh them.
+* a ``poetry.lock`` is updated by Poetry itself when the optional ``poetry`` extra is
+  installed (``poetry update --lock NAME...``, checked with ``poetry check --lock``;
+  see ``poetrylock``); without it, and for ``pdm.lock`` and ``Pipfile.lock``, the PR
+  says the lock was not updated and gives the exact command.
 
 Every lock written is read back: each moved package must be at its new version, or
 the lock edit is dropped and the PR says why.
@@ -28,9 +30,10 @@ from fixers.dependencies.conventions import load_conventions
 from fixers.dependencies.installable import DEFAULT_PYTHON
 from fixers.dependencies.locks import Compiled, compiled_header, parse_lock
 from fixers.dependencies.model import ParseResult, decode_manifest, encode_manifest
+from fixers.dependencies.poetrylock import update_poetry_lock
 from fixers.dependencies.pythons import PythonTargets
 from fixers.dependencies.requirements import parse_requirements_text
-from fixers.dependencies.resolution import CompileRequest, LockRequest, Resolver
+from fixers.dependencies.resolution import CompileRequest, LockRequest, Resolver, tool_locker
 
 _OTHER_TOOLS = {
     "poetry.lock": ("pyproject.toml", "Poetry", "poetry update --lock {names}"),
@@ -59,7 +62,7 @@ def lock_edits(
     out = LockOutcome(edits=list(edits))
     _compiled(snapshot, parsed, out, changes, resolver, targets)
     _uv_locks(snapshot, out, changes, resolver)
-    _other_locks(snapshot, out, changes)
+    _other_locks(snapshot, out, changes, resolver)
     return out
 
 
@@ -290,15 +293,56 @@ def _host(url: str | None) -> str:
 # --------------------------------------------------------------------------- other tools
 
 
-def _other_locks(snapshot: Snapshot, out: LockOutcome, changes: Mapping[str, str]) -> None:
+def _other_locks(
+    snapshot: Snapshot, out: LockOutcome, changes: Mapping[str, str], resolver: Resolver | None
+) -> None:
     for edit in list(out.edits):
         folder, base = posixpath.split(edit.path)
         for lock_name, (manifest, tool, command) in _OTHER_TOOLS.items():
             lock_path = posixpath.join(folder, lock_name)
             if base != manifest or lock_path not in snapshot.all_paths:
                 continue
+            runner = tool_locker(resolver, "poetry") if lock_name == "poetry.lock" else None
+            if runner is not None and edit.content is not None:
+                _poetry_lock(snapshot, out, edit.content, lock_path, changes, runner)
+                continue
             out.notes.append(
                 f"`{lock_path}` was **not updated**: Patchwell does not run {tool}. Run "
                 f"`{command.format(names=_names(changes))}` on this branch and push the lock, "
                 f"or installs from the lock keep the old versions."
             )
+
+
+def _poetry_lock(
+    snapshot: Snapshot,
+    out: LockOutcome,
+    pyproject: bytes,
+    lock_path: str,
+    changes: Mapping[str, str],
+    runner: object,
+) -> bool:
+    """Update ``lock_path`` with Poetry (True), or leave it with a note saying why."""
+    lock = snapshot.read(lock_path)
+    command = f"`poetry update --lock {_names(changes)}`"
+    if lock is None:
+        return False
+    done = update_poetry_lock(runner, pyproject, lock, changes)
+    out.seconds += done.seconds
+    if done.lock is None:
+        out.notes.append(f"`{lock_path}` was **not updated**: {done.why}. Run {command}.")
+        return False
+    _replace(out, lock_path, done.lock)
+    out.updated.append(lock_path)
+    newer = sorted(n for n, v in (done.versions or {}).items() if changes.get(n) != v)
+    extra = "".join(
+        f" Poetry locked {n} {(done.versions or {})[n]}, the newest release the new "
+        f"requirement allows."
+        for n in newer
+    )
+    if done.rewritten:
+        extra += f" The entries of {', '.join(done.rewritten)} changed with them (markers)."
+    out.notes.append(
+        f"`{lock_path}` was updated by Poetry with {command} (only these packages and what "
+        f"they require moved; checked: `poetry check --lock` passes on this branch).{extra}"
+    )
+    return True

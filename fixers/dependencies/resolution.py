@@ -63,6 +63,21 @@ class LockRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolLockRequest:
+    """Another tool's lock (``tool``: ``"poetry"``) over its manifest and lock file.
+
+    ``update`` names the packages whose locked versions may move (Poetry: ``poetry
+    update --lock NAME...``, everything else stays as locked); ``check`` only asks
+    whether the lock matches the manifest (``poetry check --lock``).
+    """
+
+    tool: str
+    files: tuple[tuple[str, bytes], ...]
+    update: tuple[str, ...] = ()
+    check: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ResolveResult:
     """What came back: ``ok``, the files the tool wrote (``outputs``), and a message.
 
@@ -86,3 +101,12 @@ class Resolver(Protocol):
     def compile(self, request: CompileRequest) -> ResolveResult: ...
 
     def lock(self, request: LockRequest) -> ResolveResult: ...
+
+
+def tool_locker(resolver: object | None, tool: str) -> object | None:
+    """``resolver`` when it can run ``tool``'s own locker (``tool_lock``), else ``None``.
+
+    Optional on purpose: a resolver without Poetry (the optional extra not installed)
+    still serves uv, and the fixer then reports the command instead."""
+    tools = getattr(resolver, "tools", ()) or ()
+    return resolver if tool in tools and hasattr(resolver, "tool_lock") else None

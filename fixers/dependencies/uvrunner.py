@@ -42,10 +42,18 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fixers.dependencies.model import scrub_url
-from fixers.dependencies.resolution import CompileRequest, LockRequest, ResolveResult
+from fixers.dependencies.resolution import (
+    CompileRequest,
+    LockRequest,
+    ResolveResult,
+    ToolLockRequest,
+)
+
+if TYPE_CHECKING:
+    from fixers.dependencies.toolrunner import ToolCommand
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_CPU_SECONDS = 120
@@ -170,6 +178,13 @@ class UvResolver:
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     python: str = sys.executable
     pass_env: Mapping[str, str] = field(default_factory=dict)
+    #: An interpreter that imports Poetry (the optional ``poetry`` extra), or ``None``.
+    poetry_python: str | None = None
+
+    @property
+    def tools(self) -> frozenset[str]:
+        """Lockers besides uv this resolver can run (see ``toolrunner``)."""
+        return frozenset(["poetry"] if self.poetry_python else [])
 
     # ----------------------------------------------------------------- public
     def compile(self, request: CompileRequest) -> ResolveResult:
@@ -225,6 +240,12 @@ class UvResolver:
             args += ["--upgrade-package", spec]
         return self._run(args, request.files, () if request.check else ("uv.lock",))
 
+    def tool_lock(self, request: ToolLockRequest) -> ResolveResult:
+        """Poetry's own locker under the same sandbox (``toolrunner``)."""
+        from fixers.dependencies.toolrunner import run_tool_lock
+
+        return run_tool_lock(self, request)
+
     # ----------------------------------------------------------------- running
     def _env(self, scratch: Path) -> dict[str, str]:
         home = scratch / ".home"
@@ -270,28 +291,40 @@ class UvResolver:
         files: Sequence[tuple[str, bytes]],
         wanted: Sequence[str],
         stdout_as: str | None = None,
+        tool: ToolCommand | None = None,
     ) -> ResolveResult:
+        """Run uv (or ``tool``: another resolver under the same rules) in a scratch dir."""
         start = time.monotonic()
         scratch = Path(tempfile.mkdtemp(prefix="patchwell-resolve-"))
+        name = tool.name if tool else "uv"
         try:
             for path, data in files:
                 target = scratch / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             before = {p: d for p, d in files}
-            proc = self._spawn([self.uv, *args, *self._common()], scratch, self._env(scratch))
+            env = self._env(scratch)
+            if tool is None:
+                cmd = [self.uv, *args, *self._common()]
+            else:
+                cmd = list(tool.argv)
+                env = {**env, **tool.env_for(scratch / ".home")}
+            proc = self._spawn(cmd, scratch, env)
             try:
                 out, err = proc.communicate(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 _kill(proc)
                 return ResolveResult(
                     ok=False,
-                    message=f"uv took longer than {self.timeout:g} s and was stopped",
+                    message=f"{name} took longer than {self.timeout:g} s and was stopped",
                     seconds=time.monotonic() - start,
                     unavailable=True,
                 )
             seconds = time.monotonic() - start
-            message = self._clean(err.decode("utf-8", errors="replace"))
+            text = err.decode("utf-8", errors="replace")
+            if tool is not None and tool.stdout_is_message:
+                text = out.decode("utf-8", errors="replace") + "\n" + text
+            message = self._clean(text)
             if proc.returncode != 0:
                 return ResolveResult(
                     ok=False,
@@ -311,7 +344,7 @@ class UvResolver:
             return ResolveResult(ok=True, outputs=outputs, message=message, seconds=seconds)
         except OSError as exc:
             return ResolveResult(
-                ok=False, message=f"uv could not run ({type(exc).__name__})", unavailable=True
+                ok=False, message=f"{name} could not run ({type(exc).__name__})", unavailable=True
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -382,6 +415,23 @@ def find_uv(env: Mapping[str, str]) -> str | None:
         return shutil.which("uv")
 
 
+def find_poetry(env: Mapping[str, str]) -> str | None:
+    """The interpreter that runs Poetry: ``PATCHWELL_POETRY_PYTHON``, else this one when
+    the optional ``poetry`` extra is installed; ``PATCHWELL_POETRY=off`` turns it off."""
+    if env.get("PATCHWELL_POETRY", "").lower() in ("off", "0", "false", "no"):
+        return None
+    explicit = env.get("PATCHWELL_POETRY_PYTHON")
+    if explicit:
+        return explicit if Path(explicit).is_file() else None
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("poetry.console.application") is not None
+    except (ImportError, ValueError):
+        found = False
+    return sys.executable if found else None
+
+
 def resolver_from_env(
     env: Mapping[str, str],
     *,
@@ -407,6 +457,7 @@ def resolver_from_env(
         timeout=_number(env.get("PATCHWELL_RESOLVER_TIMEOUT"), DEFAULT_TIMEOUT),
         cpu_seconds=int(_number(env.get("PATCHWELL_RESOLVER_CPU_SECONDS"), DEFAULT_CPU_SECONDS)),
         pass_env={k: v for k, v in env.items() if k in PASS_ENV},
+        poetry_python=find_poetry(env),
     )
 
 

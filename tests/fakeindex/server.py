@@ -13,6 +13,7 @@ and can be told to fail or to require credentials.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 import io
@@ -49,6 +50,11 @@ class FakeRelease:
     requires_dist: tuple[str, ...] = ()
     #: Extra files put in the sdist (``setup.py`` that would write a marker if built).
     sdist_files: tuple[tuple[str, str], ...] = ()
+    #: False: the JSON API says ``requires_dist: null`` (PyPI does for many sdist-only
+    #: uploads), so a client must read the files to learn the dependencies.
+    json_requires_dist: bool = True
+    #: False: an sdist without ``PKG-INFO`` (its metadata is only known by building it).
+    sdist_pkg_info: bool = True
 
     def names(self, project: str) -> tuple[str, ...]:
         stem = project.replace("-", "_")
@@ -68,7 +74,8 @@ class FakeRelease:
         """The bytes of one distribution file (deterministic: fixed timestamps)."""
         if filename.endswith(".whl"):
             return _wheel(project, self.version, self.metadata(project))
-        return _sdist(project, self.version, self.metadata(project), self.sdist_files)
+        metadata = self.metadata(project) if self.sdist_pkg_info else None
+        return _sdist(project, self.version, metadata, self.sdist_files)
 
     def files(self, project: str) -> list[tuple[str, str]]:
         """(filename, sha256 of the real file)."""
@@ -100,12 +107,18 @@ def _wheel(project: str, version: str, metadata: bytes) -> bytes:
 
 
 def _sdist(
-    project: str, version: str, metadata: bytes, extra: tuple[tuple[str, str], ...]
+    project: str, version: str, metadata: bytes | None, extra: tuple[tuple[str, str], ...]
 ) -> bytes:
     root = f"{project.replace('-', '_')}-{version}"
-    members = [("PKG-INFO", metadata), *((p, c.encode()) for p, c in extra)]
+    members = [("PKG-INFO", metadata)] if metadata is not None else []
+    members += [(p, c.encode()) for p, c in extra]
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tf:
+    # gzip's own header has a timestamp too: fixed, so two indexes serve the same bytes
+    # (a lock made on one checks against another).
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf,
+    ):
         for path, content in members:
             info = tarfile.TarInfo(f"{root}/{path}")
             info.size, info.mtime = len(content), 1577836800
@@ -325,6 +338,20 @@ class FakeIndex:
             "urls": releases.get(latest.version, []) if latest else [],
         }
 
+    def release_json(self, project: FakeProject, rel: FakeRelease) -> dict[str, Any]:
+        """``/pypi/<name>/<version>/json`` (what Poetry reads for each candidate)."""
+        doc = self.project_json(project)
+        urls = doc["releases"][rel.version]
+        info = {
+            **doc["info"],
+            "version": rel.version,
+            "requires_python": rel.requires_python,
+            "requires_dist": list(rel.requires_dist) if rel.json_requires_dist else None,
+            "yanked": rel.yanked,
+            "yanked_reason": rel.yanked_reason,
+        }
+        return {"info": info, "urls": urls}
+
     def project_simple(self, project: FakeProject) -> dict[str, Any]:
         files = []
         for rel in project.releases:
@@ -463,6 +490,18 @@ def _make_handler(index: FakeIndex) -> type[BaseHTTPRequestHandler]:
                     self._send(404, b'{"message": "Not Found"}')
                 else:
                     self._json_document(index.project_json(project))
+                return
+            m = re.fullmatch(r"/pypi/([^/]+)/([^/]+)/json/?", self.path)
+            if m and index.json_api:
+                project = index.projects.get(_norm(m.group(1)))
+                rel = next(
+                    (r for r in project.releases if r.version == m.group(2)) if project else (),
+                    None,
+                )
+                if project is None or rel is None:
+                    self._send(404, b'{"message": "Not Found"}')
+                else:
+                    self._json_document(index.release_json(project, rel))
                 return
             m = re.fullmatch(r"/simple/([^/]+)/?", self.path)
             if m:
