@@ -8,7 +8,9 @@
    grouping) and after;
 4. the real uv (sandboxed runner) against the fake index: seconds per resolution
    check, per ``uv.lock`` update and per compiled-requirements update, and index
-   requests per PR with a cold and a warm uv cache.
+   requests per PR with a cold and a warm uv cache;
+5. the real Poetry (optional extra) through the same sandbox: seconds per
+   ``poetry update --lock NAME`` and per ``poetry check --lock``.
 
 The local fake index from tests/fakeindex is started in-process; nothing touches
 the network. Run: ``.venv/bin/python benchmarks/deps.py [--manifests N] [--json]``.
@@ -301,6 +303,61 @@ def bench_resolution(rounds: int) -> dict[str, float]:
     return out
 
 
+def bench_poetry(rounds: int) -> dict[str, float]:
+    """The real Poetry (optional extra) through the same sandbox: seconds per
+    ``poetry update --lock flask`` of a 30-package poetry.lock and per ``poetry check
+    --lock``, and index requests per update with a warm Poetry cache."""
+    from fixers.dependencies.resolution import ToolLockRequest
+
+    out: dict[str, float] = {"rounds": rounds}
+    with FakeIndex() as index, tempfile.TemporaryDirectory() as tmp:
+        old, new = NOW - timedelta(days=300), NOW - timedelta(days=30)
+        index.add_project("flask", [FakeRelease("2.3.0", old, requires_dist=("werkzeug>=2.3,<3",))])
+        index.add_project("werkzeug", [FakeRelease("2.3.0", old)])
+        names = [f"lib-{i:02d}" for i in range(28)]
+        for n in names:
+            index.add_project(n, [FakeRelease("1.0.0", old)])
+        resolver = _resolver(index, Path(tmp))
+        if resolver is None or "poetry" not in resolver.tools:
+            return {"skipped": "Poetry is not installed (pip install -e '.[poetry]')"}  # type: ignore[dict-item]
+        deps = "".join(f'{n} = "^1.0"\n' for n in names)
+        project = (
+            '[tool.poetry]\nname = "app"\nversion = "1"\ndescription = ""\nauthors = []\n\n'
+            f'[tool.poetry.dependencies]\npython = "^3.10"\nflask = "2.3.0"\n{deps}'
+        ).encode()
+        # The repository's lock, made before the new releases (its own Poetry cache).
+        maker = _resolver(index, Path(tmp) / "maker")
+        made = maker.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", project),)))
+        assert made.ok, made.message
+        lock = made.outputs["poetry.lock"]
+        index.projects["flask"].releases.append(
+            FakeRelease("3.0.0", new, requires_dist=("werkzeug>=3.0",))
+        )
+        index.projects["werkzeug"].releases.append(FakeRelease("3.0.0", new))
+        for n in names:
+            index.projects[n].releases.append(FakeRelease("1.1.0", new))
+        bumped = project.replace(b'flask = "2.3.0"', b'flask = "3.0.0"')
+        files = (("pyproject.toml", bumped), ("poetry.lock", lock))
+        timings: dict[str, list[float]] = {"update": [], "check": []}
+        requests: list[int] = []
+        for _ in range(rounds):
+            index.reset_counts()
+            start = time.perf_counter()
+            result = resolver.tool_lock(ToolLockRequest("poetry", files, update=("flask",)))
+            timings["update"].append(time.perf_counter() - start)
+            requests.append(index.total_requests())
+            assert result.ok, result.message
+            new_files = (("pyproject.toml", bumped), ("poetry.lock", result.outputs["poetry.lock"]))
+            start = time.perf_counter()
+            assert resolver.tool_lock(ToolLockRequest("poetry", new_files, check=True)).ok
+            timings["check"].append(time.perf_counter() - start)
+        for key, values in timings.items():
+            out[f"{key}_median_s"] = round(statistics.median(values), 3)
+        out["index_requests_first_update"] = requests[0]
+        out["index_requests_warm_update"] = requests[-1]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", type=int, default=1000)
@@ -316,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             "freeze_270_pins": bench_freeze(index, rng),
         }
     results["resolution_uv"] = bench_resolution(args.rounds)
+    results["poetry_lock"] = bench_poetry(args.rounds)
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -129,6 +129,27 @@ def test_poetry_lock_moves_only_the_bumped_package(fake_index: FakeIndex, tmp_pa
     assert "`poetry.lock` was **not updated**" in text and "`poetry update --lock flask`" in text
 
 
+def test_a_release_newer_than_poetrys_cached_page_is_still_locked(
+    fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    """Poetry keeps index pages for their max-age; the fixer may propose a release
+    published since (found through its own index client): the update is retried once
+    without Poetry's cache rather than failing."""
+    add_flask(fake_index, new=False)
+    resolver = make_resolver(fake_index, tmp_path / "shared")
+    made = resolver.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),)))
+    assert made.ok, made.message
+    fake_index.projects["flask"].releases.append(
+        FakeRelease("3.0.0", NEW, requires_dist=("werkzeug>=3.0",))
+    )
+    fake_index.projects["werkzeug"].releases.append(FakeRelease("3.0.0", NEW))
+    files = {"pyproject.toml": PYPROJECT, "poetry.lock": made.outputs["poetry.lock"]}
+    flask = next(p for p in run(fake_index, resolver, files) if p.key == "pip-flask")
+    lock = next(e.content for e in flask.edits if e.path == "poetry.lock")
+    assert lock is not None
+    assert parse_lock("poetry.lock", lock.decode()).packages["flask"].version == "3.0.0"
+
+
 def test_a_lock_poetry_would_reformat_is_left_with_the_command(
     fake_index: FakeIndex, tmp_path: Path
 ) -> None:

@@ -72,6 +72,14 @@ def _at_least(locked: str | None, planned: str) -> bool:
         return locked == planned
 
 
+def _short(produced: bytes, changes: Mapping[str, str]) -> list[str]:
+    """The planned packages the new lock does not hold at (at least) their release."""
+    locked = parse_lock("poetry.lock", produced.decode("utf-8", "replace")).packages
+    return sorted(
+        n for n, v in changes.items() if not _at_least(getattr(locked.get(n), "version", None), v)
+    )
+
+
 def _last(result: ResolveResult) -> str:
     if result.refused:
         return result.refused
@@ -86,20 +94,28 @@ def update_poetry_lock(
     run = tool.tool_lock  # type: ignore[attr-defined]
     names = tuple(sorted(changes))
     files = (("pyproject.toml", pyproject), ("poetry.lock", lock))
-    result: ResolveResult = run(ToolLockRequest("poetry", files, update=names))
-    seconds = result.seconds
-    produced = result.outputs.get("poetry.lock")
-    if not result.ok or produced is None:
-        return PoetryUpdate(None, f"Poetry could not update it ({_last(result)})", seconds=seconds)
-    before, after = lock.decode("utf-8", "replace"), produced.decode("utf-8", "replace")
-    locked = parse_lock("poetry.lock", after).packages
-    short = sorted(
-        n for n, v in changes.items() if not _at_least(getattr(locked.get(n), "version", None), v)
-    )
-    if short:
+    seconds = 0.0
+    produced: bytes | None = None
+    short: list[str] = []
+    for refresh in (False, True):
+        # Poetry's cached index pages (kept for their max-age) may predate the release
+        # being proposed: a miss is retried once without the cache.
+        request = ToolLockRequest("poetry", files, update=names, refresh=refresh)
+        result: ResolveResult = run(request)
+        seconds += result.seconds
+        produced = result.outputs.get("poetry.lock") if result.ok else None
+        if produced is None and (refresh or result.refused or result.unavailable):
+            why = f"Poetry could not update it ({_last(result)})"
+            return PoetryUpdate(None, why, seconds=seconds)
+        short = _short(produced, changes) if produced is not None else list(changes)
+        if not short:
+            break
+    if short or produced is None:
         return PoetryUpdate(
             None, f"Poetry did not lock {', '.join(short)} as planned", seconds=seconds
         )
+    before, after = lock.decode("utf-8", "replace"), produced.decode("utf-8", "replace")
+    locked = parse_lock("poetry.lock", after).packages
     touched = rewritten(before, after)
     old_v, new_v = _LOCK_VERSION.search(before), _LOCK_VERSION.search(after)
     formats = (old_v.group(1) if old_v else None, new_v.group(1) if new_v else None)

@@ -75,6 +75,9 @@ class ToolLockRequest:
     files: tuple[tuple[str, bytes], ...]
     update: tuple[str, ...] = ()
     check: bool = False
+    #: Ask the index afresh (Poetry: ``--no-cache``): its cached pages may predate the
+    #: release being proposed.
+    refresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ def poetry_command(resolver: UvResolver, request: ToolLockRequest, base: str) ->
     python = resolver.poetry_python or resolver.python
     args = ["check", "--lock"] if request.check else ["update", "--lock", *request.update]
     args += ["--no-interaction", "--no-ansi", "--no-plugins"]
+    if request.refresh:
+        args.append("--no-cache")
     env = {
         "POETRY_CACHE_DIR": str(Path(resolver.cache_dir) / "poetry"),
         "POETRY_VIRTUALENVS_CREATE": "false",
