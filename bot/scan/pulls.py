@@ -107,6 +107,25 @@ def _tree_entry(edit) -> dict:
         return {"path": edit.path, "mode": "100644", "type": "blob", "_binary": edit.content}
 
 
+def is_own_pull(pull: dict, full_name: str, bot_login: str) -> bool:
+    """Did Patchwell open ``pull`` from its own branch in this repository?
+
+    A branch name proves nothing: a stranger's fork can name its branch ``patchwell/...``,
+    and once the fork is deleted GitHub shows the PR's ``head.repo`` as null -- never read
+    that as "this repository". The author must be the App too.
+    """
+    head = pull.get("head") or {}
+    ref = head.get("ref") or ""
+    head_repo = (head.get("repo") or {}).get("full_name") or ""
+    author = (pull.get("user") or {}).get("login") or ""
+    return (
+        isinstance(ref, str)
+        and ref.startswith(BRANCH_PREFIX)
+        and head_repo.lower() == full_name.lower()
+        and author.lower() == bot_login.lower()
+    )
+
+
 class PullRequestEngine:
     """Syncs one repository's patches with its branches and PRs."""
 
@@ -486,13 +505,8 @@ class PullRequestEngine:
             "/repos/{owner}/{repo}/pulls{?state,per_page}",
             {**self._vars, "state": "open", "per_page": 100},
         ):
-            head = pull.get("head") or {}
-            ref = head.get("ref") or ""
-            same_repo = (
-                (head.get("repo") or {}).get("full_name") or self.full_name
-            ).lower() == self.full_name.lower()
-            if ref.startswith(BRANCH_PREFIX) and same_repo:
-                pulls[ref] = pull
+            if is_own_pull(pull, self.full_name, self.bot_login):
+                pulls[pull["head"]["ref"]] = pull
         return pulls
 
     def _record(

@@ -411,6 +411,12 @@ class FakeGitHub:
         with self.state.lock:
             self.state.set_ref(self._repo(owner, name), f"refs/heads/{branch}", None)
 
+    def delete_repo(self, owner: str, name: str) -> None:
+        """The repository is gone (a fork deleted after its PR was opened: GitHub then
+        shows that PR's ``head.repo`` as null)."""
+        with self.state.lock:
+            self.state.repos.pop(f"{owner}/{name}".lower(), None)
+
     def set_permission(self, owner: str, name: str, user: str, permission: str) -> None:
         if permission not in PERMISSION_LEVELS:
             raise ValueError(f"permission must be one of {PERMISSION_LEVELS}")
