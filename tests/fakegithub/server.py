@@ -881,10 +881,14 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         delay: float = 0.0,
+        after: bool = False,
+        content_type: str | None = None,
     ) -> None:
         """Answer the next ``times`` matching requests (None: all) with ``status`` after ``delay``.
 
-        ``status=None`` means "answer normally, only late" (a slow response).
+        ``status=None`` means "answer normally, only late" (a slow response). ``after=True``
+        carries the request out first and then answers ``status`` (the write is done, its
+        answer lost). ``content_type`` sends ``body`` raw with that type (a body not JSON).
         """
         with self.state.lock:
             self.state.injections.append(
@@ -896,6 +900,8 @@ class FakeGitHub:
                     headers=dict(headers or {}),
                     body=body,
                     delay=delay,
+                    after=after,
+                    content_type=content_type,
                 )
             )
 
