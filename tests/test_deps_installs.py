@@ -168,3 +168,28 @@ def test_co_movers_install_on_the_deploy_python_too(fake_index: FakeIndex, tmp_p
     assert install["with"] == {"werkzeug": "3.0.0"}
     flask_pr = next(p for p in patches if p.key == "pip-flask")
     assert b"werkzeug==3.0.0\n" in flask_pr.edits[0].content
+
+
+def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
+    fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    """Found on miguelgrinberg/microblog against PyPI: flask-mail 0.9.1 and langdetect
+    publish only sdists, so with nothing built the *current* requirements do not resolve;
+    every candidate then "failed" and 45 findings said "No newer release installs with the
+    other requirements: because flask-mail==0.9.1 has no usable wheels", withdrawing real
+    updates. Now the unchanged set is resolved once, and its failure makes the proposals
+    "not checked" with the reason instead."""
+    fake_index.add_project("six", [FakeRelease("1.16.0", OLD), FakeRelease("1.17.0", NEW)])
+    fake_index.add_project("click", [FakeRelease("8.1.0", OLD), FakeRelease("8.2.0", NEW)])
+    fake_index.add_project(
+        "flask-mail", [FakeRelease("0.9.1", OLD, filenames=("flask_mail-0.9.1.tar.gz",))]
+    )
+    files = {"requirements.txt": "six==1.16.0\nclick==8.1.0\nflask-mail==0.9.1\n"}
+    outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    for name in ("six", "click"):
+        install = outdated[name].data["install"]
+        assert install["status"] == "unchecked", install
+        assert "publishes no wheel" in install["message"] and "flask-mail" in install["message"]
+        assert outdated[name].data["target"] is not None
+        assert "No newer release installs" not in outdated[name].message
+    assert sorted(p.key for p in patches) == ["pip-click", "pip-six"]

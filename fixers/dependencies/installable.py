@@ -152,6 +152,8 @@ class Checker:
     runs: int = 0
     seconds: float = 0.0
     budget: int = MAX_CHECKS
+    #: Per unit: does it resolve *unchanged*? (See :meth:`baseline`.)
+    baselines: dict[str, ResolveResult] = field(default_factory=dict)
 
     @property
     def pythons(self) -> tuple[str, ...]:
@@ -225,6 +227,15 @@ class Checker:
             else:
                 out.append(requirement_line(d))
         return out
+
+    def baseline(self, unit: Unit) -> ResolveResult:
+        """The unit's requirements as they are, resolved once per scan. A change can only
+        be judged against a baseline that resolves: when even the current pins do not
+        (an sdist-only pin: nothing is built here to learn its dependencies), every
+        candidate would "fail", and the failure says nothing about the candidate."""
+        if unit.key not in self.baselines:
+            self.baselines[unit.key] = self._resolve(unit, self.lines(unit, {}))[0]
+        return self.baselines[unit.key]
 
     def together(self, unit: Unit, proposals: Mapping[str, str]) -> ResolveResult:
         changes = {n: f"=={v}" for n, v in proposals.items()}
@@ -302,6 +313,19 @@ def _why_unchecked(result: ResolveResult) -> str:
             "package?): " + _first_lines(result.message)
         )
     return "not checked: the resolver could not run (" + _first_lines(result.message) + ")"
+
+
+def _why_baseline(result: ResolveResult) -> str:
+    if result.refused or result.unavailable or _not_found(result.message):
+        return _why_unchecked(result)
+    sdist = "no usable wheels" in result.message or "--no-build" in result.message
+    why = (
+        "a pinned package publishes no wheel for this Python, and Patchwell never builds "
+        "a package to learn its dependencies"
+        if sdist
+        else "the current requirements do not resolve either"
+    )
+    return f"not checked: {why} ({_first_lines(result.message)})"
 
 
 def _first_lines(message: str) -> str:
@@ -395,6 +419,9 @@ def _check_bucket(
             out.update(
                 {m: Verdict("unchecked", v, message=_why_unchecked(joint)) for m, v in part.items()}
             )
+        elif not (base := checker.baseline(unit)).ok:
+            why = _why_baseline(base)
+            out.update({m: Verdict("unchecked", v, message=why) for m, v in part.items()})
         elif len(part) > 1:
             items = sorted(part.items())
             pending += [dict(items[: len(items) // 2]), dict(items[len(items) // 2 :])]
