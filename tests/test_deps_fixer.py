@@ -149,6 +149,32 @@ def test_outdated_pin_respects_cooldown_and_python(index: FakeIndex) -> None:
     assert "requests==2.30.0" in body  # roll back
 
 
+def test_a_python_requirement_spelt_differently_is_no_change(index: FakeIndex) -> None:
+    """Found on miguelgrinberg/microblog against PyPI: "charset-normalizer 3.5.3 requires
+    Python `>=3.7` (was `>=3.7.0`)" and six's same clauses reordered were listed under
+    "What could break"."""
+    index.add_project(
+        "six",
+        [
+            FakeRelease("1.16.0", ago(400), requires_python=">=2.7, !=3.0.*, !=3.1.*"),
+            FakeRelease("1.17.0", ago(100), requires_python="!=3.0.*,!=3.1.*,>=2.7"),
+        ],
+    )
+    index.add_project(
+        "charset-normalizer",
+        [
+            FakeRelease("3.3.2", ago(400), requires_python=">=3.7.0"),
+            FakeRelease("3.5.3", ago(100), requires_python=">=3.7"),
+        ],
+    )
+    s = snap({"requirements.txt": "six==1.16.0\ncharset-normalizer==3.3.2\n"})
+    _f, patches = run(s, context(index))
+    for p in patches:
+        body = p.explanation.markdown()
+        assert "requires Python" not in body, body
+        assert "no Python requirement changes reported by the index" in body
+
+
 def test_cooldown_zero_takes_newest(index: FakeIndex) -> None:
     s = snap({"requirements.txt": "requests==2.30.0\n"})
     _f, patches = run(s, context(index, {"cooldown-days": 0}))

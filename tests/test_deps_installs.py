@@ -193,3 +193,5 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
         assert outdated[name].data["target"] is not None
         assert "No newer release installs" not in outdated[name].message
     assert sorted(p.key for p in patches) == ["pip-click", "pip-six"]
+    body = patches[0].explanation.markdown()
+    assert "Installability was **not checked**: a pinned package publishes no wheel" in body

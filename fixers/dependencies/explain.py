@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from fixers.contract import Explanation
 from fixers.dependencies.conventions import Conventions
 
@@ -109,7 +111,7 @@ def risks(changes: Sequence[Change]) -> str:
             )
         old_py = (c.data.get("from_release") or {}).get("requires_python")
         new_py = (c.data.get("to_release") or {}).get("requires_python")
-        if new_py and new_py != old_py:
+        if new_py and not _same_python(new_py, old_py):
             notes.append(
                 f"- `{c.package}` {c.new} requires Python {code(new_py, 60)} "
                 f"(was {code(old_py or 'unspecified', 60)})."
@@ -132,6 +134,18 @@ def risks(changes: Sequence[Change]) -> str:
     return "\n".join(notes)
 
 
+def _same_python(new: str, old: str | None) -> bool:
+    """``>=3.7`` and ``>=3.7.0``, or the same clauses reordered, are no change: real
+    indexes spell one release's requirement one way and the next release's another
+    (found on miguelgrinberg/microblog: charset-normalizer, six)."""
+    if old is None:
+        return False
+    try:
+        return SpecifierSet(new) == SpecifierSet(old)
+    except InvalidSpecifier:
+        return new.strip() == old.strip()
+
+
 def install_note(changes: Sequence[Change]) -> str:
     """What the resolver established for this PR's changes (``data["install"]``)."""
     infos = [c.data.get("install") for c in changes if c.data.get("install")]
@@ -139,7 +153,8 @@ def install_note(changes: Sequence[Change]) -> str:
         return ""
     unchecked = [i for i in infos if i.get("status") == "unchecked"]
     if unchecked:
-        return "Installability was **not checked**: " + cell(unchecked[0].get("message"), 300)
+        why = str(unchecked[0].get("message") or "").removeprefix("not checked: ")
+        return "Installability was **not checked**: " + cell(why, 300)
     pythons = sorted({p for i in infos for p in i.get("python") or []})
     units = sorted({u for i in infos for u in i.get("units") or []})
     where = ", ".join(f"`{cell(u, 80)}`" for u in units[:5])
