@@ -353,6 +353,10 @@ async def _respond(
     codeload = request.path.startswith(("/_codeload/", "/_blobs/"))  # signed URLs, no API
     injection = _take_injection(state, request.method, request.path)
     if injection is not None and injection.delay > 0:
+        # GitHub has the whole request before it is slow to answer: a client that gives up
+        # waiting does not undo the write (its body is read now; the handler gets it cached).
+        if request.method in _BODY_METHODS:
+            await request.read()
         await _sleep_unless_reset(state, injection.delay)
     with state.lock:
         bucket = rate_bucket(state, creds)
