@@ -101,10 +101,12 @@ def wait_ready(process: Process, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         if not process.alive:
             raise RuntimeError(f"{process.name} exited:\n{process.log()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(process.url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(process.url + "/healthz", timeout=2) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.1)
     raise RuntimeError(f"{process.name} never became ready:\n{process.log()[-3000:]}")
 
