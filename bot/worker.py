@@ -36,7 +36,9 @@ recorded in time (database away) is retaken when its lease expires. So ``run`` r
 ``shutdown_grace + handback_seconds`` of ``stop``.
 
 Each finished job logs one line on logger ``patchwell.worker`` with ``extra`` fields job_id,
-kind, event, action, installation, repository, outcome, duration_ms, attempt, and calls
+kind, event, action, installation, repository, outcome, duration_ms, attempt, started_at and
+ended_at (epoch seconds: after the claim committed, before the outcome is recorded -- so two
+jobs of one repository, in any processes, never show overlapping spans), and calls
 ``on_job_done(job, outcome, duration_s)`` (outcome: done | retry | deferred | dead | lost |
 released).
 """
@@ -53,6 +55,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.errors import Deferred, TransientError
 from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
@@ -109,6 +112,12 @@ def _describe(exc: BaseException) -> str:
     message = str(exc)
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return bound_error(scrub_secrets(text), MAX_ERROR_CHARS)
+
+
+@dataclass(slots=True)
+class _Span:
+    started_at: float
+    ended_at: float | None = None
 
 
 class Worker:
@@ -234,6 +243,7 @@ class Worker:
 
     async def _run_one(self, job: Job, owner: str) -> None:
         started = time.monotonic()
+        span = _Span(time.time())
         lost = asyncio.Event()
         work = asyncio.create_task(self.run_job(job))
         beat = asyncio.create_task(self._heartbeat(job, owner, work, lost))
@@ -243,6 +253,7 @@ class Worker:
             try:
                 await asyncio.shield(work)  # shield: our own cancellation is handled below
             finally:
+                span.ended_at = time.time()
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
@@ -272,7 +283,7 @@ class Worker:
         else:
             if not await self._settle(self.queue.complete(job.id, owner)):
                 outcome = "lost"
-        self._report(job, outcome, time.monotonic() - started, error)
+        self._report(job, outcome, time.monotonic() - started, error, span)
 
     async def _transient(self, job: Job, owner: str, exc: TransientError) -> tuple[str, str]:
         """Retry later with backoff, or bury after the last attempt; (outcome, error)."""
@@ -315,7 +326,9 @@ class Worker:
                 work.cancel()  # someone else owns the job now; stop duplicating its effects
                 return
 
-    def _report(self, job: Job, outcome: str, duration_s: float, error: str | None) -> None:
+    def _report(
+        self, job: Job, outcome: str, duration_s: float, error: str | None, span: _Span
+    ) -> None:
         extra = {
             "job_id": job.id,
             "kind": job.kind,
@@ -326,6 +339,8 @@ class Worker:
             "outcome": outcome,
             "duration_ms": round(duration_s * 1000, 1),
             "attempt": job.attempts,
+            "started_at": round(span.started_at, 6),
+            "ended_at": round(span.ended_at or time.time(), 6),
         }
         if error:
             extra["error"] = error
