@@ -133,7 +133,7 @@ class RunningWorker:
 @asynccontextmanager
 async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[RunningWorker]:
     """A worker with its own GitHub session, stopped (gracefully) on exit."""
-    async with new_session() as session:
+    async with new_session(parts.settings.github_timeout) as session:
         auth = AppAuth(parts.settings.app_id, parts.settings.private_key.reveal())
         clients = GitHubClients(
             session, auth, parts.settings.github_api_url, parts.metrics, budget=parts.budget
@@ -155,6 +155,7 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Runnin
                 job.kind, outcome
             ).observe(seconds),
             shutdown_grace=parts.settings.shutdown_grace,
+            base_backoff=parts.settings.retry_backoff,
         )
         housekeeper = Housekeeper(
             parts.db,

@@ -146,9 +146,11 @@ async def settled(db: Database, horizon: float = 60.0) -> bool:
     return row is not None and int(row[0]) == 0
 
 
-async def wait_settled(db: Database, timeout: float, *, alive: Iterable[Process] = ()) -> None:
+async def wait_settled(
+    db: Database, timeout: float, *, alive: Iterable[Process] = (), horizon: float = 60.0
+) -> None:
     deadline = time.monotonic() + timeout
-    while not await settled(db):
+    while not await settled(db, horizon):
         for process in alive:
             if not process.alive:
                 raise AssertionError(f"{process.name} died:\n{process.log()[-3000:]}")
@@ -200,11 +202,16 @@ def github_duplicates(fake: FakeGitHub, orgs: Sequence[Org]) -> list[str]:
             heads = Counter(p["head"]["ref"] for p in pulls)
             if len(pulls) != 1 or any(n > 1 for n in heads.values()):
                 problems.append(f"{org.owner}/{repo}: PRs {dict(heads)}")
-            runs = Counter(
-                r["head_sha"] for r in fake.check_runs(org.owner, repo) if r["name"] == "patchwell"
-            )
-            if any(n > 1 for n in runs.values()):
-                problems.append(f"{org.owner}/{repo}: check runs per commit {dict(runs)}")
+            ours = [r for r in fake.check_runs(org.owner, repo) if r["name"] == "patchwell"]
+            runs = Counter(r["head_sha"] for r in ours)
+            for sha, n in runs.items():
+                if n > 1:
+                    twins = [
+                        (r["id"], r["status"], r["conclusion"], r["external_id"])
+                        for r in ours
+                        if r["head_sha"] == sha
+                    ]
+                    problems.append(f"{org.owner}/{repo}: {n} check runs on {sha[:8]}: {twins}")
             head = fake.branches(org.owner, repo)["main"]
             if runs.get(head) != 1:
                 problems.append(f"{org.owner}/{repo}: head {head[:8]} has {runs.get(head)} runs")
