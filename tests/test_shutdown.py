@@ -15,7 +15,7 @@ from bot.migrate import migrate
 from bot.queue import JobQueue
 from tests import payloads
 from tests.appfixtures import WEBHOOK_SECRET
-from tests.processes import worker
+from tests.processes import Process, free_port, worker
 from tests.webhooks import delivery
 
 pytestmark = pytest.mark.asyncio
@@ -181,3 +181,38 @@ async def test_a_second_signal_hands_running_jobs_back_at_once(
     (job,) = await jobs(queue)
     await db.close()
     assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
+
+
+async def test_serve_with_its_inline_worker_stops_the_same_way(
+    live_env, fake_github, tmp_path
+) -> None:
+    fake_github.create_repo(OWNER, REPO, {"README.md": "hi\n"})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    env = live_env | {"PATCHWELL_SHUTDOWN_GRACE": "1", "PATCHWELL_JOB_LEASE_SECONDS": "60"}
+    db = await Database.connect(env["DATABASE_URL"])
+    await migrate(db)
+    queue = JobQueue(db)
+    await enqueue_install(queue, [REPO])
+    fake_github.inject_slow("GET", r"^/installation/repositories", delay=60)
+    process = Process(
+        "serve",
+        ("serve", "--worker", "--host", "127.0.0.1", "--port", str(free_port())),
+        env,
+        tmp_path / "serve",
+    ).start()
+    try:
+
+        async def waiting_on_github() -> bool:
+            return fake_github.count_calls("POST", r"/access_tokens") > 0
+
+        await until(waiting_on_github, "the inline worker's GitHub call")
+        await asyncio.sleep(0.3)
+        process.signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.log()[-3000:]
+    finally:
+        process.kill()
+    (job,) = await jobs(queue)
+    await db.close()
+    # Its grace (1 s) ran out long before GitHub answered: handed back, not left running.
+    assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
+    assert f"job {job.id} released" in process.log()
