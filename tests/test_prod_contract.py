@@ -284,10 +284,8 @@ def test_every_patch_survives_the_real_runner_in_both_modes():
         "djangoapp": {
             "patchwell/prod-contract/prod-md",
             "patchwell/env-names/env-example",
-            "patchwell/env-names/gitignore-env",  # `.env` is ignored, `.env.*` is not
         },
         "library": {
-            "patchwell/env-names/gitignore-env",
             "patchwell/runtime-defaults/http-timeouts",
         },
     }
