@@ -183,7 +183,26 @@ def _used_env_files(snapshot: Snapshot, facts: RepoFacts) -> dict[str, str]:
     return used
 
 
-def _gitignore_additions(
+# Representative names for "is .env.* ignored?": the variants people actually create.
+_VARIANTS = (".env.local", ".env.production")
+
+
+def _gitignore_additions(gitignore: str, example: str) -> list[str]:
+    """Every env file ignored, the example kept: what the secrets fixer's untrack patch
+    appends once committed env files leave the index (not this fixer's evidence rule)."""
+    lines: list[str] = []
+    if not gitignored(gitignore, ".env"):
+        lines.append(".env")
+    if not all(gitignored(gitignore, v) for v in _VARIANTS):
+        lines.append(".env.*")
+    rules = "\n".join([gitignore, *lines])
+    for name in dict.fromkeys((".env.example", example)):
+        if gitignored(rules, name):
+            lines.append(f"!{name}")
+    return lines
+
+
+def _used_additions(
     snapshot: Snapshot, facts: RepoFacts, gitignore: str
 ) -> tuple[list[str], dict[str, str]]:
     """Lines to append and, per file name, the evidence it is used; both empty: nothing to do.
@@ -268,7 +287,7 @@ class EnvNamesFixer:
         gitignore = _gitignore_text(snapshot)
         example = _example_path(snapshot) or ".env.example"
         if gitignore is not None:
-            additions, why = _gitignore_additions(snapshot, facts, gitignore)
+            additions, why = _used_additions(snapshot, facts, gitignore)
             if additions:
                 findings.append(_not_ignored_finding(additions, why))
         example_path, missing = _missing_names(snapshot, facts, committed)
