@@ -508,3 +508,28 @@ def test_or_fallback_is_a_default():
     facts = extract_facts(MemorySnapshot({"config.py": code}))
     got = {n: r.requirement for n, r in facts.code_env().items()}
     assert got == {"A": "defaulted", "B": "optional", "C": "defaulted", "D": "optional"}
+
+
+def test_sample_files_by_another_name_are_the_examples():
+    # testdrivenio/flask-on-docker: `.env.dev-sample` and `.env.prod-sample` list the names.
+    code = (
+        _FLASK_APP + b"DB = os.getenv('DATABASE_URL', 'sqlite://')\nF = os.getenv('APP_FOLDER')\n"
+    )
+    files = {
+        "app.py": code,
+        "Dockerfile": b"FROM python:3.12\n",
+        ".env.dev-sample": b"DATABASE_URL=x\n",
+    }
+    snap = MemorySnapshot(files)
+    findings = FIXER.detect(snap, CTX)
+    assert [f.data["name"] for f in findings if f.rule == "env-example-missing"] == ["APP_FOLDER"]
+    assert FIXER.fix(snap, findings, CTX) == []  # no `.env.example` beside the samples
+
+
+def test_no_new_example_file_of_commented_defaults_only():
+    # gothinkster/flask-realworld: one defaulted name; a file of one commented line is noise.
+    code = _FLASK_APP + b"SECRET = os.environ.get('CONDUIT_SECRET', 'secret-key')\n"
+    snap = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
+    findings = FIXER.detect(snap, CTX)
+    assert [f.severity for f in findings] == [Severity.HYGIENE]
+    assert FIXER.fix(snap, findings, CTX) == []

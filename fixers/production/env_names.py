@@ -120,6 +120,19 @@ def _committed_env_files(snapshot: Snapshot, ctx: Context) -> list[str]:
     ]
 
 
+def _other_examples(snapshot: Snapshot) -> list[str]:
+    """Root example files by another name (``.env.dev-sample``, ``.env.prod.example``):
+    their names are documented too."""
+    return sorted(
+        p
+        for p in snapshot.all_paths
+        if "/" not in p
+        and p not in EXAMPLE_FILES
+        and _ENV_FILE.search(p)
+        and _EXAMPLE_LIKE.search(p)
+    )
+
+
 def _example_path(snapshot: Snapshot) -> str | None:
     present = set(snapshot.all_paths)
     return next((p for p in EXAMPLE_FILES if p in present), None)
@@ -251,7 +264,7 @@ def _missing_names(
             return None, []
         text = data.decode("utf-8", errors="replace")
     listed = listed_names(text)
-    for path in committed:
+    for path in [*committed, *_other_examples(snapshot)]:
         data = snapshot.read(path)
         if data is not None and len(data) <= MAX_FILE_BYTES:
             listed |= listed_names(data.decode("utf-8", errors="replace"))
@@ -437,8 +450,12 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
     original = snapshot.read(example)
     if original is None and example in snapshot.all_paths:
         return None
-    if original is None and _committed_env_files(snapshot, ctx):
-        return None  # a committed `.env` is the template: a second file would confuse (reported)
+    if original is None and (_committed_env_files(snapshot, ctx) or _other_examples(snapshot)):
+        # A committed `.env` or a `.env.prod-sample` is the template: a second file beside
+        # it would confuse (the findings say which names it lacks).
+        return None
+    if original is None and all(f.data.get("requirement") == "defaulted" for f in findings):
+        return None  # a new file of commented-out lines only: nothing a deploy must set
     listed = listed_names(original.decode("utf-8", errors="replace")) if original else set()
     lines = ["# Names the code reads (Patchwell). Never commit a value here."]
     added: list[str] = []
