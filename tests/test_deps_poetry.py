@@ -20,7 +20,7 @@ from fixers.dependencies import FIXER
 from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import ToolLockRequest
 from fixers.dependencies.sources import simple_index_from_env, sources_from_env
-from fixers.dependencies.toolrunner import SHIM, ToolCommand
+from fixers.dependencies.toolrunner import SHIM, ToolCommand, poetry_command
 from fixers.dependencies.uvrunner import UvResolver, find_poetry, find_uv, resolver_from_env
 from tests.fakeindex.server import FakeIndex, FakeRelease
 
@@ -270,3 +270,17 @@ def test_budget_stops_a_slow_poetry(fake_index: FakeIndex, tmp_path: Path) -> No
     slow = dataclasses.replace(resolver, timeout=0.001)
     result = slow.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),)))
     assert not result.ok and result.unavailable and "Poetry took longer" in result.message
+
+
+def test_the_operators_ca_bundle_reaches_poetry(fake_index: FakeIndex, tmp_path: Path) -> None:
+    """Found against PyPI behind a TLS-inspecting proxy: uv honoured SSL_CERT_FILE, Poetry
+    (requests, certifi's bundle) failed every lock with CERTIFICATE_VERIFY_FAILED."""
+    env = {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}
+    resolver = make_resolver(fake_index, tmp_path, **env)
+    request = ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),))
+    command = poetry_command(resolver, request, fake_index.base_url)
+    assert command.env["REQUESTS_CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
+    own = make_resolver(fake_index, tmp_path, REQUESTS_CA_BUNDLE="/srv/ca.pem", **env)
+    assert poetry_command(own, request, fake_index.base_url).env["REQUESTS_CA_BUNDLE"] == (
+        "/srv/ca.pem"
+    )

@@ -183,3 +183,64 @@ def test_budget_stops_a_slow_resolution(fake_index: FakeIndex, tmp_path: Path) -
     slow = UvResolver(**{**resolver.__dict__, "timeout": 0.001})
     result = slow.lock(LockRequest(files=(("pyproject.toml", PYPROJECT),)))
     assert not result.ok and result.unavailable and "stopped" in result.message
+
+
+def _newer_python() -> str | None:
+    """An interpreter newer than this one, if the machine has one (pyenv, /usr/bin)."""
+    import glob
+    import subprocess
+    import sys
+
+    found = sorted(
+        glob.glob(str(Path.home() / ".pyenv/versions/3.*/bin/python3.*[0-9]"))
+        + glob.glob("/usr/bin/python3.*[0-9]")
+        + glob.glob("/usr/local/bin/python3.*[0-9]")
+    )
+    for path in found:
+        try:
+            out = subprocess.run(
+                [path, "-c", "import sys; print(sys.version_info[1])"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.returncode == 0 and int(out.stdout.strip() or 0) > sys.version_info[1]:
+            return path
+    return None
+
+
+def test_a_project_needing_a_newer_python_than_the_worker(
+    fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    """Found on djangopackages (requires-python >=3.12) against PyPI from a 3.11 worker:
+    `uv lock --python <worker's python>` refused ("incompatible with the project's Python
+    requirement") and the PR said so in uv's words. Now the worker's Python is passed only
+    when requires-python admits it; otherwise uv picks a compatible interpreter the
+    operator installed, and without one the message says what the operator can do."""
+    import sys
+
+    minor = sys.version_info[1] + 1
+    project = PYPROJECT.replace(b'">=3.9"', f'">=3.{minor}"'.encode())
+    resolver = make_resolver(flask_index(fake_index), tmp_path)
+    result = resolver.lock(LockRequest(files=(("pyproject.toml", project),)))
+    assert not result.ok and result.unavailable
+    assert f"a Python matching `>=3.{minor}`" in result.message
+    assert "PATCHWELL_RESOLVER_PYTHONS" in result.message
+    newer = _newer_python()
+    if newer is None:
+        pytest.skip(f"no Python newer than 3.{minor - 1} on this machine for the second half")
+    env = {**fake_index.env(), "PATCHWELL_RESOLVER_PYTHONS": newer}
+    with_newer = make_resolver(fake_index, tmp_path, env)
+    result = with_newer.lock(LockRequest(files=(("pyproject.toml", project),)))
+    assert result.ok, result.message
+    assert f'requires-python = ">=3.{minor}"' in result.outputs["uv.lock"].decode()
+
+
+def test_long_tool_messages_keep_their_end(fake_index: FakeIndex, tmp_path: Path) -> None:
+    """Poetry says what went wrong last (after its resolver trace): the tail is kept."""
+    resolver = make_resolver(fake_index, tmp_path)
+    text = "\n".join(f"line {i}" for i in range(400)) + "\nthe reason"
+    assert resolver._clean(text, tail=True).endswith("the reason")
+    assert resolver._clean(text).startswith("line 0")

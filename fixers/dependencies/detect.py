@@ -26,6 +26,7 @@ from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.holds import Hold, holds_for
 from fixers.dependencies.installable import Checker, check_findings
 from fixers.dependencies.inventory import parse_snapshot
+from fixers.dependencies.locks import compiled_header
 from fixers.dependencies.lockvulns import (
     blocked,
     locked_findings,
@@ -250,7 +251,8 @@ def detect_parsed(
     pypi = [d for d in parsed.dependencies if d.ecosystem == "pypi" and d.managed and d.name]
     findings += _inconsistent_pins(pypi)
     findings += _unbounded(snapshot, pypi, env.conventions)
-    versions = _pypi_versions(pypi, targets, parsed.install_options, env)
+    windows = upload_windows(snapshot, parsed, env.now)
+    versions = _pypi_versions(pypi, targets, parsed.install_options, env, windows)
     if env.resolver is not None:
         versions = check_findings(versions, parsed, Checker(env.resolver, targets), env.policy)
     findings += versions
@@ -402,6 +404,8 @@ class Selection:
     options: InstallOptions = field(default_factory=InstallOptions)
     holds: tuple[Hold, ...] = ()
     name: str = ""
+    #: Releases must predate this (a compiled file's ``--uploaded-prior-to``), and why.
+    uploaded_before: tuple[datetime, str] | None = None
 
     @property
     def needs_wheel(self) -> bool:
@@ -430,13 +434,37 @@ def selection_for(
     deps: Sequence[Dependency],
     targets: PythonTargets,
     options: Mapping[str, InstallOptions],
+    windows: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> Selection:
     opts = InstallOptions()
     if any(d.source == SOURCE_REQUIREMENTS for d in deps):
         # pip applies a requirements file's options to the whole install, includes too.
         for o in options.values():
             opts = opts.merged(o)
-    return Selection(targets, opts, tuple(holds_for(deps)), name)
+    found = [windows[d.file] for d in deps if windows and d.file in windows]
+    window = min(found, key=lambda w: w[0]) if found else None
+    return Selection(targets, opts, tuple(holds_for(deps)), name, window)
+
+
+def upload_windows(
+    snapshot: Snapshot, parsed: ParseResult, now: datetime
+) -> dict[str, tuple[datetime, str]]:
+    """Files whose compile command limits releases by upload time (pip-tools'
+    ``--uploaded-prior-to=P14D``, uv's ``--exclude-newer``): the compiled file and its
+    inputs -> (the cutoff, the option as written). A project that waits two weeks for
+    every release gets no proposal younger than that (found on readthedocs.org)."""
+    out: dict[str, tuple[datetime, str]] = {}
+    for path in sorted({d.file for d in parsed.dependencies if d.source == SOURCE_REQUIREMENTS}):
+        raw = snapshot.read(path)
+        compiled = compiled_header(path, decode_manifest(raw)[0]) if raw is not None else None
+        cutoff = compiled.upload_cutoff(now) if compiled is not None else None
+        if compiled is None or cutoff is None:
+            continue
+        window = (cutoff, f"`{path}` is compiled with `{compiled.uploaded_prior_to}`")
+        for where in (path, *compiled.inputs):
+            if where not in out or out[where][0] > cutoff:
+                out[where] = window
+    return out
 
 
 def _pypi_versions(
@@ -444,6 +472,7 @@ def _pypi_versions(
     targets: PythonTargets,
     options: Mapping[str, InstallOptions],
     env: Env,
+    windows: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> list[Finding]:
     pinned: dict[str, list[Dependency]] = defaultdict(list)
     for d in deps:
@@ -499,7 +528,7 @@ def _pypi_versions(
             for d in ds
             if not isinstance(advisories.get(f"{name}=={d.pinned}"), Exception | None)
         }
-        selection = selection_for(name, ds, targets, options)
+        selection = selection_for(name, ds, targets, options, windows)
         out += _package_findings(name, ds, project, found, selection, env)  # type: ignore[arg-type]
     return out
 
@@ -684,6 +713,9 @@ def _outdated(
         return None
     latest = newer[-1]
     cutoff = env.now - timedelta(days=env.policy.cooldown_days)
+    window = selection.uploaded_before
+    if window is not None and window[0] < cutoff:
+        cutoff = window[0]
     allowed = [
         r
         for r in newer
@@ -697,7 +729,11 @@ def _outdated(
         settled = [r for r in settled if has_wheel(r)]
     target = settled[-1] if settled else None
     held = ""
-    if target is None and allowed:
+    if window is not None and window[0] == cutoff and allowed and target != allowed[-1]:
+        held = f" {window[1][:200]}: only releases uploaded before {cutoff:%Y-%m-%d} are proposed."
+        if target is None:
+            held += " None is newer than the pin yet."
+    elif target is None and allowed:
         ready = allowed[0].upload_time + timedelta(days=env.policy.cooldown_days)  # type: ignore[operator]
         held = (
             f" Waiting for the {env.policy.cooldown_days:g}-day cooldown (until {ready:%Y-%m-%d})."

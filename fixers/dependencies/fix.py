@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -291,6 +292,7 @@ class Locking:
 
     resolver: Resolver | None
     targets: PythonTargets
+    now: datetime | None = None  # the scan's clock (a compiled file's upload window)
 
     def finish(
         self,
@@ -302,7 +304,9 @@ class Locking:
     ) -> tuple[tuple[FileEdit, ...], Explanation]:
         """The patch's edits with its lock files brought along, and the PR text about them."""
         changes = {p.name: p.target for p in plans if p.files}
-        outcome = lock_edits(snapshot, parsed, edits, changes, self.resolver, self.targets)
+        outcome = lock_edits(
+            snapshot, parsed, edits, changes, self.resolver, self.targets, now=self.now
+        )
         if not outcome.notes:
             return tuple(outcome.edits), explanation
         notes = "\n".join(f"- {n}" for n in outcome.notes)
@@ -316,7 +320,9 @@ def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[P
     parsed = parse_snapshot(snapshot, conv, ctx.ignored)
     mine = [f for f in findings if f.fixer == FIXER]
     locking = Locking(
-        getattr(ctx.services, "resolver", None), targets_of(snapshot, parsed, ctx.ignored)
+        getattr(ctx.services, "resolver", None),
+        targets_of(snapshot, parsed, ctx.ignored),
+        ctx.services.clock(),
     )
     patches = _security_patches(snapshot, parsed, mine, policy, conv, locking)
     secured = {p.key for p in patches}

@@ -24,6 +24,7 @@ import posixpath
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fixers.contract import FileEdit, Snapshot
 from fixers.dependencies.conventions import load_conventions
@@ -57,10 +58,12 @@ def lock_edits(
     changes: Mapping[str, str],
     resolver: Resolver | None,
     targets: PythonTargets,
+    *,
+    now: datetime | None = None,
 ) -> LockOutcome:
     """``edits`` with every affected lock or compiled file brought along (see module doc)."""
     out = LockOutcome(edits=list(edits))
-    _compiled(snapshot, parsed, out, changes, resolver, targets)
+    _compiled(snapshot, parsed, out, changes, resolver, targets, now or datetime.now(UTC))
     _uv_locks(snapshot, out, changes, resolver)
     _other_locks(snapshot, out, changes, resolver)
     return out
@@ -93,6 +96,7 @@ def _compiled(
     changes: Mapping[str, str],
     resolver: Resolver | None,
     targets: PythonTargets,
+    now: datetime,
 ) -> None:
     edited = {e.path for e in out.edits}
     files = sorted({d.file for d in parsed.dependencies if d.source == "requirements"})
@@ -117,7 +121,8 @@ def _compiled(
                 f"`--upgrade-package {' --upgrade-package '.join(sorted(moving or changes))}`."
             )
             continue
-        _recompile(snapshot, parsed, out, compiled, text, codec, moving, resolver, targets)
+        window = compiled.upload_cutoff(now)
+        _recompile(snapshot, parsed, out, compiled, text, codec, moving, resolver, targets, window)
 
 
 def _closure(parsed: ParseResult, roots: Sequence[str]) -> list[str]:
@@ -142,6 +147,7 @@ def _recompile(
     moving: Mapping[str, str],
     resolver: Resolver,
     targets: PythonTargets,
+    window: datetime | None = None,
 ) -> None:
     path = compiled.path
     base = posixpath.dirname(path)
@@ -177,6 +183,7 @@ def _recompile(
         header=compiled.emit_header,
         universal=compiled.universal,
         header_command=compiled.command if compiled.tool == "uv" else None,
+        exclude_newer=window.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if window else None,
     )
     result = resolver.compile(request)
     out.seconds += result.seconds

@@ -46,6 +46,8 @@ class CompileRequest:
     universal: bool = False
     header_command: str | None = None  # shown as "the following command" in the header
     platform: str = "linux"
+    #: RFC 3339 moment: releases uploaded later are ignored (``--uploaded-prior-to``).
+    exclude_newer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,13 @@ def poetry_command(resolver: UvResolver, request: ToolLockRequest, base: str) ->
         "POETRY_REQUESTS_TIMEOUT": "30",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # Poetry talks HTTPS through requests, which ignores SSL_CERT_FILE and trusts certifi's
+    # bundle alone: an operator's CA (a TLS-inspecting proxy, a private index) reaches it
+    # as REQUESTS_CA_BUNDLE (found against PyPI behind such a proxy: every lock failed
+    # with CERTIFICATE_VERIFY_FAILED, which Poetry reports as "cannot be resolved by DNS").
+    bundle = resolver.pass_env.get("REQUESTS_CA_BUNDLE") or resolver.pass_env.get("SSL_CERT_FILE")
+    if bundle:
+        env["REQUESTS_CA_BUNDLE"] = bundle
     return ToolCommand(
         name="Poetry",
         argv=(python, "-I", str(SHIM), base, *args),

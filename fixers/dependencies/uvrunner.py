@@ -27,6 +27,7 @@ request carries -- never repository code -- with:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import posixpath
 import re
@@ -43,6 +44,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from fixers.dependencies.model import scrub_url
 from fixers.dependencies.resolution import (
@@ -76,7 +79,16 @@ _DYNAMIC_BLOCKERS = ("version", "dependencies", "optional-dependencies")
 # uv's notes that say nothing about the request (we resolve for a target version
 # without that interpreter on purpose: nothing is built).
 _NOISE = re.compile(r"^warning: The requested Python version .* is not available")
-PASS_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "TZ")
+PASS_ENV = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "TZ",
+    "UV_PYTHON_INSTALL_DIR",  # the operator's `uv python install` Pythons (see lock)
+)
 
 
 class Refused(Exception):
@@ -178,6 +190,9 @@ class UvResolver:
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     python: str = sys.executable
     pass_env: Mapping[str, str] = field(default_factory=dict)
+    #: More interpreters uv may lock with (``PATCHWELL_RESOLVER_PYTHONS``): a project whose
+    #: ``requires-python`` excludes the worker's Python needs one of them.
+    extra_pythons: tuple[str, ...] = ()
     #: An interpreter that imports Poetry (the optional ``poetry`` extra), or ``None``.
     poetry_python: str | None = None
 
@@ -221,6 +236,8 @@ class UvResolver:
         args += [flag for flag, on in flags.items() if on]
         if request.prerelease:
             args += ["--prerelease", "allow"]
+        if request.exclude_newer and re.fullmatch(r"[0-9TZ:.+-]{10,40}", request.exclude_newer):
+            args += ["--exclude-newer", request.exclude_newer]
         if request.annotation_style in ("line", "split"):
             args += ["--annotation-style", request.annotation_style]
         if request.header_command:
@@ -233,12 +250,42 @@ class UvResolver:
             validate(request.files, "lock")
         except Refused as exc:
             return ResolveResult(ok=False, refused=str(exc))
-        args = ["lock", "--python", self.python]
+        args = ["lock", *self._lock_python(request.files)]
         if request.check:
             args.append("--check")
         for spec in request.upgrade:
             args += ["--upgrade-package", spec]
-        return self._run(args, request.files, () if request.check else ("uv.lock",))
+        result = self._run(args, request.files, () if request.check else ("uv.lock",))
+        if not result.ok and "No interpreter found for Python" in result.message:
+            # uv locks only with an interpreter that requires-python admits; the worker
+            # lacking one says nothing about the project (found on djangopackages,
+            # requires-python >=3.12, on a 3.11 worker).
+            wanted = _requires_python(request.files) or "the project's requires-python"
+            return dataclasses.replace(
+                result,
+                unavailable=True,
+                message=(
+                    f"uv locks only with a Python matching `{wanted[:60]}`, and Patchwell's "
+                    "worker has none (operator: `uv python install` one with "
+                    "UV_PYTHON_INSTALL_DIR set, or list interpreters in "
+                    "PATCHWELL_RESOLVER_PYTHONS)"
+                ),
+            )
+        return result
+
+    def _lock_python(self, files: Sequence[tuple[str, bytes]]) -> list[str]:
+        """``--python`` for ``uv lock``: the worker's own interpreter when the project's
+        ``requires-python`` admits it; otherwise none, so uv picks a compatible one of
+        ``extra_pythons`` (on PATH) or the operator's installed Pythons (downloads off)."""
+        wanted = _requires_python(files)
+        if wanted is None or self.python != sys.executable:
+            return ["--python", self.python]
+        try:
+            here = ".".join(str(n) for n in sys.version_info[:3])
+            admits = SpecifierSet(wanted).contains(here, prereleases=True)
+        except InvalidSpecifier:
+            admits = True
+        return ["--python", self.python] if admits else []
 
     def tool_lock(self, request: ToolLockRequest) -> ResolveResult:
         """Poetry's own locker under the same sandbox (``toolrunner``)."""
@@ -252,7 +299,14 @@ class UvResolver:
         home.mkdir()
         env = {
             "PATH": os.pathsep.join(
-                dict.fromkeys([str(Path(self.python).parent), "/usr/bin", "/bin"])
+                dict.fromkeys(
+                    [
+                        str(Path(self.python).parent),
+                        *(str(Path(p).parent) for p in self.extra_pythons),
+                        "/usr/bin",
+                        "/bin",
+                    ]
+                )
             ),
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),
@@ -324,7 +378,7 @@ class UvResolver:
             text = err.decode("utf-8", errors="replace")
             if tool is not None and tool.stdout_is_message:
                 text = out.decode("utf-8", errors="replace") + "\n" + text
-            message = self._clean(text)
+            message = self._clean(text, tail=tool is not None)
             if proc.returncode != 0:
                 return ResolveResult(
                     ok=False,
@@ -366,8 +420,9 @@ class UvResolver:
             resource.prlimit(proc.pid, resource.RLIMIT_AS, (self.memory_bytes,) * 2)
         return proc
 
-    def _clean(self, text: str) -> str:
-        """uv's message without colour codes, credentials or worker paths, bounded."""
+    def _clean(self, text: str, *, tail: bool = False) -> str:
+        """uv's message without colour codes, credentials or worker paths, bounded
+        (``tail``: keep the end -- Poetry says what went wrong last)."""
         text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
         text = scrub_url(text)
         if self.credentials is not None:
@@ -382,7 +437,20 @@ class UvResolver:
             if ln.strip() and not ln.startswith("Using ") and not _NOISE.match(ln)
         ]
         out = "\n".join(lines)
-        return out if len(out) <= MAX_MESSAGE else out[: MAX_MESSAGE - 1] + "…"
+        if len(out) <= MAX_MESSAGE:
+            return out
+        return "…" + out[-(MAX_MESSAGE - 1) :] if tail else out[: MAX_MESSAGE - 1] + "…"
+
+
+def _requires_python(files: Sequence[tuple[str, bytes]]) -> str | None:
+    data = dict(files).get("pyproject.toml")
+    if data is None:
+        return None
+    try:
+        value = tomllib.loads(data.decode("utf-8")).get("project", {}).get("requires-python")
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -458,6 +526,9 @@ def resolver_from_env(
         cpu_seconds=int(_number(env.get("PATCHWELL_RESOLVER_CPU_SECONDS"), DEFAULT_CPU_SECONDS)),
         pass_env={k: v for k, v in env.items() if k in PASS_ENV},
         poetry_python=find_poetry(env),
+        extra_pythons=tuple(
+            p for p in env.get("PATCHWELL_RESOLVER_PYTHONS", "").split(os.pathsep) if p
+        ),
     )
 
 
