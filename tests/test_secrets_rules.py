@@ -139,6 +139,49 @@ def test_generic_secret_forms(scanner: Scanner) -> None:
         assert rules_in(scanner, text, path) == ["generic-secret-assignment"], path
 
 
+def test_generic_secret_in_every_language_shape(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 30, seed=3) + "7"
+    cases = {
+        "main.go": f'var deployToken string = "{tok}"\n',
+        "short.go": f"deployToken := `{tok}`\n",
+        "conf.php": f'$deployToken .= "{tok}";\n',
+        "arr.php": f"$cfg['deploy_token'] = '{tok}';\n",
+        "Makefile.conf": f'DEPLOY_TOKEN ?= "{tok}"\n',
+        "simple.conf": f'DEPLOY_TOKEN ::= "{tok}"\n',
+        "posix.conf": f'DEPLOY_TOKEN :::= "{tok}"\n',
+        "Main.java": f'System.setProperty("DEPLOY_TOKEN", "{tok}");\n',
+        "App.kt": f'val deployToken: String = "{tok}"\n',
+        "pipeline.conf": f'  "deployToken" => "{tok}"\n',
+    }
+    for path, text in cases.items():
+        assert rules_in(scanner, text, path) == ["generic-secret-assignment"], path
+
+
+def test_secret_xml_elements(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 28, seed=4) + "5"
+    one_line = f"<server>\n  <apiToken>{tok}</apiToken>\n</server>\n"
+    multi = f"<server>\n  <apiToken>\n    {tok}\n  </apiToken>\n</server>\n"
+    for text in (one_line, multi):
+        hits = scanner.scan("settings.xml", text.encode())
+        assert [h.rule.id for h in hits] == ["generic-secret-xml-element"]
+        assert hits[0].name == "apiToken"
+    not_secrets = [
+        "<apiToken>${env.API_TOKEN}</apiToken>\n",  # a Maven property reference
+        "<apiToken></apiToken>\n",
+        f"<apiToken>{tok}</otherToken>\n",  # tags that do not close each other
+        "<tokenLifetime>3600</tokenLifetime>\n",
+        "<password>changeit</password>\n",
+    ]
+    for text in not_secrets:
+        assert rules_in(scanner, text, "settings.xml") == [], text
+
+
+def test_a_call_with_a_name_is_not_an_assignment(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 30, seed=5) + "1"
+    # A comma only assigns after a quoted name: `f(token, "...")` passes two arguments.
+    assert rules_in(scanner, f'sign(token, "{tok}")\n', "a.py") == []
+
+
 def test_private_key_openssh_and_pem(scanner: Scanner) -> None:
     for kind in ("OPENSSH ", "RSA ", "EC ", "", "ENCRYPTED "):
         body = "\n".join(_rand(string.ascii_letters + "+/", 64, seed=i) for i in range(5))

@@ -275,7 +275,7 @@ class Scanner:
         group = next((g for g in rule.secret_groups if m.group(g) is not None), None)
         if group is None:
             return None
-        unquoted = rule.generic and group == rule.secret_groups[-1]
+        unquoted = group == rule.unquoted_group
         if unquoted and not config:
             return None  # `token = make_token()` is code, not a value
         if rule.generic and _not_an_assignment(rule, m, data, config):

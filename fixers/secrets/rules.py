@@ -37,6 +37,58 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
     return regex, f"{lead}{_ANCHOR_OP}{value}"
 
 
+# Generic assignment rules (`assign` in the data): a secret-named identifier, then the
+# assignment of any common language, then a literal. The shapes, from real code and config:
+#   INI/env/YAML/TOML/JSON  `name = v`, `name: v`, `"name": "v"`
+#   Python/JS/Ruby/Kotlin   `name = "v"`, `name: str = "v"`, `"name" => "v"`
+#   Go                      `name := "v"`, `var name string = "v"`, `` name := `v` ``
+#   PHP                     `$name .= "v"`, `$cfg['name'] = "v"`
+#   Make                    `NAME ?= v`, `NAME ::= v`, `NAME :::= v`
+#   Java/C#                 `setProperty("NAME", "v")` (a quoted name, then a comma)
+# Every repeat is bounded, so a hostile line costs linear time.
+_ASSIGN_NAME_HEAD = r"[A-Za-z0-9_.-]{0,40}"
+_ASSIGN_NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
+_ASSIGN_TYPED = (
+    r"""(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.<>\[\]| ]{0,30}?"""  # `name: str =`
+    r"""|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var name string =`
+)
+_ASSIGN_OPS = r"(?::{1,3}=|=>|[.?]=|=|:)"
+_ASSIGN_OP = (
+    rf"""(?:["'][ \t]{{0,5}},|["']?\]?{_ASSIGN_TYPED}[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
+)
+_UNQUOTED = r"""[^\s"'`,;#()\[\]{}<>=]"""
+
+
+def assignment_regex(names: list[str], lo: int, hi: int, spaces: bool) -> tuple[str, str, str]:
+    """(regex, hs_regex, hs_regex_code) of a generic assignment rule.
+
+    Groups: 1 the name, 2-4 a double-, single- or back-quoted value, 5 an unquoted one
+    (which only config files may have). ``spaces``: a quoted value may contain blanks
+    (passwords are sometimes phrases; tokens never are)."""
+    frags = "|".join(names)
+    name = f"{_ASSIGN_NAME_HEAD}(?:{frags}){_ASSIGN_NAME_TAIL}"
+    inner = {q: (rf"[^{q}\r\n\\]" if spaces else rf"[^{q}\s\\]") for q in "\"'`"}
+    rep = f"{{{lo},{hi}}}"
+    values = "|".join(f"{q}({inner[q]}{rep}){q}" for q in "\"'`") + f"|({_UNQUOTED}{rep})"
+    regex = f"(?i)(?<![A-Za-z0-9_.-])({name}){_ASSIGN_OP}(?:{values})"
+    # Hyperscan and the keyword prefilter only need the name, the operator and the first
+    # characters of a value; the full regex confirms.
+    head = f"(?:{frags}){_ASSIGN_NAME_TAIL}{_ASSIGN_OP}".replace("}?", "}")  # no lazy in hs
+    quoted = "|".join(f"{q}{inner[q]}{{{lo}}}" for q in "\"'`")
+    return regex, f"{head}(?:{quoted}|{_UNQUOTED}{{{lo}}})", f"{head}(?:{quoted})"
+
+
+def xml_element_regex(names: list[str], lo: int, hi: int) -> tuple[str, str]:
+    """(regex, hs_regex) of a secret-named XML element holding a literal, on one line or
+    on the line between its tags (`<apiToken>`, value, `</apiToken>`). Group 1 the element
+    name, 2 the value."""
+    frags = "|".join(names)
+    name = f"[A-Za-z0-9_.:-]{{0,40}}(?:{frags})[A-Za-z0-9_.-]{{0,30}}"
+    gap = r"[ \t]{0,40}(?:\r?\n[ \t]{0,40})?"
+    regex = rf"""(?i)<({name})>{gap}([^<>\s"'&]{{{lo},{hi}}}){gap}</\1>"""
+    return regex, f"<{name}>"
+
+
 _TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
 
 
@@ -58,6 +110,9 @@ class Rule:
     secret_groups: tuple[int, ...]
     span_group: int | None
     name_group: int | None
+    # The group holding an unquoted value (generic rules): only config files have those;
+    # in source code an unquoted right-hand side is code (`token = make_token()`).
+    unquoted_group: int | None
     user_group: int | None
     min_entropy: float
     min_length: int
@@ -194,6 +249,19 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
     try:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
+        if "assign" in raw:
+            lo, hi = int(raw.get("value_min", 8)), int(raw.get("value_max", 300))
+            regex, hs, hs_code = assignment_regex(
+                list(raw["assign"]), lo, hi, bool(raw.get("value_spaces", False))
+            )
+            raw = {"hs_regex": hs, "hs_regex_code": hs_code, "case_insensitive": True,
+                   "secret_groups": [2, 3, 4, 5], "unquoted_group": 5, "name_group": 1,
+                   "generic": True, **raw}  # fmt: skip
+        if "xml_element" in raw:
+            lo, hi = int(raw.get("value_min", 8)), int(raw.get("value_max", 300))
+            regex, hs = xml_element_regex(list(raw["xml_element"]), lo, hi)
+            raw = {"hs_regex": hs, "case_insensitive": True, "secret_groups": [2],
+                   "name_group": 1, "generic": True, "extra_lines": 2, **raw}  # fmt: skip
         if "anchor" in raw:
             regex, anchored_hs = anchored_regex(list(raw["anchor"]), str(raw["value"]))
             raw = {
@@ -231,6 +299,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             secret_groups=groups,
             span_group=int(raw["span_group"]) if "span_group" in raw else None,
             name_group=int(raw["name_group"]) if "name_group" in raw else None,
+            unquoted_group=int(raw["unquoted_group"]) if "unquoted_group" in raw else None,
             user_group=int(raw["user_group"]) if "user_group" in raw else None,
             min_entropy=float(raw.get("min_entropy", 0.0)),
             min_length=int(raw.get("min_length", 0)),
