@@ -448,3 +448,58 @@ def test_custom_ruleset_runs_on_both_engines(tmp_path: Path) -> None:
             pytest.importorskip("hyperscan")
         hits = Scanner(rs, engine=engine).scan("a.py", f'K = "{token}"\n'.encode())  # type: ignore[arg-type]
         assert [h.rule.id for h in hits] == ["acme-key"]
+
+
+# -- placeholder classes seen in peers' negatives and real repositories ---------------------
+
+
+def test_typed_stand_ins_are_placeholders() -> None:
+    ph = default_ruleset().placeholders
+    typed = [
+        "abc123def456ghi789jkl012mno345",  # keyboard runs
+        "sbp_1234567890abcdefghij1234567890klmnop",
+        "xoxp-5723705293-5738073011-5723316911-" + "#" * 20,  # masked
+        "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+        "{access_token}",
+        "getPagesInConfluenceSpace",
+        "ops_eyJzaWduSW5B..",  # cut short for display
+    ]
+    for value in typed:
+        assert ph.is_placeholder(value, generic=False), value
+    for seed in range(200):  # random tokens of every alphabet stay findings
+        for alphabet in (ALNUM, HEX, string.digits, URLSAFE):
+            value = _rand(alphabet, 32, seed=seed)
+            assert not ph.is_placeholder(value, generic=False), (alphabet, seed)
+
+
+def test_published_example_values_are_listed_by_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    from fixers.secrets.rules import PLACEHOLDERS_FILE, RULES_FILE, REVOCATION_FILE, load_ruleset
+
+    value = "AIza" + _rand(URLSAFE, 35, seed=9)
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    extra = f'\n[[public]]\nwhat = "t"\nsource = "https://a"\nsha256 = ["{digest}"]\n'
+    ph_file = tmp_path / "placeholders.toml"
+    ph_file.write_text(PLACEHOLDERS_FILE.read_text() + extra)
+    rs = load_ruleset(RULES_FILE, ph_file, REVOCATION_FILE)
+    assert rs.placeholders.is_placeholder(value, generic=False)
+    assert not default_ruleset().placeholders.is_placeholder(value, generic=False)
+    assert len(default_ruleset().placeholders.public_sha256) >= 9
+
+
+def test_provider_keyword_must_start_a_word(scanner: Scanner) -> None:
+    tok = _rand(string.ascii_lowercase + string.digits, 24, seed=12)
+    # `etsy` inside `SetSysctl` is a coincidence; `ETSY_KEY` and `myEtsyKey` name Etsy.
+    assert rules_in(scanner, f'SetSysctl = "{tok}"\n', "a.txt") == []
+    assert rules_in(scanner, f'ETSY_KEY = "{tok}"\n', "a.txt") == ["etsy-token"]
+    assert rules_in(scanner, f'myEtsyKey = "{tok}"\n', "a.js") == ["etsy-token"]
+    assert rules_in(scanner, f'var etsyKey string = "{tok}"\n', "a.go") == ["etsy-token"]
+
+
+def test_numeric_secrets_are_judged_against_their_alphabet(scanner: Scanner) -> None:
+    from fixers.secrets.rules import entropy_ok
+
+    digits = "".join(str((i * 7 + i // 3) % 10) for i in range(32))
+    assert shannon_entropy(digits) < 3.3
+    assert entropy_ok(digits, 3.0) and not entropy_ok("1" * 31 + "2", 3.0)

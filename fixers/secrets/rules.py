@@ -7,6 +7,7 @@ where to revoke a key) is data; this module only parses and compiles it, once.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 import tomllib
@@ -25,16 +26,25 @@ REVOCATION_FILE = DATA_DIR / "revocation.toml"
 # Keyword-anchored rules (`anchor` + `value` in the data): the provider's name somewhere in
 # the assigned identifier, an assignment operator of any common language, the value.
 _ANCHOR_NAME = r"[A-Za-z0-9_.-]{0,40}"
-_ANCHOR_OP = r"""["'\]]?[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_OP = (
+    r"""["'\]]?(?:[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var herokuKey string =`
+    r"""[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+)
 _ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
 
 
 def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
-    """(regex, hs_regex) for a keyword-anchored rule: value in group 1."""
+    """(regex, hs_regex) for a keyword-anchored rule: value in group 1.
+
+    The provider's name must start a word of the identifier: after a non-alphanumeric
+    (`ETSY_KEY`, `my_etsy`) or, capitalised, after a lower-case letter or digit
+    (`myEtsyKey`); inside a word it is a coincidence (`SetSysctl`, `global`)."""
     names = "|".join(anchors)
-    lead = f"(?i:(?:{names}){_ANCHOR_NAME})"
-    regex = f"{lead}{_ANCHOR_OP}({value}){_ANCHOR_END}"
-    return regex, f"{lead}{_ANCHOR_OP}{value}"
+    caps = "|".join(a[:1].upper() + a[1:] for a in anchors)
+    word = f"(?:(?<![A-Za-z0-9])(?i:{names})|(?<=[a-z0-9])(?:{caps}))"
+    regex = f"{word}(?i:{_ANCHOR_NAME}){_ANCHOR_OP}({value}){_ANCHOR_END}"
+    # Hyperscan has no look-behind: its superset skips the word test, `regex` applies it.
+    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP}{value}"
 
 
 # Generic assignment rules (`assign` in the data): a secret-named identifier, then the
@@ -165,6 +175,12 @@ class Placeholders:
     generic_patterns: tuple[re.Pattern[str], ...]
     database_exact: frozenset[str]
     generic_name_contains: tuple[bytes, ...] = ()
+    # SHA-256 of values published as examples (SDK tests, vendor docs): listed by hash so
+    # no credential-shaped literal sits in this repository.
+    public_sha256: frozenset[str] = frozenset()
+    # A value whose characters are mostly keyboard runs (`abc123def456`, `1234567890`,
+    # `klmnopqrstu`) was typed by a person as a stand-in; random tokens almost never are.
+    max_run_fraction: float = 1.0
 
     def is_setting_name(self, name: bytes) -> bool:
         """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
@@ -180,6 +196,10 @@ class Placeholders:
         if any(c in low for c in self.all_contains):
             return True
         if any(p.search(value) for p in self.all_patterns):
+            return True
+        if hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in self.public_sha256:
+            return True
+        if run_fraction(value) >= self.max_run_fraction:
             return True
         if not generic:
             return False
@@ -225,6 +245,39 @@ class RuleSet:
     @property
     def regex_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.kind == "regex")
+
+
+def run_fraction(value: str) -> float:
+    """The share of a value's letters and digits that sit in ascending runs of three or
+    more (`abc`, `456`, `mnopq`), compared case-insensitively."""
+    chars = [c for c in value.lower() if c.isascii() and c.isalnum()]
+    if not chars:
+        return 0.0
+    in_runs = 0
+    start = 0
+    for i in range(1, len(chars) + 1):
+        if i < len(chars) and ord(chars[i]) == ord(chars[i - 1]) + 1:
+            continue
+        if i - start >= 3:
+            in_runs += i - start
+        start = i
+    return in_runs / len(chars)
+
+
+_DIGITS = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def entropy_ok(value: str, min_entropy: float) -> bool:
+    """Whether ``value`` is random enough. A numeric or hex token cannot reach the
+    entropy of a mixed one (10 symbols carry at most 3.32 bits, 16 at most 4), so its bar
+    is 80% of its alphabet's maximum when that is lower than the rule's."""
+    chars = set(value)
+    if chars <= _DIGITS:
+        min_entropy = min(min_entropy, 0.8 * math.log2(10))
+    elif chars <= _HEX:
+        min_entropy = min(min_entropy, 0.8 * math.log2(16))
+    return shannon_entropy(value) >= min_entropy
 
 
 def shannon_entropy(value: str) -> float:
@@ -337,6 +390,10 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
         generic_patterns=tuple(re.compile(p) for p in generic.get("patterns", ())),
         database_exact=frozenset(s.lower() for s in raw.get("database", {}).get("exact", ())),
         generic_name_contains=tuple(s.lower().encode() for s in generic.get("name_contains", ())),
+        public_sha256=frozenset(
+            h.lower() for entry in raw.get("public", ()) for h in entry.get("sha256", ())
+        ),
+        max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
     )
 
 
