@@ -475,7 +475,7 @@ def test_typed_stand_ins_are_placeholders() -> None:
 def test_published_example_values_are_listed_by_hash(tmp_path: Path) -> None:
     import hashlib
 
-    from fixers.secrets.rules import PLACEHOLDERS_FILE, RULES_FILE, REVOCATION_FILE, load_ruleset
+    from fixers.secrets.rules import PLACEHOLDERS_FILE, REVOCATION_FILE, RULES_FILE, load_ruleset
 
     value = "AIza" + _rand(URLSAFE, 35, seed=9)
     digest = hashlib.sha256(value.encode()).hexdigest()
