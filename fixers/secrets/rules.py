@@ -226,6 +226,8 @@ class ScanSettings:
     # Test fixtures: reported at low severity, never failing the check, never deleted.
     fixture_dirs: frozenset[str] = frozenset()
     fixture_files: tuple[str, ...] = ()
+    # Example files beyond the dotenv ones (`config.py.example`): see detect.as_example.
+    example_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +415,7 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         request_samples=tuple(raw.get("request_samples", ())),
         fixture_dirs=frozenset(d.lower() for d in raw.get("fixture_dirs", ())),
         fixture_files=tuple(raw.get("fixture_files", ())),
+        example_files=tuple(raw.get("example_files", ())),
     )
 
 
