@@ -311,7 +311,7 @@ def _from_command(path: str, tool: str, command: str, header: str, python: str |
                 flags.add(name)
         else:
             inputs.append(word)
-    here = posixpath.dirname(path)
+    here = _command_dir(path, (opts.get("-o") or opts.get("--output-file") or [None])[-1])
     if not inputs:  # pip-compile's default source
         inputs = ["requirements.in"]
     problem = None
@@ -354,6 +354,17 @@ def _from_command(path: str, tool: str, command: str, header: str, python: str |
         options=tuple(sorted(flags)),
         uploaded_prior_to=_window_option(opts),
     )
+
+
+def _command_dir(path: str, output: str | None) -> str:
+    """Where the compile command ran: its paths are relative to that directory. An
+    ``--output-file`` naming this file from the repository root means the root
+    (``pip-compile -o requirements/pip.txt requirements/pip.in``, found on
+    readthedocs.org); otherwise the file's own directory."""
+    here = posixpath.dirname(path)
+    if output and here and posixpath.normpath(output) == path:
+        return ""
+    return here
 
 
 def _window_option(opts: Mapping[str, list[str]]) -> str | None:
