@@ -174,24 +174,48 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
     fake_index: FakeIndex, tmp_path: Path
 ) -> None:
     """Found on miguelgrinberg/microblog against PyPI: flask-mail 0.9.1 and langdetect
-    publish only sdists, so with nothing built the *current* requirements do not resolve;
+    publish only sdists, so with nothing built the *current* requirements did not resolve;
     every candidate then "failed" and 45 findings said "No newer release installs with the
     other requirements: because flask-mail==0.9.1 has no usable wheels", withdrawing real
-    updates. Now the unchanged set is resolved once, and its failure makes the proposals
-    "not checked" with the reason instead."""
+    updates. Now sdist-only pins are left out of the check (and named), and a set that
+    still does not resolve unchanged makes the proposals "not checked", not conflicts."""
     fake_index.add_project("six", [FakeRelease("1.16.0", OLD), FakeRelease("1.17.0", NEW)])
-    fake_index.add_project("click", [FakeRelease("8.1.0", OLD), FakeRelease("8.2.0", NEW)])
+    fake_index.add_project(
+        "click",
+        [
+            FakeRelease("8.1.0", OLD),
+            FakeRelease("8.2.0", NEW, requires_dist=("six>=1.17",)),
+        ],
+    )
     fake_index.add_project(
         "flask-mail", [FakeRelease("0.9.1", OLD, filenames=("flask_mail-0.9.1.tar.gz",))]
     )
     files = {"requirements.txt": "six==1.16.0\nclick==8.1.0\nflask-mail==0.9.1\n"}
     outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
-    for name in ("six", "click"):
+    # click 8.2 needs six 1.17: found although flask-mail cannot be resolved here.
+    click = outdated["click"].data["install"]
+    assert click["status"] == "co-move" and click["with"] == {"six": "1.17.0"}, click
+    six = outdated["six"].data["install"]
+    assert six["status"] == "ok" and "flask-mail left out" in six["message"], six
+    assert [p.key for p in patches] == ["pip-click"]
+    body = patches[0].explanation.markdown()
+    assert "Resolved with uv" in body and "flask-mail left out: it publishes no wheel" in body
+    # A set that does not resolve even unchanged: not checked, with the reason.
+    fake_index.add_project(
+        "app-lib",
+        [
+            FakeRelease("1.0", OLD, requires_dist=("six>=9",)),
+            FakeRelease("1.1", NEW, requires_dist=("six>=9",)),
+        ],
+    )
+    files = {"requirements.txt": "six==1.16.0\napp-lib==1.0\n"}
+    outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    for name in ("six", "app-lib"):
         install = outdated[name].data["install"]
         assert install["status"] == "unchecked", install
-        assert "publishes no wheel" in install["message"] and "flask-mail" in install["message"]
+        assert "the current requirements do not resolve either" in install["message"]
         assert outdated[name].data["target"] is not None
         assert "No newer release installs" not in outdated[name].message
-    assert sorted(p.key for p in patches) == ["pip-click", "pip-six"]
+    assert sorted(p.key for p in patches) == ["pip-app-lib", "pip-six"]
     body = patches[0].explanation.markdown()
-    assert "Installability was **not checked**: a pinned package publishes no wheel" in body
+    assert "Installability was **not checked**: the current requirements" in body

@@ -313,3 +313,23 @@ def test_a_compile_command_run_from_the_repository_root(index: FakeIndex, tmp_pa
     after = next(e.content for e in patch.edits if e.path == "requirements/base.txt")
     assert after is not None and b"six==1.17.0" in after and after.startswith(header.encode())
     assert "re-compiled with `uv pip compile`" in patch.explanation.markdown()
+
+
+def test_a_range_in_the_input_file_bounds_the_compiled_pin(
+    fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    """Found on readthedocs.org: `django-crispy-forms<2` in pip.in, 1.14.0 pinned in the
+    compiled pip.txt, and 2.7 proposed (the re-compile then failed on the conflict)."""
+    fake_index.add_project(
+        "six", [FakeRelease(v, OLD) for v in ("1.15.0", "1.16.0")] + [FakeRelease("2.0", NEW)]
+    )
+    files = {
+        "requirements.in": b"six<2\n",
+        "requirements.txt": (PIP_TOOLS_HEADER + "six==1.15.0\n").encode(),
+    }
+    idx, adv = sources_from_env(fake_index.env(), cache_dir=None)
+    ctx = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
+    snapshot = MemorySnapshot(files)
+    six = next(f for f in FIXER.detect(snapshot, ctx) if f.rule == "outdated")
+    assert six.data["target"] == "1.16.0", six.message
+    assert "`six<2` at requirements.in:1" in six.message

@@ -435,6 +435,7 @@ def selection_for(
     targets: PythonTargets,
     options: Mapping[str, InstallOptions],
     windows: Mapping[str, tuple[datetime, str]] | None = None,
+    ranged: Sequence[Dependency] = (),
 ) -> Selection:
     opts = InstallOptions()
     if any(d.source == SOURCE_REQUIREMENTS for d in deps):
@@ -443,7 +444,23 @@ def selection_for(
             opts = opts.merged(o)
     found = [windows[d.file] for d in deps if windows and d.file in windows]
     window = min(found, key=lambda w: w[0]) if found else None
-    return Selection(targets, opts, tuple(holds_for(deps)), name, window)
+    holds = (*holds_for(deps), *_range_holds(ranged))
+    return Selection(targets, opts, holds, name, window)
+
+
+def _range_holds(ranged: Sequence[Dependency]) -> list[Hold]:
+    """The same package declared with a range elsewhere bounds what its pins may move
+    to: `django-crispy-forms<2` in a pip-compile `.in` file caps the pin in the compiled
+    `.txt` (found on readthedocs.org: 2.7 was proposed, and the re-compile failed)."""
+    out = []
+    for d in ranged:
+        try:
+            SpecifierSet(d.specifier)
+        except InvalidSpecifier:
+            continue
+        name = d.raw_name or d.name
+        out.append(Hold("cap", f"{d.file}:{d.line}", f"{name}{d.specifier}", d.specifier))
+    return out
 
 
 def upload_windows(
@@ -475,9 +492,12 @@ def _pypi_versions(
     windows: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> list[Finding]:
     pinned: dict[str, list[Dependency]] = defaultdict(list)
+    ranged: dict[str, list[Dependency]] = defaultdict(list)
     for d in deps:
         if d.pinned and _version(d.pinned) is not None:
             pinned[d.name].append(d)
+        elif not d.pinned and d.specifier and d.source == SOURCE_REQUIREMENTS:
+            ranged[d.name].append(d)
     if not pinned:
         return []
     out: list[Finding] = []
@@ -528,7 +548,7 @@ def _pypi_versions(
             for d in ds
             if not isinstance(advisories.get(f"{name}=={d.pinned}"), Exception | None)
         }
-        selection = selection_for(name, ds, targets, options, windows)
+        selection = selection_for(name, ds, targets, options, windows, ranged.get(name, ()))
         out += _package_findings(name, ds, project, found, selection, env)  # type: ignore[arg-type]
     return out
 

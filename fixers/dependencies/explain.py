@@ -158,9 +158,11 @@ def install_note(changes: Sequence[Change]) -> str:
     pythons = sorted({p for i in infos for p in i.get("python") or []})
     units = sorted({u for i in infos for u in i.get("units") or []})
     where = ", ".join(f"`{cell(u, 80)}`" for u in units[:5])
+    notes = sorted({str(i.get("message")) for i in infos if i.get("message")})
+    extra = cell(notes[0], 300) if notes else ""
     return (
         f"Resolved with uv before this PR was opened: the full requirement set of {where} "
-        f"installs with these versions on Python {', '.join(pythons)}."
+        f"installs with these versions on Python {', '.join(pythons)}{extra}."
     )
 
 

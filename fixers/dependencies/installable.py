@@ -22,6 +22,7 @@ missing or cannot reach the index, proposals stand and the finding says "not che
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -47,6 +48,7 @@ from fixers.dependencies.resolution import CompileRequest, Resolver, ResolveResu
 DEFAULT_PYTHON = "3.12"  # when a repository states no Python at all
 MAX_CHECKS = 60  # resolutions per scan (each one is one uv run per checked Python)
 MAX_CONFLICT_TEXT = 600
+MAX_DROPPED = 8  # sdist-only pins left out of one unit's resolutions
 Status = Literal["ok", "co-move", "lowered", "conflict", "unchecked"]
 
 
@@ -154,6 +156,8 @@ class Checker:
     budget: int = MAX_CHECKS
     #: Per unit: does it resolve *unchanged*? (See :meth:`baseline`.)
     baselines: dict[str, ResolveResult] = field(default_factory=dict)
+    #: Per unit: pins left out of every resolution because they publish no wheel.
+    dropped: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def pythons(self) -> tuple[str, ...]:
@@ -215,9 +219,10 @@ class Checker:
     ) -> list[str]:
         """The unit's requirements with ``changes`` applied; pins of ``relax`` become ``>=``."""
         holds = {n: holds_for([d for d in unit.deps if d.name == n]) for n in relax}
+        dropped = self.dropped.get(unit.key, set())
         out = []
         for d in unit.deps:
-            if not d.managed or not d.name:
+            if not d.managed or not d.name or d.name in dropped:
                 continue
             if d.name in changes and d.pinned:
                 out.append(requirement_line(d, changes[d.name]))
@@ -233,9 +238,30 @@ class Checker:
         be judged against a baseline that resolves: when even the current pins do not
         (an sdist-only pin: nothing is built here to learn its dependencies), every
         candidate would "fail", and the failure says nothing about the candidate."""
-        if unit.key not in self.baselines:
-            self.baselines[unit.key] = self._resolve(unit, self.lines(unit, {}))[0]
-        return self.baselines[unit.key]
+        if unit.key in self.baselines:
+            return self.baselines[unit.key]
+        dropped = self.dropped.setdefault(unit.key, set())
+        result = self._resolve(unit, self.lines(unit, {}))[0]
+        # A pin that publishes only an sdist cannot be resolved without building it: it is
+        # left out (and named), so the rest of the set is still checked.
+        while not result.ok and len(dropped) < MAX_DROPPED:
+            name = _sdist_only(result.message)
+            if name is None or name in dropped or name not in unit.names():
+                break
+            dropped.add(name)
+            result = self._resolve(unit, self.lines(unit, {}))[0]
+        self.baselines[unit.key] = result
+        return result
+
+    def left_out(self, unit: Unit) -> str:
+        names = sorted(self.dropped.get(unit.key, ()))
+        if not names:
+            return ""
+        verb = "they publish" if len(names) > 1 else "it publishes"
+        return (
+            f" ({', '.join(names[:5])} left out: {verb} no wheel, and Patchwell never "
+            "builds a package to learn its dependencies)"
+        )
 
     def together(self, unit: Unit, proposals: Mapping[str, str]) -> ResolveResult:
         changes = {n: f"=={v}" for n, v in proposals.items()}
@@ -313,6 +339,16 @@ def _why_unchecked(result: ResolveResult) -> str:
             "package?): " + _first_lines(result.message)
         )
     return "not checked: the resolver could not run (" + _first_lines(result.message) + ")"
+
+
+_NO_WHEELS = re.compile(
+    r"(?:all versions of ([A-Za-z0-9._-]+) have|([A-Za-z0-9._-]+)==\S+ has) no usable wheels"
+)
+
+
+def _sdist_only(message: str) -> str | None:
+    m = _NO_WHEELS.search(message)
+    return normalize(m.group(1) or m.group(2)) if m else None
 
 
 def _why_baseline(result: ResolveResult) -> str:
@@ -408,10 +444,25 @@ def _check_bucket(
             out.update({m: Verdict("unchecked", v, message=why) for m, v in part.items()})
             continue
         checker.budget -= 1
+        left_out = checker.dropped.get(unit.key, set())
+        for m in [m for m in part if m[1] in left_out]:
+            why = (
+                "not checked: it publishes no wheel, and Patchwell never builds a package "
+                "to learn its dependencies"
+            )
+            out[m] = Verdict("unchecked", part.pop(m), message=why)
+        if not part:
+            continue
         joint = checker.together(unit, {m[1]: v for m, v in part.items()})
+        if not joint.ok and not (joint.refused or joint.unavailable or _not_found(joint.message)):
+            known = len(checker.dropped.get(unit.key, ()))
+            if checker.baseline(unit).ok and len(checker.dropped.get(unit.key, ())) > known:
+                pending.append(part)  # again, without the sdist-only pins just found
+                continue
         if joint.ok:
+            note = checker.left_out(unit)
             ok = {
-                m: Verdict("ok", v, pythons=checker.pythons, units=(unit.key,))
+                m: Verdict("ok", v, pythons=checker.pythons, units=(unit.key,), message=note)
                 for m, v in part.items()
             }
             out.update(ok)
