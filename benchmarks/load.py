@@ -386,9 +386,13 @@ async def main(args: argparse.Namespace) -> dict:
                 "jobs": len(v),
                 "p50": round(statistics.median(v), 2),
                 "p90": round(percentile(v, 0.9), 2),
+                "mean": round(statistics.fmean(v), 2),
             }
             for kind, v in sorted(by_kind.items())
         },
+        "job_seconds_mean": round(statistics.fmean([x for v in by_kind.values() for x in v]), 2)
+        if by_kind
+        else None,
         "deferred_or_retried": sum(1 for x in spans if x.outcome in ("deferred", "retry")),
         "cpu_s": {k: round(v, 1) for k, v in sorted(load.cpu.items())},
         "rss_mib_max": {k: round(v, 1) for k, v in sorted(load.rss.items())},
@@ -427,7 +431,8 @@ def report(result: dict) -> str:
         f"- first check run after the install delivery: p50 {f['p50']} s, p90 {f['p90']} s,"
         f" max {f['max']} s ({f['repositories']} repositories)",
         f"- job wall time by kind (done): {result['job_seconds']};"
-        f" {result['deferred_or_retried']} runs handed back (write budget) or retried",
+        f" {result['deferred_or_retried']} runs handed back (write budget) or retried;"
+        f" mean job {result['job_seconds_mean']} s",
         f"- worker CPU per job: {result['worker_cpu_s_per_job']} s; CPU s per process:"
         f" {result['cpu_s']}",
         f"- RSS MiB (max) per process: {result['rss_mib_max']}",
