@@ -200,6 +200,16 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
     assert [p.key for p in patches] == ["pip-click"]
     body = patches[0].explanation.markdown()
     assert "Resolved with uv" in body and "flask-mail left out: it publishes no wheel" in body
+    # In one PR with a checked package, the sdist-only one is named as not checked.
+    fake_index.projects["flask-mail"].releases.append(
+        FakeRelease("0.9.2", NEW, filenames=("flask_mail-0.9.2.tar.gz",))
+    )
+    everything = {"groups": [{"name": "all", "patterns": ["*"]}]}
+    _o, patches = run(files, ctx(fake_index, tmp_path, everything))
+    (group,) = patches
+    body = group.explanation.markdown()
+    assert "Resolved with uv before this PR was opened" in body
+    assert "Not checked: `flask-mail` (it publishes no wheel" in body
     # A set that does not resolve even unchanged: not checked, with the reason.
     fake_index.add_project(
         "app-lib",

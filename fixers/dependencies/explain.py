@@ -148,22 +148,30 @@ def _same_python(new: str, old: str | None) -> bool:
 
 def install_note(changes: Sequence[Change]) -> str:
     """What the resolver established for this PR's changes (``data["install"]``)."""
-    infos = [c.data.get("install") for c in changes if c.data.get("install")]
+    infos = [(c.package, c.data["install"]) for c in changes if c.data.get("install")]
     if not infos:
         return ""
-    unchecked = [i for i in infos if i.get("status") == "unchecked"]
-    if unchecked:
-        why = str(unchecked[0].get("message") or "").removeprefix("not checked: ")
-        return "Installability was **not checked**: " + cell(why, 300)
-    pythons = sorted({p for i in infos for p in i.get("python") or []})
-    units = sorted({u for i in infos for u in i.get("units") or []})
+    unchecked = [(n, i) for n, i in infos if i.get("status") == "unchecked"]
+    checked = [i for _n, i in infos if i.get("status") != "unchecked"]
+
+    def why(info: Mapping[str, Any]) -> str:
+        return cell(str(info.get("message") or "").removeprefix("not checked: "), 300)
+
+    if not checked:
+        return "Installability was **not checked**: " + why(unchecked[0][1])
+    pythons = sorted({p for i in checked for p in i.get("python") or []})
+    units = sorted({u for i in checked for u in i.get("units") or []})
     where = ", ".join(f"`{cell(u, 80)}`" for u in units[:5])
-    notes = sorted({str(i.get("message")) for i in infos if i.get("message")})
+    notes = sorted({str(i.get("message")) for i in checked if i.get("message")})
     extra = cell(notes[0], 300) if notes else ""
-    return (
+    text = (
         f"Resolved with uv before this PR was opened: the full requirement set of {where} "
         f"installs with these versions on Python {', '.join(pythons)}{extra}."
     )
+    if unchecked:
+        names = ", ".join(f"`{n}`" for n, _i in unchecked[:5])
+        text += f" Not checked: {names} ({why(unchecked[0][1])})."
+    return text
 
 
 def explain_pypi(changes: Sequence[Change], conv: Conventions, *, security: bool) -> Explanation:
