@@ -190,16 +190,20 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
     fake_index.add_project(
         "flask-mail", [FakeRelease("0.9.1", OLD, filenames=("flask_mail-0.9.1.tar.gz",))]
     )
-    files = {"requirements.txt": "six==1.16.0\nclick==8.1.0\nflask-mail==0.9.1\n"}
+    fake_index.add_project(  # mealie's python-ldap: sdist only, required by a range
+        "ldapish", [FakeRelease("3.4", OLD, filenames=("ldapish-3.4.tar.gz",))]
+    )
+    files = {"requirements.txt": "six==1.16.0\nclick==8.1.0\nflask-mail==0.9.1\nldapish>=3\n"}
     outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    assert "flask-mail, ldapish left out" in outdated["six"].data["install"]["message"]
     # click 8.2 needs six 1.17: found although flask-mail cannot be resolved here.
     click = outdated["click"].data["install"]
     assert click["status"] == "co-move" and click["with"] == {"six": "1.17.0"}, click
     six = outdated["six"].data["install"]
-    assert six["status"] == "ok" and "flask-mail left out" in six["message"], six
+    assert six["status"] == "ok" and "flask-mail, ldapish left out" in six["message"], six
     assert [p.key for p in patches] == ["pip-click"]
     body = patches[0].explanation.markdown()
-    assert "Resolved with uv" in body and "flask-mail left out: it publishes no wheel" in body
+    assert "Resolved with uv" in body and "ldapish left out: they publish no wheel" in body
     # In one PR with a checked package, the sdist-only one is named as not checked.
     fake_index.projects["flask-mail"].releases.append(
         FakeRelease("0.9.2", NEW, filenames=("flask_mail-0.9.2.tar.gz",))

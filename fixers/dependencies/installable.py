@@ -342,7 +342,8 @@ def _why_unchecked(result: ResolveResult) -> str:
 
 
 _NO_WHEELS = re.compile(
-    r"(?:all versions of ([A-Za-z0-9._-]+) have|([A-Za-z0-9._-]+)==\S+ has) no usable wheels"
+    r"(?:all versions of ([A-Za-z0-9._-]+) have|([A-Za-z0-9._-]+)(?:[=<>!~]\S*)? has) "
+    r"no usable wheels"
 )
 
 
