@@ -138,3 +138,17 @@ async def test_another_ci_passing_again_cancels_its_heal_pr(repo, heal_web) -> N
     await settle(app)
     assert fake.pull(OWNER, REPO, pull["number"])["state"] == "closed"
     assert [r[2] for r in await heal_rows(app)] == ["cancelled"]
+
+
+async def test_a_conflict_on_main_is_reported_once_and_changes_nothing(repo, heal_web) -> None:
+    client, app = heal_web
+    fake = repo
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(joblogs.resolution_impossible_log())])
+    for _delivery in range(2):  # a redelivery reports nothing new
+        await send(client, "workflow_run", run_payload(fake, run.id))
+        await settle(app)
+    reports = [c for c in fake.check_runs(OWNER, REPO) if c["name"] == "patchwell/heal"]
+    (report,) = reports
+    assert report["conclusion"] == "neutral"
+    assert "flask 3.0.3 depends on Werkzeug>=3.0.0" in report["output"]["summary"]
+    assert fake.pulls(OWNER, REPO) == []
