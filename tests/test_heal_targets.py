@@ -11,6 +11,7 @@ from tests.heal_fixtures import (
     INSTALLATION,
     OWNER,
     REPO,
+    artifact_v3_job,
     failing_job,
     heal_rows,
     run_payload,
@@ -23,7 +24,6 @@ from tests.webhooks import example
 
 pytestmark = pytest.mark.asyncio
 
-ARTIFACT_ERROR = joblogs.artifact_v3_log().split("##[error]")[1].strip()
 ARTIFACT_BRANCH = "patchwell/dependencies/action-actions-upload-artifact"
 
 
@@ -46,17 +46,7 @@ async def test_the_owning_fixers_pending_pr_is_updated_not_doubled(repo, heal_we
     assert "This heals a failing check" not in pending["body"]
     count = len(fake.pulls(OWNER, REPO))
 
-    run = fake.add_workflow_run(
-        OWNER,
-        REPO,
-        [
-            failing_job(
-                joblogs.artifact_v3_log(),
-                step="Set up job",
-                annotations=[{"message": ARTIFACT_ERROR}],
-            )
-        ],
-    )
+    run = fake.add_workflow_run(OWNER, REPO, [artifact_v3_job()])
     await send(client, "workflow_run", run_payload(fake, run.id))
     await settle(app)
     assert len(fake.pulls(OWNER, REPO)) == count  # no second PR for the same lines
