@@ -298,3 +298,23 @@ def test_a_fallback_split_over_lines_is_a_fallback() -> None:
     (patch,) = FIXER.fix(MemorySnapshot({"site/settings.py": text.encode()}), [finding], Context())
     after = (patch.edits[0].content or b"").decode()
     assert 'os.environ["DJANGO_SECRET_KEY"]' in after and ".get(" not in after
+
+
+def test_keyword_values_in_documentation_are_low_severity() -> None:
+    # pallets/flask docs/config.rst and awesome-compose READMEs: code blocks that show how
+    # to configure an app. A provider-format token there is still a leak.
+    from fixers.secrets.samples import sample
+
+    npm = sample("npm-access-token", random.Random(4)).token
+    files = {
+        "docs/config.rst": f".. code-block:: python\n\n    SECRET_KEY = '{_value(32, 2)}'\n",
+        "README.md": (
+            f"```\nDATABASE_URL=mysql://root:{_value(12, 3)}@db:3306/app\n```\n"
+            f"Publish with `NPM_TOKEN={npm}`\n"
+        ),
+    }
+    found = {(f.path, f.rule): f for f in detect(files)}
+    for key in (("docs/config.rst", "generic-secret-assignment"),
+                ("README.md", "database-url-password")):  # fmt: skip
+        assert found[key].severity is Severity.HYGIENE and found[key].data["report_only"]
+    assert found[("README.md", "npm-access-token")].severity is Severity.LEAKED_SECRET

@@ -228,6 +228,7 @@ class ScanSettings:
     fixture_files: tuple[str, ...] = ()
     # Example files beyond the dotenv ones (`config.py.example`): see detect.as_example.
     example_files: tuple[str, ...] = ()
+    doc_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +417,7 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         fixture_dirs=frozenset(d.lower() for d in raw.get("fixture_dirs", ())),
         fixture_files=tuple(raw.get("fixture_files", ())),
         example_files=tuple(raw.get("example_files", ())),
+        doc_files=tuple(raw.get("doc_files", ())),
     )
 
 
