@@ -318,3 +318,22 @@ def test_keyword_values_in_documentation_are_low_severity() -> None:
                 ("README.md", "database-url-password")):  # fmt: skip
         assert found[key].severity is Severity.HYGIENE and found[key].data["report_only"]
     assert found[("README.md", "npm-access-token")].severity is Severity.LEAKED_SECRET
+
+
+def test_kubernetes_secret_manifests_are_reported_never_rewritten() -> None:
+    import base64
+
+    value = base64.b64encode(_value(24, 12).encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n"
+        f"  # base64 of the API token\n  api-token: {value}\n"
+    )
+    (finding,) = detect({"deploy/k8s/secret.yaml": manifest})
+    assert finding.rule == "kubernetes-secret-manifest" and finding.data["report_only"]
+    snap = MemorySnapshot({"deploy/k8s/secret.yaml": manifest.encode()})
+    assert FIXER.fix(snap, [finding], Context()) == []
+    templated = manifest.replace(value, "${API_TOKEN}")
+    other_kind = manifest.replace("kind: Secret", "kind: ConfigMap")
+    assert rules({"a/secret.yaml": templated}) == []
+    found = rules({"b/config.yaml": other_kind})
+    assert ("b/config.yaml", "kubernetes-secret-manifest") not in found

@@ -286,6 +286,8 @@ def hit_finding(
         )
     severity = _SEVERITIES.get(hit.rule.severity, Severity.LEAKED_SECRET)
     advice = _what_to_do(hit, ruleset, env)
+    if hit.rule.report_only:
+        data["report_only"] = True
     if verdict(hit.rule.id, hit.value) == "low":
         # The format's own check says this is no working credential (a checksum that does
         # not match, a key meant to be public): worth a look, not a failing check.

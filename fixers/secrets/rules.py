@@ -155,6 +155,8 @@ class Rule:
     sample_suffix: str = ".py"  # the kind of file the sample context is written in
     # The format alone is not distinctive: the rule needs its keyword next to the value.
     contextual: bool = False
+    # Reported, never rewritten (a Kubernetes manifest cannot read the environment).
+    report_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +379,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             sample_context=str(raw.get("sample_context", "")),
             sample_suffix=str(raw.get("sample_suffix", ".py")),
             contextual=bool(raw.get("contextual", raw.get("fallback", False))),
+            report_only=bool(raw.get("report_only", False)),
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
