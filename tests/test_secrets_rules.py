@@ -531,3 +531,8 @@ def test_http_credentials_in_requests(scanner: Scanner) -> None:
     ]
     for text in references:
         assert rules_in(scanner, text, "call.sh") == [], text
+
+
+def test_every_rule_has_a_review_date() -> None:
+    for rule in default_ruleset().rules:
+        assert date(2026, 1, 1) <= date.fromisoformat(rule.reviewed) <= date(2026, 12, 3), rule.id
