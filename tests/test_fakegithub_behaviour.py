@@ -96,8 +96,8 @@ async def client(fake_github: FakeGitHub) -> AsyncIterator[Client]:
 @pytest.mark.parametrize(
     ("claims", "wrong_key", "message"),
     [
-        # iat/exp are seconds from the moment the test runs (not from collection: a long
-        # suite reached this test minutes later and the "future" iat had become the past).
+        # iat/exp are seconds from when the test runs (not from collection: a long suite
+        # made "iat in the future" a valid JWT by the time it ran)
         ({"iat": -700, "exp": -100}, False, "'Expiration time'"),
         ({"exp": 3600}, False, "too far in the future"),
         ({}, True, "could not be decoded"),
