@@ -510,12 +510,14 @@ def test_repository_scripts_a_step_runs_are_read_before_restricting(fixer):
     )
     deploys = {
         WF: text,
-        "scripts/publish": b"#!/bin/sh -e\ntwine upload dist/*\nmkdocs gh-deploy --force\n",
+        "scripts/publish": b"#!/bin/sh -e\n${PREFIX}twine upload dist/*\nscripts/docs\n",
+        "scripts/docs": b"#!/bin/sh -e\n${PREFIX}mkdocs gh-deploy --force\n",
     }
     [finding], [patch] = run(fixer, deploys)
     content = patch.edits[0].content.decode()
     assert "      contents: write" in content
-    assert "a gh-pages deploy in `scripts/publish`" in patch.explanation.markdown()
+    why = "a gh-pages deploy in `scripts/docs` in `scripts/publish`"
+    assert why in patch.explanation.markdown()
     # A harmless script keeps the job read-only...
     harmless = {WF: text, "scripts/publish": b"#!/bin/sh\npytest -q\n"}
     [_], [patch] = run(fixer, harmless)

@@ -83,7 +83,8 @@ _SCRIPT_CALL = re.compile(
     re.M,
 )
 # Publishing a site to the gh-pages branch is a `git push` by another name.
-_PAGES_PUSH = re.compile(r"(?:^|[\s;&|(])(?:mkdocs\s+gh-deploy|ghp-import\b[^\n]*\s-p\b)", re.M)
+# (`${PREFIX}mkdocs`: a virtualenv prefix variable before the command.)
+_PAGES_PUSH = re.compile(r"(?:^|[\s;&|(}/])(?:mkdocs\s+gh-deploy|ghp-import\b[^\n]*\s-p\b)", re.M)
 #: Reads a repository file's text (``None`` when absent or unreadable).
 ScriptReader = Callable[[str], str | None]
 # A gh subcommand word; short and without digits or "_", so a token never passes.
@@ -234,9 +235,10 @@ def _plan_run(
 ) -> tuple[Perms, list[str]]:
     """Permissions for a ``run:`` script; raises ``LookupError(reason)`` when unknown.
 
-    A repository script it calls is read (``read``) and judged the same way, two
-    levels deep; one that cannot be read makes the job unknown: ``scripts/publish``
-    may well run ``mkdocs gh-deploy`` with the persisted token (encode/httpx).
+    A repository script it calls is read (``read``) and judged the same way, up to
+    :data:`_SCRIPT_DEPTH` levels deep; one that cannot be read makes the job unknown:
+    ``scripts/publish`` may well run ``mkdocs gh-deploy`` with the persisted token
+    (encode/httpx).
     """
     if _TOKEN_EXPR.search(script):
         raise LookupError("puts the GITHUB_TOKEN into a `run:` script")
@@ -270,7 +272,7 @@ def _plan_run(
         raise LookupError("hands the GITHUB_TOKEN to a script through `env:`")
     for match in _SCRIPT_CALL.finditer(script):
         path = match.group(1).removeprefix("./")
-        text = read(path) if read is not None and depth < 2 else None
+        text = read(path) if read is not None and depth < _SCRIPT_DEPTH else None
         if text is None:
             raise LookupError(f"runs `{path[:80]}`, a script Patchwell cannot read")
         inner, inner_why = _plan_run(text, token_in_env, table, read, depth + 1)
@@ -280,6 +282,7 @@ def _plan_run(
 
 
 SCRIPT_PATTERNS = ("scripts/**", "script/**", "**/*.sh", "bin/**")
+_SCRIPT_DEPTH = 4
 _MAX_SCRIPT_BYTES = 256 * 1024
 
 
