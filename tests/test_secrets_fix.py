@@ -426,3 +426,20 @@ def test_env_example_created_or_appended(existing: str | None) -> None:
     assert content is not None and content.endswith("STRIPE_KEY=\n")
     if existing is not None:
         assert content.startswith("A=\n")
+
+
+def test_a_compose_value_with_an_equals_sign_is_replaced_whole() -> None:
+    # testdrivenio/django-celery: `- SECRET_KEY=dbaa1_i7%*3r9-=z-+_...` became
+    # `- SECRET_KEY=${SECRET_KEY}=z-+_...`: most of the secret stayed in the file.
+    value = "dbaa1_i7%*3r9-=z-+_mz4r-!qeed@(-a_r(g@k8jo8y3r27%m"  # patchwell:allow
+    compose = (
+        "services:\n  web:\n    build: .\n    environment:\n      - DEBUG=1\n"
+        f"      - SECRET_KEY={value}\n      - HOSTS=localhost\n"
+    )
+    _snap, patches = run({"docker-compose.yml": compose})
+    edits = [e for p in patches for e in p.edits if e.path == "docker-compose.yml"]
+    assert edits
+    for edit in edits:
+        text = edit.content.decode()
+        assert "z-+_mz4r" not in text and value[:6] not in text
+        assert "      - SECRET_KEY=${SECRET_KEY}\n      - HOSTS=localhost\n" in text
