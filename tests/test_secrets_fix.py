@@ -443,3 +443,21 @@ def test_a_compose_value_with_an_equals_sign_is_replaced_whole() -> None:
         text = edit.content.decode()
         assert "z-+_mz4r" not in text and value[:6] not in text
         assert "      - SECRET_KEY=${SECRET_KEY}\n      - HOSTS=localhost\n" in text
+
+
+def test_a_fallback_the_tests_run_on_is_reported_not_patched() -> None:
+    # flasky/microblog: `SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'`
+    # in the Config that TestingConfig inherits; `os.environ["SECRET_KEY"]` would crash every
+    # test (and the CI workflow Patchwell proposes beside it).
+    config = (
+        "import os\n\nclass Config:\n"
+        "    SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'\n"
+    )
+    test = "import unittest\nfrom config import Config\n"
+    assert run({"config.py": config})[1]  # no tests: fail fast is the fix
+    snap, patches = run({"config.py": config, "tests/test_app.py": test})
+    assert patches == []
+    assert any(f.rule.startswith("fallback-secret") for f in FIXER.detect(snap, Context()))
+    conftest = "import os\nos.environ.setdefault('SECRET_KEY', 'test')\n"
+    files = {"config.py": config, "tests/test_app.py": test, "tests/conftest.py": conftest}
+    assert run(files)[1]  # the tests set it: the fix cannot break them
