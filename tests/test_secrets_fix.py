@@ -461,3 +461,15 @@ def test_a_fallback_the_tests_run_on_is_reported_not_patched() -> None:
     conftest = "import os\nos.environ.setdefault('SECRET_KEY', 'test')\n"
     files = {"config.py": config, "tests/test_app.py": test, "tests/conftest.py": conftest}
     assert run(files)[1]  # the tests set it: the fix cannot break them
+
+
+def test_a_django_settings_key_the_tests_import_is_reported_a_function_one_patched() -> None:
+    # wsvincent/djangox: `SECRET_KEY = "django-insecure-..."` in settings.py, Django tests;
+    # `os.environ["SECRET_KEY"]` would crash `manage.py test` (and Patchwell's own CI PR).
+    st = s("stripe-secret-key")
+    settings = f'SECRET_KEY = "{st.token}"\n'
+    tests = {"accounts/tests.py": "from django.test import TestCase\n"}
+    assert run({"proj/settings.py": settings})[1]
+    assert run({"proj/settings.py": settings, **tests})[1] == []
+    in_function = f'import stripe\n\ndef charge():\n    return stripe.Charge(key="{st.token}")\n'
+    assert run({"billing.py": in_function, **tests})[1]  # raises only when called: patched

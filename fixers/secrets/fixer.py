@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -127,7 +128,7 @@ class SecretsFixer:
         scanner = Scanner(self.ruleset, self.engine)
         patches = []
         dotenv = [f for fs in by_path.values() for f in fs if f.rule == "dotenv-committed"]
-        _keep_fallbacks_the_tests_need(snapshot, by_path)
+        _keep_import_time_reads_the_tests_need(snapshot, by_path)
         for path in sorted(by_path):
             data = snapshot.read(path)
             if data is None:
@@ -234,23 +235,49 @@ def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
     return False
 
 
-def _keep_fallbacks_the_tests_need(snapshot: Snapshot, by_path: dict[str, list[Finding]]) -> None:
-    """Leave a hard-coded fallback to the report when the repository's tests run on it.
+def _keep_import_time_reads_the_tests_need(
+    snapshot: Snapshot, by_path: dict[str, list[Finding]]
+) -> None:
+    """Leave to the report a Python literal whose fix the repository's tests would crash on.
 
-    ``SECRET_KEY = os.environ.get("SECRET_KEY") or "dev"`` in a base ``Config`` that
-    ``TestingConfig`` inherits (flasky, microblog): ``os.environ["SECRET_KEY"]`` makes
-    every test crash unless CI sets the name, so the PR would break the build it lands in.
+    The fix reads ``os.environ["NAME"]`` where the literal stood. At module or class
+    level -- ``SECRET_KEY = os.environ.get("SECRET_KEY") or "dev"`` in the ``Config``
+    that ``TestingConfig`` inherits (flasky, microblog), a Django settings module's
+    ``SECRET_KEY`` (djangox) -- that raises ``KeyError`` on import, so every test run
+    that does not set the name crashes, and the PR breaks the build it lands in. Inside a
+    function it only raises when called, so those are still patched.
     """
     if not has_tests(snapshot):
         return
     told = names_the_tests_set(snapshot)
     for path, found in list(by_path.items()):
+        if not path.endswith(".py"):
+            continue
+        at_import = _import_time_lines(snapshot.read(path))
         kept = [
             f
             for f in found
-            if not f.rule.startswith("fallback-secret") or str(f.data.get("env", "")) in told
+            if f.line is None or f.line not in at_import or str(f.data.get("env", "")) in told
         ]
         if kept:
             by_path[path] = kept
         else:
             del by_path[path]
+
+
+def _import_time_lines(data: bytes | None) -> frozenset[int]:
+    """Lines of a module that run on import (outside every function body); all lines
+    when the module does not parse (we cannot tell, so assume the worst)."""
+    if data is None:
+        return frozenset()
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset(range(1, data.count(b"\n") + 2))
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            end = getattr(node, "end_lineno", None) or node.lineno
+            first = node.body[0].lineno if isinstance(node.body, list) else node.lineno
+            inside.update(range(first, end + 1))
+    return frozenset(range(1, data.count(b"\n") + 2)) - inside
