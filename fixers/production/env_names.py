@@ -171,18 +171,28 @@ def _is_placeholder(value: str) -> bool:
     return low in exact or any(c in low for c in contains) or any(p.search(value) for p in patterns)
 
 
-def holds_secret_values(text: str) -> bool:
-    """Whether an env file gives a secret-looking name a value that is not a placeholder."""
+def secret_values(text: str) -> Literal["real", "placeholder", "none"]:
+    """What an env file holds for its secret-looking names (``KEY``, ``TOKEN``, a URL's
+    password): a real value, only empty/placeholder ones, or no such name at all."""
+    found: Literal["real", "placeholder", "none"] = "none"
     for line in text.splitlines():
         m = _VALUE.match(line)
         if not m:
             continue
-        if _SECRET_NAME.search(m.group(1).upper()) and not _is_placeholder(m.group(2)):
-            return True
         url = _URL_PASSWORD.search(m.group(2))
-        if url and not _is_placeholder(url.group(1)):
-            return True
-    return False
+        candidates = [url.group(1)] if url else []
+        if _SECRET_NAME.search(m.group(1).upper()):
+            candidates.append(m.group(2))
+        for value in candidates:
+            if not _is_placeholder(value):
+                return "real"
+            found = "placeholder"
+    return found
+
+
+def holds_secret_values(text: str) -> bool:
+    """Whether an env file gives a secret-looking name a value that is not a placeholder."""
+    return secret_values(text) == "real"
 
 
 def _used_env_files(snapshot: Snapshot, facts: RepoFacts) -> dict[str, str]:
@@ -296,7 +306,14 @@ class EnvNamesFixer:
         if facts.library:
             return []  # a library: its users configure their own apps
         committed = _committed_env_files(snapshot, ctx)
-        findings = [_committed_finding(path, _secret_values(snapshot, path)) for path in committed]
+        # An env file with no secret-looking name at all (Vite's committed `.env` of public
+        # URLs, Heroku's `ENVIRONMENT=development` for `heroku local`) is no finding.
+        held = {path: _secret_values(snapshot, path) for path in committed}
+        findings = [
+            _committed_finding(path, held[path] == "real")
+            for path in committed
+            if held[path] != "none"
+        ]
         gitignore = _gitignore_text(snapshot)
         example = _example_path(snapshot) or ".env.example"
         if gitignore is not None:
@@ -318,11 +335,11 @@ class EnvNamesFixer:
         return patches
 
 
-def _secret_values(snapshot: Snapshot, path: str) -> bool:
+def _secret_values(snapshot: Snapshot, path: str) -> Literal["real", "placeholder", "none"]:
     data = snapshot.read(path)
     if data is None or len(data) > MAX_FILE_BYTES:
-        return True  # unseen: assume the worst
-    return holds_secret_values(data.decode("utf-8", errors="replace"))
+        return "real"  # unseen: assume the worst
+    return secret_values(data.decode("utf-8", errors="replace"))
 
 
 def _committed_finding(path: str, secret_values: bool) -> Finding:
