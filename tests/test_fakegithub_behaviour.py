@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,25 +93,17 @@ async def client(fake_github: FakeGitHub) -> AsyncIterator[Client]:
 # --- app JWTs ------------------------------------------------------------------------------
 
 
-def _from_now(seconds: int) -> Callable[[], int]:
-    return lambda: int(time.time()) + seconds
-
-
 @pytest.mark.parametrize(
     ("claims", "wrong_key", "message"),
     [
-        (
-            {"iat": int(time.time()) - 700, "exp": int(time.time()) - 100},
-            False,
-            "'Expiration time'",
-        ),
-        ({"exp": int(time.time()) + 3600}, False, "too far in the future"),
+        # iat/exp are seconds from when the test runs (not from collection: a long suite
+        # made "iat in the future" a valid JWT by the time it ran)
+        ({"iat": -700, "exp": -100}, False, "'Expiration time'"),
+        ({"exp": 3600}, False, "too far in the future"),
         ({}, True, "could not be decoded"),
         ({"iss": 1}, False, "could not be decoded"),
         ({"iss": "not-a-number"}, False, "'Issuer' claim ('iss') must be an Integer"),
-        # Relative to when the test runs, not to collection: a suite slower than 5 minutes
-        # made a collection-time "future" iat a past one (and the test fail).
-        ({"iat": _from_now(300), "exp": _from_now(600)}, False, "'Issued at'"),
+        ({"iat": 300, "exp": 600}, False, "'Issued at'"),
     ],
     ids=["expired", "too-long", "wrong-key", "wrong-iss", "bad-iss", "iat-in-future"],
 )
@@ -119,7 +111,8 @@ async def test_bad_app_jwt_is_401(
     client: Client, fake_github: FakeGitHub, claims: dict[str, Any], wrong_key: bool, message: str
 ) -> None:
     key = generate_private_key_pem() if wrong_key else None
-    claims = {k: v() if callable(v) else v for k, v in claims.items()}
+    now = int(time.time())
+    claims = {k: now + v if k in ("iat", "exp") else v for k, v in claims.items()}
     got = await client.call("GET", "/app", auth=f"Bearer {app_jwt(fake_github, key, **claims)}")
     assert got.status == 401
     assert message in got.body["message"]
