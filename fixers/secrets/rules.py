@@ -34,7 +34,7 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
     names = "|".join(anchors)
     lead = f"(?i:(?:{names}){_ANCHOR_NAME})"
     regex = f"{lead}{_ANCHOR_OP}({value}){_ANCHOR_END}"
-    return regex, f"{lead}{_ANCHOR_OP}{value}"
+    return regex, f"{lead}{_ANCHOR_OP}(?:{value})"
 
 
 _TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
