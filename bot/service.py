@@ -16,16 +16,24 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from bot.budget import BudgetLimits, Window, WriteBudget
-from bot.config import Settings, load_database_url, load_settings, mask_url
+from bot.config import (
+    Settings,
+    format_duration,
+    load_database_url,
+    load_retention,
+    load_settings,
+    mask_url,
+)
 from bot.db import Database
 from bot.dispatch import JobRunner
 from bot.errors import ConfigError
 from bot.github import AppAuth, GitHubClients, new_session
+from bot.housekeeping import Housekeeper, PurgeReport, purge
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.migrate import current_version, load_migrations, migrate
@@ -126,14 +134,28 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
             on_job_done=lambda job, outcome, seconds: parts.metrics.job_seconds.labels(
                 job.kind, outcome
             ).observe(seconds),
+            shutdown_grace=parts.settings.shutdown_grace,
+        )
+        housekeeper = Housekeeper(
+            parts.db,
+            parts.queue,
+            parts.settings.retention.total_seconds(),
+            on_purge=lambda report: count_purge(parts.metrics, report),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="patchwell-worker")
+        chores = asyncio.create_task(housekeeper.run(stop), name="patchwell-housekeeping")
         try:
             yield worker
         finally:
             stop.set()
-            await task
+            await asyncio.gather(task, chores)
+
+
+def count_purge(metrics: Metrics, report: PurgeReport) -> None:
+    metrics.purged.labels("jobs").inc(report.jobs)
+    metrics.purged.labels("deliveries").inc(report.deliveries)
+    metrics.purged.labels("event_log").inc(report.event_log)
 
 
 def serve(
@@ -241,6 +263,17 @@ async def jobs_list(environ: Mapping[str, str], states: tuple[str, ...], limit: 
         print(
             f"{job.id:>6}  {job.state:<8} {job.attempts:>8}  {run_at:<19}  {what:<40.40}  {error}"
         )
+    return 0
+
+
+async def jobs_purge(environ: Mapping[str, str], older_than: timedelta | None) -> int:
+    retention = older_than or load_retention(environ)
+    db = await open_database(load_database_url(environ), auto_migrate=False)
+    try:
+        report = await purge(db, JobQueue(db), retention.total_seconds())
+    finally:
+        await db.close()
+    print(f"purged {report} older than {format_duration(retention)}")
     return 0
 
 
