@@ -56,7 +56,7 @@ def test_a_prefilter_only_fires_where_its_rule_has_a_keyword() -> None:
 
 
 def test_hyperscan_prefilter_only_fires_where_its_rule_has_a_keyword() -> None:
-    pytest.importorskip("hyperscan")
+    hyperscan = pytest.importorskip("hyperscan")
     from fixers.secrets.engine import _default_hyperscan
 
     hs = _default_hyperscan()
@@ -68,6 +68,255 @@ def test_hyperscan_prefilter_only_fires_where_its_rule_has_a_keyword() -> None:
         fired.add(hs.rules[rule_id].id)
 
     for db in (hs.db, hs.db_code):
-        db.scan(text, match_event_handler=on_match)
+        db.scan(text, match_event_handler=on_match, scratch=hyperscan.Scratch(db))
     keyworded = {r.id for r in hs.rules if r.keywords and all(len(k) >= 4 for k in r.keywords)}
     assert not fired & keyworded
+
+
+# -- a varied tree: every rule, many file kinds, decoys, fixtures, env files ------------
+
+_DECOYS = (
+    'password = os.environ["DB_PASSWORD"]',
+    'api_key = os.getenv("API_KEY", "")',
+    "secret_key = settings.SECRET_KEY",
+    'password = "changeme"  # local development only',
+    "PASSWORD_RESET_TIMEOUT = 3600",
+    "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?Variable not set}",
+    "#password_encryption = scram-sha-256",
+    "const headers = { Authorization: `Bearer ${token}` };",
+    'export const apiKey: string = process.env.API_KEY ?? "";',
+    '  "password": "{{ password }}",',
+    "token = make_token()",
+    'SECRET_KEY = os.environ.get("SECRET_KEY") or "you-will-never-guess"',
+)
+_KINDS = (
+    ("src/app/settings.py", "{}"),
+    ("web/src/config.ts", "export const conf = {{ value: `{}` }};"),
+    ("deploy/docker-compose.yml", "    {}"),
+    ("conf/app.ini", "{}"),
+    ("config/.env", "{}"),
+    ("docs/setup.md", "    {}"),
+    ("tests/fixtures/keys.py", "{}"),
+    ("api/requests.bru", "{}"),
+    ("data/settings.json", '  "x": 1, {}'),
+)
+
+
+def varied_tree(seeds: int = 3) -> dict[str, bytes]:
+    """Files holding every rule's samples in several languages, next to decoys and noise,
+    with CRLF, tabs and unterminated last lines; the planted tree of the speed tests."""
+    from fixers.secrets.samples import all_samples
+
+    rng = random.Random(2026)
+    files: dict[str, list[str]] = {}
+    for seed in range(seeds):
+        for n, smp in enumerate(all_samples(seed)):
+            path, shape = _KINDS[(n + seed) % len(_KINDS)]
+            stem, dot, ext = path.rpartition(".")
+            target = f"{stem}_{seed}_{n % 7}.{ext}" if "/.env" not in path else path + f".{seed}"
+            lines = files.setdefault(target, [])
+            lines += [rng.choice(_DECOYS) for _ in range(rng.randint(0, 4))]
+            for i, line in enumerate(smp.text.splitlines()):
+                lines.append(shape.format(line) if i == 0 else line)
+            noise = "".join(rng.choice(string.ascii_letters + " =:_-") for _ in range(70))
+            lines.append(noise)
+    out: dict[str, bytes] = {}
+    for i, (path, lines) in enumerate(sorted(files.items())):
+        sep = "\r\n" if i % 5 == 0 else "\n"
+        end = "" if i % 3 == 0 else sep
+        out[path] = (sep.join(lines) + end).encode()
+    out["src/big/minified.min.js"] = b"var a=1;" * 2000
+    out["assets/logo.png"] = b"\x89PNG\x00\x00" + bytes(range(256))
+    return out
+
+
+def _hits(scanner: object, path: str, data: bytes) -> list[tuple[object, ...]]:
+    from fixers.secrets.engine import Scanner
+
+    assert isinstance(scanner, Scanner)
+    return [
+        (h.rule.id, h.start, h.end, h.line, h.end_line, h.name, h.value_hash)
+        for h in scanner.scan(path, data)
+    ]
+
+
+def test_fast_engines_report_exactly_what_the_exhaustive_scan_reports() -> None:
+    from fixers.secrets.engine import Scanner
+
+    engines = ["re"] + (["hyperscan"] if _has_hyperscan() else [])
+    reference = Scanner(engine="exhaustive")
+    fast = [Scanner(engine=e) for e in engines]  # type: ignore[arg-type]
+    total = 0
+    for path, data in varied_tree().items():
+        want = _hits(reference, path, data)
+        total += len(want)
+        for scanner in fast:
+            assert _hits(scanner, path, data) == want, (scanner.engine_name, path)
+    assert total > 200  # the tree really is planted (every rule, three times, some decoys)
+
+
+def _has_hyperscan() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_pool_and_fast_engine_detect_the_same_findings_as_one_exhaustive_process() -> None:
+    from fixers.contract import Context, MemorySnapshot
+    from fixers.secrets import SecretsFixer
+
+    snapshot = MemorySnapshot(varied_tree())
+    want = SecretsFixer(engine="exhaustive", workers=1).detect(snapshot, Context())
+    got = SecretsFixer(workers=3).detect(snapshot, Context())
+    assert got == want
+    assert len({f.path for f in want}) > 20
+    assert any(f.data.get("fixture") for f in want)  # the fixture pass still ran
+
+
+# -- the pool itself ----------------------------------------------------------------------
+
+
+def test_pool_returns_every_result_in_order_from_several_processes() -> None:
+    import os
+    import time
+
+    from fixers.secrets import pool
+
+    def fn(i: int) -> tuple[int, int]:
+        time.sleep(0.002)  # long enough that the helpers get chunks too
+        return i * i, os.getpid()
+
+    result = pool.run(fn, 200, 3)
+    assert [sq for sq, _ in result.results] == [i * i for i in range(200)]
+    assert len({pid for _, pid in result.results}) > 1
+    assert result.stats.processes == 3 and result.stats.redone == 0
+
+
+def test_work_a_crashed_child_took_is_redone_by_the_parent() -> None:
+    import os
+    import time
+
+    from fixers.secrets import pool
+
+    parent = os.getpid()
+
+    def fn(i: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)  # every helper dies on its first item
+        time.sleep(0.002)
+        return i + 1
+
+    result = pool.run(fn, 100, 3)
+    assert result.results == [i + 1 for i in range(100)]
+    assert result.stats.redone > 0
+
+
+def _in_daemon(conn: object) -> None:
+    """Runs in a daemonic multiprocessing child, where multiprocessing itself would
+    refuse to start processes: the pool must still use several."""
+    import os
+    import time
+
+    from fixers.secrets import pool
+
+    def fn(i: int) -> int:
+        time.sleep(0.002)
+        return os.getpid()
+
+    pids = pool.run(fn, 150, 2).results
+    conn.send(len(set(pids)))  # type: ignore[attr-defined]
+
+
+def test_pool_works_inside_a_daemonic_process() -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_in_daemon, args=(theirs,), daemon=True)
+    child.start()
+    assert ours.poll(30)
+    assert ours.recv() == 2
+    child.join(10)
+    assert child.exitcode == 0
+
+
+def _budgeted(conn: object) -> None:
+    """Under a 40 s CPU limit, each of 4 processes may use a quarter of what is left."""
+    import resource
+    import time
+
+    from fixers.secrets import pool
+
+    resource.setrlimit(resource.RLIMIT_CPU, (40, resource.RLIM_INFINITY))
+
+    def fn(_i: int) -> int:
+        time.sleep(0.002)
+        return resource.getrlimit(resource.RLIMIT_CPU)[0]
+
+    conn.send(sorted(set(pool.run(fn, 200, 4).results)))  # type: ignore[attr-defined]
+
+
+def test_a_cpu_budget_is_shared_by_the_pool_not_multiplied() -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_budgeted, args=(theirs,))
+    child.start()
+    assert ours.poll(30)
+    limits = ours.recv()
+    child.join(10)
+    assert limits[-1] == 40  # the parent keeps its own limit
+    assert limits[:-1] and all(limit <= 10 for limit in limits[:-1])
+
+
+def _hanging_pool(pid_dir: str) -> None:
+    import os
+    import time
+    from pathlib import Path
+
+    from fixers.secrets import pool
+
+    def fn(_i: int) -> int:
+        Path(pid_dir, str(os.getpid())).touch()
+        time.sleep(60)
+        return 0
+
+    pool.run(fn, 4, 3)
+
+
+def test_killing_a_scan_kills_its_pool(tmp_path: object) -> None:
+    import multiprocessing
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    pid_dir = Path(str(tmp_path))
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_hanging_pool, args=(str(pid_dir),))
+    child.start()
+    deadline = time.monotonic() + 20
+    while len(list(pid_dir.iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helpers = [int(p.name) for p in pid_dir.iterdir() if int(p.name) != child.pid]
+    assert len(helpers) == 2
+    assert child.pid is not None
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # A zombie no one reaps (our test process is not their parent) is dead too.
+        status = Path(f"/proc/{pid}/status")
+        return status.exists() and "\nState:\tZ" not in status.read_text()
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in helpers)
