@@ -112,7 +112,7 @@ def varied_tree(seeds: int = 3) -> dict[str, bytes]:
     for seed in range(seeds):
         for n, smp in enumerate(all_samples(seed)):
             path, shape = _KINDS[(n + seed) % len(_KINDS)]
-            stem, dot, ext = path.rpartition(".")
+            stem, _, ext = path.rpartition(".")
             target = f"{stem}_{seed}_{n % 7}.{ext}" if "/.env" not in path else path + f".{seed}"
             lines = files.setdefault(target, [])
             lines += [rng.choice(_DECOYS) for _ in range(rng.randint(0, 4))]
@@ -320,3 +320,66 @@ def test_killing_a_scan_kills_its_pool(tmp_path: object) -> None:
     while any(alive(p) for p in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in helpers)
+
+
+# -- the compiled database on disk ------------------------------------------------------
+
+
+def _matches(db: object, scratch: object, data: bytes) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    db.scan(  # type: ignore[attr-defined]
+        data, match_event_handler=lambda i, _s, e, _f, _c: out.append((i, e)), scratch=scratch
+    )
+    return out
+
+
+def test_database_cache_is_reused_and_a_damaged_file_recompiled(tmp_path: object) -> None:
+    hyperscan = pytest.importorskip("hyperscan")
+    from pathlib import Path
+
+    from fixers.secrets.engine import _Hyperscan
+    from fixers.secrets.samples import all_samples
+
+    cache = Path(str(tmp_path))
+    rules = default_ruleset().regex_rules
+    text = "\n".join(s.text for s in all_samples(1))
+    first = _Hyperscan(rules, cache)
+    files = sorted(cache.iterdir())
+    assert len(files) == 2  # config and code databases
+    want = _matches(first.db_code, hyperscan.Scratch(first.db_code), text.encode())
+    assert want
+
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = _Hyperscan(rules, cache)  # loaded, not compiled: the files are not rewritten
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert _matches(again.db_code, hyperscan.Scratch(again.db_code), text.encode()) == want
+
+    damaged = {}
+    for f in files:  # a flipped byte in the payload: recompiled and rewritten, same answers
+        blob = bytearray(f.read_bytes())
+        blob[-100] ^= 0xFF
+        damaged[f] = bytes(blob)
+        f.write_bytes(damaged[f])
+    fixed = _Hyperscan(rules, cache)
+    assert _matches(fixed.db_code, hyperscan.Scratch(fixed.db_code), text.encode()) == want
+    assert all(f.read_bytes() != damaged[f] for f in files)
+
+
+def test_a_changed_rule_gets_its_own_database_and_no_cache_dir_still_scans(
+    tmp_path: object,
+) -> None:
+    pytest.importorskip("hyperscan")
+    import dataclasses
+    from pathlib import Path
+
+    from fixers.secrets.engine import _Hyperscan
+
+    cache = Path(str(tmp_path)) / "deep" / "cache"
+    rules = default_ruleset().regex_rules
+    _Hyperscan(rules, cache)
+    changed = (dataclasses.replace(rules[0], hs_regex="AKIA[A-Z2-7]{12}"), *rules[1:])
+    _Hyperscan(changed, cache)
+    assert len(list(cache.iterdir())) == 3  # the code database of rule 0 did not change
+    unwritable = Path(str(tmp_path)) / "file"
+    unwritable.write_text("not a directory")
+    assert _Hyperscan(rules, unwritable / "sub").db is not None
