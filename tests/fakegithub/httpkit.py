@@ -284,6 +284,11 @@ def _take_injection(state: FakeState, method: str, path: str) -> Injection | Non
 
 
 def _injected_response(injection: Injection, request_id: str) -> web.Response:
+    if injection.content_type is not None:
+        raw = injection.body if isinstance(injection.body, bytes) else str(injection.body).encode()
+        return web.Response(
+            status=injection.status or 200, body=raw, content_type=injection.content_type
+        )
     body = injection.body
     if body is None:
         body = {"message": _default_message(injection.status or 500, request_id)}
@@ -357,7 +362,7 @@ async def _respond(
     with state.lock:
         bucket = rate_bucket(state, creds)
         rate = _rate_headers(bucket)
-    if injection is not None and injection.status is not None:
+    if injection is not None and injection.status is not None and not injection.after:
         response = _injected_response(injection, request_id)
         response.headers.update(rate)
         response.headers.update(injection.headers)
@@ -380,6 +385,8 @@ async def _respond(
         if writer is not None:
             with state.lock:
                 state.ledger.finished(writer)
+    if injection is not None and injection.status is not None and injection.after:
+        response = _injected_response(injection, request_id)  # done, but the answer is lost
     response = _apply_etag(request, response)
     with state.lock:
         # a 304 and the rate-limit endpoint itself do not count against the limit, like GitHub

@@ -411,6 +411,12 @@ class FakeGitHub:
         with self.state.lock:
             self.state.set_ref(self._repo(owner, name), f"refs/heads/{branch}", None)
 
+    def delete_repo(self, owner: str, name: str) -> None:
+        """The repository is gone (a fork deleted after its PR was opened: GitHub then
+        shows that PR's ``head.repo`` as null)."""
+        with self.state.lock:
+            self.state.repos.pop(f"{owner}/{name}".lower(), None)
+
     def set_permission(self, owner: str, name: str, user: str, permission: str) -> None:
         if permission not in PERMISSION_LEVELS:
             raise ValueError(f"permission must be one of {PERMISSION_LEVELS}")
@@ -875,10 +881,14 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         delay: float = 0.0,
+        after: bool = False,
+        content_type: str | None = None,
     ) -> None:
         """Answer the next ``times`` matching requests (None: all) with ``status`` after ``delay``.
 
-        ``status=None`` means "answer normally, only late" (a slow response).
+        ``status=None`` means "answer normally, only late" (a slow response). ``after=True``
+        carries the request out first and then answers ``status`` (the write is done, its
+        answer lost). ``content_type`` sends ``body`` raw with that type (a body not JSON).
         """
         with self.state.lock:
             self.state.injections.append(
@@ -890,6 +900,8 @@ class FakeGitHub:
                     headers=dict(headers or {}),
                     body=body,
                     delay=delay,
+                    after=after,
+                    content_type=content_type,
                 )
             )
 

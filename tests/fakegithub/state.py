@@ -272,6 +272,11 @@ class Injection:
     headers: dict[str, str]
     body: Any
     delay: float
+    #: The request is carried out first, then answered with ``status``: the write happened
+    #: but the client never learns it (a proxy's 502, a connection cut after the commit).
+    after: bool = False
+    #: A raw body with this content type instead of JSON (a 200 that is not JSON).
+    content_type: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
