@@ -9,6 +9,7 @@ would conflict on GitHub conflicts here too.
 from __future__ import annotations
 
 import itertools
+import random
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from fixers.contract import MemorySnapshot, Patch, Services
-from fixers.registry import all_fixers
 from fixers.repo_config import RepoConfig
 from fixers.runner import run_fixers
 from fixers.secrets.samples import sample
@@ -76,9 +76,7 @@ def _repository() -> dict[str, bytes]:
     return {k: v.encode() for k, v in files.items()}
 
 
-def _rng(seed: int):  # noqa: ANN202 - a random.Random, imported late like the samples
-    import random
-
+def _rng(seed: int) -> random.Random:
     return random.Random(seed)
 
 
