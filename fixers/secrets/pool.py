@@ -189,7 +189,10 @@ def _spawn(
 
 
 def _child_setup(parent: int, shares: _Shares) -> None:
-    # The parent's handlers (an event loop's SIGTERM) are not the child's to run.
+    # The parent's handlers (an event loop's SIGTERM) are not the child's to run, and a
+    # signal here must not wake the parent's event loop through its inherited wakeup fd.
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):
             signal.signal(sig, signal.SIG_DFL)
