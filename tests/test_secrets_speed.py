@@ -384,3 +384,21 @@ def test_a_changed_rule_gets_its_own_database_and_no_cache_dir_still_scans(
     unwritable = Path(str(tmp_path)) / "file"
     unwritable.write_text("not a directory")
     assert _Hyperscan(rules, unwritable / "sub").db is not None
+
+
+async def test_pool_runs_from_the_workers_scan_thread() -> None:
+    """The worker scans in ``asyncio.to_thread``: the pool forks from that thread, with an
+    event loop (its signal wakeup fd) in the process, and the loop carries on."""
+    import asyncio
+    import os
+    import time
+
+    from fixers.secrets import pool
+
+    def fn(_i: int) -> int:
+        time.sleep(0.002)
+        return os.getpid()
+
+    result = await asyncio.to_thread(pool.run, fn, 150, 2)
+    assert len(set(result.results)) == 2
+    assert await asyncio.sleep(0, result="alive") == "alive"
