@@ -97,6 +97,7 @@ def test_secrets_and_env_example_prs_merge_in_every_order() -> None:
     secrets = [p for p in patches if p.fixer == "secrets"]
     assert len(secrets) >= 4  # three files rewritten, the env files untracked
     assert any(p.fixer != "secrets" for p in patches)  # and the PR sharing their files
+
     # PRs that share no file commute; every order of those that share one is replayed.
     def files(p: Patch) -> set[str]:
         return {e.path for e in p.edits}
