@@ -161,7 +161,7 @@ class SecretsFixer:
             plan = self._plan(scanner, path, data, by_path[path])
             if plan is not None:
                 patches.append(self._patch(path, plan))
-        combined = dotenv_patch(snapshot, dotenv, scanner)
+        combined = dotenv_patch(snapshot, dotenv, scanner, ctx)
         if combined is not None:
             patches.append(combined)
         return patches
