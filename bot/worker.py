@@ -57,7 +57,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.db import DatabaseError, IntegrityError
 from bot.errors import Deferred, TransientError
 from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
 
@@ -277,13 +276,6 @@ class Worker:
                 )
         except TransientError as exc:
             outcome, error = await self._transient(job, owner, exc)
-        except DatabaseError as exc:
-            if isinstance(exc, IntegrityError):  # a constraint broken is a bug: retrying won't help
-                outcome, error = "dead", _describe(exc)
-                await self._settle(self.queue.bury(job.id, owner, error))
-            else:  # the database went away mid-job (a restart, a failover): run it again
-                lost = TransientError(f"database unavailable: {_describe(exc)}")
-                outcome, error = await self._transient(job, owner, lost)
         except Exception as exc:
             outcome = "dead"
             error = _describe(exc)

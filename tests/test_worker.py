@@ -224,31 +224,6 @@ async def test_other_exceptions_bury_at_once_without_leaking_tokens(queue: JobQu
     assert token not in job.last_error and outcomes == ["dead"]
 
 
-async def test_a_lost_database_connection_retries_the_job_not_buries_it(
-    queue: JobQueue,
-) -> None:
-    """Found by tests/test_chaos.py: PostgreSQL restarting while a scan wrote its results
-    raised DatabaseError in the handler, and the job was buried dead at once. A database
-    that went away is transient; a constraint violation (our bug) still buries."""
-    from bot.db import DatabaseError, IntegrityError
-
-    lost, broken = await add(queue), await add(queue)
-
-    async def run_job(job: Job) -> None:
-        if job.id == lost:
-            raise DatabaseError("postgresql: consuming input failed: server closed the connection")
-        raise IntegrityError("postgresql: duplicate key value violates unique constraint")
-
-    worker = Worker(queue, run_job, poll_interval=0.02, rng=TopRng())
-
-    async def settled() -> bool:
-        a, b = await queue.get(lost), await queue.get(broken)
-        return (a.state, b.state) == ("queued", "dead") and a.attempts == 1
-
-    await run_worker_until(worker, settled, "lost connection retried, integrity error buried")
-    assert (await queue.get(lost)).last_error.startswith("TransientError: database unavailable")
-
-
 async def test_heartbeat_keeps_the_lease(queue: JobQueue, clock: Clock) -> None:
     job_id = await add(queue)
 
