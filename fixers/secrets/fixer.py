@@ -14,10 +14,12 @@ from fixers.contract import (
     Context,
     FileEdit,
     Finding,
+    MemorySnapshot,
     Patch,
     Snapshot,
 )
 from fixers.production.test_runner import has_tests, names_the_tests_set
+from fixers.secrets import pool
 from fixers.secrets.detect import (
     FIXER_NAME,
     FixtureIndex,
@@ -41,6 +43,9 @@ from fixers.secrets.naming import assign_env_names
 from fixers.secrets.rewrite import Target, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
 from fixers.secrets.validate import verdict
+
+# Below this many candidate files a scan takes milliseconds: forking would cost more.
+POOL_MIN_FILES = 64
 
 _PEM = re.compile(
     rb"-----BEGIN[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----.*?-----END[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----",
@@ -71,9 +76,16 @@ class SecretsFixer:
     patterns: tuple[str, ...] = ("*", "**/*")
     scope: Literal["file", "repo"] = "file"
 
-    def __init__(self, ruleset: RuleSet | None = None, engine: EngineName = "auto") -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet | None = None,
+        engine: EngineName = "auto",
+        workers: int | None = None,
+    ) -> None:
         self.ruleset = ruleset or default_ruleset()
         self.engine: EngineName = engine
+        # Processes that scan files (``None``: every usable CPU, for trees big enough).
+        self.workers = workers
 
     # -- detect -------------------------------------------------------------------------
 
@@ -83,11 +95,16 @@ class SecretsFixer:
         added = snapshot.added_lines
         findings: list[Finding] = []
         fixtures: FixtureIndex | None = None
-        for path in candidate_paths(snapshot, ctx, opts):
-            data = snapshot.read(path)
-            if data is None:
+        paths = list(candidate_paths(snapshot, ctx, opts))
+
+        def scan_one(i: int) -> list[Finding] | None:
+            data = snapshot.read(paths[i])
+            return None if data is None else self.file_findings(scanner, paths[i], data)
+
+        scanned = pool.run(scan_one, len(paths), self._workers(snapshot, len(paths)))
+        for path, found in zip(paths, scanned.results, strict=True):
+            if found is None:
                 continue
-            found = self.file_findings(scanner, path, data)
             if found:
                 fixtures = fixtures or fixture_index(snapshot, self.ruleset)
                 if fixtures.is_fixture(path, self.ruleset):
@@ -100,6 +117,15 @@ class SecretsFixer:
                 if not is_accepted(finding, opts.accepted):
                     findings.append(finding)
         return findings
+
+    def _workers(self, snapshot: Snapshot, files: int) -> int:
+        """A pool only over an in-memory snapshot (a forked child reads it for free) and
+        only when there is enough to share; a handful of files is faster in-process."""
+        if self.workers is not None:
+            return self.workers
+        if not isinstance(snapshot, MemorySnapshot) or files < POOL_MIN_FILES:
+            return 1
+        return pool.usable_cpus()
 
     def file_findings(self, scanner: Scanner, path: str, data: bytes) -> list[Finding]:
         """Every finding in one file, before push, accept-list and path filters."""
@@ -146,7 +172,7 @@ class SecretsFixer:
             plan = self._plan(scanner, path, data, by_path[path])
             if plan is not None:
                 patches.append(self._patch(path, plan))
-        combined = dotenv_patch(snapshot, dotenv, scanner)
+        combined = dotenv_patch(snapshot, dotenv, scanner, ctx)
         if combined is not None:
             patches.append(combined)
         return patches
