@@ -536,3 +536,10 @@ def test_http_credentials_in_requests(scanner: Scanner) -> None:
 def test_every_rule_has_a_review_date() -> None:
     for rule in default_ruleset().rules:
         assert date(2026, 1, 1) <= date.fromisoformat(rule.reviewed) <= date(2026, 12, 3), rule.id
+
+
+def test_curl_user_on_a_continuation_line(scanner: Scanner) -> None:
+    pw = _rand(ALNUM, 16, seed=31) + "4"
+    text = f"curl -X POST https://api.example.net/v1 \\\n  -d 'x=1' \\\n  -u deploy:{pw}\n"
+    assert rules_in(scanner, text, "deploy.sh") == ["curl-basic-auth"]
+    assert rules_in(scanner, "  -u $DEPLOY_USER:$DEPLOY_PASSWORD \\\n", "deploy.sh") == []
