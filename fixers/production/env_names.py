@@ -55,7 +55,9 @@ EXAMPLE_FILES = (".env.example", ".env.sample", ".env.template", "env.example", 
 # Representative names for "is .env.* ignored?": the variants people actually create.
 _VARIANTS = (".env.local", ".env.production")
 _ENV_FILE = re.compile(r"(?:^|/)\.env(?:\.[^/]+)?$")
-_LISTED = re.compile(r"^\s*#?\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.M)
+_LISTED = re.compile(
+    r"^[^\S\n]*+#?[^\S\n]*+(?:export[^\S\n]++)?([A-Za-z_][A-Za-z0-9_]*+)[^\S\n]*+=", re.M
+)
 
 
 def append_lines(original: bytes | None, lines: Sequence[str], *, separate: bool = True) -> bytes:

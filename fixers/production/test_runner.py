@@ -117,8 +117,8 @@ def _settings_env_without_default(snapshot: Snapshot) -> list[str]:
 def _unittest_only(snapshot: Snapshot, files: Sequence[str]) -> bool:
     texts = [_read(snapshot, f) or "" for f in files]
     return bool(texts) and all(
-        re.search(r"^\s*(?:import unittest|from unittest\b)", t, re.M)
-        and not re.search(r"^\s*(?:import pytest|from pytest\b)", t, re.M)
+        re.search(r"^[^\S\n]*+(?:import unittest|from unittest\b)", t, re.M)
+        and not re.search(r"^[^\S\n]*+(?:import pytest|from pytest\b)", t, re.M)
         for t in texts
     )
 
@@ -136,7 +136,7 @@ def find_runner(
     if pytest_declared and pytest_named:
         return Runner("pytest", "pytest", f"pytest is declared and `{pytest_named[0]}` exists")
     django_tests = [
-        f for f in files if re.search(r"^\s*from django\.test\b", _read(snapshot, f) or "", re.M)
+        f for f in files if re.search(r"^[^\S\n]*+from django\.test\b", _read(snapshot, f) or "", re.M)
     ]
     if _django_manage(snapshot) and django_tests and not pytest_declared:
         unset = _settings_env_without_default(snapshot)

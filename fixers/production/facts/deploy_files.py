@@ -70,7 +70,8 @@ COMPOSE_PATTERNS = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", 
             "**/compose.yaml")  # fmt: skip
 WORKFLOW_FILE_PATTERNS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
 _INTERPOLATION = re.compile(
-    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*+)(:?[-?+](?:[^}$]|\$(?!\{)|\$\{[^{}$]*\})*+)?\}"
+    r"|\$([A-Za-z_][A-Za-z0-9_]*)"
 )
 _WORKFLOW_SECRET = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _PORT_FLAG = re.compile(r"(?:--bind|-b|--port|-p|--listen)[ =](?:[\w.\[\]]*:)?(\d{2,5})\b")
