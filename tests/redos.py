@@ -159,7 +159,9 @@ def attacks(pattern: re.Pattern[Any]) -> dict[str, Callable[[int], Any]]:
     about that length (``bytes`` for a bytes pattern)."""
     source = pattern.pattern
     text = source.decode("latin-1") if isinstance(source, bytes) else source
-    parsed = sre_parse.parse(text, pattern.flags & ~re.UNICODE if isinstance(source, bytes) else pattern.flags)
+    parsed = sre_parse.parse(
+        text, pattern.flags & ~re.UNICODE if isinstance(source, bytes) else pattern.flags
+    )
     alphabet: set[str] = set()
     skeleton: list[str] = []
     cuts: list[int] = []

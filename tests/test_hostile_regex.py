@@ -65,7 +65,9 @@ def _signature_patterns() -> Iterator[tuple[str, re.Pattern[Any]]]:
             yield f"heal signature {signature.id}", pattern
 
 
-def _escaped(*templates: str, flags: int = 0) -> Callable[[], Iterator[tuple[str, re.Pattern[Any]]]]:
+def _escaped(
+    *templates: str, flags: int = 0
+) -> Callable[[], Iterator[tuple[str, re.Pattern[Any]]]]:
     """A pattern around ``re.escape(value)``: the value is a literal, so the shape around
     it is what may backtrack; checked with a typical value."""
 
@@ -240,4 +242,6 @@ def test_env_example_of_newlines_is_linear() -> None:
 
 def test_one_line_javascript_bundle_is_linear() -> None:
     """A minified bundle of unclosed `{` rescanned to the end of its (one) line per brace."""
-    _linear(lambda text: env_reads_in_javascript("dist/app.js", text), lambda n: "{a:" * (n // 3), 4000)
+    _linear(
+        lambda text: env_reads_in_javascript("dist/app.js", text), lambda n: "{a:" * (n // 3), 4000
+    )

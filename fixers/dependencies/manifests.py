@@ -318,7 +318,9 @@ def _exact(constraint: str) -> str | None:
 
 def poetry_to_pep440(constraint: str) -> str:
     """Poetry's ``^``/``~``/bare-version constraints as a PEP 440 specifier string."""
-    parts = [p.strip() for p in re.split(r",|(?<!\s)\s++(?=[<>=!~^])", constraint.strip()) if p.strip()]
+    parts = [
+        p.strip() for p in re.split(r",|(?<!\s)\s++(?=[<>=!~^])", constraint.strip()) if p.strip()
+    ]
     out: list[str] = []
     for part in parts:
         if part in ("*", ""):

@@ -136,7 +136,9 @@ def find_runner(
     if pytest_declared and pytest_named:
         return Runner("pytest", "pytest", f"pytest is declared and `{pytest_named[0]}` exists")
     django_tests = [
-        f for f in files if re.search(r"^[^\S\n]*+from django\.test\b", _read(snapshot, f) or "", re.M)
+        f
+        for f in files
+        if re.search(r"^[^\S\n]*+from django\.test\b", _read(snapshot, f) or "", re.M)
     ]
     if _django_manage(snapshot) and django_tests and not pytest_declared:
         unset = _settings_env_without_default(snapshot)
