@@ -3,7 +3,8 @@
 ``serve``    the webhook server (and, on SQLite, the worker in the same process)
 ``worker``   a worker process (PostgreSQL deployments run as many as they like)
 ``migrate``  apply schema migrations (Procfile ``release:``), or ``--to N`` to roll back
-``jobs``     list queued/running/dead jobs; ``jobs retry ID`` requeues one
+``jobs``     list queued/running/dead jobs; ``jobs retry ID`` requeues one; ``jobs purge``
+           deletes done jobs and old delivery ids now (also done hourly by every worker)
 ``scan``     run every fixer over a local checkout
 ``deps``     print every dependency Patchwell parsed from a local checkout
 ``setup``    register the GitHub App from app.yml (the manifest flow, a local page)
@@ -15,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=100)
     retry = jobs_sub.add_parser("retry", help="requeue a dead or queued job now")
     retry.add_argument("job_id", type=int)
+    purge = jobs_sub.add_parser(
+        "purge", help="delete done jobs, their payloads and old delivery ids now"
+    )
+    purge.add_argument(
+        "--older-than",
+        type=_retention,
+        help="keep what is younger (default: $PATCHWELL_RETENTION or 14d; at least 3d)",
+    )
 
     try:
         from bot.cli_scan import add_scan_parser
@@ -122,10 +129,12 @@ def _run(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_migrate(os.environ, args.target))
     if args.command == "jobs":
-        from bot.service import jobs_list, jobs_retry
+        from bot.service import jobs_list, jobs_purge, jobs_retry
 
         if args.jobs_command == "retry":
             return asyncio.run(jobs_retry(os.environ, args.job_id))
+        if args.jobs_command == "purge":
+            return asyncio.run(jobs_purge(os.environ, args.older_than))
         states = tuple(getattr(args, "state", None) or ("queued", "running", "dead"))
         return asyncio.run(jobs_list(os.environ, states, getattr(args, "limit", 100)))
     if args.command == "setup":
@@ -166,10 +175,13 @@ def _deps(path: Path, fmt: str) -> int:
     return 0
 
 
-def install_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+def _retention(text: str):
+    from bot.config import parse_retention
+
+    try:
+        return parse_retention(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,11 @@ MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 #: Default cap on webhook body bytes being received at once, over all requests (four bodies
 #: of the largest size GitHub sends): unsigned bodies cost memory before they are verified.
 DEFAULT_WEBHOOK_INFLIGHT_BYTES = 4 * MAX_WEBHOOK_BYTES
+#: How long done jobs (with their webhook payloads) and delivery ids are kept.
+DEFAULT_RETENTION = timedelta(days=14)
+#: GitHub lets an App redeliver deliveries of the past 3 days: a delivery id forgotten sooner
+#: would make a redelivery run twice, so retention never goes below it.
+MIN_RETENTION = timedelta(days=3)
 
 T = TypeVar("T")
 
@@ -77,6 +82,15 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_DURATION_UNITS[match.group(2)]: amount})
 
 
+def format_duration(value: timedelta) -> str:
+    """The shortest ``parse_duration`` spelling of ``value`` (``14d``, ``36h``, ``90s``)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def mask_url(url: str) -> str:
     """A URL with any password replaced by ``****`` (for messages and logs)."""
     parts = urlsplit(url)
@@ -118,6 +132,14 @@ class Settings:
     write_windows: tuple[tuple[int, float], ...] = ((60, 60.0), (450, 3600.0))
     write_interval: float = 1.0
     webhook_inflight_bytes: int = DEFAULT_WEBHOOK_INFLIGHT_BYTES
+    #: A failed job's retries wait up to base * 2**(attempt-1) seconds (full jitter, at most 1 h).
+    retry_backoff: float = 5.0
+    #: Seconds one GitHub request may take before it is given up (and retried as transient).
+    github_timeout: float = 30.0
+    #: Done jobs and delivery ids older than this are purged (hourly, by a housekeeping job).
+    retention: timedelta = DEFAULT_RETENTION
+    #: Seconds a stopping worker (SIGTERM) lets running jobs finish before handing them back.
+    shutdown_grace: float = 20.0
     #: The merged environment, for services configured by their own variables
     #: (package index, advisories). Kept out of ``repr`` because it may hold credentials.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -208,6 +230,14 @@ def _byte_budget(text: str) -> int:
     if size < 64 * 1024:
         raise ValueError("expected a number of bytes, at least 65536")
     return size
+
+
+def parse_retention(text: str) -> timedelta:
+    """A duration of at least :data:`MIN_RETENTION` (GitHub's redelivery window)."""
+    retention = parse_duration(text)
+    if retention < MIN_RETENTION:
+        raise ValueError("must be at least 3d (GitHub redelivers deliveries of the past 3 days)")
+    return retention
 
 
 def _port(text: str) -> int:
@@ -319,6 +349,12 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         "webhook_inflight_bytes": c.get(
             "PATCHWELL_WEBHOOK_INFLIGHT_BYTES", _byte_budget, DEFAULT_WEBHOOK_INFLIGHT_BYTES
         ),
+        "retention": c.get("PATCHWELL_RETENTION", parse_retention, DEFAULT_RETENTION),
+        "github_timeout": c.get("PATCHWELL_GITHUB_TIMEOUT", _seconds(1, 300), 30.0),
+        "retry_backoff": c.get("PATCHWELL_RETRY_BACKOFF", _seconds(0.1, 600), 5.0),
+        # Below the 30 s most platforms allow between SIGTERM and SIGKILL, with time left to
+        # hand unfinished jobs back (see PROD.md "Stopping").
+        "shutdown_grace": c.get("PATCHWELL_SHUTDOWN_GRACE", _seconds(0, 3600), 20.0),
     }
     for name in ("PATCHWELL_INDEX_URL", "PATCHWELL_OSV_URL"):
         c.get(name, _http_url)
@@ -341,6 +377,18 @@ def _choice_bot_name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}", text):
         raise ValueError("expected a GitHub login (letters, digits, hyphens)")
     return text.lower()
+
+
+def load_retention(
+    environ: Mapping[str, str], dotenv_path: Path | None = Path(".env")
+) -> timedelta:
+    """Only ``PATCHWELL_RETENTION`` (for ``patchwell jobs purge``)."""
+    c = _Collector(read_environment(environ, dotenv_path))
+    retention = c.get("PATCHWELL_RETENTION", parse_retention, DEFAULT_RETENTION)
+    if c.problems:
+        raise ConfigError("Patchwell cannot start:\n  - " + "\n  - ".join(c.problems))
+    assert retention is not None
+    return retention
 
 
 def load_database_url(environ: Mapping[str, str], dotenv_path: Path | None = Path(".env")) -> str:

@@ -91,6 +91,13 @@ class Metrics:
             "Writes waiting for their installation's turn now (all processes).",
             registry=self.registry,
         )
+        self.purged = Counter(
+            "patchwell_housekeeping_purged",
+            "Rows the scheduled purge deleted (this process), by what: jobs (done, with their"
+            " payloads), deliveries (ids), event_log.",
+            ["what"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,7 +18,7 @@ API (all async; ``queue = JobQueue(db)`` after ``await migrate(db)``)::
     await queue.retry(job_id) -> bool                 # dead/queued -> queued now, attempts 0
     await queue.depth() -> dict[str, int]             # every state, for /metrics
     await queue.oldest_queued_age() -> float          # seconds the oldest due job has waited
-    await queue.purge_done(older_than: float) -> int  # seconds; also old delivery ids
+    await queue.purge_done(older_than: float) -> Purged  # seconds; done jobs, delivery ids
     await queue.close()                               # drain pending enqueue_delivery calls
 
 Times are epoch seconds from the injectable ``now`` clock (``JobQueue(db, now=...)``).
@@ -64,7 +64,7 @@ from typing import Any
 
 from bot.db import Database, IntegrityError, Transaction
 
-__all__ = ["JOB_STATES", "Job", "JobQueue", "bound_error"]
+__all__ = ["JOB_STATES", "Job", "JobQueue", "Purged", "bound_error"]
 
 JOB_STATES = ("queued", "running", "done", "dead")
 DEFAULT_MAX_ATTEMPTS = 8
@@ -72,6 +72,7 @@ MAX_ERROR_CHARS = 2000
 # Rows per group-commit batch: 6 parameters per delivery row stays far below SQLite's limit.
 MAX_BATCH = 200
 _CLAIM_RACE_RETRIES = 5
+PURGE_BATCH = 1000
 
 _JOB_COLUMNS = (
     "id, kind, delivery_id, event, action, installation_id, repository, payload, state,"
@@ -125,6 +126,14 @@ def _payload_text(payload: bytes | str) -> str:
     # bytes and NUL (rejected by PostgreSQL text) are replaced rather than failing the delivery.
     text = payload if isinstance(payload, str) else payload.decode("utf-8", errors="replace")
     return text.replace("\x00", "\ufffd")
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one purge deleted."""
+
+    jobs: int
+    deliveries: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,20 +544,35 @@ class JobQueue:
         )
         return max(0.0, now - float(row[0])) if row and row[0] is not None else 0.0
 
-    async def purge_done(self, older_than: float) -> int:
+    async def purge_done(self, older_than: float, *, batch: int = PURGE_BATCH) -> Purged:
         """Delete done jobs finished, and delivery ids received, more than ``older_than`` s ago.
 
-        Returns the number of jobs deleted. Keep ``older_than`` above GitHub's redelivery
-        window (days) or a redelivered old delivery would run again.
+        Dead jobs stay (an operator reads and retries them). Rows go ``batch`` at a time, each
+        batch its own short transaction, so a first purge of a big table never holds locks
+        that claims and webhooks wait on. Keep ``older_than`` above GitHub's redelivery window
+        (3 days) or a redelivered old delivery would run again.
         """
         cutoff = self.now() - older_than
-        async with self.db.transaction() as tx:
-            deleted = await tx.execute(
-                "DELETE FROM jobs WHERE state = 'done' AND finished_at < ?", (cutoff,)
-            )
-            await tx.execute(
-                "DELETE FROM deliveries WHERE received_at < ? AND NOT EXISTS"
-                " (SELECT 1 FROM jobs WHERE jobs.delivery_id = deliveries.delivery_id)",
-                (cutoff,),
-            )
-        return deleted
+        jobs = await self._delete_batches(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done'"
+            " AND finished_at < ? ORDER BY id LIMIT ?)",
+            cutoff,
+            batch,
+        )
+        deliveries = await self._delete_batches(
+            "DELETE FROM deliveries WHERE delivery_id IN (SELECT delivery_id FROM deliveries d"
+            " WHERE d.received_at < ? AND NOT EXISTS"
+            " (SELECT 1 FROM jobs WHERE jobs.delivery_id = d.delivery_id) LIMIT ?)",
+            cutoff,
+            batch,
+        )
+        return Purged(jobs=jobs, deliveries=deliveries)
+
+    async def _delete_batches(self, sql: str, cutoff: float, batch: int) -> int:
+        total = 0
+        while True:
+            async with self.db.transaction() as tx:
+                deleted = await tx.execute(sql, (cutoff, max(1, batch)))
+            total += deleted
+            if deleted < batch:
+                return total

@@ -81,6 +81,30 @@ def test_write_budget_settings(rsa_private_key_pem: str) -> None:
             load_settings(base_env(rsa_private_key_pem) | {name: bad}, dotenv_path=None)
 
 
+def test_retention_and_shutdown_grace_settings(rsa_private_key_pem: str) -> None:
+    defaults = load_settings(base_env(rsa_private_key_pem), dotenv_path=None)
+    assert defaults.retention == timedelta(days=14)
+    assert defaults.shutdown_grace == 20.0  # under the 30 s platforms give before SIGKILL
+    tuned = load_settings(
+        base_env(rsa_private_key_pem)
+        | {"PATCHWELL_RETENTION": "30d", "PATCHWELL_SHUTDOWN_GRACE": "8"},
+        dotenv_path=None,
+    )
+    assert (tuned.retention, tuned.shutdown_grace) == (timedelta(days=30), 8.0)
+    assert (defaults.github_timeout, defaults.retry_backoff) == (30.0, 5.0)
+    for name, bad, why in (
+        ("PATCHWELL_RETENTION", "2d", "at least 3d"),  # GitHub redelivers for 3 days
+        ("PATCHWELL_RETENTION", "71h", "at least 3d"),
+        ("PATCHWELL_RETENTION", "forever", "duration"),
+        ("PATCHWELL_SHUTDOWN_GRACE", "-1", "seconds"),
+        ("PATCHWELL_SHUTDOWN_GRACE", "inf", "seconds"),
+        ("PATCHWELL_GITHUB_TIMEOUT", "0", "seconds"),
+        ("PATCHWELL_RETRY_BACKOFF", "soon", "seconds"),
+    ):
+        with pytest.raises(ConfigError, match=f"{name} is malformed: .*{why}"):
+            load_settings(base_env(rsa_private_key_pem) | {name: bad}, dotenv_path=None)
+
+
 def test_missing_key_named_when_neither_form_given(rsa_private_key_pem: str) -> None:
     env = base_env(rsa_private_key_pem)
     del env["PATCHWELL_PRIVATE_KEY"]

@@ -214,10 +214,32 @@ async def test_purge_done_removes_old_done_jobs_and_deliveries(
     keep = await add(queue, "o/b")
     clock.advance(3600)
     assert await queue.enqueue_delivery("d-new", "push", None, 1, "o/c", b"{}")
-    assert await queue.purge_done(older_than=1800) == 1
+    purged = await queue.purge_done(older_than=1800)
+    assert (purged.jobs, purged.deliveries) == (1, 1)
     assert await queue.get(job.id) is None and await queue.get(keep) is not None
     rows = await queue.db.fetchall("SELECT delivery_id FROM deliveries")
     assert rows == [("d-new",)]
+
+
+async def test_purge_goes_in_batches_and_keeps_dead_and_recent_jobs(
+    queue: JobQueue, clock: Clock
+) -> None:
+    for n in range(5):
+        assert await queue.enqueue_delivery(f"d{n}", "push", None, 1, f"o/r{n}", b"{}")
+    for _ in range(4):
+        job = await queue.claim("w", 30)
+        await queue.complete(job.id, "w")
+    dead = await queue.claim("w", 30)
+    await queue.bury(dead.id, "w", "boom")
+    clock.advance(3600)
+    assert await queue.enqueue_delivery("fresh", "push", None, 1, "o/f", b"{}")
+    fresh = await queue.claim("w", 30)
+    await queue.complete(fresh.id, "w")
+    purged = await queue.purge_done(older_than=1800, batch=3)  # 3 + 1 jobs, two batches
+    assert (purged.jobs, purged.deliveries) == (4, 4)
+    left = await queue.list_jobs(states=("done", "dead"))
+    assert sorted(j.delivery_id for j in left) == ["d4", "fresh"]
+    assert await queue.purge_done(older_than=1800) == type(purged)(0, 0)
 
 
 async def test_racing_claimers_never_share_a_job_or_a_repository(db_url: str) -> None:

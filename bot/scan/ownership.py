@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.scan.pulls import BRANCH_PREFIX
+from bot.scan.pulls import is_own_pull
 from bot.scan.state import BranchRecord
 
 
@@ -23,14 +23,9 @@ def patchwell_record(
     records: Mapping[str, BranchRecord],
 ) -> BranchRecord | None:
     """The branch record behind ``pull`` when it is Patchwell's own PR, else None."""
-    head = pull.get("head") or {}
-    branch = head.get("ref") or ""
-    head_repo = (head.get("repo") or {}).get("full_name") or ""
-    author = (pull.get("user") or {}).get("login") or ""
-    if not branch.startswith(BRANCH_PREFIX) or head_repo.lower() != full_name.lower():
+    if not is_own_pull(pull, full_name, bot_login):
         return None
-    if author.lower() != bot_login.lower():
-        return None
+    branch = pull["head"]["ref"]
     record = records.get(branch)
     if record is None or record.pr_number is None or record.pr_number != pull.get("number"):
         return None

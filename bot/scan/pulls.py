@@ -107,6 +107,25 @@ def _tree_entry(edit) -> dict:
         return {"path": edit.path, "mode": "100644", "type": "blob", "_binary": edit.content}
 
 
+def is_own_pull(pull: dict, full_name: str, bot_login: str) -> bool:
+    """Did Patchwell open ``pull`` from its own branch in this repository?
+
+    A branch name proves nothing: a stranger's fork can name its branch ``patchwell/...``,
+    and once the fork is deleted GitHub shows the PR's ``head.repo`` as null -- never read
+    that as "this repository". The author must be the App too.
+    """
+    head = pull.get("head") or {}
+    ref = head.get("ref") or ""
+    head_repo = (head.get("repo") or {}).get("full_name") or ""
+    author = (pull.get("user") or {}).get("login") or ""
+    return (
+        isinstance(ref, str)
+        and ref.startswith(BRANCH_PREFIX)
+        and head_repo.lower() == full_name.lower()
+        and author.lower() == bot_login.lower()
+    )
+
+
 class PullRequestEngine:
     """Syncs one repository's patches with its branches and PRs."""
 
@@ -217,7 +236,7 @@ class PullRequestEngine:
             await self._point_branch(patch.branch, commit, exists=branch_sha is not None)
             branch_sha = commit
             changed = True
-        number = await self._ensure_pull(patch, pull, report, changed)
+        number = await self._ensure_pull(patch, record, pull, report, changed)
         await self.store.save_branch(
             self._record(
                 patch, record, state="open", pr_number=number, head_sha=branch_sha, tree_sha=tree
@@ -316,7 +335,12 @@ class PullRequestEngine:
         )
 
     async def _ensure_pull(
-        self, patch: Patch, pull: dict | None, report: SyncReport, changed: bool
+        self,
+        patch: Patch,
+        record: BranchRecord | None,
+        pull: dict | None,
+        report: SyncReport,
+        changed: bool,
     ) -> int:
         body = keep_heal_block(pull.get("body") if pull else None, pr_body(patch, self.bot_name))
         if pull is None:
@@ -325,6 +349,11 @@ class PullRequestEngine:
                 report.opened.append(pull["number"])
                 await self._decorate(pull["number"])
                 return pull["number"]
+        if record is None or record.pr_number != pull["number"]:
+            # Opened by a run that stopped before recording it (a fault after POST /pulls or
+            # during its labels): finish setting it up. Labels and review requests are sets
+            # on GitHub, so doing this twice still leaves them once.
+            await self._decorate(pull["number"])
         if pull.get("title") != patch.title or pull.get("body") != body:
             await self.gh.patch(
                 "/repos/{owner}/{repo}/pulls/{number}",
@@ -396,8 +425,9 @@ class PullRequestEngine:
         report.human.append(patch.branch)
         already = record is not None and record.human_noticed
         if pull is not None and not already:
-            await self.comment(
+            await self.comment_once(
                 pull["number"],
+                "human-pushed",
                 (
                     "Someone else pushed to this branch, so Patchwell will not rebuild or "
                     "force-push it any more: your commits stay as they are. "
@@ -448,8 +478,9 @@ class PullRequestEngine:
             await self.store.save_branch(replace(record, state="closed"))
 
     async def _close_one(self, pull: dict, branch: str) -> None:
-        await self.comment(
+        await self.comment_once(
             pull["number"],
+            "closing",
             (
                 f"Closing: what this pull request fixes is no longer found on "
                 f"`{self.base.branch}` (as of {self.base.sha[:12]}), so it is fixed already "
@@ -480,19 +511,27 @@ class PullRequestEngine:
             data={"body": text},
         )
 
+    async def comment_once(self, number: int, marker: str, text: str) -> None:
+        """Comment unless Patchwell already left the comment ``marker`` names: a run stopped
+        after the comment but before what follows it (closing, recording) is run again."""
+        tag = f"<!-- patchwell:{marker} -->"
+        async for existing in self.gh.getiter(
+            "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
+            {**self._vars, "number": number, "per_page": 100},
+        ):
+            login = (existing.get("user") or {}).get("login") or ""
+            if login.lower() == self.bot_login.lower() and tag in (existing.get("body") or ""):
+                return
+        await self.comment(number, f"{text}\n\n{tag}")
+
     async def _open_patchwell_pulls(self) -> dict[str, dict]:
         pulls: dict[str, dict] = {}
         async for pull in self.gh.getiter(
             "/repos/{owner}/{repo}/pulls{?state,per_page}",
             {**self._vars, "state": "open", "per_page": 100},
         ):
-            head = pull.get("head") or {}
-            ref = head.get("ref") or ""
-            same_repo = (
-                (head.get("repo") or {}).get("full_name") or self.full_name
-            ).lower() == self.full_name.lower()
-            if ref.startswith(BRANCH_PREFIX) and same_repo:
-                pulls[ref] = pull
+            if is_own_pull(pull, self.full_name, self.bot_login):
+                pulls[pull["head"]["ref"]] = pull
         return pulls
 
     def _record(

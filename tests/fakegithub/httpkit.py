@@ -284,6 +284,11 @@ def _take_injection(state: FakeState, method: str, path: str) -> Injection | Non
 
 
 def _injected_response(injection: Injection, request_id: str) -> web.Response:
+    if injection.content_type is not None:
+        raw = injection.body if isinstance(injection.body, bytes) else str(injection.body).encode()
+        return web.Response(
+            status=injection.status or 200, body=raw, content_type=injection.content_type
+        )
     body = injection.body
     if body is None:
         body = {"message": _default_message(injection.status or 500, request_id)}
@@ -353,15 +358,35 @@ async def _respond(
     codeload = request.path.startswith(("/_codeload/", "/_blobs/"))  # signed URLs, no API
     injection = _take_injection(state, request.method, request.path)
     if injection is not None and injection.delay > 0:
+        # GitHub has the whole request before it is slow to answer: a client that gives up
+        # waiting does not undo the write (its body is read now; the handler gets it cached).
+        if request.method in _BODY_METHODS:
+            await request.read()
         await _sleep_unless_reset(state, injection.delay)
     with state.lock:
         bucket = rate_bucket(state, creds)
         rate = _rate_headers(bucket)
-    if injection is not None and injection.status is not None:
+    if injection is not None and injection.status is not None and not injection.after:
         response = _injected_response(injection, request_id)
         response.headers.update(rate)
         response.headers.update(injection.headers)
         return response
+    fault = _chaos(state)
+    if fault == "timeout":  # done, but answered after the client gave up
+        if request.method in _BODY_METHODS:
+            await request.read()
+        assert state.chaos is not None
+        await _sleep_unless_reset(state, state.chaos.timeout_delay)
+    elif fault == "server_error":
+        with state.lock:
+            status = state.chaos.status() if state.chaos else 502
+        return json_response(status, {"message": _default_message(status, request_id)}, dict(rate))
+    elif fault == "secondary":
+        body = {
+            "message": SECONDARY_LIMIT_MESSAGE.format(request_id=request_id),
+            "documentation_url": SECONDARY_LIMIT_DOCS,
+        }
+        return json_response(403, body, rate | {"Retry-After": "1"})
     if bucket.remaining <= 0 and not codeload and request.path != "/rate_limit":
         return _rate_exhausted(creds, rate)
     writer = _token_installation(state, creds) if request.method in WRITE_METHODS else None
@@ -380,6 +405,8 @@ async def _respond(
         if writer is not None:
             with state.lock:
                 state.ledger.finished(writer)
+    if injection is not None and injection.status is not None and injection.after:
+        response = _injected_response(injection, request_id)  # done, but the answer is lost
     response = _apply_etag(request, response)
     with state.lock:
         # a 304 and the rate-limit endpoint itself do not count against the limit, like GitHub
@@ -389,6 +416,11 @@ async def _respond(
     if not codeload:
         response.headers.update(rate)
     return response
+
+
+def _chaos(state: FakeState) -> str | None:
+    with state.lock:
+        return state.chaos.pick() if state.chaos is not None else None
 
 
 async def _sleep_unless_reset(state: FakeState, delay: float) -> None:

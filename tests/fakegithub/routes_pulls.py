@@ -52,7 +52,13 @@ def create_pull(state: FakeState, req: Req) -> Reply:
         raise validation_failed({"resource": "PullRequest", "field": "head", "code": "invalid"})
     assert base_sha is not None
     for other in repo.pulls.values():
-        if other.state == "open" and other.head_ref == head_ref and other.base_ref == base:
+        # Per head repository: a fork's PR from a branch of the same name is another head.
+        if (
+            other.state == "open"
+            and other.head_repo is None
+            and other.head_ref == head_ref
+            and other.base_ref == base
+        ):
             raise _custom(f"A pull request already exists for {repo.owner}:{head_ref}.")
     if head_ref == base or not repo.objects.commits_between(base_sha, head_sha):
         raise _custom(f"No commits between {base} and {head_ref}")

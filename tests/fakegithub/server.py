@@ -7,6 +7,7 @@ on pytest's loop and subprocesses (``patchwell worker``) can all reach it at ``.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import threading
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ from tests.fakegithub import (
     routes_reviews,
     shapes,
 )
+from tests.fakegithub.chaos import Chaos
 from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
 from tests.fakegithub.limits import ContentLimits, Write
@@ -244,6 +246,21 @@ class FakeGitHub:
         with self.state.lock:
             self.state.latency = (low, high)
 
+    def set_chaos(self, rate: float, *, seed: int = 0, timeout_delay: float = 3.0) -> None:
+        """Make ``rate`` of all answers fail at random (see ``chaos.py``); ``rate=0`` stops it
+        (the counts of what was injected stay readable)."""
+        with self.state.lock:
+            if rate <= 0:
+                if self.state.chaos is not None:
+                    self.state.chaos.rate = 0.0
+                return
+            self.state.chaos = Chaos(rate, random.Random(seed), timeout_delay)
+
+    def chaos_faults(self) -> dict[str, int]:
+        """How many faults of each kind chaos injected so far (since the last set_chaos)."""
+        with self.state.lock:
+            return dict(self.state.chaos.faults) if self.state.chaos is not None else {}
+
     def writes(self, installation_id: int | None = None) -> list[Write]:
         """Every content write the fake saw (admitted and refused), oldest first."""
         with self.state.lock:
@@ -410,6 +427,12 @@ class FakeGitHub:
     def delete_branch(self, owner: str, name: str, branch: str) -> None:
         with self.state.lock:
             self.state.set_ref(self._repo(owner, name), f"refs/heads/{branch}", None)
+
+    def delete_repo(self, owner: str, name: str) -> None:
+        """The repository is gone (a fork deleted after its PR was opened: GitHub then
+        shows that PR's ``head.repo`` as null)."""
+        with self.state.lock:
+            self.state.repos.pop(f"{owner}/{name}".lower(), None)
 
     def set_permission(self, owner: str, name: str, user: str, permission: str) -> None:
         if permission not in PERMISSION_LEVELS:
@@ -668,8 +691,9 @@ class FakeGitHub:
                 self.state.check_runs[job_id] = check
                 ids.append(job_id)
                 conclusions.append(spec.conclusion)
-            run.conclusion = (
-                "failure" if "failure" in conclusions else ("success" if conclusions else None)
+            run.conclusion = next(
+                (c for c in ("failure", "cancelled") if c in conclusions),
+                "success" if conclusions else None,
             )
             run.status = "completed" if all(c is not None for c in conclusions) else "in_progress"
             return RunInfo(run.id, tuple(ids), run.head_sha, run.head_branch, run.run_attempt)
@@ -875,10 +899,14 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         delay: float = 0.0,
+        after: bool = False,
+        content_type: str | None = None,
     ) -> None:
         """Answer the next ``times`` matching requests (None: all) with ``status`` after ``delay``.
 
-        ``status=None`` means "answer normally, only late" (a slow response).
+        ``status=None`` means "answer normally, only late" (a slow response). ``after=True``
+        carries the request out first and then answers ``status`` (the write is done, its
+        answer lost). ``content_type`` sends ``body`` raw with that type (a body not JSON).
         """
         with self.state.lock:
             self.state.injections.append(
@@ -890,6 +918,8 @@ class FakeGitHub:
                     headers=dict(headers or {}),
                     body=body,
                     delay=delay,
+                    after=after,
+                    content_type=content_type,
                 )
             )
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakegithub.chaos import Chaos
 from tests.fakegithub.gitobjects import Commit, ObjectStore, Signature, three_way_merge
 from tests.fakegithub.limits import WriteLedger
 
@@ -272,6 +273,11 @@ class Injection:
     headers: dict[str, str]
     body: Any
     delay: float
+    #: The request is carried out first, then answered with ``status``: the write happened
+    #: but the client never learns it (a proxy's 502, a connection cut after the commit).
+    after: bool = False
+    #: A raw body with this content type instead of JSON (a 200 that is not JSON).
+    content_type: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -329,6 +335,7 @@ class FakeState:
     created_apps: dict[int, dict[str, Any]] = field(default_factory=dict)  # from manifests
     ledger: WriteLedger = field(default_factory=WriteLedger)  # content writes and their limits
     latency: tuple[float, float] | None = None  # seconds each answer takes (low, high)
+    chaos: Chaos | None = None  # random faults (see chaos.py)
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -359,6 +366,7 @@ class FakeState:
             self.calls.clear()
             self.ledger.clear()
             self.latency = None
+            self.chaos = None
             self.injections.clear()
             self.internal_errors.clear()
 
