@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fixers.secrets.engine import Hit
+from fixers.yaml_budget import check_yaml
 
 Language = str  # "python" | "javascript" | "yaml" | "json" | "toml"
 
@@ -321,7 +322,10 @@ _UNPARSED = object()
 
 
 def _load_yaml(text: str) -> Any:
+    """The documents, or _UNPARSED; never a document over the node budget: comparing or
+    substituting into an alias bomb expands it (a 400-byte file, 2.3 GB)."""
     try:
+        check_yaml(text)
         return list(YAML(typ="safe", pure=True).load_all(text))
     except (YAMLError, ValueError, RecursionError):
         return _UNPARSED

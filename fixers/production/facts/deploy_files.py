@@ -32,6 +32,7 @@ from fixers.production.facts.model import (
     safe_command,
     valid_env_name,
 )
+from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 # --------------------------------------------------------------------------- yaml
 
@@ -42,7 +43,10 @@ def load_yaml(path: str, data: bytes) -> Any | Note:
         return Note(path, f"larger than {MAX_FILE_BYTES} bytes, not read")
     yaml = YAML(typ="rt")
     try:
+        check_yaml(data)
         return yaml.load(io.BytesIO(data))
+    except YamlBudgetError as exc:
+        return Note(path, str(exc))
     except (YAMLError, ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return Note(path, f"does not parse as YAML: {reason}")
