@@ -11,6 +11,7 @@ from tests.heal_fixtures import (
     INSTALLATION,
     OWNER,
     REPO,
+    artifact_v3_job,
     failing_job,
     heal_rows,
     run_payload,
@@ -23,7 +24,6 @@ from tests.webhooks import example
 
 pytestmark = pytest.mark.asyncio
 
-ARTIFACT_ERROR = joblogs.artifact_v3_log().split("##[error]")[1].strip()
 ARTIFACT_BRANCH = "patchwell/dependencies/action-actions-upload-artifact"
 
 
@@ -46,17 +46,7 @@ async def test_the_owning_fixers_pending_pr_is_updated_not_doubled(repo, heal_we
     assert "This heals a failing check" not in pending["body"]
     count = len(fake.pulls(OWNER, REPO))
 
-    run = fake.add_workflow_run(
-        OWNER,
-        REPO,
-        [
-            failing_job(
-                joblogs.artifact_v3_log(),
-                step="Set up job",
-                annotations=[{"message": ARTIFACT_ERROR}],
-            )
-        ],
-    )
+    run = fake.add_workflow_run(OWNER, REPO, [artifact_v3_job()])
     await send(client, "workflow_run", run_payload(fake, run.id))
     await settle(app)
     assert len(fake.pulls(OWNER, REPO)) == count  # no second PR for the same lines
@@ -138,3 +128,17 @@ async def test_another_ci_passing_again_cancels_its_heal_pr(repo, heal_web) -> N
     await settle(app)
     assert fake.pull(OWNER, REPO, pull["number"])["state"] == "closed"
     assert [r[2] for r in await heal_rows(app)] == ["cancelled"]
+
+
+async def test_a_conflict_on_main_is_reported_once_and_changes_nothing(repo, heal_web) -> None:
+    client, app = heal_web
+    fake = repo
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(joblogs.resolution_impossible_log())])
+    for _delivery in range(2):  # a redelivery reports nothing new
+        await send(client, "workflow_run", run_payload(fake, run.id))
+        await settle(app)
+    reports = [c for c in fake.check_runs(OWNER, REPO) if c["name"] == "patchwell/heal"]
+    (report,) = reports
+    assert report["conclusion"] == "neutral"
+    assert "flask 3.0.3 depends on Werkzeug>=3.0.0" in report["output"]["summary"]
+    assert fake.pulls(OWNER, REPO) == []
