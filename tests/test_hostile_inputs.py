@@ -7,9 +7,19 @@ none asserts a time: a budget shows as a finding or skip naming the file and the
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
+import tarfile
+import threading
+import zlib
+from typing import Any
+
 import pytest
 
+from bot.scan.snapshot import snapshot_from_tarball
 from fixers.contract import MemorySnapshot, Services
+from fixers.local import SkipReason, SnapshotLimits
 from fixers.production.facts.deploy_files import load_yaml
 from fixers.production.facts.model import Note
 from fixers.repo_config import load_repo_config
@@ -87,3 +97,74 @@ def test_secret_in_an_alias_bomb_is_reported_and_the_file_left_alone() -> None:
     result = _scan({path: text})
     assert [f for f in result.findings if f.path == path and f.fixer == "secrets"]  # type: ignore[attr-defined]
     assert not [p for p in result.patches if any(e.path == path for e in p.patch.edits)]  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _tarball(members: list[tuple[str, bytes]], top: str = "o-r-abc1234") -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+def test_gzip_bomb_stops_at_the_uncompressed_budget_and_names_the_member() -> None:
+    """Identical zero files (one blob to git) inflate without limit; each is skipped as too
+    large but had to be inflated to get past it. Now the budget stops the reading."""
+    zeros = bytes(3 * 1024 * 1024)
+    data = _tarball([("app.py", b"import os\n")] + [(f"z{i}.bin", zeros) for i in range(40)])
+    assert len(data) < 2 * 1024 * 1024  # 120 MB of members in a small download
+    limits = SnapshotLimits(max_archive_bytes=16 * 1024 * 1024)
+    snap = snapshot_from_tarball(data, commit="c" * 40, limits=limits)
+    assert snap.read("app.py") == b"import os\n"
+    over = [s for s in snap.skipped if s.reason == SkipReason.ARCHIVE_BYTES]
+    assert len(over) == 1 and over[0].path.startswith("z")
+    assert len([s for s in snap.skipped if s.reason == SkipReason.TOO_LARGE]) < 10
+
+
+def test_member_budget_counts_skipped_members_too() -> None:
+    data = _tarball([(f"node_modules/m{i}.js", b"x") for i in range(30)] + [("late.py", b"x")])
+    snap = snapshot_from_tarball(
+        data, commit="c" * 40, limits=SnapshotLimits(max_archive_members=20)
+    )
+    assert [s.reason for s in snap.skipped].count(SkipReason.ARCHIVE_MEMBERS) == 1
+    assert "late.py" not in snap.all_paths
+    assert len([s for s in snap.skipped if s.reason == SkipReason.VENDORED]) == 20
+
+
+def test_default_budgets_read_an_ordinary_tarball_whole() -> None:
+    members = [(f"src/m{i}.py", f"x = {i}\n".encode()) for i in range(500)]
+    snap = snapshot_from_tarball(_tarball(members), commit="c" * 40)
+    assert len(snap.paths()) == 500 and not snap.skipped
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_truncated_tarball_raises_an_archive_error_for_the_caller_to_retry(cut: float) -> None:
+    data = _tarball([(f"f{i}.py", os.urandom(20_000)) for i in range(20)])
+    with pytest.raises((EOFError, tarfile.TarError, zlib.error, gzip.BadGzipFile)):
+        snapshot_from_tarball(data[: int(len(data) * cut)], commit="c" * 40)
+
+
+async def test_tarball_is_inflated_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.scan import snapshot as snapshots
+
+    data = _tarball([("app.py", b"import os\n")])
+    threads: list[threading.Thread] = []
+    real = snapshots.snapshot_from_tarball
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    class Clients:
+        async def download(self, gh: object, url: str, *, max_bytes: int) -> bytes:
+            return data
+
+    monkeypatch.setattr(snapshots, "snapshot_from_tarball", observed)
+    snap = await snapshots.tarball_snapshot(None, Clients(), "o", "r", "c" * 40)  # type: ignore[arg-type]
+    assert snap.read("app.py") == b"import os\n"
+    assert threads and threads[0] is not threading.main_thread()
