@@ -222,7 +222,11 @@ def _visit_link(link: Path, rel: str, root: Path, found: _Walk) -> None:
     Symlinked directories are never descended: they can loop, and their files
     are already scanned under their real path when they live in the root.
     """
-    target = link.resolve()
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError):  # a loop (3.11 raises RuntimeError, later ones OSError)
+        found.skipped.append(SkippedFile(rel, SkipReason.SYMLINK_LOOP))
+        return
     if not _inside(target, root):
         found.skipped.append(SkippedFile(rel, SkipReason.SYMLINK_OUTSIDE))
         return

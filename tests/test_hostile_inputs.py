@@ -13,13 +13,14 @@ import os
 import tarfile
 import threading
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.scan.snapshot import snapshot_from_tarball
 from fixers.contract import MemorySnapshot, Services
-from fixers.local import SkipReason, SnapshotLimits
+from fixers.local import SkipReason, SnapshotLimits, load_directory
 from fixers.production.facts.deploy_files import load_yaml
 from fixers.production.facts.model import Note
 from fixers.repo_config import load_repo_config
@@ -168,3 +169,54 @@ async def test_tarball_is_inflated_off_the_event_loop(monkeypatch: pytest.Monkey
     snap = await snapshots.tarball_snapshot(None, Clients(), "o", "r", "c" * 40)  # type: ignore[arg-type]
     assert snap.read("app.py") == b"import os\n"
     assert threads and threads[0] is not threading.main_thread()
+
+
+# --------------------------------------------------------------------------- nesting, includes
+
+
+def test_deep_toml_json_and_include_chains_crash_no_fixer() -> None:
+    """A 3,000-deep array in pyproject.toml (and JSON manifests, and a 600-file `-r` chain)
+    raised RecursionError in five fixers; now each is a bounded finding or note."""
+    deep = 3_000
+    files = {
+        "pyproject.toml": "[project]\nname = 'x'\nversion = '1'\ndependencies = ['flask']\n"
+        "[tool.x]\na = " + "[" * deep + "]" * deep + "\n",
+        "package.json": "[" * deep + "]" * deep,
+        "app.json": '{"env": ' + "[" * deep + "]" * deep + "}",
+        "Pipfile.lock": '{"default": ' + "[" * deep + "]" * deep + "}",
+        "fly.toml": "app = 'x'\n[build]\na = " + "{b = " * deep + "1" + "}" * deep + "\n",
+        "requirements.txt": "-r req/r0.txt\n",
+    }
+    files |= {f"req/r{i}.txt": f"-r r{i + 1}.txt\nflask==3.0.0\n" for i in range(600)}
+    result = _scan(files)
+    assert not result.errors  # type: ignore[attr-defined]
+    messages = {(f.path, f.rule): f.message for f in result.findings}  # type: ignore[attr-defined]
+    assert "nesting budget" in messages[("pyproject.toml", "parse-error")]
+    depth = [m for (path, rule), m in messages.items() if rule == "include-depth"]
+    assert len(depth) == 1 and "include-depth budget (32)" in depth[0]
+
+
+def test_nesting_budget_ignores_brackets_in_strings_and_comments() -> None:
+    from fixers.nesting import json_loads, toml_loads
+
+    brackets = "[" * 500
+    assert toml_loads(f"a = \"{brackets}\"\nb = '{brackets}'\n# {brackets}\nc = [[1]]\n")["c"] == [
+        [1]
+    ]
+    assert toml_loads(f'a = """\n{brackets}\n"""\n')["a"] == f"{brackets}\n"
+    assert json_loads(f'{{"a": "{brackets}\\"", "b": [[1]]}}')["b"] == [[1]]
+    with pytest.raises(ValueError, match="nesting budget"):
+        json_loads("[" * 101 + "]" * 101)
+    assert json_loads("[" * 100 + "]" * 100)
+
+
+def test_symlink_loop_in_a_local_scan_is_skipped_and_named(tmp_path: Path) -> None:
+    """`patchwell scan` died with a traceback on `ln -s self self`."""
+    (tmp_path / "app.py").write_text("import os\n")
+    (tmp_path / "self").symlink_to("self")
+    (tmp_path / "one").symlink_to("two")
+    (tmp_path / "two").symlink_to("one")
+    snap = load_directory(tmp_path)
+    loops = sorted(s.path for s in snap.skipped if s.reason == SkipReason.SYMLINK_LOOP)
+    assert loops == ["one", "self", "two"]
+    assert snap.read("app.py") == b"import os\n"

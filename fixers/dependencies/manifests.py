@@ -28,6 +28,7 @@ from fixers.dependencies.model import (
 )
 from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 from fixers.dependencies.toml_locate import LiteralIndex
+from fixers.nesting import toml_loads
 
 MAX_TEXT = 120
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?(\.dev\d+)?$", re.IGNORECASE)
@@ -59,7 +60,7 @@ def version_span_in(req_text: str, version: str, base: int) -> Span | None:
 
 def _load_toml(path: str, text: str, result: ParseResult) -> dict[str, Any] | None:
     try:
-        return tomllib.loads(text)
+        return toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         result.issues.append(
             ParseIssue(

@@ -46,6 +46,7 @@ from typing import Any
 
 from fixers.dependencies.model import scrub_url
 from fixers.dependencies.resolution import CompileRequest, LockRequest, ResolveResult
+from fixers.nesting import toml_loads
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_CPU_SECONDS = 120
@@ -109,7 +110,7 @@ def _requirement_text(path: str, data: bytes, known: set[str]) -> None:
 def _pyproject(data: bytes) -> None:
     """Refuse projects uv would have to build, or that name their own package sources."""
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        doc = toml_loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise Refused(f"pyproject.toml does not parse ({type(exc).__name__})") from None
     project = doc.get("project")

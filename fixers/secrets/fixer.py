@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from fixers.contract import (
     Patch,
     Snapshot,
 )
+from fixers.nesting import json_loads
 from fixers.secrets.detect import (
     FIXER_NAME,
     FixtureIndex,
@@ -234,7 +234,7 @@ def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
     rules = {f.rule for f in findings}
     if "google-service-account-key" in rules:
         try:
-            doc = json.loads(data)
+            doc = json_loads(data)
         except ValueError:
             return False
         return isinstance(doc, dict) and doc.get("type") == "service_account"

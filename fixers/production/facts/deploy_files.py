@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fixers.contract import Snapshot
+from fixers.nesting import json_loads, toml_loads
 from fixers.production.facts.gitignore import gitignored
 from fixers.production.facts.model import (
     MAX_FILE_BYTES,
@@ -366,7 +367,7 @@ def scan_fly(snapshot: Snapshot, out: Collector) -> None:
     if text is None:
         return
     try:
-        doc = tomllib.loads(text)
+        doc = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         out.notes.append(Note("fly.toml", f"does not parse as TOML: {exc}"))
         return
@@ -440,7 +441,7 @@ def scan_app_json(snapshot: Snapshot, out: Collector) -> None:
     if text is None:
         return
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
     except (ValueError, RecursionError):
         out.notes.append(Note("app.json", "does not parse as JSON"))
         return
@@ -474,7 +475,7 @@ def scan_runtimes(snapshot: Snapshot, out: Collector) -> None:
     text = read_text(snapshot, "pyproject.toml")
     if text is not None:
         try:
-            doc = tomllib.loads(text)
+            doc = toml_loads(text)
         except tomllib.TOMLDecodeError as exc:
             out.notes.append(Note("pyproject.toml", f"does not parse as TOML: {exc}"))
             doc = {}
