@@ -142,3 +142,23 @@ async def test_a_conflict_on_main_is_reported_once_and_changes_nothing(repo, hea
     assert report["conclusion"] == "neutral"
     assert "flask 3.0.3 depends on Werkzeug>=3.0.0" in report["output"]["summary"]
     assert fake.pulls(OWNER, REPO) == []
+
+
+async def test_a_secret_printed_in_the_failing_step_is_masked_in_the_heal_pr(
+    repo, heal_web
+) -> None:
+    client, app = heal_web
+    fake = repo
+    fake.push(OWNER, REPO, "main", {"app/main.py": "import yaml\n"}, "use yaml")
+    token = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"  # never registered with GitHub
+    log = joblogs.module_not_found_log("yaml").replace(
+        "E   ModuleNotFoundError",
+        f"INDEX_URL=https://deploy:{token}@pypi.example.com/simple\n"
+        "2024-01-01T00:00:02.0000000Z E   ModuleNotFoundError",
+    )
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(log)])
+    await send(client, "workflow_run", run_payload(fake, run.id))
+    await settle(app)
+    (pull,) = open_pulls(fake)
+    assert "pypi.example.com" in pull["body"]  # the line is quoted ...
+    assert token not in pull["body"]  # ... with the token masked
