@@ -43,16 +43,28 @@ def alias_bomb(levels: int, head: str = "") -> str:
 
 WORKFLOW = "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n"
 
-# Each child script gets ``DATA`` (a file the parent wrote) and prints one JSON line.
-_SCAN = """
-import json, sys
+# Each child gets ``DATA`` (a file the parent wrote), runs ``setup`` (imports, reading
+# DATA, compiling rules: not timed), then times ``op`` alone and prints one JSON line.
+_SCAN_SETUP = """
+import json
 from fixers.contract import MemorySnapshot, Services
 from fixers.repo_config import load_repo_config
 from fixers.runner import run_fixers
+from fixers.secrets.engine import Scanner
+Scanner()  # rules compiled once, as a worker process has them
 files = {k: v.encode("latin-1") for k, v in json.load(open(DATA)).items()}
-r = run_fixers(MemorySnapshot(files), load_repo_config(None)[0], Services())
-print(json.dumps({"findings": len(r.findings), "patches": len(r.patches),
-                  "errors": [e.message for e in r.errors][:3]}))
+config = load_repo_config(None)[0]
+
+def scan():
+    r = run_fixers(MemorySnapshot(files), config, Services())
+    return f"{len(r.findings)} findings, {len(r.patches)} patches, {len(r.errors)} crashed"
+"""
+_SCAN = "scan()"
+_TIMED = """
+import json as _json, time as _time
+_start = _time.perf_counter()
+_out = {op}
+print(_json.dumps({{"op_s": _time.perf_counter() - _start, "out": str(_out)}}))
 """
 
 
@@ -60,7 +72,8 @@ print(json.dumps({"findings": len(r.findings), "patches": len(r.patches),
 class Attack:
     name: str
     what: str
-    script: str
+    setup: str
+    op: str
     make: Callable[[Path], None]  # writes DATA
 
 
@@ -103,59 +116,61 @@ def _gzip_bomb(members: int, member_mb: int) -> Callable[[Path], None]:
 def attacks() -> list[Attack]:
     deep = 3_000
     header = "-----BEGIN RSA PRIVATE KEY-----\n"
+    scan = (_SCAN_SETUP, _SCAN)
     return [
         Attack(
             "pem",
             "32 KB of PEM headers without END (secrets scanner)",
-            "from fixers.secrets.engine import Scanner\n"
-            "print(len(Scanner().scan('key.pem', open(DATA, 'rb').read())))",
+            "from fixers.secrets.engine import Scanner\nS = Scanner()\nD = open(DATA, 'rb').read()",
+            "len(S.scan('key.pem', D))",
             _write_text(header * (32 * 1024 // len(header))),
         ),
         Attack(
             "gitignore",
             "`*a` x10 `*b` against `.env.` + 'a' x 40",
-            "from fixers.production.facts.gitignore import gitignored\n"
-            "print(gitignored('*a' * 10 + '*b\\n', open(DATA).read()))",
+            "from fixers.production.facts.gitignore import gitignored\nD = open(DATA).read()",
+            "gitignored('*a' * 10 + '*b\\n', D)",
             _write_text(".env." + "a" * 40),
         ),
         Attack(
             "env-newlines",
             "64 KiB of newlines in .env.example (env-names)",
-            "from fixers.production.env_names import listed_names\n"
-            "print(len(listed_names(open(DATA).read())))",
+            "from fixers.production.env_names import listed_names\nD = open(DATA).read()",
+            "len(listed_names(D))",
             _write_text("\n" * 65536),
         ),
         Attack(
             "js-bundle",
             "60 KB one-line JS bundle of unclosed `{`",
             "from fixers.production.facts.javascript import env_reads_in_javascript\n"
-            "print(len(env_reads_in_javascript('dist/app.js', open(DATA).read())))",
+            "D = open(DATA).read()",
+            "len(env_reads_in_javascript('dist/app.js', D))",
             _write_text("{a:" * 20_000),
         ),
         Attack(
             "yaml-workflow",
-            "workflow of YAML aliases, 7 levels (all fixers)",
-            _SCAN,
+            "workflow of YAML aliases, 7 levels, 0.5 KB (all fixers)",
+            *scan,
             _write_json({".github/workflows/ci.yml": alias_bomb(7, WORKFLOW)}),
         ),
         Attack(
             "yaml-secret",
             "secret in a 6-level alias-bomb YAML file (all fixers, secrets rewrite)",
-            _SCAN,
+            *scan,
             _write_json({"config/settings.yml": "password: hunter2Xk9qLmZ7vRt3\n" + alias_bomb(6)}),
         ),
         Attack(
             "gzip-bomb",
             "tarball: 600 identical 10 MB zero files (6 GB inflated, 6 MB download)",
-            "from bot.scan.snapshot import snapshot_from_tarball\n"
-            "s = snapshot_from_tarball(open(DATA, 'rb').read(), commit='c' * 40)\n"
-            "print(len(s.paths()), len(s.skipped))",
+            "from bot.scan.snapshot import snapshot_from_tarball\nD = open(DATA, 'rb').read()",
+            "(lambda s: f'{len(s.paths())} read, {len(s.skipped)} skipped')"
+            "(snapshot_from_tarball(D, commit='c' * 40))",
             _gzip_bomb(600, 10),
         ),
         Attack(
             "deep-toml",
             "pyproject.toml array 3,000 deep + JSON manifests (all fixers)",
-            _SCAN,
+            *scan,
             _write_json(
                 {
                     "pyproject.toml": "[project]\nname='x'\nversion='1'\n[tool.x]\na = "
@@ -169,7 +184,7 @@ def attacks() -> list[Attack]:
         Attack(
             "include-chain",
             "3,000-file `-r` chain (all fixers)",
-            _SCAN,
+            *scan,
             _write_json(
                 {"requirements.txt": "-r r0.txt\n"}
                 | {f"r{i}.txt": f"-r r{i + 1}.txt\nflask==3.0.0\n" for i in range(3000)}
@@ -183,7 +198,7 @@ def attacks() -> list[Attack]:
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float  # the operation alone (setup excluded); wall time when killed
     rss_mib: float
     killed: bool
     output: str
@@ -195,10 +210,10 @@ _PEAK = (
 )
 
 
-def measured(tree: Path, script: str, data: Path, timeout: float) -> Run:
+def measured(tree: Path, setup: str, op: str, data: Path, timeout: float) -> Run:
     """One child run: wall time, and its own peak RSS (printed on stderr at its exit, or
     read from /proc when it has to be killed)."""
-    code = f"DATA = {str(data)!r}\n" + script + _PEAK
+    code = f"DATA = {str(data)!r}\n" + setup + _TIMED.format(op=op) + _PEAK
     env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -228,8 +243,16 @@ def measured(tree: Path, script: str, data: Path, timeout: float) -> Run:
     seconds = time.monotonic() - start
     lines = out.decode(errors="replace").strip().splitlines()
     errs = [ln for ln in err.decode(errors="replace").splitlines() if not ln.startswith("peak_kib")]
-    tail = lines[-1] if lines else (errs[-1][-160:] if errs else "")
-    return Run(seconds, peak_kib / 1024, killed, tail)
+    try:
+        answer = json.loads(lines[-1])
+        return Run(float(answer["op_s"]), peak_kib / 1024, killed, str(answer["out"]))
+    except (IndexError, ValueError, KeyError):  # killed, or crashed: say how
+        tail = errs[-1][-160:] if errs else "(no output)"
+        return Run(seconds, peak_kib / 1024, killed, tail)
+
+
+def _cell(run: Run) -> str:
+    return "-" if run.killed else "`" + run.output.replace("|", "/").replace("`", "'")[:80] + "`"
 
 
 def _fmt(run: Run, timeout: float) -> str:
@@ -318,17 +341,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             print(f"before = {before_rev}, after = this checkout; cap {args.timeout:.0f} s\n")
-            print("| attack | input | before | after | after's answer |")
-            print("|---|---|---|---|---|")
+            print("| attack | input | before | after | before's answer | after's answer |")
+            print("|---|---|---|---|---|---|")
             for attack in chosen:
                 data = tmpdir / f"{attack.name}.data"
                 attack.make(data)
-                b = measured(old, attack.script, data, args.timeout)
-                a = measured(ROOT, attack.script, data, args.timeout)
-                answer = a.output.replace("|", "/")[:90]
+                b = measured(old, attack.setup, attack.op, data, args.timeout)
+                a = measured(ROOT, attack.setup, attack.op, data, args.timeout)
                 print(
                     f"| {attack.name} | {attack.what} | {_fmt(b, args.timeout)} "
-                    f"| {_fmt(a, args.timeout)} | `{answer}` |",
+                    f"| {_fmt(a, args.timeout)} | {_cell(b)} | {_cell(a)} |",
                     flush=True,
                 )
             if args.normal_files:
@@ -337,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 times: dict[str, list[float]] = {"before": [], "after": []}
                 for _ in range(args.normal_runs):  # interleaved: load drifts hit both alike
                     for label, tree in (("before", old), ("after", ROOT)):
-                        run = measured(tree, _SCAN, data, args.timeout * 5)
+                        run = measured(tree, _SCAN_SETUP, _SCAN, data, args.timeout * 5)
                         times[label].append(run.seconds)
                 best = {k: min(v) for k, v in times.items()}
                 cost = (best["after"] / best["before"] - 1) * 100
