@@ -96,16 +96,14 @@ async def client(fake_github: FakeGitHub) -> AsyncIterator[Client]:
 @pytest.mark.parametrize(
     ("claims", "wrong_key", "message"),
     [
-        (
-            {"iat": int(time.time()) - 700, "exp": int(time.time()) - 100},
-            False,
-            "'Expiration time'",
-        ),
-        ({"exp": int(time.time()) + 3600}, False, "too far in the future"),
+        # iat/exp are seconds from when the test runs (not from collection: a long suite
+        # made "iat in the future" a valid JWT by the time it ran)
+        ({"iat": -700, "exp": -100}, False, "'Expiration time'"),
+        ({"exp": 3600}, False, "too far in the future"),
         ({}, True, "could not be decoded"),
         ({"iss": 1}, False, "could not be decoded"),
         ({"iss": "not-a-number"}, False, "'Issuer' claim ('iss') must be an Integer"),
-        ({"iat": int(time.time()) + 300, "exp": int(time.time()) + 600}, False, "'Issued at'"),
+        ({"iat": 300, "exp": 600}, False, "'Issued at'"),
     ],
     ids=["expired", "too-long", "wrong-key", "wrong-iss", "bad-iss", "iat-in-future"],
 )
@@ -113,6 +111,8 @@ async def test_bad_app_jwt_is_401(
     client: Client, fake_github: FakeGitHub, claims: dict[str, Any], wrong_key: bool, message: str
 ) -> None:
     key = generate_private_key_pem() if wrong_key else None
+    now = int(time.time())
+    claims = {k: now + v if k in ("iat", "exp") else v for k, v in claims.items()}
     got = await client.call("GET", "/app", auth=f"Bearer {app_jwt(fake_github, key, **claims)}")
     assert got.status == 401
     assert message in got.body["message"]
