@@ -47,6 +47,11 @@ class SkipReason:
     UNTRACKED = "untracked"
     GIT_IGNORED = "git-ignored"
     MISSING = "deleted-in-work-tree"
+    # An archive (GitHub's tarball) read up to its budgets; the member named is the first
+    # one not read, and nothing after it was (a gzip bomb is never inflated further).
+    ARCHIVE_BYTES = "archive-uncompressed-limit"
+    ARCHIVE_MEMBERS = "archive-member-limit"
+    SYMLINK_LOOP = "symlink-loop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,11 @@ class SnapshotLimits:
     max_file_bytes: int = 1024 * 1024
     max_files: int = 20_000
     max_total_bytes: int = 256 * 1024 * 1024
+    #: Uncompressed bytes read from an archive, skipped members' data included (git stores
+    #: one blob for a thousand identical 100 MB zero files; the tarball holds them all).
+    max_archive_bytes: int = 2 * 1024 * 1024 * 1024
+    #: Archive members looked at, skipped ones included (ten times ``max_files``).
+    max_archive_members: int = 200_000
     skip_dirs: frozenset[str] = field(default=DEFAULT_SKIP_DIRS)
     skip_files: tuple[str, ...] = DEFAULT_SKIP_FILES
 
@@ -212,7 +222,11 @@ def _visit_link(link: Path, rel: str, root: Path, found: _Walk) -> None:
     Symlinked directories are never descended: they can loop, and their files
     are already scanned under their real path when they live in the root.
     """
-    target = link.resolve()
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError):  # a loop (3.11 raises RuntimeError, later ones OSError)
+        found.skipped.append(SkippedFile(rel, SkipReason.SYMLINK_LOOP))
+        return
     if not _inside(target, root):
         found.skipped.append(SkippedFile(rel, SkipReason.SYMLINK_OUTSIDE))
         return

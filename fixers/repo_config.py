@@ -27,9 +27,9 @@ import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 
 from fixers.contract import Context, Services
+from fixers.yaml_budget import YamlBudget, YamlBudgetError, check_yaml
 
 __all__ = [
     "CONFIG_PATH",
@@ -53,6 +53,7 @@ FixerMode = Literal["off", "report", "fix"]
 MAX_BYTES = 64 * 1024
 MAX_NODES = 5_000
 MAX_DEPTH = 20
+CONFIG_BUDGET = YamlBudget(nodes=MAX_NODES, depth=MAX_DEPTH)
 MAX_PROBLEMS = 50
 MAX_MESSAGE = 200
 
@@ -190,23 +191,6 @@ def _key(key: Any) -> str:
     return str(key)
 
 
-def _check_depth(text: str) -> None:
-    """Stop a deeply nested document before the (recursive) composer sees it.
-
-    The event parser is iterative, so walking its events costs little and can
-    stop at the first collection past MAX_DEPTH; composing 5,000 nested
-    ``[`` takes seconds before failing on recursion.
-    """
-    depth = 0
-    for event in YAML(typ="rt").parse(text):
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _TooBig(f"the document nests deeper than {MAX_DEPTH} levels")
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
-
-
 def _parse(text: str, path: str) -> tuple[Any, Any, list[ConfigProblem]]:
     """Parse ``text``: (round-trip tree, plain data, problems)."""
     size = len(text.encode("utf-8", errors="replace"))
@@ -214,8 +198,12 @@ def _parse(text: str, path: str) -> tuple[Any, Any, list[ConfigProblem]]:
         msg = f"the file is {size} bytes; the limit is {MAX_BYTES} bytes, so it was not read"
         return None, None, [ConfigProblem(path, 1, 1, msg)]
     try:
-        _check_depth(text)
+        # the shared event-stream budget: the (recursive) composer never sees a document
+        # nested or aliased past it; _plain below stays a second guard on the tree
+        check_yaml(text, CONFIG_BUDGET)
         tree = YAML(typ="rt").load(text)
+    except YamlBudgetError as exc:
+        return None, None, [ConfigProblem(path, 1, 1, str(exc))]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)

@@ -15,10 +15,13 @@ and every skipped path is recorded with its reason.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gzip
 import io
 import tarfile
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import gidgethub
 
@@ -39,6 +42,30 @@ def _strip_top(name: str) -> str | None:
     return parts[1] if len(parts) == 2 and parts[1] else None
 
 
+class _OverBudget(Exception):
+    pass
+
+
+class _Inflated(io.RawIOBase):
+    """The gunzipped tar stream, counted: reading past ``limit`` bytes raises
+    :class:`_OverBudget`, so a gzip bomb stops at the budget however well it packs."""
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._stream = gzip.GzipFile(fileobj=io.BytesIO(data))
+        self._limit = limit
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._stream.readinto(buffer)
+        self.read_bytes += n
+        if self.read_bytes > self._limit:
+            raise _OverBudget
+        return n
+
+
 def snapshot_from_tarball(
     data: bytes,
     *,
@@ -47,33 +74,44 @@ def snapshot_from_tarball(
     changed: Iterable[str] | None = None,
     added_lines: Mapping[str, Iterable[int]] | None = None,
 ) -> MemorySnapshot:
+    """The files of a gzipped tarball, within ``limits`` -- uncompressed bytes and member
+    count included: past either, the member reached is skipped with that budget's reason
+    and nothing after it is read. Blocking (it inflates): call it off the event loop.
+
+    A truncated or corrupt archive raises ``EOFError``, ``tarfile.TarError``,
+    ``zlib.error`` or ``gzip.BadGzipFile`` (for the caller to retry)."""
     files: dict[str, bytes] = {}
     all_paths: list[str] = []
     skipped: list[SkippedFile] = []
-    total = 0
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        for member in archive:
-            path = _strip_top(member.name)
-            if path is None or not member.isfile():
-                continue  # directories, symlinks (never followed), the pax header
-            all_paths.append(path)
-            reason = skip_reason_for_path(path, limits)
-            if reason is None and member.size > limits.max_file_bytes:
-                reason = SkipReason.TOO_LARGE
-            if reason is None and len(files) >= limits.max_files:
-                reason = SkipReason.FILE_LIMIT
-            if reason is None and total + member.size > limits.max_total_bytes:
-                reason = SkipReason.TOTAL_LIMIT
-            if reason is not None:
-                skipped.append(SkippedFile(path, reason))
-                continue
-            handle = archive.extractfile(member)
-            content = handle.read() if handle is not None else b""
-            if is_binary(content):
-                skipped.append(SkippedFile(path, SkipReason.BINARY))
-                continue
-            files[path] = content
-            total += len(content)
+    total = members = 0
+    name = "(archive)"
+    # Stream mode ("r|"): members in order, nothing seeks back or is inflated twice.
+    stream = io.BufferedReader(_Inflated(data, limits.max_archive_bytes))
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                members += 1
+                path = _strip_top(member.name)
+                name = path or member.name
+                if members > limits.max_archive_members:
+                    skipped.append(SkippedFile(name, SkipReason.ARCHIVE_MEMBERS))
+                    break
+                if path is None or not member.isfile():
+                    continue  # directories, symlinks (never followed), the pax header
+                all_paths.append(path)
+                reason = _skip_reason(path, member.size, len(files), total, limits)
+                if reason is not None:
+                    skipped.append(SkippedFile(path, reason))
+                    continue
+                handle = archive.extractfile(member)
+                content = handle.read() if handle is not None else b""
+                if is_binary(content):
+                    skipped.append(SkippedFile(path, SkipReason.BINARY))
+                    continue
+                files[path] = content
+                total += len(content)
+    except _OverBudget:
+        skipped.append(SkippedFile(name, SkipReason.ARCHIVE_BYTES))
     return MemorySnapshot(
         files,
         commit=commit,
@@ -82,6 +120,19 @@ def snapshot_from_tarball(
         changed=changed,
         added_lines=added_lines,
     )
+
+
+def _skip_reason(
+    path: str, size: int, loaded: int, total: int, limits: SnapshotLimits
+) -> str | None:
+    reason = skip_reason_for_path(path, limits)
+    if reason is None and size > limits.max_file_bytes:
+        reason = SkipReason.TOO_LARGE
+    if reason is None and loaded >= limits.max_files:
+        reason = SkipReason.FILE_LIMIT
+    if reason is None and total + size > limits.max_total_bytes:
+        reason = SkipReason.TOTAL_LIMIT
+    return reason
 
 
 async def tarball_snapshot(
@@ -98,8 +149,14 @@ async def tarball_snapshot(
     data = await clients.download(
         gh, f"/repos/{owner}/{repo}/tarball/{sha}", max_bytes=MAX_TARBALL_BYTES
     )
-    return snapshot_from_tarball(
-        data, commit=sha, limits=limits, changed=changed, added_lines=added_lines
+    # Inflating holds the thread for as long as the archive takes: never the event loop's.
+    return await asyncio.to_thread(
+        snapshot_from_tarball,
+        data,
+        commit=sha,
+        limits=limits,
+        changed=changed,
+        added_lines=added_lines,
     )
 
 

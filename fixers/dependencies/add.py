@@ -107,7 +107,7 @@ def _pyproject_edit(text: str, req: str) -> str | None:
     m = _PEP621_DEPS.search(text, project.end(), body_end)
     if m is None:
         return None
-    close = re.search(r"(?m)^\s*\]", text[m.end() :])
+    close = re.search(r"(?m)^[^\S\n]*+\]", text[m.end() :])
     if close is None:
         return None
     close_at = m.end() + close.start()

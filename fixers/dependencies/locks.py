@@ -12,7 +12,6 @@ Bounded like every parse of repository content; nothing is run.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import shlex
@@ -23,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fixers.dependencies.model import normalize
+from fixers.nesting import json_loads, toml_loads
 
 MAX_PACKAGES = 5000
 MAX_HEADER_LINES = 30
@@ -71,8 +71,8 @@ def parse_lock(path: str, text: str) -> Lock:
     base = posixpath.basename(path)
     try:
         if base == "Pipfile.lock":
-            return _pipfile_lock(path, json.loads(text))
-        doc = tomllib.loads(text)
+            return _pipfile_lock(path, json_loads(text))
+        doc = toml_loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         return Lock(path, _tool(base), {}, problem=f"cannot parse {path} ({type(exc).__name__})")
     packages: dict[str, LockedPackage] = {}

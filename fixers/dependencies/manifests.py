@@ -28,6 +28,7 @@ from fixers.dependencies.model import (
 )
 from fixers.dependencies.pep508 import InvalidRequirement, Req, parse_requirement
 from fixers.dependencies.toml_locate import LiteralIndex
+from fixers.nesting import toml_loads
 
 MAX_TEXT = 120
 _BARE_VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?(\.dev\d+)?$", re.IGNORECASE)
@@ -59,7 +60,7 @@ def version_span_in(req_text: str, version: str, base: int) -> Span | None:
 
 def _load_toml(path: str, text: str, result: ParseResult) -> dict[str, Any] | None:
     try:
-        return tomllib.loads(text)
+        return toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         result.issues.append(
             ParseIssue(
@@ -318,7 +319,9 @@ def _exact(constraint: str) -> str | None:
 
 def poetry_to_pep440(constraint: str) -> str:
     """Poetry's ``^``/``~``/bare-version constraints as a PEP 440 specifier string."""
-    parts = [p.strip() for p in re.split(r",|\s+(?=[<>=!~^])", constraint.strip()) if p.strip()]
+    parts = [
+        p.strip() for p in re.split(r",|(?<!\s)\s++(?=[<>=!~^])", constraint.strip()) if p.strip()
+    ]
     out: list[str] = []
     for part in parts:
         if part in ("*", ""):

@@ -66,6 +66,15 @@ def encode_manifest(text: str, codec: str) -> bytes:
     return _BOM_OF[codec] + text.encode(codec)
 
 
+# PEP 508's name: letters, digits and ``._-`` inside, alphanumeric at both ends.
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")
+
+
+def valid_project_name(name: str) -> bool:
+    """Whether ``name`` is a PEP 508 project name (what may go into an index URL)."""
+    return isinstance(name, str) and _PROJECT_NAME.fullmatch(name) is not None
+
+
 def normalize(name: str) -> str:
     """PEP 503 name normalisation (``Foo_Bar`` and ``foo.bar`` are ``foo-bar``)."""
     return canonicalize_name(name)

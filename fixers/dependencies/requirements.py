@@ -55,6 +55,9 @@ _GLOBAL_OPTIONS = (
     "--always-unzip",
 )
 MAX_ISSUE_TEXT = 120
+#: ``-r``/``-c`` chains deeper than this are not followed (each level was a recursive call:
+#: a 3,000-file chain raised RecursionError). pip itself has no limit; real chains are 2-3.
+MAX_INCLUDE_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +409,17 @@ def parse_requirements_tree(
                         f"line {inc.line}: include cycle {cycle}; not followed again",
                     )
                 )
+            return
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            result.issues.append(
+                ParseIssue(
+                    inc.source,
+                    inc.line,
+                    "include-depth",
+                    f"line {inc.line}: include {target[:100]} is {len(stack) + 1} files deep; "
+                    f"past the include-depth budget ({MAX_INCLUDE_DEPTH}) it is not followed",
+                )
+            )
             return
         if read(target) is None:
             if exists(target):

@@ -65,7 +65,7 @@ from pip_audit._service import (
     VulnerabilityService,
 )
 
-from fixers.dependencies.model import normalize
+from fixers.dependencies.model import normalize, valid_project_name
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +166,35 @@ class HttpCache:
             log.warning("dependency cache not written: %s", type(exc).__name__)
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+class _SameOriginCredentials(urllib.request.HTTPRedirectHandler):
+    """Redirects followed without the operator's credentials once they leave the origin.
+
+    urllib copies every header of the request to the redirected one, ``Authorization``
+    included: an index (or a project name crafted to reach a redirecting path) could send
+    the operator's index password to any host. (This client never reads ``~/.netrc``; the
+    only credentials are the ones :class:`HttpClient` adds, and they are stripped here.)"""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for name in ("Authorization", "Cookie", "Proxy-Authorization"):
+                new.headers.pop(name, None)
+                new.unredirected_hdrs.pop(name, None)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameOriginCredentials())
+
+
 @dataclass
 class HttpClient:
-    """GET/POST JSON with an ETag + TTL cache. Credentials go to ``auth_host`` only."""
+    """GET/POST JSON with an ETag + TTL cache. Credentials go to ``auth_host`` only, and
+    never follow a redirect to another origin."""
 
     cache: HttpCache = field(default_factory=HttpCache)
     ttl: float = DEFAULT_TTL
@@ -200,7 +226,7 @@ class HttpClient:
         request = urllib.request.Request(url, headers=headers)
         self.stats.network += 1
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_BODY + 1)
                 etag = response.headers.get("ETag")
         except urllib.error.HTTPError as exc:
@@ -232,7 +258,7 @@ class HttpClient:
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
         self.stats.network += 1
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_BODY + 1)
         except urllib.error.HTTPError as exc:
             raise SourceUnavailable(f"{_where(url)} answered HTTP {exc.code}") from None
@@ -442,7 +468,12 @@ class PackageIndexClient:
         return self.memo.get(normalize(name))
 
     def project(self, name: str) -> Project | None:
+        """The project, or ``None`` when the index does not know it -- or ``name`` is not a
+        PEP 508 name: a repository's Pipfile/Poetry key (``%2e%2e/admin``, ``a b``) never
+        becomes a path on the operator's index."""
         assert self.memo is not None
+        if not valid_project_name(name):
+            return None
         norm = normalize(name)
         fresh, hit = self.memo.get(norm)
         if fresh:
@@ -455,11 +486,13 @@ class PackageIndexClient:
     def _fetch(self, norm: str) -> Project | None:
         try:
             if self.json_url:
-                doc = self.http.get_json(f"{self.json_url.rstrip('/')}/{norm}/json")
+                part = urllib.parse.quote(norm, safe="")  # already safe; quoted regardless
+                doc = self.http.get_json(f"{self.json_url.rstrip('/')}/{part}/json")
                 if doc is not None:
                     return project_from_json_api(doc)
             if self.simple_url:
-                doc = self.http.get_json(f"{self.simple_url.rstrip('/')}/{norm}/", PEP691)
+                part = urllib.parse.quote(norm, safe="")
+                doc = self.http.get_json(f"{self.simple_url.rstrip('/')}/{part}/", PEP691)
                 if doc is not None:
                     return project_from_pep691(doc)
         except SourceUnavailable as exc:

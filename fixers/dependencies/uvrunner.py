@@ -54,6 +54,7 @@ from fixers.dependencies.resolution import (
     ResolveResult,
     ToolLockRequest,
 )
+from fixers.nesting import toml_loads
 
 if TYPE_CHECKING:
     from fixers.dependencies.toolrunner import ToolCommand
@@ -129,7 +130,7 @@ def _requirement_text(path: str, data: bytes, known: set[str]) -> None:
 def _pyproject(data: bytes) -> None:
     """Refuse projects uv would have to build, or that name their own package sources."""
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        doc = toml_loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise Refused(f"pyproject.toml does not parse ({type(exc).__name__})") from None
     project = doc.get("project")

@@ -15,6 +15,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from fixers.dependencies.model import SOURCE_WORKFLOW, Dependency, ParseIssue, ParseResult, Span
+from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 _USES = re.compile(
     r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)(?P<path>/[^@\s]*)?@(?P<ref>[^\s#]+)$"
@@ -58,7 +59,11 @@ def _uses_nodes(doc: Any) -> Iterator[tuple[str, int]]:
 def parse_workflow(path: str, text: str) -> ParseResult:
     result = ParseResult()
     try:
+        check_yaml(text)
         doc = _yaml().load(text)
+    except YamlBudgetError as exc:
+        result.issues.append(ParseIssue(path, None, "parse-error", f"{path}: {exc}"))
+        return result
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -22,7 +22,7 @@ _TOKENS = re.compile(
 )
 # user:password@ in URLs (pip prints index URLs it was given)
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^\s:/@]+):(?P<pw>[^\s@/]+)@"
+    r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^\s:/@]+):(?P<pw>[^\s@/]+)@"
 )
 _MAX_BYTES = 256 * 1024
 

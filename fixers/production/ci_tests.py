@@ -15,7 +15,6 @@ actions pinned by commit SHA from ``fixers/data/action_pins.toml``.
 from __future__ import annotations
 
 import configparser
-import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -39,6 +38,7 @@ from fixers.contract import (
     fingerprint,
     matches_any,
 )
+from fixers.nesting import json_loads, toml_loads
 from fixers.production.runtime_drift import RuntimeTables, load_runtime_tables, project_python
 from fixers.production.test_runner import Unsure, declared_text, find_runner, windows_only
 from fixers.production.workflows import (
@@ -150,7 +150,7 @@ def _heroku_ci(snapshot: Snapshot) -> bool:
     if text is None:
         return False
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
     except (ValueError, RecursionError):
         return False
     environments = doc.get("environments") if isinstance(doc, dict) else None
@@ -169,7 +169,7 @@ def _pyproject(snapshot: Snapshot) -> Mapping[str, Any]:
     if text is None:
         return {}
     try:
-        return tomllib.loads(text)
+        return toml_loads(text)
     except tomllib.TOMLDecodeError:
         return {}
 

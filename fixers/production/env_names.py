@@ -78,9 +78,15 @@ _EXAMPLE_LIKE = re.compile(r"(?:example|sample|template|dist|default)", re.I)
 _SECRET_NAME = re.compile(r"(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)$")
 # A URL's password (`postgres://user:pass@host`) is a secret whatever the name.
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
-_VALUE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+# The value stops before trailing blanks without a lazy `(.*?)\s*$`, which retries the
+# blanks from every character of a long value (quadratic on one hostile line).
+_VALUE = re.compile(
+    r"^\s*+(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*+)\s*+=\s*+((?:\S|\s+(?=\S))*+)\s*$"
+)
 _PLATFORM_MANIFESTS = ("app.json", "render.yaml", "fly.toml")
-_LISTED = re.compile(r"^\s*#?\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.M)
+_LISTED = re.compile(
+    r"^[^\S\n]*+#?[^\S\n]*+(?:export[^\S\n]++)?([A-Za-z_][A-Za-z0-9_]*+)[^\S\n]*+=", re.M
+)
 
 
 def append_lines(original: bytes | None, lines: Sequence[str], *, separate: bool = True) -> bytes:

@@ -41,6 +41,7 @@ from fixers.contract import (
     Snapshot,
     fingerprint,
 )
+from fixers.nesting import toml_loads
 from fixers.production.facts import FACT_PATTERNS, extract_facts
 from fixers.production.workflows import (
     WORKFLOW_PATTERNS,
@@ -259,7 +260,7 @@ def _dockerfiles(snapshot: Snapshot, ctx: Context) -> tuple[list[str], list[str]
     fly = _read_text(snapshot, "fly.toml")
     if fly:
         try:
-            build = tomllib.loads(fly).get("build", {})
+            build = toml_loads(fly).get("build", {})
             if isinstance(build, dict) and isinstance(build.get("dockerfile"), str):
                 referenced.add(build["dockerfile"].lstrip("./"))
         except tomllib.TOMLDecodeError:
@@ -380,7 +381,7 @@ def _requires_python(snapshot: Snapshot) -> PythonPin | None:
     if text is None:
         return None
     try:
-        project = tomllib.loads(text).get("project", {})
+        project = toml_loads(text).get("project", {})
     except tomllib.TOMLDecodeError:
         return None
     spec = project.get("requires-python") if isinstance(project, dict) else None

@@ -123,7 +123,9 @@ def _django_manage(snapshot: Snapshot) -> bool:
 
 
 _SETTINGS = re.compile(r"""setdefault\(\s*["']DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
-_PYTEST_DJANGO_SETTINGS = re.compile(r"^\s*DJANGO_SETTINGS_MODULE\s*=\s*([\w.]+)\s*$", re.M)
+_PYTEST_DJANGO_SETTINGS = re.compile(
+    r"^[^\S\n]*+DJANGO_SETTINGS_MODULE[^\S\n]*+=[^\S\n]*+([\w.]+)[^\S\n]*$", re.M
+)
 _GETTERS = frozenset({"os.environ.get", "os.getenv"})
 _CASTS = frozenset({"int", "float", "bool", "Path", "pathlib.Path", "json.loads"})
 # Folders whose modules the tests do not import: a crash there never reaches them.
@@ -201,7 +203,7 @@ def names_the_tests_set(snapshot: Snapshot) -> set[str]:
                 names.add(m.group(1) or m.group(2))
     for path in ("pytest.ini", "setup.cfg", "tox.ini", "pyproject.toml"):
         text = _read(snapshot, path) or ""
-        for m in re.finditer(r"^\s*(?:D:|R:)?\s*([A-Z_][A-Z0-9_]*)\s*=", text, re.M):
+        for m in re.finditer(r"^[^\S\n]*+(?:D:|R:)?[^\S\n]*+([A-Z_][A-Z0-9_]*+)\s*=", text, re.M):
             names.add(m.group(1))  # pytest-env lines, tox setenv; a superset is harmless
     return names
 
@@ -276,8 +278,8 @@ def _crash_reason(crashes: list[tuple[str, str]], command: str) -> Unsure:
 def _unittest_only(snapshot: Snapshot, files: Sequence[str]) -> bool:
     texts = [_read(snapshot, f) or "" for f in files]
     return bool(texts) and all(
-        re.search(r"^\s*(?:import unittest|from unittest\b)", t, re.M)
-        and not re.search(r"^\s*(?:import pytest|from pytest\b)", t, re.M)
+        re.search(r"^[^\S\n]*+(?:import unittest|from unittest\b)", t, re.M)
+        and not re.search(r"^[^\S\n]*+(?:import pytest|from pytest\b)", t, re.M)
         for t in texts
     )
 
@@ -310,7 +312,9 @@ def _recipe(text: str, target: str, *, just: bool) -> tuple[int, list[str]] | No
     """``(line, recipe lines)`` of ``target`` in a Makefile (tab-indented) or justfile."""
     lines = text.split("\n")
     for index, line in enumerate(lines):
-        m = re.match(rf"^{target}(?:\s+[^:=]*)?\s*:(?![=:])(.*)$", line)
+        # possessive: `test` and a long run of blanks would otherwise split the run
+        # between `\s+` and `[^:=]*` every possible way (quadratic in the line)
+        m = re.match(rf"^{target}(?:\s++[^:=]*+)?\s*+:(?![=:])(.*)$", line)
         if m is None:
             continue
         prereqs = m.group(1).strip()
@@ -399,7 +403,9 @@ def _find_runner(
     if pytest_declared and pytest_named:
         return Runner("pytest", "pytest", f"pytest is declared and `{pytest_named[0]}` exists")
     django_tests = [
-        f for f in files if re.search(r"^\s*from django\.test\b", _read(snapshot, f) or "", re.M)
+        f
+        for f in files
+        if re.search(r"^[^\S\n]*+from django\.test\b", _read(snapshot, f) or "", re.M)
     ]
     if _django_manage(snapshot) and django_tests and not pytest_declared:
         return Runner(

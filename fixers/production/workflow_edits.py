@@ -46,10 +46,23 @@ __all__ = [
 
 _COMMAND = re.compile(
     r"""(?P<echo>\becho[ \t]+)(?P<q>["']?)::(?P<cmd>set-output|save-state)[ \t]+"""
-    r"""name=(?P<name>[A-Za-z0-9_-]+)::(?P<value>[^\n]*?)(?P=q)(?P<rest>[ \t]*(?:$|[;&|)]))""",
+    r"""name=(?P<name>[A-Za-z0-9_-]+)::"""
+    # the value stops before the next command on the line: a lazy scan to the end of a
+    # line for each of many unclosed commands along it would be quadratic
+    r"""(?P<value>(?:(?!::(?:set-output|save-state)\b)[^\n])*?)"""
+    r"""(?P=q)(?P<rest>[ \t]*(?:$|[;&|)]))""",
     re.MULTILINE,
 )
 _FILES = {"set-output": "$GITHUB_OUTPUT", "save-state": "$GITHUB_STATE"}
+# `${{ … }}` up to its closing braces; stopping at the next `${{` keeps an unclosed
+# expression repeated along a line linear (a lazy `.*?` rescans the rest of it each time).
+_EXPRESSION = re.compile(r"\$\{\{(?:[^}$]|\}(?!\})|\$(?!\{\{))*+\}\}")
+
+
+def _without_matrix(job_name: str) -> str:
+    """``test (3.12, ubuntu)`` -> ``test``: the matrix values GitHub appends to a job name."""
+    at = job_name.find(" (")
+    return job_name[:at] if at >= 0 and job_name.endswith(")") else job_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +84,7 @@ def find_job(workflow: Workflow, job_name: str | None) -> Job | None:
     jobs = [j for j in workflow.jobs if j.uses is None]
     if not job_name:
         return jobs[0] if len(jobs) == 1 else None
-    base = re.sub(r" \(.*\)$", "", job_name)
+    base = _without_matrix(job_name)
     try:
         doc = parse_yaml(workflow.text)
     except (YAMLError, ValueError):
@@ -80,7 +93,7 @@ def find_job(workflow: Workflow, job_name: str | None) -> Job | None:
     if isinstance(doc, CommentedMap) and isinstance(doc.get("jobs"), CommentedMap):
         for job_id, node in doc["jobs"].items():
             if isinstance(node, CommentedMap) and isinstance(node.get("name"), str):
-                named[re.sub(r"\$\{\{.*?\}\}", "", node["name"]).strip()] = str(job_id)
+                named[_EXPRESSION.sub("", node["name"]).strip()] = str(job_id)
     for j in jobs:
         if j.id in (job_name, base) or named.get(base) == j.id or named.get(job_name) == j.id:
             return j
@@ -187,7 +200,7 @@ def _replace_entry(text: str, ref, new: str) -> str:
 # --------------------------------------------------------------------------- setup-python
 
 
-_PIP = re.compile(r"(?m)^\s*(?:sudo\s+)?(?:python3?\s+-m\s+)?pip3?\s+install\b")
+_PIP = re.compile(r"(?m)^[^\S\n]*+(?:sudo\s+)?(?:python3?\s+-m\s+)?pip3?\s+install\b")
 
 
 def add_setup_python(

@@ -71,7 +71,9 @@ Perms = dict[str, str]
 _LEVEL = {"none": 0, "read": 1, "write": 2}
 
 # The token as a workflow expression, and as the environment variables scripts read.
-_TOKEN_EXPR = re.compile(r"\$\{\{[^}]*\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I)
+_TOKEN_EXPR = re.compile(
+    r"\$\{\{(?:[^}$]|\$(?!\{\{))*?\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I
+)
 _TOKEN_VAR = re.compile(r"\$\{?(?:GITHUB_TOKEN|GH_TOKEN)\b")
 # `gh` the command, not the `gh` of `mkdocs gh-deploy` or `gh-pages`.
 _GH_CALL = re.compile(r"(?:^|[\s;&|(`/])gh(?![\w.-])(?:\s+(\S+))?(?:\s+(\S+))?", re.M)

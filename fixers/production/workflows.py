@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from fixers.contract import Context, Snapshot, matches_any
+from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 __all__ = [
     "WORKFLOW_PATTERNS",
@@ -148,7 +149,9 @@ class Workflow:
 
 
 def parse_yaml(text: str) -> Any:
-    """Parse one YAML document with the round-trip loader; ``YAMLError`` on failure."""
+    """Parse one YAML document with the round-trip loader; ``YAMLError`` on failure
+    (:class:`~fixers.yaml_budget.YamlBudgetError` past the node/depth budget)."""
+    check_yaml(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml.load(text)
@@ -341,6 +344,8 @@ def load_workflow(path: str, data: bytes) -> Workflow:
         raise WorkflowError(path, f"not UTF-8 (byte {exc.start})") from None
     try:
         doc = parse_yaml(text)
+    except YamlBudgetError as exc:
+        raise WorkflowError(path, str(exc)) from None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

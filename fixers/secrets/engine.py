@@ -280,7 +280,7 @@ class Scanner:
         lines = _Lines(data)
         config = self.is_config_file(path)
         keyword_rules = not self.is_request_sample(path)
-        for rule, lo, hi in self._windows(data, config):
+        for rule, lo, hi in _merge_multiline(self._windows(data, config)):
             assert rule.compiled is not None
             if rule.generic and not keyword_rules:
                 continue
@@ -395,6 +395,31 @@ def _not_an_assignment(rule: Rule, m: re.Match[bytes], data: bytes, config: bool
         return False
     ls = data.rfind(b"\n", 0, ns) + 1
     return data[ls:ns].lstrip().startswith(_COMMENT_PREFIXES)
+
+
+def _merge_multiline(
+    windows: Iterator[tuple[Rule, int, int]],
+) -> Iterator[tuple[Rule, int, int]]:
+    """The windows, with overlapping ones of a multi-line rule merged into one.
+
+    A multi-line window runs MULTILINE_WINDOW bytes past its header: scanned one by one,
+    a file of many headers is rescanned once per header (quadratic up to the window
+    size); merged, each byte is scanned once per rule."""
+    spans: dict[str, tuple[Rule, list[tuple[int, int]]]] = {}
+    for rule, lo, hi in windows:
+        if rule.multiline:
+            spans.setdefault(rule.id, (rule, []))[1].append((lo, hi))
+        else:
+            yield rule, lo, hi
+    for rule, ranges in spans.values():
+        ranges.sort()
+        start, stop = ranges[0]
+        for lo, hi in ranges[1:]:
+            if lo > stop:
+                yield rule, start, stop
+                start = lo
+            stop = max(stop, hi)
+        yield rule, start, stop
 
 
 def _line_window(rule: Rule, data: bytes, end: int) -> tuple[int, int]:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import ast
 import io
-import json
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import tomlkit
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from fixers.nesting import json_loads, tomlkit_parse
 from fixers.secrets.engine import Hit
+from fixers.yaml_budget import check_yaml
 
 Language = str  # "python" | "javascript" | "yaml" | "json" | "toml"
 
@@ -327,7 +327,10 @@ _UNPARSED = object()
 
 
 def _load_yaml(text: str) -> Any:
+    """The documents, or _UNPARSED; never a document over the node budget: comparing or
+    substituting into an alias bomb expands it (a 400-byte file, 2.3 GB)."""
     try:
+        check_yaml(text)
         return list(YAML(typ="safe", pure=True).load_all(text))
     except (YAMLError, ValueError, RecursionError):
         return _UNPARSED
@@ -335,14 +338,14 @@ def _load_yaml(text: str) -> Any:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json_loads(text)
     except (ValueError, RecursionError):
         return _UNPARSED
 
 
 def _load_toml(text: str) -> Any:
     try:
-        return tomlkit.parse(text).unwrap()
+        return tomlkit_parse(text).unwrap()
     except Exception:  # tomlkit raises its own hierarchy, not all ValueError
         return _UNPARSED
 

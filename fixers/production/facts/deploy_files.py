@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fixers.contract import Snapshot
+from fixers.nesting import json_loads, toml_loads
 from fixers.production.facts.gitignore import gitignored
 from fixers.production.facts.model import (
     MAX_FILE_BYTES,
@@ -32,6 +33,7 @@ from fixers.production.facts.model import (
     safe_command,
     valid_env_name,
 )
+from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 # --------------------------------------------------------------------------- yaml
 
@@ -42,7 +44,10 @@ def load_yaml(path: str, data: bytes) -> Any | Note:
         return Note(path, f"larger than {MAX_FILE_BYTES} bytes, not read")
     yaml = YAML(typ="rt")
     try:
+        check_yaml(data)
         return yaml.load(io.BytesIO(data))
+    except YamlBudgetError as exc:
+        return Note(path, str(exc))
     except (YAMLError, ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return Note(path, f"does not parse as YAML: {reason}")
@@ -70,7 +75,8 @@ COMPOSE_PATTERNS = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", 
             "**/compose.yaml")  # fmt: skip
 WORKFLOW_FILE_PATTERNS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
 _INTERPOLATION = re.compile(
-    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*+)(:?[-?+](?:[^}$]|\$(?!\{)|\$\{[^{}$]*\})*+)?\}"
+    r"|\$([A-Za-z_][A-Za-z0-9_]*)"
 )
 _WORKFLOW_SECRET = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _PORT_FLAG = re.compile(r"(?:--bind|-b|--port|-p|--listen)[ =](?:[\w.\[\]]*:)?(\d{2,5})\b")
@@ -364,7 +370,7 @@ def scan_fly(snapshot: Snapshot, out: Collector) -> None:
     if text is None:
         return
     try:
-        doc = tomllib.loads(text)
+        doc = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         out.notes.append(Note("fly.toml", f"does not parse as TOML: {exc}"))
         return
@@ -438,7 +444,7 @@ def scan_app_json(snapshot: Snapshot, out: Collector) -> None:
     if text is None:
         return
     try:
-        doc = json.loads(text)
+        doc = json_loads(text)
     except (ValueError, RecursionError):
         out.notes.append(Note("app.json", "does not parse as JSON"))
         return
@@ -472,7 +478,7 @@ def scan_runtimes(snapshot: Snapshot, out: Collector) -> None:
     text = read_text(snapshot, "pyproject.toml")
     if text is not None:
         try:
-            doc = tomllib.loads(text)
+            doc = toml_loads(text)
         except tomllib.TOMLDecodeError as exc:
             out.notes.append(Note("pyproject.toml", f"does not parse as TOML: {exc}"))
             doc = {}

@@ -25,7 +25,7 @@ _JS_ENV = re.compile(
     r"process\.env(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['\"])([A-Za-z_][A-Za-z0-9_]*)\2\s*\])"
     r"(\s*(?:\|\||\?\?))?"
 )
-_JS_DESTRUCTURE = re.compile(r"\{([^}]*)\}\s*=\s*process\.env\b")
+_JS_DESTRUCTURE = re.compile(r"\{([^{}]*+)\}\s*+=\s*+process\.env\b")
 JS_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx")
 
 

@@ -311,7 +311,7 @@ def valid_env_name(name: str) -> bool:
 
 # Only a whole shell word ``NAME=value`` is an assignment; ``--bind=...`` is a flag.
 _ASSIGNMENT = re.compile(r"(?:(?<=\s)|^)([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|\S+)")
-_URL_CREDENTIALS = re.compile(r"(\w+://)([^/\s:@]+):([^/\s@]+)@")
+_URL_CREDENTIALS = re.compile(r"(?<!\w)(\w+://)([^/\s:@]++):([^/\s@]++)@")
 
 
 def safe_command(command: str, limit: int = 200) -> str:
