@@ -73,6 +73,22 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         self._metrics = metrics
         self._pacer = pacer
 
+    async def _make_request(
+        self, method: str, url: str, url_vars: Any, data: Any, accept: str, **kw: Any
+    ) -> Any:
+        """gidgethub's request, with a 2xx body that cannot be read made retryable."""
+        try:
+            body, more, *rest = await super()._make_request(
+                method, url, url_vars, data, accept, **kw
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            # A 2xx whose JSON is cut short or is a proxy's HTML page: nothing we can read,
+            # and nothing permanent either -- ask again later.
+            raise TransientError(f"GitHub answered {method} with a body that is not JSON") from None
+        if isinstance(body, str) and "json" in accept:
+            raise TransientError(f"GitHub answered {method} with a body that is not JSON")
+        return (body, more, *rest)
+
     async def before_read(self) -> None:
         """Wait out a pause of this installation (for downloads made outside gidgethub)."""
         if self._pacer is not None:

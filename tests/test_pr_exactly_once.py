@@ -113,7 +113,7 @@ async def test_opening_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         assert await scan_until_done(fake_github, engine, method, path, after) >= 1
         await engine.scan(request())  # and a rescan changes nothing
@@ -128,7 +128,7 @@ async def test_rebuilding_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         await engine.scan(request())
         # The base moves and the finding's text changes: branch rebuilt, title/body kept.
@@ -152,7 +152,7 @@ async def test_closing_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         await engine.scan(request())
         (pull,) = ours(fake_github)

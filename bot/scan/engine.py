@@ -18,6 +18,7 @@ loop keeps heart-beating its leases.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -26,7 +27,8 @@ from dataclasses import dataclass, replace
 
 import gidgethub
 
-from bot.github import GitHubClients
+from bot.errors import Deferred
+from bot.github import GitHubClients, as_transient
 from bot.scan import checks, dashboard, snapshot
 from bot.scan.actions import GitHubActionsCatalog
 from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
@@ -71,6 +73,15 @@ class PushDiff:
 
 
 @dataclass
+class _Progress:
+    """How far one scan got (what a failure still has to do)."""
+
+    head: str | None = None
+    rescan_scheduled: bool = False
+    check_run_id: int | None = None
+
+
+@dataclass
 class ScanOutcome:
     head_sha: str
     mode: str  # full | incremental | skipped
@@ -112,6 +123,7 @@ class ScanEngine:
         bot_login: str = "patchwell[bot]",
         bot_name: str = "patchwell",
         run_key: str | None = None,
+        last_attempt: bool = True,
     ) -> None:
         self.gh = gh
         self.clients = clients
@@ -123,12 +135,58 @@ class ScanEngine:
         self.bot_login = bot_login
         self.bot_name = bot_name
         self.run_key = run_key  # the job's identity: its check run is published once
+        # The queue will not run this job again: a failure must still leave a check run.
+        self.last_attempt = last_attempt
 
     # ------------------------------------------------------------------ entry point
 
     async def scan(self, request: ScanRequest) -> ScanOutcome:
+        progress = _Progress(head=request.head_sha)
+        try:
+            return await self._scan(request, progress)
+        except Exception as exc:
+            await self._after_failure(request, progress, exc)
+            raise
+
+    async def _after_failure(
+        self, request: ScanRequest, progress: _Progress, exc: Exception
+    ) -> None:
+        """A scan that will not be retried still reschedules the periodic rescan and leaves a
+        check run saying it did not finish -- never a dead job and silence."""
+        transient = as_transient(exc)
+        if isinstance(exc, Deferred) or (transient is not None and not self.last_attempt):
+            return  # it runs again
+        reason = transient.reason if transient is not None else f"{type(exc).__name__}"
+        log.warning(
+            "scan failed for good",
+            extra={"repository": request.full_name, "reason": reason},
+        )
+        if not progress.rescan_scheduled:
+            with contextlib.suppress(Exception):  # the database may be what failed
+                await self._schedule_rescan(request, self.rescan_interval)
+        if progress.head is None or progress.check_run_id is not None:
+            return
+        report = checks.CheckReport(findings=(), scan_failure=f"The scan stopped: {reason}")
+        try:
+            await checks.publish(
+                self.gh,
+                request.owner,
+                request.repo,
+                progress.head,
+                report,
+                run_key=self._check_run_key(request),
+                app_slug=self.bot_name,
+            )
+        except Exception as publish_exc:  # GitHub itself is away: the log is all we have
+            log.warning(
+                "could not publish the failed scan's check run",
+                extra={"repository": request.full_name, "error": type(publish_exc).__name__},
+            )
+
+    async def _scan(self, request: ScanRequest, progress: _Progress) -> ScanOutcome:
         v = {"owner": request.owner, "repo": request.repo}
         default_branch, head = await self._resolve_head(request, v)
+        progress.head = head
         await self.store.upsert_repository(
             request.full_name, request.installation_id, default_branch
         )
@@ -146,6 +204,9 @@ class ScanEngine:
         config, problems = load_repo_config(config_text, known_fixers=[f.name for f in self.fixers])
         ignores = IgnoreStore(self.store.db)
         config = with_ignores(config, await ignores.rules(request.full_name))
+        # Before anything below can fail: the periodic rescan must never be lost.
+        await self._schedule_rescan(request, config.rescan_interval.total_seconds())
+        progress.rescan_scheduled = True
         results = []
         # Per-file fixers on a push see the changed files only, and their findings replace
         # the stored ones for exactly those paths; everything else is replaced wholesale.
@@ -200,6 +261,7 @@ class ScanEngine:
             run_key=self._check_run_key(request),
             app_slug=self.bot_name,
         )
+        progress.check_run_id = run_id
         pulls = await self._sync_pulls(
             request,
             default_branch,
@@ -213,7 +275,12 @@ class ScanEngine:
             {f.fingerprint for f in current},
         )
         if pulls is not None:
-            synced = replace(report, waiting=pulls.waiting, open_prs=pulls.open_prs)
+            synced = replace(
+                report,
+                waiting=pulls.waiting,
+                open_prs=pulls.open_prs,
+                failed_patches=pulls.failed,
+            )
             if checks.render_summary(synced) != checks.render_summary(report):
                 await checks.update_summary(self.gh, request.owner, request.repo, run_id, synced)
         await self.store.mark_scanned(request.full_name, head)
@@ -229,7 +296,6 @@ class ScanEngine:
             waiting=pulls.waiting if pulls else (),
             findings=current,
         )
-        await self._schedule_rescan(request, config.rescan_interval.total_seconds())
         mode = "full" if diff is None else ("incremental" if full is None else "push")
         log.info(
             "scan done",

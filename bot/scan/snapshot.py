@@ -16,12 +16,15 @@ and every skipped path is recorded with its reason.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import tarfile
+import zlib
 from collections.abc import Iterable, Mapping
 
 import gidgethub
 
+from bot.errors import TransientError
 from bot.github import GitHubClients
 from fixers.contract import MemorySnapshot, SkippedFile
 from fixers.local import SkipReason, SnapshotLimits, is_binary, skip_reason_for_path
@@ -98,9 +101,15 @@ async def tarball_snapshot(
     data = await clients.download(
         gh, f"/repos/{owner}/{repo}/tarball/{sha}", max_bytes=MAX_TARBALL_BYTES
     )
-    return snapshot_from_tarball(
-        data, commit=sha, limits=limits, changed=changed, added_lines=added_lines
-    )
+    try:
+        return snapshot_from_tarball(
+            data, commit=sha, limits=limits, changed=changed, added_lines=added_lines
+        )
+    except (EOFError, tarfile.TarError, zlib.error, gzip.BadGzipFile) as exc:
+        # A download cut short (or a proxy's garbage) is not the repository: read it again.
+        raise TransientError(
+            f"the tarball of {sha[:12]} was cut short or corrupt ({type(exc).__name__})"
+        ) from None
 
 
 class FileTooLarge(Exception):
