@@ -342,17 +342,34 @@ def pip_audit_log(name: str = "requests", version: str = "2.19.1", fix: str = "2
     return job_log([checkout(), setup_python(), audit])
 
 
-def brownout_log() -> str:
-    return job_log(
-        [],
-        setup_error=(
-            "This is a scheduled Ubuntu 20.04 brownout. Ubuntu 20.04 LTS runner will be removed "
-            "on 2025-04-15. For more details, see https://github.com/actions/runner-images/issues/11101"
-        ),
-    )
+BROWNOUTS = {
+    # the runner's words, per image family (actions/runner-images announcements 11101, 12045,
+    # 13046 and the jobs they failed)
+    "ubuntu-20.04": "This is a scheduled Ubuntu 20.04 brownout. Ubuntu 20.04 LTS runner will be "
+    "removed on 2025-04-15. For more details, see https://github.com/actions/runner-images/issues/11101",
+    "windows-2019": "This is a scheduled Windows Server 2019 brownout. The Windows Server 2019 "
+    "image will be removed on 2025-06-30. For more details, see "
+    "https://github.com/actions/runner-images/issues/12045",
+    "macos-13": "This is a scheduled macos-13 brownout. The macOS-13 based runner images are "
+    "being deprecated. For more details, see https://github.com/actions/runner-images/issues/13046.",
+    "ubuntu-18.04": "This is a scheduled Ubuntu-18.04 brownout. The Ubuntu-18.04 environment is "
+    "deprecated and will be removed on December 1st, 2022.",
+}
+RETIRED = {
+    # after the removal date: the job is cancelled with these annotations
+    "macos-13": "The macOS-13 based runner images are now retired. For more details, see "
+    "https://github.com/actions/runner-images/issues/13046.",
+    "windows-2019": "Windows Server 2019 has been retired. The Windows Server 2019 image has been "
+    "removed as of 2025-06-30. For more details, see https://github.com/actions/runner-images/issues/12045",
+}
+
+
+def brownout_log(label: str = "ubuntu-20.04") -> str:
+    return job_log([], setup_error=BROWNOUTS[label])
 
 
 def set_output_log() -> str:
+    """The runner warns about ``::set-output`` in the step that used it, and that step failed."""
     version = Step(
         "Read version",
         run='echo "::set-output name=version::$(cat VERSION)"',
@@ -362,26 +379,59 @@ def set_output_log() -> str:
             "https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-"
             "set-output-commands/",
         ),
-    )
-    release = Step(
-        "Tag the release",
-        run='test -n "${{ steps.version.outputs.version }}"',
         exit_code=1,
     )
-    return job_log([checkout(), version, release])
+    return job_log([checkout(), version])
+
+
+def set_output_disabled_log() -> str:
+    """A runner that turned ``::set-output`` off fails the step (as it did for ``set-env``)."""
+    version = Step(
+        "Read version",
+        run='echo "::set-output name=version::$(cat VERSION)"',
+        output=(
+            "##[error]Unable to process command '::set-output name=version::1.4.2' successfully.",
+            "##[error]The `set-output` command is disabled. Please upgrade to using Environment "
+            "Files. For more information see: https://github.blog/changelog/2022-10-11-github-"
+            "actions-deprecating-save-state-and-set-output-commands/",
+        ),
+    )
+    return job_log([checkout(), version])
+
+
+NODE20_WARNING = (
+    "##[warning]Node.js 20 actions are deprecated. The following actions are running on Node.js "
+    "20 and may not work as expected: actions/checkout@v4, {action}. Actions will be forced to "
+    "run with Node.js 24 by default starting June 2nd, 2026. Node.js 20 will be removed from the "
+    "runner on September 16th, 2026. Please check if updated versions of these actions are "
+    "available that support Node.js 24. To opt into Node.js 24 now, set the "
+    "FORCE_JAVASCRIPT_ACTIONS_TO_NODE24=true environment variable on the runner or in your "
+    "workflow file. Once Node.js 24 becomes the default, you can temporarily opt out by setting "
+    "ACTIONS_ALLOW_USE_UNSECURE_NODE_VERSION=true. For more information see: "
+    "https://github.blog/changelog/2025-09-19-deprecation-of-node-20-on-github-actions-runners/"
+)
+
+
+def _with_node_warning(text: str, action: str) -> str:
+    """The runner's Node.js deprecation, written at the very end of the job."""
+    stamp = "2024-01-01T00:00:09.0000000Z "
+    return text + stamp + NODE20_WARNING.format(action=action) + "\n"
 
 
 def node_deprecated_log() -> str:
-    tests = Step(
-        "Run tests", run="make test", output=("FAILED tests/test_x.py::test_x",), exit_code=2
+    """The action on the retired runtime is the step that failed."""
+    deploy = Step(
+        "Deploy",
+        uses="acme/deploy-action@v1",
+        with_={"environment": "staging"},
+        output=("##[error]Cannot read properties of undefined (reading 'startsWith')",),
     )
-    text = job_log([checkout(), tests])
-    warning = (
-        "2024-01-01T00:00:09.0000000Z ##[warning]Node.js 16 actions are deprecated. Please update "
-        "the following actions to use Node.js 20: actions/checkout@v3. For more information see: "
-        "https://github.blog/changelog/2023-09-22-github-actions-transitioning-from-node-16-to-node-20/.\n"
-    )
-    return text + warning
+    return _with_node_warning(job_log([checkout(), deploy]), "acme/deploy-action@v1")
+
+
+def node_warning_on_unrelated_failure_log() -> str:
+    """A test failure in a job whose actions are on Node.js 20: the warning is not the cause."""
+    return _with_node_warning(unknown_failure_log(), "actions/setup-python@v5")
 
 
 def unknown_failure_log() -> str:

@@ -82,6 +82,8 @@ def services(fake_index) -> Services:
         "actions/upload-artifact": [("v3", SHA["v3"]), ("v4", SHA["v4"]), ("v4.6.2", SHA["v4"])],
         "actions/download-artifact": [("v3", SHA["v3"]), ("v4", SHA["v4"]), ("v4.6.2", SHA["v4"])],
         "actions/cache": [("v2", "2" * 40), ("v4", "5" * 40)],
+        "acme/deploy-action": [("v1", "6" * 40), ("v2", "7" * 40)],
+        "actions/checkout": [("v3", "8" * 40), ("v4", "9" * 40), ("v5", "a" * 40)],
     }
     return Services(index=index, advisories=advisories, actions=StaticActionsCatalog(tags))
 
@@ -272,3 +274,46 @@ def test_a_fixer_set_to_report_gets_no_heal_pr(services) -> None:
     )
     result, _ = heal(joblogs.module_not_found_log("yaml"), files(), services, config)
     assert not result.patches and "not set to fix" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("label", "replacement"), [("ubuntu-20.04", "ubuntu-24.04"), ("windows-2019", "windows-2025")]
+)
+def test_a_retired_runner_moves_to_the_next_image(services, label, replacement) -> None:
+    wf = CI.replace("runs-on: ubuntu-latest\n    strategy", f"runs-on: {label}\n    strategy")
+    result, snap = heal(
+        joblogs.brownout_log(label), files(**{".github/workflows/ci.yml": wf}), services
+    )
+    (patch,) = result.patches
+    assert patch.fixer == "runtime-drift"  # the runtime-drift fixer's own patch and branch
+    text = text_of(patch, ".github/workflows/ci.yml")
+    assert f"runs-on: {replacement}\n    strategy" in text and label not in text
+    assert_applies(snap, patch)
+
+
+def test_a_brownout_for_another_label_changes_nothing(services) -> None:
+    wf = CI.replace("runs-on: ubuntu-latest\n    strategy", "runs-on: windows-2019\n    strategy")
+    result, _ = heal(
+        joblogs.brownout_log("ubuntu-20.04"), files(**{".github/workflows/ci.yml": wf}), services
+    )
+    assert not result.patches
+
+
+def test_the_failing_action_on_a_retired_node_runtime_is_bumped_alone(services) -> None:
+    wf = CI.replace(
+        "      - run: python -m pytest -q\n",
+        "      - run: python -m pytest -q\n      - uses: acme/deploy-action@v1\n",
+    ).replace("actions/checkout@v4", "actions/checkout@v3")
+    result, _ = heal(
+        joblogs.node_deprecated_log(), files(**{".github/workflows/ci.yml": wf}), services
+    )
+    (patch,) = result.patches
+    text = text_of(patch, ".github/workflows/ci.yml")
+    assert "acme/deploy-action@v2" in text
+    assert "actions/checkout@v3" in text  # listed in the warning, but it did not fail
+
+
+def test_a_disabled_set_output_is_rewritten_like_the_warning(services) -> None:
+    result, _ = heal(joblogs.set_output_disabled_log(), files(), services)
+    (patch,) = result.patches
+    assert '>> "$GITHUB_OUTPUT"' in text_of(patch, ".github/workflows/ci.yml")

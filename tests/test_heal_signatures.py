@@ -65,12 +65,24 @@ CASES = [
         "Run pip-audit -r requirements.txt",
     ),
     (joblogs.brownout_log, "retired-runner", {"image": "Ubuntu 20.04"}, SETUP_STEP),
-    (joblogs.set_output_log, "set-output-deprecated", {"command": "set-output"}, None),
+    (
+        joblogs.set_output_disabled_log,
+        "set-output-disabled",
+        {"command": "set-output"},
+        'Run echo "::set-output name=version::$(cat VERSION)"',
+    ),
+    (
+        joblogs.set_output_log,
+        "set-output-deprecated",
+        {"command": "set-output"},
+        'Run echo "::set-output name=version::$(cat VERSION)"',
+    ),
     (
         joblogs.node_deprecated_log,
         "node-runtime-deprecated",
-        {"actions": "actions/checkout@v3"},
-        None,
+        # only the action that failed, not every action the warning lists
+        {"actions": "acme/deploy-action@v1"},
+        "Run acme/deploy-action@v1",
     ),
 ]
 
@@ -163,10 +175,51 @@ def test_annotations_alone_are_enough_for_set_up_failures() -> None:
 
 def test_warnings_count_only_without_an_error_cause() -> None:
     text = joblogs.node_deprecated_log().replace(
-        "FAILED tests/test_x.py::test_x", "E   ModuleNotFoundError: No module named 'yaml'"
+        "##[error]Cannot read properties", "##[error]ModuleNotFoundError: No module named 'yaml'"
     )
     ids = [d.id for d in diagnose(parse_log(text))]
     assert ids == ["module-not-found"]
+
+
+def test_a_deprecation_warning_elsewhere_is_not_the_cause() -> None:
+    # Every job on an old action ends with the Node.js warning; this one failed on an
+    # assertion. As an annotation (its other form) it does not count either.
+    log = parse_log(joblogs.node_warning_on_unrelated_failure_log())
+    assert any("Node.js 20 actions are deprecated" in w for s in log.sections for w in s.warnings)
+    assert diagnose(log) == []
+    note = Annotation("warning", joblogs.NODE20_WARNING.format(action="actions/cache@v4")[11:])
+    assert diagnose(log, [note]) == []
+    # A set-output warning from a step that passed, before an unrelated failure: nothing.
+    text = joblogs.unknown_failure_log().replace(
+        "Successfully set up CPython (3.12.8)",
+        "Successfully set up CPython (3.12.8)\n2024-01-01T00:00:01.0000000Z ##[warning]The "
+        "`set-output` command is deprecated and will be disabled soon.",
+    )
+    assert diagnose(parse_log(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("label", "image"),
+    [
+        ("ubuntu-20.04", "Ubuntu 20.04"),
+        ("windows-2019", "Windows Server 2019"),
+        ("macos-13", "macos-13"),
+        ("ubuntu-18.04", "Ubuntu-18.04"),
+    ],
+)
+def test_every_brownout_wording_is_recognised(label: str, image: str) -> None:
+    (d,) = diagnose(parse_log(joblogs.brownout_log(label)))
+    assert d.id == "retired-runner" and d.groups["image"] == image
+
+
+@pytest.mark.parametrize("label", sorted(joblogs.RETIRED))
+def test_a_job_cancelled_on_a_retired_image_is_read_from_its_annotation(label: str) -> None:
+    note = Annotation("failure", joblogs.RETIRED[label])
+    (d,) = diagnose(None, [note], cancelled=True)
+    assert d.id == "retired-runner"
+    # only signatures that can cancel a job are looked for on a cancelled one
+    other = Annotation("failure", "ModuleNotFoundError: No module named 'yaml'")
+    assert diagnose(None, [other], cancelled=True) == []
 
 
 def test_quoted_lines_are_masked() -> None:

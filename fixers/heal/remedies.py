@@ -199,13 +199,19 @@ def _action_major(d: Diagnosis, inp: HealInput) -> Remedy:
     return Remedy(d, tuple(patches), owner="dependencies")
 
 
+def runner_label_of(image: str) -> str:
+    """The workflow label of an image as the runner names it: "Ubuntu 20.04" -> "ubuntu-20.04",
+    "Windows Server 2019" -> "windows-2019", "macOS-13" -> "macos-13"."""
+    words = image.lower().replace("-", " ").split()
+    return "-".join(w for w in words if w != "server")
+
+
 def _runner_label(d: Diagnosis, inp: HealInput) -> Remedy:
-    image = d.groups.get("image", "")
-    label = image.lower().replace(" ", "-")  # "Ubuntu 20.04" -> "ubuntu-20.04"
+    label = runner_label_of(d.groups.get("image", ""))
     patches, _f, reason = _owner_patches(
         inp,
         "runtime-drift",
-        lambda f: f.rule == "retired-runner" and (not label or label in f.message.lower()),
+        lambda f: f.rule == "retired-runner" and f.data.get("label") == label,
     )
     if reason:
         return _nothing(d, reason)

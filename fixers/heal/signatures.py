@@ -62,6 +62,8 @@ class Signature:
     source: str
     reviewed: str
     sources: tuple[str, ...] = ()
+    #: also read on a job GitHub cancelled (a retired runner image never starts the job)
+    cancelled: bool = False
 
     def match(self, line: str) -> dict[str, str] | None:
         for pattern in self.patterns:
@@ -115,6 +117,7 @@ def _signature(raw: Mapping[str, Any]) -> Signature:
         source=str(raw["source"]),
         reviewed=str(raw["reviewed"]),
         sources=tuple(raw.get("sources") or ()),
+        cancelled=bool(raw.get("cancelled", False)),
     )
 
 
@@ -187,21 +190,40 @@ def _section_lines(section: Section | None) -> tuple[str, ...]:
 
 def _candidates(
     log: JobLog | None, failing: Section | None, annotations: Sequence[Annotation], level: str
-) -> Iterable[tuple[str, bool]]:
-    """(line, from an annotation) in the order a signature is looked for."""
+) -> Iterable[tuple[str, bool, bool]]:
+    """(line, from an annotation, printed by the failing step) in the order a signature is
+    looked for."""
     wanted = ("failure",) if level == "error" else ("warning", "failure")
     for a in annotations[:MAX_ANNOTATIONS]:
         if a.level in wanted:
-            yield a.message.split("\n", 1)[0], True
-            yield from ((extra, True) for extra in a.message.split("\n")[1:20])
+            yield a.message.split("\n", 1)[0], True, False
+            yield from ((extra, True, False) for extra in a.message.split("\n")[1:20])
     if level == "error":
-        yield from ((line, False) for line in _section_lines(failing))
+        yield from ((line, False, True) for line in _section_lines(failing))
         if log is not None:  # an ##[error] anywhere in the job (a step we could not place)
             for s in log.sections:
-                yield from ((e, False) for e in s.errors)
+                yield from ((e, False, s is failing) for e in s.errors)
     elif log is not None:
         for s in log.sections:
-            yield from ((w, False) for w in s.warnings)
+            yield from ((w, False, s is failing) for w in s.warnings)
+
+
+def _warning_groups(
+    groups: Mapping[str, str], failing: Section | None, in_failing: bool
+) -> dict[str, str] | None:
+    """A deprecation warning is the cause only where it touches the step that failed: printed
+    by that step, or naming the action that step runs (then it names only that action). The
+    runner prints the Node.js warning at the end of every job using an old action; a job that
+    failed on an assertion did not fail because of it. None: it does not count."""
+    if failing is None:
+        return None
+    if in_failing:
+        return dict(groups)
+    key = "actions" if "actions" in groups else "action"
+    for named in (a.strip() for a in groups.get(key, "").split(",")):
+        if named and failing.title in (f"Run {named}", f"Run {named.split('@')[0]}"):
+            return {**groups, key: named}
+    return None
 
 
 def diagnose(
@@ -209,11 +231,15 @@ def diagnose(
     annotations: Sequence[Annotation] = (),
     steps: Sequence[StepInfo] = (),
     table: SignatureTable | None = None,
+    *,
+    cancelled: bool = False,
 ) -> list[Diagnosis]:
     """Every recognised cause of one failed job, errors first; [] when nothing is known.
 
     Warning-level signatures (deprecations that only *may* break a job) count only when no
-    error-level signature explains the failure.
+    error-level signature explains the failure, and only where they touch the failing step
+    (:func:`_warning_groups`). ``cancelled``: the job was cancelled, not failed; only
+    signatures marked ``cancelled`` in the table are looked for.
     """
     table = table or default_signatures()
     failing = failing_section(log, steps) if log is not None else None
@@ -226,12 +252,16 @@ def diagnose(
     )
     found: dict[str, Diagnosis] = {}
     for level in ("error", "warning"):
-        sigs = [s for s in table.signatures if s.level == level]
-        for line, from_annotation in _candidates(log, failing, annotations, level):
+        sigs = [s for s in table.signatures if s.level == level and (s.cancelled or not cancelled)]
+        for line, from_annotation, in_failing in _candidates(log, failing, annotations, level):
             for sig in sigs:
                 groups = sig.match(line)
                 if groups is None:
                     continue
+                if level == "warning":
+                    groups = _warning_groups(groups, failing, in_failing)
+                    if groups is None:
+                        break
                 d = Diagnosis(
                     signature=sig,
                     groups=groups,
