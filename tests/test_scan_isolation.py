@@ -14,18 +14,15 @@ import gzip
 import io
 import tarfile
 import time
-from collections.abc import Sequence
 
 import pytest
 
 from bot.errors import TransientError
 from bot.scan.engine import ScanRequest
-from fixers.contract import Context, Explanation, FileEdit, Finding, Patch, Severity, Snapshot
-from fixers.contract import fingerprint as fp
 from tests.appfixtures import engine_on_fake
-from tests.test_scan_engine import INSTALLATION, OWNER, REPO, FixmeFixer
+from tests.test_scan_engine import INSTALLATION, OWNER, REPO
+from tests.toyfixers import WORKFLOW, FixmeFixer, WorkflowFixme
 
-WORKFLOW = ".github/workflows/ci.yml"
 NO_WORKFLOWS = {
     "checks": "write",
     "contents": "write",
@@ -33,36 +30,6 @@ NO_WORKFLOWS = {
     "metadata": "read",
     "pull_requests": "write",
 }
-
-
-class WorkflowFixme:
-    """A toy fixer for workflow files: a ``# FIXME`` line is a finding, the fix drops it."""
-
-    name = "wffixme"
-    patterns = (".github/workflows/*",)
-    scope = "file"
-
-    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        text = (snapshot.read(WORKFLOW) or b"").decode()
-        if "# FIXME" not in text:
-            return []
-        return [
-            Finding(self.name, "fixme", Severity.DRIFT, "FIXME in CI", fp(WORKFLOW), path=WORKFLOW)
-        ]
-
-    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
-        text = (snapshot.read(WORKFLOW) or b"").decode().replace("# FIXME\n", "")
-        return [
-            Patch(
-                self.name,
-                "ci",
-                "Drop the FIXME from CI",
-                (FileEdit(WORKFLOW, "modify", text.encode()),),
-                Explanation("a FIXME", "noise", "drops it", "read it", "revert"),
-                Severity.DRIFT,
-                fingerprints=(fp(WORKFLOW),),
-            )
-        ]
 
 
 def request() -> ScanRequest:

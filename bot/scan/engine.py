@@ -11,8 +11,9 @@ default branch, which reads only what changed when the fixers allow it:
 * a few changed files are read through the contents API; otherwise, or when a
   repository-wide fixer is affected, the tarball (one call) is read.
 
-Fixers are pure and synchronous: they run in a thread so the worker's event
-loop keeps heart-beating its leases.
+Fixers are pure and synchronous: they run in a child process under the scan budget
+(:mod:`fixers.isolation`), so whatever a repository makes them do, the worker's event loop
+keeps answering webhooks and heart-beating its leases.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
 from bot.scan.state import BranchRecord, ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
+from fixers.isolation import ScanBudget, run_budgeted
 from fixers.registry import all_fixers
 from fixers.repo_config import CONFIG_PATH, load_repo_config
-from fixers.runner import run_fixers
 
 log = logging.getLogger("patchwell.scan")
 
@@ -124,6 +125,7 @@ class ScanEngine:
         bot_name: str = "patchwell",
         run_key: str | None = None,
         last_attempt: bool = True,
+        budget: ScanBudget | None = None,
     ) -> None:
         self.gh = gh
         self.clients = clients
@@ -131,6 +133,9 @@ class ScanEngine:
         self.queue = queue
         self.services = services or Services()
         self.fixers = list(fixers) if fixers is not None else all_fixers()
+        # Registry fixers go to the scan process by name; others (tests') are pickled.
+        self._registry = fixers is None
+        self.budget = budget or ScanBudget()
         self.rescan_interval = rescan_interval
         self.bot_login = bot_login
         self.bot_name = bot_name
@@ -220,7 +225,17 @@ class ScanEngine:
                 self.services,
                 actions=GitHubActionsCatalog(self.gh, asyncio.get_running_loop()),
             )
-            result = await asyncio.to_thread(run_fixers, snap, config, services, fixers=group)
+            # The fixers run in a child process under the scan budget: a hostile file can
+            # stall or bloat only that process, never this event loop (see fixers.isolation).
+            result = await asyncio.to_thread(
+                run_budgeted,
+                snap,
+                config,
+                services,
+                fixers=None if self._registry else group,
+                only=[f.name for f in group],
+                budget=self.budget,
+            )
             patched = result.patched_fingerprints
             # A fixer that could not check everything (its service was down) only adds:
             # what it did not see is unknown, not fixed.
