@@ -22,7 +22,9 @@ fixers' dataclasses), pickled by :func:`_dumps`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import copyreg
 import io
 import itertools
 import multiprocessing
@@ -33,7 +35,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -50,7 +52,7 @@ from fixers.runner import (
     run_one,
 )
 
-__all__ = ["BUDGET_RULE", "ScanBudget", "budget_outcome", "run_budgeted"]
+__all__ = ["BUDGET_RULE", "ChildUsage", "ScanBudget", "budget_outcome", "run_budgeted"]
 
 BUDGET_RULE = "scan-budget-exceeded"
 #: Service fields forwarded to the parent (``clock`` is called, the others have methods).
@@ -97,9 +99,10 @@ def _mapping_proxy(proxy: types.MappingProxyType) -> tuple[Any, ...]:
 
 class _Pickler(pickle.Pickler):
     # The repository config holds read-only mappings, which pickle cannot copy by itself.
-    dispatch_table: ClassVar[dict[type, Callable[..., Any]]] = {
-        types.MappingProxyType: _mapping_proxy
-    }
+    # copyreg's table stays in force (compiled patterns pickle through it).
+    dispatch_table: ClassVar[Mapping[type, Callable[..., Any]]] = collections.ChainMap(
+        {types.MappingProxyType: _mapping_proxy}, copyreg.dispatch_table
+    )
 
 
 def _dumps(value: Any) -> bytes:
@@ -217,7 +220,7 @@ def _child_main(conn: Connection) -> None:
         except MemoryError:
             outcome = budget_outcome(fixer.name, job.budget, "memory")
         channel.send(("outcome", outcome))
-    channel.send(("done",))
+    channel.send(("done", _own_usage()))
     conn.close()
 
 
@@ -243,6 +246,30 @@ def budget_outcome(name: str, budget: ScanBudget, what: str) -> FixerOutcome:
     return FixerOutcome(name, (finding,), (), (ScanError(name, f"stopped: {why}"),))
 
 
+@dataclass(frozen=True, slots=True)
+class ChildUsage:
+    """What one scan process used, as it measured itself when done (for logs and tuning)."""
+
+    cpu_seconds: float
+    peak_rss_bytes: int
+    peak_address_space_bytes: int
+
+
+def _own_usage() -> ChildUsage:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_vm = 0
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii") as status,
+    ):
+        for line in status:
+            if line.startswith("VmPeak:"):
+                peak_vm = int(line.split()[1]) * 1024
+    return ChildUsage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak_vm)
+
+
 @dataclass
 class _Round:
     """What one child process reported before it ended."""
@@ -250,6 +277,7 @@ class _Round:
     outcomes: list[FixerOutcome] = field(default_factory=list)
     running: str | None = None
     done: bool = False
+    usage: ChildUsage | None = None
     stopped_by: str | None = None  # cpu | memory | wall | crash
 
 
@@ -314,6 +342,7 @@ class _Parent:
             self._pool.submit(self._answer, *message[1:])
         elif kind == "done":
             found.done = True
+            found.usage = message[1]
 
     def _answer(self, call_id: int, service: str, method: str, args: tuple, kwargs: dict) -> None:
         target = self._services.clock if service == "clock" else getattr(self._services, service)
@@ -384,11 +413,13 @@ def run_budgeted(
     only: str | Iterable[str] | None = None,
     budget: ScanBudget = ScanBudget(),
     start_method: str = "forkserver",
+    on_usage: Callable[[ChildUsage], None] | None = None,
 ) -> ScanResult:
     """:func:`fixers.runner.run_fixers` in child processes under ``budget`` (see the module
     docstring). ``fixers`` defaults to the registry (sent by name, never pickled); given
     fixers must be picklable (module-level classes). ``start_method="fork"`` suits a
-    single-threaded caller with no event loop (``patchwell scan``) and nothing else."""
+    single-threaded caller with no event loop (``patchwell scan``) and nothing else.
+    ``on_usage`` hears what each process that finished its fixers used."""
     plan = plan_scan(snapshot, config, fixers, only)
     ctx = _context(start_method)
     offered = _offered(services)
@@ -406,6 +437,8 @@ def run_budgeted(
         )
         found, stopped = _round(ctx, job, services)
         outcomes.update((o.fixer, o) for o in found.outcomes)
+        if found.usage is not None and on_usage is not None:
+            on_usage(found.usage)
         if stopped is not None:
             # The fixer running when it stopped is the one that ran out. Between two fixers
             # the rest simply go on in a new process; a process that stopped before any

@@ -235,6 +235,14 @@ class ScanEngine:
                 fixers=None if self._registry else group,
                 only=[f.name for f in group],
                 budget=self.budget,
+                on_usage=lambda used: log.info(
+                    "scan process finished",
+                    extra={
+                        "repository": request.full_name,
+                        "cpu_seconds": round(used.cpu_seconds, 2),
+                        "peak_rss_mb": used.peak_rss_bytes // 2**20,
+                    },
+                ),
             )
             patched = result.patched_fingerprints
             # A fixer that could not check everything (its service was down) only adds:

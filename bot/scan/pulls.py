@@ -142,6 +142,24 @@ def is_own_pull(pull: dict, full_name: str, bot_login: str) -> bool:
     )
 
 
+async def comment_once(
+    gh, owner: str, repo: str, number: int, *, bot_login: str, marker: str, text: str
+) -> None:
+    """Comment unless Patchwell already left the comment ``marker`` names: a job stopped after
+    the comment but before what follows it (closing, deleting, recording) runs again."""
+    tag = f"<!-- patchwell:{marker} -->"
+    v = {"owner": owner, "repo": repo, "number": number}
+    async for existing in gh.getiter(
+        "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}", {**v, "per_page": 100}
+    ):
+        login = (existing.get("user") or {}).get("login") or ""
+        if login.lower() == bot_login.lower() and tag in (existing.get("body") or ""):
+            return
+    await gh.post(
+        "/repos/{owner}/{repo}/issues/{number}/comments", v, data={"body": f"{text}\n\n{tag}"}
+    )
+
+
 class PullRequestEngine:
     """Syncs one repository's patches with its branches and PRs."""
 
@@ -554,17 +572,15 @@ class PullRequestEngine:
         )
 
     async def comment_once(self, number: int, marker: str, text: str) -> None:
-        """Comment unless Patchwell already left the comment ``marker`` names: a run stopped
-        after the comment but before what follows it (closing, recording) is run again."""
-        tag = f"<!-- patchwell:{marker} -->"
-        async for existing in self.gh.getiter(
-            "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
-            {**self._vars, "number": number, "per_page": 100},
-        ):
-            login = (existing.get("user") or {}).get("login") or ""
-            if login.lower() == self.bot_login.lower() and tag in (existing.get("body") or ""):
-                return
-        await self.comment(number, f"{text}\n\n{tag}")
+        await comment_once(
+            self.gh,
+            self.owner,
+            self.repo,
+            number,
+            bot_login=self.bot_login,
+            marker=marker,
+            text=text,
+        )
 
     async def _open_patchwell_pulls(self) -> dict[str, dict]:
         pulls: dict[str, dict] = {}
