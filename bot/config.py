@@ -133,6 +133,10 @@ class Settings:
     write_windows: tuple[tuple[int, float], ...] = ((60, 60.0), (450, 3600.0))
     write_interval: float = 1.0
     webhook_inflight_bytes: int = DEFAULT_WEBHOOK_INFLIGHT_BYTES
+    #: A failed job's retries wait up to base * 2**(attempt-1) seconds (full jitter, at most 1 h).
+    retry_backoff: float = 5.0
+    #: Seconds one GitHub request may take before it is given up (and retried as transient).
+    github_timeout: float = 30.0
     #: Done jobs and delivery ids older than this are purged (hourly, by a housekeeping job).
     retention: timedelta = DEFAULT_RETENTION
     #: Seconds a stopping worker (SIGTERM) lets running jobs finish before handing them back.
@@ -379,6 +383,8 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
             "PATCHWELL_WEBHOOK_INFLIGHT_BYTES", _byte_budget, DEFAULT_WEBHOOK_INFLIGHT_BYTES
         ),
         "retention": c.get("PATCHWELL_RETENTION", parse_retention, DEFAULT_RETENTION),
+        "github_timeout": c.get("PATCHWELL_GITHUB_TIMEOUT", _seconds(1, 300), 30.0),
+        "retry_backoff": c.get("PATCHWELL_RETRY_BACKOFF", _seconds(0.1, 600), 5.0),
         # Below the 30 s most platforms allow between SIGTERM and SIGKILL, with time left to
         # hand unfinished jobs back (see PROD.md "Stopping").
         "shutdown_grace": c.get("PATCHWELL_SHUTDOWN_GRACE", _seconds(0, 3600), 20.0),

@@ -349,7 +349,7 @@ class GitHubClients:
             "accept": "application/vnd.github+json",
         }
         try:
-            async with self._session.get(url, headers=headers, timeout=REQUEST_TIMEOUT) as resp:
+            async with self._session.get(url, headers=headers) as resp:
                 if self._metrics is not None:
                     self._metrics.github_calls.labels("GET", str(resp.status)).inc()
                 if resp.status >= 400:
@@ -380,9 +380,7 @@ class GitHubClients:
             "accept": "application/vnd.github+json",
         }
         try:
-            async with self._session.get(
-                url, headers=headers, timeout=REQUEST_TIMEOUT, allow_redirects=False
-            ) as resp:
+            async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
                 if self._metrics is not None:
                     self._metrics.github_calls.labels("GET", str(resp.status)).inc()
                 location = resp.headers.get("Location")
@@ -398,9 +396,7 @@ class GitHubClients:
         """GET a signed URL (no token) reading at most ``max_bytes``; keep the first ``head``
         and the last ``tail`` bytes read. A body that is cut says so (``complete``)."""
         try:
-            async with self._session.get(
-                url, headers={"user-agent": USER_AGENT}, timeout=REQUEST_TIMEOUT
-            ) as resp:
+            async with self._session.get(url, headers={"user-agent": USER_AGENT}) as resp:
                 if resp.status >= 400:
                     return CappedBody(b"", b"", 0, False, resp.status)
                 first = bytearray()
@@ -446,5 +442,10 @@ class DownloadTooLarge(Exception):
         self.limit = limit
 
 
-def new_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
+def new_session(timeout: float | None = None) -> aiohttp.ClientSession:
+    """The HTTP session of one process; every GitHub request gives up after ``timeout`` s."""
+    if timeout is None:
+        return aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))
+    )

@@ -10,8 +10,10 @@ PostgreSQL migrations are the release step's job (``patchwell migrate``) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -43,6 +45,9 @@ from bot.server import create_app
 from bot.worker import Worker
 
 log = logging.getLogger("patchwell")
+
+#: Seconds ``serve`` waits for webhook requests in flight when it stops (SIGTERM).
+WEB_DRAIN_SECONDS = 5.0
 
 
 @dataclass
@@ -110,10 +115,25 @@ async def open_parts(environ: Mapping[str, str]) -> AsyncIterator[Parts]:
         await db.close()
 
 
+@dataclass
+class RunningWorker:
+    """A worker started by :func:`running_worker`; ``stop()`` begins its graceful stop."""
+
+    worker: Worker
+    stopping: asyncio.Event
+
+    def stop(self) -> None:
+        """Stop claiming; running jobs get the grace (``PATCHWELL_SHUTDOWN_GRACE``)."""
+        self.stopping.set()
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+
 @asynccontextmanager
-async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker]:
+async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[RunningWorker]:
     """A worker with its own GitHub session, stopped (gracefully) on exit."""
-    async with new_session() as session:
+    async with new_session(parts.settings.github_timeout) as session:
         auth = AppAuth(parts.settings.app_id, parts.settings.private_key.reveal())
         clients = GitHubClients(
             session, auth, parts.settings.github_api_url, parts.metrics, budget=parts.budget
@@ -135,6 +155,7 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
                 job.kind, outcome
             ).observe(seconds),
             shutdown_grace=parts.settings.shutdown_grace,
+            base_backoff=parts.settings.retry_backoff,
         )
         housekeeper = Housekeeper(
             parts.db,
@@ -146,7 +167,7 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Worker
         task = asyncio.create_task(worker.run(stop), name="patchwell-worker")
         chores = asyncio.create_task(housekeeper.run(stop), name="patchwell-housekeeping")
         try:
-            yield worker
+            yield RunningWorker(worker, stop)
         finally:
             stop.set()
             await asyncio.gather(task, chores)
@@ -168,6 +189,9 @@ def serve(
         port=port if port is not None else settings.port,
         print=None,
         access_log=None,
+        # Webhook requests only verify and store: a few seconds drain them. The inline
+        # worker's grace runs at the same time (it is told to stop in on_shutdown).
+        shutdown_timeout=WEB_DRAIN_SECONDS,
     )
     return 0
 
@@ -179,7 +203,7 @@ async def build_app(
     stack = AsyncExitStack()
     parts = await stack.enter_async_context(open_parts(environ))
     wants_worker = inline_worker if inline_worker is not None else parts.settings.runs_inline_worker
-    workers: list[Worker] = []
+    workers: list[RunningWorker] = []
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         async with stack:
@@ -202,6 +226,14 @@ async def build_app(
         background=[lifetime],
     )
     app[PARTS] = parts
+
+    async def stop_claiming(app: web.Application) -> None:
+        # SIGTERM: the listener is closed; stop claiming now so the worker's grace runs while
+        # in-flight webhooks drain, not after.
+        for running in workers:
+            running.stop()
+
+    app.on_shutdown.append(stop_claiming)
     log.info(
         "patchwell serving",
         extra={"database": mask_url(parts.settings.database_url), "inline_worker": wants_worker},
@@ -210,19 +242,48 @@ async def build_app(
 
 
 def run_worker_process(environ: Mapping[str, str], *, concurrency: int | None) -> int:
+    """``patchwell worker``: SIGTERM/SIGINT stop it gracefully, a second one hurries it."""
+
     async def main() -> None:
         async with open_parts(environ) as parts:
             stop = asyncio.Event()
-            from bot.cli import install_stop_signals
-
-            install_stop_signals(asyncio.get_running_loop(), stop)
-            async with running_worker(parts, concurrency or parts.settings.worker_concurrency):
+            signals = StopSignals(stop)
+            signals.install(asyncio.get_running_loop())
+            async with running_worker(
+                parts, concurrency or parts.settings.worker_concurrency
+            ) as running:
+                signals.worker = running.worker
                 log.info("patchwell worker started")
                 await stop.wait()
+                log.info(
+                    "patchwell worker stopping",
+                    extra={
+                        "running_jobs": running.worker.running,
+                        "grace_seconds": parts.settings.shutdown_grace,
+                    },
+                )
             log.info("patchwell worker stopped")
 
     asyncio.run(main())
     return 0
+
+
+@dataclass
+class StopSignals:
+    """The first SIGTERM/SIGINT stops gracefully; the next ones hand running jobs back now."""
+
+    stop: asyncio.Event
+    worker: Worker | None = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.received)
+
+    def received(self) -> None:
+        if self.stop.is_set() and self.worker is not None:
+            self.worker.hurry()
+        self.stop.set()
 
 
 async def run_migrate(environ: Mapping[str, str], target: int | None) -> int:

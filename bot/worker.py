@@ -25,11 +25,20 @@ it is stored or logged -- a handler's exception message may quote a URL or heade
 
 While a job runs, a heartbeat renews its lease every ``lease_seconds / 3``; if the lease is
 lost (the job was taken over after a stall) the job is cancelled and left to its new owner.
-On stop no new jobs are claimed; running jobs get ``shutdown_grace`` seconds to finish and are
-then cancelled and released back to the queue (the attempt does not count).
+
+Stopping (SIGTERM; see PROD.md "Stopping"): once ``stop`` is set no new job is claimed; running
+jobs get ``shutdown_grace`` seconds to finish (their leases kept alive), or less if
+:meth:`Worker.hurry` is called (a second signal); the rest are cancelled and released back to
+the queue at once (the attempt does not count), so another worker redoes them from the start --
+every write a job makes is idempotent (a branch, commit or PR found on GitHub is adopted, never
+made twice). Handing back takes at most ``handback_seconds``; a job whose release could not be
+recorded in time (database away) is retaken when its lease expires. So ``run`` returns within
+``shutdown_grace + handback_seconds`` of ``stop``.
 
 Each finished job logs one line on logger ``patchwell.worker`` with ``extra`` fields job_id,
-kind, event, action, installation, repository, outcome, duration_ms, attempt, and calls
+kind, event, action, installation, repository, outcome, duration_ms, attempt, started_at and
+ended_at (epoch seconds: after the claim committed, before the outcome is recorded -- so two
+jobs of one repository, in any processes, never show overlapping spans), and calls
 ``on_job_done(job, outcome, duration_s)`` (outcome: done | retry | deferred | dead | lost |
 released).
 """
@@ -46,6 +55,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.errors import Deferred, TransientError
 from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
@@ -57,6 +67,8 @@ log = logging.getLogger("patchwell.worker")
 JobObserver = Callable[[Job, str, float], None]
 #: Deferrals of one job before further ones count as attempts.
 MAX_DEFERRALS = 200
+#: Seconds a stopping worker gives cancelled jobs to record their release.
+HANDBACK_SECONDS = 5.0
 
 # Token shapes our own errors could quote (GitHub tokens, JWTs, auth headers, URL passwords).
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -102,6 +114,12 @@ def _describe(exc: BaseException) -> str:
     return bound_error(scrub_secrets(text), MAX_ERROR_CHARS)
 
 
+@dataclass(slots=True)
+class _Span:
+    started_at: float
+    ended_at: float | None = None
+
+
 class Worker:
     """Claims and runs jobs from a :class:`~bot.queue.JobQueue` (see module docstring)."""
 
@@ -117,7 +135,8 @@ class Worker:
         base_backoff: float = 5.0,
         rng: random.Random | None = None,
         on_job_done: JobObserver | None = None,
-        shutdown_grace: float = 30.0,
+        shutdown_grace: float = 20.0,
+        handback_seconds: float = HANDBACK_SECONDS,
         worker_id: str | None = None,
     ) -> None:
         if concurrency < 1 or lease_seconds <= 0 or poll_interval <= 0:
@@ -132,13 +151,24 @@ class Worker:
         self.rng = rng if rng is not None else random.Random()
         self.on_job_done = on_job_done
         self.shutdown_grace = shutdown_grace
+        self.handback_seconds = handback_seconds
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._running: dict[asyncio.Task[None], int] = {}  # task -> its slot number
 
     def wake(self) -> None:
         """Claim now rather than at the next poll (call after an in-process enqueue)."""
         self._wake.set()
+
+    def hurry(self) -> None:
+        """Stop waiting for running jobs: hand them back now (a second stop signal)."""
+        self._hurry.set()
+
+    @property
+    def running(self) -> int:
+        """Jobs running now."""
+        return sum(1 for t in self._running if not t.done())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and run jobs until ``stop`` is set, then finish or release running ones."""
@@ -183,15 +213,37 @@ class Worker:
     async def _shutdown(self) -> None:
         if not self._running:
             return
-        _, pending = await asyncio.wait(set(self._running), timeout=self.shutdown_grace)
+        log.info("stopping: %d running jobs get %.0fs to finish", self.running, self.shutdown_grace)
+        hurry = asyncio.create_task(self._hurry.wait())
+        try:
+            await self._wait_or_hurry(hurry)
+        finally:
+            hurry.cancel()
+        pending = {t for t in self._running if not t.done()}
         for task in pending:
-            task.cancel()
+            task.cancel()  # each hands its job back (``released``)
         if pending:
-            await asyncio.wait(pending)
+            _, stuck = await asyncio.wait(pending, timeout=self.handback_seconds)
+            if stuck:
+                log.warning(
+                    "%d jobs could not be handed back in time; their leases will expire",
+                    len(stuck),
+                )
         self._running.clear()
+
+    async def _wait_or_hurry(self, hurry: asyncio.Task[bool]) -> None:
+        """Until every running job finished, the grace is over, or :meth:`hurry`."""
+        deadline = asyncio.get_running_loop().time() + self.shutdown_grace
+        while not hurry.done():
+            pending = {t for t in self._running if not t.done()}
+            left = deadline - asyncio.get_running_loop().time()
+            if not pending or left <= 0:
+                return
+            await asyncio.wait({*pending, hurry}, timeout=left, return_when="FIRST_COMPLETED")
 
     async def _run_one(self, job: Job, owner: str) -> None:
         started = time.monotonic()
+        span = _Span(time.time())
         lost = asyncio.Event()
         work = asyncio.create_task(self.run_job(job))
         beat = asyncio.create_task(self._heartbeat(job, owner, work, lost))
@@ -201,6 +253,7 @@ class Worker:
             try:
                 await asyncio.shield(work)  # shield: our own cancellation is handled below
             finally:
+                span.ended_at = time.time()
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
@@ -230,7 +283,7 @@ class Worker:
         else:
             if not await self._settle(self.queue.complete(job.id, owner)):
                 outcome = "lost"
-        self._report(job, outcome, time.monotonic() - started, error)
+        self._report(job, outcome, time.monotonic() - started, error, span)
 
     async def _transient(self, job: Job, owner: str, exc: TransientError) -> tuple[str, str]:
         """Retry later with backoff, or bury after the last attempt; (outcome, error)."""
@@ -273,7 +326,9 @@ class Worker:
                 work.cancel()  # someone else owns the job now; stop duplicating its effects
                 return
 
-    def _report(self, job: Job, outcome: str, duration_s: float, error: str | None) -> None:
+    def _report(
+        self, job: Job, outcome: str, duration_s: float, error: str | None, span: _Span
+    ) -> None:
         extra = {
             "job_id": job.id,
             "kind": job.kind,
@@ -284,6 +339,8 @@ class Worker:
             "outcome": outcome,
             "duration_ms": round(duration_s * 1000, 1),
             "attempt": job.attempts,
+            "started_at": round(span.started_at, 6),
+            "ended_at": round(span.ended_at or time.time(), 6),
         }
         if error:
             extra["error"] = error

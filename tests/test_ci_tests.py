@@ -386,3 +386,93 @@ def test_fast_built_app_through_the_runner():
     # No secret value travels: the workflow only names the secret.
     for p in result.patches:
         assert "FLY_API_TOKEN }}" not in p.patch.explanation.markdown()
+
+
+# --- how the project really runs its tests, or why Patchwell cannot tell (issue 14) ---
+
+
+def test_pytest_django_settings_that_crash_on_import_are_reported(fixer):
+    # testdrivenio/django-celery: `os.environ.get("DJANGO_ALLOWED_HOSTS").split(" ")` and
+    # `SECRET_KEY = os.environ.get("SECRET_KEY")` -- the proposed `pytest` failed on import.
+    files = {
+        "pytest.ini": b"[pytest]\nDJANGO_SETTINGS_MODULE = core.settings\n",
+        "requirements.txt": b"Django==4.1.4\npytest==7.2.0\npytest-django==4.5.2\n",
+        "core/settings.py": b"import os\nSECRET_KEY = os.environ.get('SECRET_KEY')\n"
+        b"DEBUG = int(os.environ.get('DEBUG', default=0))\n"
+        b"ALLOWED_HOSTS = os.environ.get('DJANGO_ALLOWED_HOSTS').split(' ')\n",
+        "tests/test_tasks.py": b"def test_t(): pass\n",
+    }
+    [finding], patches = run(fixer, files)
+    assert patches == []
+    assert "`DJANGO_ALLOWED_HOSTS` (`core/settings.py`), `SECRET_KEY`" in finding.message
+    assert "DEBUG" not in finding.message
+
+
+def test_optional_reads_that_cannot_crash_do_not_block_the_workflow(fixer):
+    # heroku/python-getting-started's settings: `"DYNO" in os.environ`, `.get("ENVIRONMENT") ==`.
+    settings = (
+        b"import os\nDEBUG = os.environ.get('ENVIRONMENT') == 'development'\n"
+        b"IS_HEROKU = 'DYNO' in os.environ and 'CI' not in os.environ\n"
+        b"SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', default='x')\n"
+    )
+    files = {
+        "manage.py": DJANGO_MANAGE,
+        "requirements.txt": b"django==5.2\n",
+        "shop/settings.py": settings,
+        "shop/tests.py": b"from django.test import TestCase\n",
+    }
+    _, [patch] = run(fixer, files)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "python manage.py test"
+    # ...and with Heroku CI configured in app.json, the tests already run there.
+    heroku = {**files, "app.json": b'{"environments": {"test": {"scripts": {"test": "x"}}}}'}
+    assert run(fixer, heroku) == ([], [])
+
+
+def test_flask_app_that_needs_a_variable_at_import_is_reported_unless_the_tests_set_it(fixer):
+    app = b"import os\nfrom flask import Flask\napp = Flask(__name__)\n"
+    files = {
+        **APP,
+        "app/main.py": app + b"API_KEY = os.environ['API_KEY']\n"
+        b"def later():\n    return os.environ['ONLY_IN_A_FUNCTION']\n",
+    }
+    [finding], patches = run(fixer, files)
+    assert patches == [] and "`API_KEY` (`app/main.py`)" in finding.message
+    assert "ONLY_IN_A_FUNCTION" not in finding.message
+    conftest = {**files, "tests/conftest.py": b"import os\nos.environ['API_KEY'] = 'test'\n"}
+    _, [patch] = run(fixer, conftest)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "python -m pytest"
+
+
+def test_the_projects_own_make_target_or_script_is_its_test_command(fixer):
+    make = {
+        **APP,
+        "Makefile": b"lint:\n\truff check .\n\ntest:\n\t@echo testing\n\tpytest -x tests/\n",
+    }
+    _, [patch] = run(fixer, make)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "pytest -x tests/"
+    assert "`Makefile:4` (target `test`)" in patch.explanation.markdown()
+    just = {**APP, "justfile": b"test:\n    uv run pytest --cov=app\n"}
+    _, [patch] = run(fixer, just)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "pytest --cov=app"
+    script = {**APP, "scripts/test.sh": b"#!/bin/sh\nset -e\npython -m pytest tests\n"}
+    _, [patch] = run(fixer, script)
+    assert workflow(patch)["jobs"]["tests"]["steps"][3]["run"] == "python -m pytest tests"
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"Makefile": b"test: venv\n\t$(VENV)/bin/pytest\n"}, None),
+        ({"Makefile": b"test:\n\t$(VENV)/bin/pytest\n"}, "`Makefile:1` runs the tests"),
+        ({"scripts/test.sh": b"docker compose run web pytest\n"}, "`scripts/test.sh` runs"),
+        ({"tox.ini": b"[tox]\nenvlist = py312\n"}, "with tox (`tox.ini`)"),
+        ({"noxfile.py": b"import nox\n"}, "with nox (`noxfile.py`)"),
+    ],
+)
+def test_own_commands_we_cannot_reproduce_are_reported(fixer, extra, said):
+    findings, patches = run(fixer, {**APP, **extra})
+    if said is None:  # a target with prerequisites: not the command; the usual rules apply
+        assert [p.key for p in patches] == ["workflow"]
+        return
+    [finding] = findings
+    assert patches == [] and said in finding.message

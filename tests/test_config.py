@@ -91,12 +91,15 @@ def test_retention_and_shutdown_grace_settings(rsa_private_key_pem: str) -> None
         dotenv_path=None,
     )
     assert (tuned.retention, tuned.shutdown_grace) == (timedelta(days=30), 8.0)
+    assert (defaults.github_timeout, defaults.retry_backoff) == (30.0, 5.0)
     for name, bad, why in (
         ("PATCHWELL_RETENTION", "2d", "at least 3d"),  # GitHub redelivers for 3 days
         ("PATCHWELL_RETENTION", "71h", "at least 3d"),
         ("PATCHWELL_RETENTION", "forever", "duration"),
         ("PATCHWELL_SHUTDOWN_GRACE", "-1", "seconds"),
         ("PATCHWELL_SHUTDOWN_GRACE", "inf", "seconds"),
+        ("PATCHWELL_GITHUB_TIMEOUT", "0", "seconds"),
+        ("PATCHWELL_RETRY_BACKOFF", "soon", "seconds"),
     ):
         with pytest.raises(ConfigError, match=f"{name} is malformed: .*{why}"):
             load_settings(base_env(rsa_private_key_pem) | {name: bad}, dotenv_path=None)

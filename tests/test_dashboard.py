@@ -215,3 +215,48 @@ async def test_a_writer_ticks_rescan_and_an_invented_box_counts_for_nothing(
     assert len(fake_github.check_runs(OWNER, REPO)) == runs + 1
     (after,) = dashboards(fake_github)
     assert "- [ ] Rescan now" in after["body"]  # re-rendered unticked
+
+
+def test_long_sections_say_how_many_more_instead_of_dropping_them() -> None:
+    """A repository with more than MAX_ROWS waiting patches or open PRs once lost the rest
+    from the dashboard without a word."""
+    from bot.scan.checks import WaitingPatch
+    from bot.scan.dashboard import MAX_ROWS, DashboardView, LastScan, render
+    from bot.scan.ignores import IgnoreRule
+    from bot.scan.state import BranchRecord
+    from fixers.contract import Severity
+
+    n = MAX_ROWS + 7
+    prs = [
+        BranchRecord(
+            "o/r",
+            f"patchwell/x/{i}",
+            "x",
+            str(i),
+            f"PR {i}",
+            Severity.DRIFT,
+            (),
+            "open",
+            i + 1,
+            None,
+            None,
+            None,
+            False,
+        )
+        for i in range(n)
+    ]
+    waiting = [WaitingPatch(f"patchwell/w/{i}", f"W {i}", Severity.HYGIENE) for i in range(n)]
+    ignores = [IgnoreRule("o/r", "dependency", f"pkg{i}") for i in range(n)]
+    view = DashboardView(
+        repo_url="https://github.com/o/r",
+        bot="patchwell",
+        open_prs=prs,
+        waiting=waiting,
+        report_only=[],
+        ignores=ignores,
+        last_scan=LastScan("a" * 40, 0.0, None),
+    )
+    body = render(view)
+    assert body.count("- … and 7 more") == 3
+    assert body.count("<!-- patchwell:open:") == MAX_ROWS
+    assert "`@patchwell show ignore conditions` lists them all" in body

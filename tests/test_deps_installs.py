@@ -131,3 +131,40 @@ def test_without_a_resolver_proposals_stand(fake_index: FakeIndex) -> None:
     c = Context(services=Services(index=idx, advisories=adv, clock=lambda: NOW))
     outdated, patches = run({"requirements.txt": "six==1.0\n"}, c)
     assert "install" not in outdated["six"].data and [p.key for p in patches] == ["pip-six"]
+
+
+def test_co_movers_install_on_the_deploy_python_too(fake_index: FakeIndex, tmp_path: Path) -> None:
+    """Seen on the bundled example with real PyPI: deploy on 3.8, CI on 3.11, and the
+    co-movers were taken from CI's resolution (requests 2.34.2 on a 3.8 deploy)."""
+    fake_index.add_project(
+        "flask",
+        [
+            FakeRelease("2.3.0", OLD, requires_dist=("werkzeug>=2.3,<3",)),
+            FakeRelease("3.0.0", NEW, requires_dist=("werkzeug>=3.0",)),
+        ],
+    )
+    fake_index.add_project(
+        "werkzeug",
+        [
+            FakeRelease("2.3.0", OLD),
+            FakeRelease("3.0.0", NEW),
+            FakeRelease("3.1.0", NEW, requires_python=">=3.10"),
+        ],
+    )
+    files = {
+        "requirements.txt": "flask==2.3.0\nwerkzeug==2.3.0\n",
+        "runtime.txt": "python-3.9.18\n",
+        ".github/workflows/ci.yml": (
+            "on: push\njobs:\n  t:\n    runs-on: ubuntu-24.04\n    steps:\n"
+            "      - uses: actions/setup-python@v5\n        with:\n"
+            "          python-version: '3.12'\n"
+        ),
+    }
+    outdated, patches = run(files, ctx(fake_index, tmp_path, {"groups": []}))
+    install = outdated["flask"].data["install"]
+    assert install["python"] == ["3.9", "3.12"]
+    assert install["status"] == "co-move"
+    # 3.1.0 needs Python 3.10: the deploy Python decides, CI's must accept the same pins.
+    assert install["with"] == {"werkzeug": "3.0.0"}
+    flask_pr = next(p for p in patches if p.key == "pip-flask")
+    assert b"werkzeug==3.0.0\n" in flask_pr.edits[0].content

@@ -18,6 +18,10 @@ def _rules(findings):
     return sorted({f.rule for f in findings})
 
 
+def findings_by_rule(findings, rule):
+    return next(f for f in findings if f.rule == rule)
+
+
 def test_webapp_findings_and_patches():
     snap = load_repo("webapp")
     findings = FIXER.detect(snap, CTX)
@@ -38,18 +42,23 @@ def test_webapp_findings_and_patches():
     assert gi.path == ".gitignore" and gi.action == "modify"
     assert gi.content.startswith(before)  # bytes before the edit untouched
     added = gi.content[len(before) :]
-    assert b"\r\n.env\r\n.env.*\r\n!.env.example\r\n" in added  # CRLF kept
+    # Only `.env`: the file `.env.example` is copied to; no `.env.*` the project never uses.
+    assert added.endswith(b"committed.\r\n.env\r\n")  # CRLF kept
     assert b"\n" not in added.replace(b"\r\n", b"")
     text = gi.content.decode()
-    assert gitignored(text, ".env") and gitignored(text, ".env.production")
-    assert not gitignored(text, ".env.example")
+    assert gitignored(text, ".env") and not gitignored(text, ".env.example")
+    assert (
+        "`.env.example` is the template it is copied from"
+        in findings_by_rule(findings, "env-not-ignored").message
+    )
 
     ex = patches["env-example"].edits[0]
     old = snap.read(".env.example")
     assert ex.content.startswith(old)
     tail = ex.content[len(old) :].decode()
     assert "# read in app/config.py:7 (required)\nSHOP_STRIPE_API_KEY=\n" in tail
-    assert "# read in app/main.py:15\nFEATURE_FLAG=\n" in tail
+    # Defaulted: commented out, so a copied example keeps the code's default ("off").
+    assert "# read in app/main.py:15 (the code has a default)\n# FEATURE_FLAG=\n" in tail
     # never a value: every non-comment line added is exactly NAME=
     for line in tail.splitlines():
         assert not line or line.startswith("#") or line.endswith("=")
@@ -60,13 +69,11 @@ def test_webapp_findings_and_patches():
     assert FIXER.detect(after, CTX) == []
 
 
-def test_library_that_deploys_nothing_gets_no_example_file():
+def test_library_that_deploys_nothing_gets_no_environment_findings():
     snap = load_repo("library")
-    findings = FIXER.detect(snap, CTX)
-    # It reads FLASKEXT_THING_TIMEOUT, so ignoring .env is still advised...
-    assert _rules(findings) == ["env-not-ignored"]
-    # ...but no .env.example is invented for a library.
-    assert [p.key for p in FIXER.fix(snap, findings, CTX)] == ["gitignore-env"]
+    # It reads FLASKEXT_THING_TIMEOUT, but a library's users configure their own apps:
+    # no .env.example is invented and no .gitignore rule for files it never loads.
+    assert FIXER.detect(snap, CTX) == []
 
 
 def test_pure_library_without_env_reads_is_left_alone():
@@ -76,24 +83,24 @@ def test_pure_library_without_env_reads_is_left_alone():
 
 def test_committed_env_file_is_reported_not_deleted():
     snap = load_repo("djangoapp")
-    snap = MemorySnapshot(
-        {p: snap.read(p) or b"" for p in snap.paths()},
-        all_paths=[*snap.paths(), ".env.production"],
-    )
+    files = {p: snap.read(p) or b"" for p in snap.paths()}
+    files["shop/wsgi.py"] += b"from dotenv import load_dotenv\nload_dotenv('.env.staging')\n"
+    snap = MemorySnapshot(files, all_paths=[*snap.paths(), ".env.production"])
     findings = FIXER.detect(snap, CTX)
     committed = [f for f in findings if f.rule == "env-file-committed"]
     assert [f.path for f in committed] == [".env.production"]
-    assert committed[0].severity is Severity.VULNERABILITY
+    assert committed[0].severity is Severity.VULNERABILITY  # unseen content: the worst
     patches = FIXER.fix(snap, findings, CTX)
     edits = [e for p in patches for e in p.edits]
     assert all(e.action != "delete" for e in edits)
     gi = next(p for p in patches if p.key == "gitignore-env")
-    assert gi.severity is Severity.VULNERABILITY  # .env ignored, but .env.* is not
     assert "`.env.production`" in gi.explanation.markdown()
-    assert (
-        gi.edits[0].content == b".env\n\n# Local environment files hold secret values; only "
-        b"the example is committed.\n.env.*\n!.env.example\n"
+    # `.env` is ignored already; the loaded `.env.staging` is added by name, nothing more.
+    assert gi.edits[0].content == (
+        b".env\n\n# Local environment files hold secret values; only the example is committed."
+        b"\n.env.staging\n"
     )
+    assert "`shop/wsgi.py:" in gi.explanation.markdown()
 
 
 def test_example_created_for_deploying_repo_without_one():
@@ -103,7 +110,14 @@ def test_example_created_for_deploying_repo_without_one():
     names = {f.data["name"] for f in findings}
     # DEBUG has a default in the Env scheme; still a name the code reads. Not
     # DJANGO_SETTINGS_MODULE: manage.py sets it itself (os.environ.setdefault).
-    assert names == {"ALLOWED_HOSTS", "DEBUG", "DJANGO_SECRET_KEY", "EMAIL_HOST_PASSWORD"}
+    # DATABASE_URL: nothing shows a platform that provides it (a Dockerfile is no Heroku).
+    assert names == {
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "DEBUG",
+        "DJANGO_SECRET_KEY",
+        "EMAIL_HOST_PASSWORD",
+    }
     (patch,) = FIXER.fix(snap, findings, CTX)
     (edit,) = patch.edits
     assert edit.path == ".env.example" and edit.action == "create"
@@ -387,3 +401,135 @@ def test_template_generators_get_no_environment_findings(marker):
         marker: b"{}\n",
     }
     assert FIXER.detect(MemorySnapshot(files), CTX) == []
+
+
+# --- precision on real repositories (issue 14): each class below was a wrong finding or
+# patch on a public repository, reproduced here in miniature.
+
+_FLASK_APP = b"import os\nfrom flask import Flask\napp = Flask(__name__)\n"
+
+
+def test_a_dotenv_the_app_loads_is_ignored_and_nothing_else_is_added():
+    # microblog: `load_dotenv(os.path.join(basedir, '.env'))`, `.gitignore` without `.env`.
+    snap = MemorySnapshot(
+        {
+            "config.py": b"import os\nfrom dotenv import load_dotenv\n"
+            b"load_dotenv(os.path.join(os.path.dirname(__file__), '.env'))\n",
+            "app.py": _FLASK_APP,
+            "Procfile": b"web: gunicorn app:app\n",
+            ".gitignore": b"venv\n",
+        }
+    )
+    finding = findings_by_rule(FIXER.detect(snap, CTX), "env-not-ignored")
+    assert finding.data["lines"] == [".env"]
+    assert "`config.py:3` loads it" in finding.message
+    assert finding.severity is Severity.HYGIENE
+
+
+def test_no_gitignore_finding_when_the_env_files_used_are_ignored_or_none_is_used():
+    # mdn/django-locallibrary-tutorial, render-examples: `.env` ignored, no `.env.*` in use;
+    # httpx-like apps that never load an env file at all.
+    for gitignore in (b".env\n", b""):
+        snap = MemorySnapshot(
+            {"app.py": _FLASK_APP, "Procfile": b"web: gunicorn app:app\n", ".gitignore": gitignore}
+        )
+        assert "env-not-ignored" not in _rules(FIXER.detect(snap, CTX)), gitignore
+
+
+def test_compose_env_files_are_added_by_name_and_sample_files_are_examples():
+    # testdrivenio/django-on-docker: `.env.dev` is loaded by compose and ignored; the
+    # committed `.env.dev-sample` is a template, not a leaked env file.
+    compose = b"services:\n  web:\n    build: .\n    env_file:\n      - ./.env.dev\n"
+    files = {"app.py": _FLASK_APP, "docker-compose.yml": compose, ".env.dev-sample": b"DEBUG=1\n"}
+    ignored = MemorySnapshot({**files, ".gitignore": b".env.dev\n"})
+    assert FIXER.detect(ignored, CTX) == []
+    bare = MemorySnapshot({**files, ".gitignore": b"venv\n"})
+    finding = findings_by_rule(FIXER.detect(bare, CTX), "env-not-ignored")
+    assert finding.data["lines"] == [".env.dev"]
+    assert "`docker-compose.yml:5` loads it" in finding.message
+
+
+def test_a_committed_env_of_placeholders_is_hygiene_and_gets_no_patch():
+    # fastapi/full-stack-fastapi-template (`SECRET_KEY=changethis`), heroku's getting-started
+    # (`.env` for `heroku local`): nothing to rotate; an ignore rule cannot untrack the file,
+    # and a second example file beside the committed one would confuse.
+    env = (
+        b"SECRET_KEY=changethis\nPOSTGRES_PASSWORD=changethis\n"
+        b"DATABASE_URL=postgresql://postgres:changethis@db/app\nENVIRONMENT=local\n"
+    )
+    app = _FLASK_APP + b"TOKEN = os.environ.get('API_TOKEN')\n"
+    snap = MemorySnapshot(
+        {"app.py": app, "Procfile": b"web: gunicorn app:app\n", ".env": env, ".gitignore": b""}
+    )
+    findings = FIXER.detect(snap, CTX)
+    committed = findings_by_rule(findings, "env-file-committed")
+    assert committed.severity is Severity.HYGIENE
+    assert "nothing needs rotating" in committed.message
+    assert "env-not-ignored" not in _rules(findings)
+    assert FIXER.fix(snap, findings, CTX) == []
+    real = MemorySnapshot(
+        {**{p: snap.read(p) for p in snap.paths()}, ".env": b"SECRET_KEY=9f8a7b6c5d4e3f2a1b0c\n"}
+    )
+    assert findings_by_rule(FIXER.detect(real, CTX), "env-file-committed").severity is (
+        Severity.VULNERABILITY
+    )
+
+
+def test_platform_provided_names_need_evidence_of_the_platform():
+    # full-stack-fastapi-template: DATABASE_URL read, deployed with compose -- no Heroku,
+    # no Fly.io, so nobody provides it and `.env.example` must name it.
+    code = _FLASK_APP + b"DB = os.environ['DATABASE_URL']\nPORT = os.environ.get('PORT', '5000')\n"
+    dockerfile = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
+    names = {
+        f.data["name"] for f in FIXER.detect(dockerfile, CTX) if f.rule == "env-example-missing"
+    }
+    assert names == {"DATABASE_URL", "PORT"}
+    heroku = MemorySnapshot({"app.py": code, "Procfile": b"web: gunicorn app:app\n"})
+    assert not [f for f in FIXER.detect(heroku, CTX) if f.rule == "env-example-missing"]
+    render = MemorySnapshot({"app.py": code, "render.yaml": b"services: []\n"})
+    names = {f.data["name"] for f in FIXER.detect(render, CTX) if f.rule == "env-example-missing"}
+    assert names == {"DATABASE_URL"}  # Render sets PORT; its DATABASE_URL is declared, not set
+
+
+def test_names_a_platform_manifest_declares_are_documented():
+    # heroku/python-getting-started: app.json `env` declares DJANGO_SECRET_KEY.
+    app_json = b'{"env": {"DJANGO_SECRET_KEY": {"generator": "secret"}}}'
+    code = _FLASK_APP + b"KEY = os.environ.get('DJANGO_SECRET_KEY', default=None)\n"
+    snap = MemorySnapshot({"app.py": code, "Procfile": b"web: x\n", "app.json": app_json})
+    assert FIXER.detect(snap, CTX) == []
+
+
+def test_or_fallback_is_a_default():
+    # flasky/microblog: `os.environ.get('SECRET_KEY') or 'hard to guess string'`.
+    code = (
+        b"import os\nA = os.environ.get('A') or 'dev'\nB = os.environ.get('B')\n"
+        b"C = os.environ.get('C', '').replace('x', 'y') or 'z'\nD = os.getenv('D') or None\n"
+    )
+    facts = extract_facts(MemorySnapshot({"config.py": code}))
+    got = {n: r.requirement for n, r in facts.code_env().items()}
+    assert got == {"A": "defaulted", "B": "optional", "C": "defaulted", "D": "optional"}
+
+
+def test_sample_files_by_another_name_are_the_examples():
+    # testdrivenio/flask-on-docker: `.env.dev-sample` and `.env.prod-sample` list the names.
+    code = (
+        _FLASK_APP + b"DB = os.getenv('DATABASE_URL', 'sqlite://')\nF = os.getenv('APP_FOLDER')\n"
+    )
+    files = {
+        "app.py": code,
+        "Dockerfile": b"FROM python:3.12\n",
+        ".env.dev-sample": b"DATABASE_URL=x\n",
+    }
+    snap = MemorySnapshot(files)
+    findings = FIXER.detect(snap, CTX)
+    assert [f.data["name"] for f in findings if f.rule == "env-example-missing"] == ["APP_FOLDER"]
+    assert FIXER.fix(snap, findings, CTX) == []  # no `.env.example` beside the samples
+
+
+def test_no_new_example_file_of_commented_defaults_only():
+    # gothinkster/flask-realworld: one defaulted name; a file of one commented line is noise.
+    code = _FLASK_APP + b"SECRET = os.environ.get('CONDUIT_SECRET', 'secret-key')\n"
+    snap = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
+    findings = FIXER.detect(snap, CTX)
+    assert [f.severity for f in findings] == [Severity.HYGIENE]
+    assert FIXER.fix(snap, findings, CTX) == []

@@ -479,6 +479,33 @@ async def test_content_creation_limits_per_installation(
     assert fake_github.max_writes_in_flight(INSTALLATION) == 1
 
 
+async def test_chaos_fails_a_share_of_answers_the_ways_github_does(
+    client: Client, fake_github: FakeGitHub
+) -> None:
+    fake_github.set_chaos(0.5, seed=11, timeout_delay=0.3)
+    answers = [await client.call("GET", REPO) for _ in range(60)]
+    faults = fake_github.chaos_faults()
+    assert set(faults) == {"server_error", "timeout", "secondary"}
+    failed = [a for a in answers if a.status != 200]
+    # Timeouts are answered (late): only errors and limits show as failures.
+    assert len(failed) == faults["server_error"] + faults["secondary"]
+    assert {a.status for a in failed} <= {403, 500, 502, 503}
+    assert all(a.headers["Retry-After"] == "1" for a in failed if a.status == 403)
+    # A write that timed out was made all the same; a refused one was not.
+    fake_github.set_chaos(1.0, seed=3, timeout_delay=0.3)
+    fake_github.state.chaos.weights = (0.0, 1.0, 0.0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1):
+            await client.call("POST", f"{REPO}/issues", {"title": "late"})
+    await asyncio.sleep(0.5)
+    fake_github.state.chaos.weights = (0.0, 0.0, 1.0)
+    assert (await client.call("POST", f"{REPO}/issues", {"title": "refused"})).status == 403
+    fake_github.set_chaos(0)
+    assert (await client.call("GET", REPO)).status == 200
+    assert [i["title"] for i in fake_github.issues(OWNER, NAME)] == ["late"]
+    assert fake_github.chaos_faults() == {"timeout": 1, "secondary": 1}
+
+
 async def test_primary_rate_limit(client: Client, fake_github: FakeGitHub) -> None:
     fake_github.inject_rate_limit_exhausted("GET", r"^/repos/acme/shop$", reset_in=120)
     got = await client.call("GET", REPO)

@@ -54,8 +54,10 @@ def test_missing_contract_is_written_from_the_code_with_citations():
         "`web`: `gunicorn app.main:app" in text and "Release step: `alembic upgrade head`" in text
     )
     assert "Health check: `/healthz` — `app/main.py:19`" in text
-    assert "Database: PostgreSQL — `app/worker.py:1`" in text
-    assert "Migrations run in the release step — `Procfile:3`" in text
+    assert "Database named in the code: PostgreSQL — `app/worker.py:1`" in text
+    assert "- Migrations: `alembic upgrade head` (release step) — `Procfile:3`" in text
+    # The Procfile is Heroku's: the names Heroku sets say so, with the evidence.
+    assert "- `PORT` — defaulted (set by Heroku — `Procfile`) — read in `app/main.py:16`" in text
     assert "`FLY_API_TOKEN` — used in `.github/workflows/deploy.yml:18`" in text
     # test-only names are not production's business
     assert "TEST_ONLY_TOKEN" not in text
@@ -82,8 +84,14 @@ def test_django_contract_from_split_settings_and_dockerfile():
     assert "- `DJANGO_SECRET_KEY` — required — read in `shop/settings/base.py:5`" in text
     assert "- `DEBUG` — defaulted — read in `shop/settings/base.py:6`" in text
     assert "Port: 8000" in text
-    # no release step, no CI: said plainly, not guessed
-    assert "TODO: Say when migrations run on deploy" in text
+    # no release step, no CI: asked, not guessed (no `python manage.py migrate` invented)
+    assert "- Migration tool: Django migrations — `manage.py`" in text
+    assert "TODO: Which command runs the migrations on deploy, and when?" in text
+    assert "manage.py migrate" not in text
+    # A Dockerfile is no platform: DATABASE_URL is the app's own configuration.
+    assert "- `DATABASE_URL` — required — read in `shop/settings/base.py:8`" in text
+    # manage.py sets DJANGO_SETTINGS_MODULE itself: no deploy provides it.
+    assert "DJANGO_SETTINGS_MODULE" not in text
     assert "## CI and deploy\n\nTODO: " in text
 
 
@@ -284,10 +292,8 @@ def test_every_patch_survives_the_real_runner_in_both_modes():
         "djangoapp": {
             "patchwell/prod-contract/prod-md",
             "patchwell/env-names/env-example",
-            "patchwell/env-names/gitignore-env",  # `.env` is ignored, `.env.*` is not
         },
         "library": {
-            "patchwell/env-names/gitignore-env",
             "patchwell/runtime-defaults/http-timeouts",
         },
     }
@@ -340,5 +346,63 @@ def test_redis_is_a_cache_and_migrations_are_what_the_procfile_runs():
     )
     text = render_contract(extract_facts(snap))
     assert "- Cache or queue: Redis — `app.py:1`" in text and "Database: Redis" not in text
-    assert "- Migrations: `flask db upgrade; gunicorn app:app` — `Procfile:1`" in text
+    assert "- Migrations: `flask db upgrade` — `Procfile:1`" in text
     assert "alembic upgrade head" not in text
+
+
+def _render(files: dict[str, bytes]) -> str:
+    from fixers.contract import MemorySnapshot
+    from fixers.production.prod_contract import render_contract
+
+    return render_contract(extract_facts(MemorySnapshot(files)))
+
+
+_FLASK = b"import os\nfrom flask import Flask\napp = Flask(__name__)\n"
+
+
+def test_migrations_are_quoted_only_where_a_start_script_or_dockerfile_runs_them():
+    # full-stack-fastapi-template: `alembic upgrade head` in backend/scripts/prestart.sh;
+    # nsidnev/fastapi-realworld: a multi-line `CMD ... && \` in the Dockerfile.
+    text = _render(
+        {
+            "app.py": _FLASK,
+            "alembic.ini": b"[alembic]\n",
+            "scripts/prestart.sh": b"#! /usr/bin/env bash\nset -e\n# Run migrations\n"
+            b"alembic upgrade head\npython app/initial_data.py\n",
+            "Dockerfile": b"ARG PYTHON_VERSION=3.12-slim\nFROM python:${PYTHON_VERSION}\n"
+            b"CMD poetry run alembic upgrade head && \\\n    poetry run uvicorn app.main:app\n",
+        }
+    )
+    assert "- Migrations: `alembic upgrade head` — `scripts/prestart.sh:4`" in text
+    assert "- Migrations: `poetry run alembic upgrade head` — `Dockerfile:3`" in text
+    assert "`web`: `poetry run alembic upgrade head && poetry run uvicorn app.main:app`" in text
+    assert "- `python:3.12-slim` — `Dockerfile:2`" in text  # the ARG default, not `${...}`
+    # A tool with nothing that runs it is a question, never its usual command.
+    asked = _render({"app.py": _FLASK, "migrations/alembic.ini": b"", "migrations/env.py": b""})
+    assert "- Migration tool: Alembic — `migrations/alembic.ini`" in asked
+    assert "TODO: Which command runs the migrations on deploy, and when?" in asked
+    assert "alembic upgrade" not in asked
+
+
+def test_sqlite_fallback_beside_database_url_is_a_question_not_the_answer():
+    # mdn/django-locallibrary-tutorial: ENGINE sqlite3, then dj_database_url from DATABASE_URL.
+    settings = (
+        b"import os\nimport dj_database_url\n"
+        b"DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3'}}\n"
+        b"DATABASES['default'].update(dj_database_url.config(default=os.environ.get('DATABASE_URL')))\n"
+    )
+    text = _render({"app.py": _FLASK, "site/settings.py": settings, "Dockerfile": b"FROM x\n"})
+    assert "- Database named in the code: SQLite — `site/settings.py:3`" in text
+    assert "- TODO: Which of these does production use?" in text
+    assert "Database: SQLite" not in text
+
+
+def test_platform_names_cite_the_platform_and_are_not_asked_for_twice():
+    # gothinkster/flask-realworld: `$PORT` in the Procfile is Heroku's, not configuration.
+    code = _FLASK + b"DB = os.environ.get('DATABASE_URL', 'postgresql://localhost/example')\n"
+    heroku = _render({"app.py": code, "Procfile": b"web: gunicorn app:app -b 0.0.0.0:$PORT\n"})
+    assert "(set by Heroku — `Procfile`)" in heroku
+    assert "- `PORT` — required" not in heroku
+    compose = _render({"app.py": code, "docker-compose.yml": b"services:\n  web:\n    build: .\n"})
+    assert "- `DATABASE_URL` — defaulted — read in `app.py:4`" in compose
+    assert "set by" not in compose

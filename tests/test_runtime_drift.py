@@ -416,3 +416,17 @@ def test_a_library_testing_end_of_life_pythons_is_not_told_to_upgrade(fixer):
     # The same pins in an app that deploys are worth a finding.
     findings, _ = run(fixer, {**files, "Procfile": b"web: gunicorn app:app\n"})
     assert rules(findings).count("eol-python") == 2  # 3.9 and 3.10
+
+
+def test_a_project_generator_has_no_production_python_to_align_with(fixer):
+    # cookiecutter-flask: the root Dockerfile runs cookiecutter; CI was "aligned" to it.
+    setup = (
+        "      - uses: actions/setup-python@v5\n        with:\n          python-version: '3.12'\n"
+    )
+    ci = f"on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n{setup}".encode()
+    files = {"Dockerfile": b"FROM python:3.13-slim\n", WF: ci, "requirements.txt": b"x\n"}
+    findings, patches = run(fixer, files)
+    assert "drift" in rules(findings) and patches  # an app: CI follows the deploy Python
+    generator = {**files, "cookiecutter.json": b"{}", "{{cookiecutter.app}}/app.py": b""}
+    findings, patches = run(fixer, generator)
+    assert "drift" not in rules(findings) and patches == []

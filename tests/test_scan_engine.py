@@ -38,7 +38,7 @@ def make_repo(fake, files: dict[str, str]) -> None:
     fake.add_installation(INSTALLATION, OWNER, [REPO])
 
 
-async def engine_for(fake, db, clients) -> ScanEngine:
+async def engine_for(fake, db, clients, run_key: str | None = None) -> ScanEngine:
     gh = await clients.installation_client(INSTALLATION)
     return ScanEngine(
         gh,
@@ -47,6 +47,7 @@ async def engine_for(fake, db, clients) -> ScanEngine:
         queue=JobQueue(db),
         fixers=[FixmeFixer()],
         bot_login=fake.bot_login,
+        run_key=run_key,
     )
 
 
@@ -247,6 +248,53 @@ async def test_push_scan_reads_only_changed_files(fake_github, engine_parts) -> 
     assert fake_github.count_calls("GET", r"/contents/a\.txt") == 0
     assert outcome.findings == 2  # a.txt's finding is kept from the full scan
     assert len(fake_github.pulls(OWNER, REPO)) == 2
+
+
+def push_scan(before: str, after: str) -> ScanRequest:
+    return ScanRequest(
+        OWNER,
+        REPO,
+        INSTALLATION,
+        reason="push",
+        head_sha=after,
+        default_branch="main",
+        before_sha=before,
+    )
+
+
+async def test_push_before_the_first_scan_scans_everything(fake_github, engine_parts) -> None:
+    """Found by the chaos test: a push that overtook the install scan was scanned as a push
+    (only its changed files) over no stored findings, and its check run said success although
+    an unchanged file had a finding; the install scan then added a second check run."""
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "FIXME drift\n", "b.txt": "ok\n"})
+    before = fake_github.branches(OWNER, REPO)["main"]
+    after = fake_github.push(OWNER, REPO, "main", {"notes.md": "hello\n"}, "notes")
+    push_job = await engine_for(fake_github, db, clients, run_key="job-2")
+    outcome = await push_job.scan(push_scan(before, after))
+    assert outcome.mode == "full" and outcome.findings == 1
+    install_job = await engine_for(fake_github, db, clients, run_key="job-1")
+    await install_job.scan(full_scan())  # the overtaken install scan, on the same commit
+    (run,) = fake_github.check_runs(OWNER, REPO)
+    assert (run["head_sha"], run["conclusion"]) == (after, "neutral")
+
+
+async def test_push_scan_covers_commits_since_the_last_scan(fake_github, engine_parts) -> None:
+    """A push whose ``before`` was never scanned (its own scan has not run yet) must not lose
+    what the pushes in between changed: the diff starts at the last scanned commit."""
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "ok\n", "b.txt": "ok\n"})
+    engine = await engine_for(fake_github, db, clients)
+    await engine.scan(full_scan())
+    scanned = fake_github.branches(OWNER, REPO)["main"]
+    middle = fake_github.push(OWNER, REPO, "main", {"a.txt": "FIXME drift\n"}, "one")
+    after = fake_github.push(OWNER, REPO, "main", {"b.txt": "FIXME hygiene\n"}, "two")
+    outcome = await engine.scan(push_scan(middle, after))  # the first push's scan is behind
+    assert scanned != middle and outcome.findings == 2  # a.txt's FIXME came in between
+    assert sorted(p["title"] for p in fake_github.pulls(OWNER, REPO)) == [
+        "Resolve FIXMEs in a.txt",
+        "Resolve FIXMEs in b.txt",
+    ]
 
 
 def test_added_lines_from_a_unified_diff() -> None:

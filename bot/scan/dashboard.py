@@ -81,6 +81,11 @@ class DashboardView:
 # ------------------------------------------------------------------ rendering
 
 
+def _more(total: int, where: str) -> list[str]:
+    """The line that says a section was cut at MAX_ROWS, so nothing is silently missing."""
+    return [f"- … and {total - MAX_ROWS} more ({where})"] if total > MAX_ROWS else []
+
+
 def render(view: DashboardView) -> str:
     """The issue body (markdown); deterministic, so an unchanged state writes nothing."""
     url, bot = view.repo_url, view.bot
@@ -95,6 +100,7 @@ def render(view: DashboardView) -> str:
     ]
     prs = sorted(view.open_prs, key=lambda r: (-int(r.severity), r.pr_number or 0))
     out += [f"- **{r.severity.label}** #{r.pr_number} {_text(r.title)}" for r in prs[:MAX_ROWS]]
+    out += _more(len(prs), f"[all pull requests]({url}/pulls)")
     out += [] if prs else ["None."]
     out += ["", "## Waiting", ""]
     if view.waiting:
@@ -106,13 +112,13 @@ def render(view: DashboardView) -> str:
             f"- [ ] **{w.severity.label}** {_text(w.title)} <!-- patchwell:open:{w.branch} -->"
             for w in sorted(view.waiting, key=lambda w: (-int(w.severity), w.branch))[:MAX_ROWS]
         ]
+        out += _more(len(view.waiting), "they get a box here as the ones above open")
     else:
         out.append("Nothing waits.")
     out += ["", "## Found, no pull request", ""]
     if view.report_only:
         out += [_finding_line(url, view.last_scan.sha, f) for f in view.report_only[:MAX_ROWS]]
-        if len(view.report_only) > MAX_ROWS:
-            out.append(f"- … and {len(view.report_only) - MAX_ROWS} more (see the check run)")
+        out += _more(len(view.report_only), "see the check run")
     else:
         out.append("None.")
     out += ["", "## Ignored", ""]
@@ -121,6 +127,7 @@ def render(view: DashboardView) -> str:
             f"- {r.describe()} ({_text(r.reason)}); undo: `@{bot} unignore {r.name}`"
             for r in view.ignores[:MAX_ROWS]
         ]
+        out += _more(len(view.ignores), f"`@{bot} show ignore conditions` lists them all")
     else:
         out.append("Nothing is ignored.")
     scan = view.last_scan

@@ -361,8 +361,18 @@ class ScanEngine:
         return branch, ref["object"]["sha"]
 
     async def _push_diff(self, request: ScanRequest, head: str, v: dict) -> PushDiff | None:
-        before = request.before_sha
-        if request.reason != "push" or not before or before == NULL_SHA:
+        """What changed since the stored findings' commit, or None for a full scan.
+
+        A push scan keeps the stored findings of the files it did not read, so it may only add
+        to a scan of an ancestor: it compares from the last commit scanned, not from the push's
+        ``before`` (which may never have been scanned: a push that overtook the install scan,
+        or the scan of an earlier push still queued). Never scanned: scan everything.
+        """
+        if request.reason != "push" or not request.before_sha or request.before_sha == NULL_SHA:
+            return None
+        record = await self.store.repository(request.full_name)
+        before = record.last_scanned_sha if record is not None else None
+        if not before:
             return None
         try:
             compare = await self.gh.getitem(

@@ -164,7 +164,12 @@ class Checker:
         prefs: Mapping[str, str] | None = None,
         refresh: Sequence[str] = (),
     ) -> tuple[ResolveResult, dict[str, str]]:
-        """Resolve ``lines`` for every checked Python; the pins of the last resolution."""
+        """Resolve ``lines`` for every checked Python; the pins the first (deploy) Python chose.
+
+        With ``prefs`` (pins free to move up) each Python would pick its own newest
+        releases, and CI's newer Python would pick some the deploy Python cannot install.
+        So the deploy Python's resolution decides, and every later Python must install
+        exactly those pins (they become constraints) for the result to count."""
         files = [("requirements.in", ("\n".join(lines) + "\n").encode())]
         constraints: tuple[str, ...] = ()
         if unit.constraints:
@@ -195,8 +200,12 @@ class Checker:
             self.seconds += result.seconds
             if not result.ok:
                 return result, {}
-            output = result.outputs.get("resolved.txt") or result.outputs.get("-") or b""
-            pins = _pins(output.decode("utf-8", errors="replace"))
+            if prefs and not pins:
+                output = result.outputs.get("resolved.txt") or result.outputs.get("-") or b""
+                pins = _pins(output.decode("utf-8", errors="replace"))
+                body = "".join(f"{n}=={v}\n" for n, v in sorted(pins.items()))
+                files.append(("chosen.txt", body.encode()))
+                constraints = (*constraints, "chosen.txt")
         return result, pins
 
     def lines(

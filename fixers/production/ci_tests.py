@@ -15,6 +15,7 @@ actions pinned by commit SHA from ``fixers/data/action_pins.toml``.
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -138,6 +139,22 @@ def load_action_pins(data: bytes | None = None) -> Mapping[str, ActionPin]:
 
 
 # --- detection ----------------------------------------------------------------------
+
+
+def _heroku_ci(snapshot: Snapshot) -> bool:
+    """``app.json`` with an ``environments.test`` block: Heroku CI runs the tests.
+
+    Source: https://devcenter.heroku.com/articles/heroku-ci#configuring-your-test-environment
+    """
+    text = _read(snapshot, "app.json")
+    if text is None:
+        return False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    environments = doc.get("environments") if isinstance(doc, dict) else None
+    return isinstance(environments, dict) and isinstance(environments.get("test"), dict)
 
 
 def _read(snapshot: Snapshot, path: str) -> str | None:
@@ -493,6 +510,10 @@ class CiTestsFixer:
         "setup.cfg",
         "tox.ini",
         "Makefile",
+        "justfile",
+        "Justfile",
+        "scripts/*.sh",
+        "script/*.sh",
         "uv.lock",
         "requirements*.txt",
         "requirements/*.txt",
@@ -515,7 +536,7 @@ class CiTestsFixer:
         evidence = find_test_evidence(snapshot, ctx)
         if not evidence:
             return []
-        if any(p in snapshot.all_paths for p in _OTHER_CI):
+        if any(p in snapshot.all_paths for p in _OTHER_CI) or _heroku_ci(snapshot):
             return []
         workflows, errors = load_workflows(snapshot, ctx, self.cache)
         if errors:

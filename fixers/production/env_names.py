@@ -2,25 +2,36 @@
 
 Three findings:
 
-* ``env-file-committed`` -- a ``.env`` file (values!) is in the tree. Report only,
-  severity VULNERABILITY: the values are already in history and must be rotated
-  by a person; deleting the file in a PR would also delete every developer's
-  local copy on their next pull, so Patchwell does not.
-* ``env-not-ignored`` -- ``.gitignore`` does not ignore ``.env``/``.env.*`` -> PR
-  appending ``.env``, ``.env.*`` and ``!.env.example``. Raised only for
-  repositories that read environment variables, deploy, or already hold an env
-  file, so a pure library is left alone.
+* ``env-file-committed`` -- a ``.env`` file (values!) is in the tree. Report only:
+  the values are already in history and must be rotated by a person; deleting the
+  file in a PR would also delete every developer's local copy on their next pull,
+  so Patchwell does not. VULNERABILITY when a secret-looking name holds a real
+  value, HYGIENE when every such value is empty or a placeholder (a template's
+  ``SECRET_KEY=changethis``, Heroku's ``.env`` for ``heroku local``).
+* ``env-not-ignored`` -- an env file the project really uses (python-dotenv's
+  ``load_dotenv()``, a compose ``env_file:``, pydantic's ``env_file=``, or the
+  ``.env`` an example file is copied to) is not ignored -> PR appending exactly
+  those names. The finding cites where each file is used; nothing is added on a
+  guess, and a file git already tracks is the ``env-file-committed`` report (an
+  ignore rule does not untrack it).
 * ``env-example-missing`` -- a name production code reads is absent from
   ``.env.example`` -> PR appending ``NAME=`` under a ``# read in path:line``
-  comment. Names a platform sets (``PORT``, ``DATABASE_URL``...) come from
-  ``fixers/data/platform_env.toml`` and are skipped.
+  comment; a name the code defaults is appended commented out (``# NAME=``), so a
+  copied example never replaces the code's default with an empty string. Names a
+  platform sets (``PORT``, ``DATABASE_URL``...: ``fixers/data/platform_env.toml``)
+  are skipped only when the repository shows that platform; names a platform
+  manifest declares (``app.json`` ``env``, ``render.yaml`` ``envVars``) count as
+  documented. Libraries and project generators get none of these findings.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Literal
 
 from fixers.contract import (
@@ -52,9 +63,15 @@ __all__ = ["EXAMPLE_FILES", "FIXER", "EnvNamesFixer", "append_lines", "listed_na
 NAME = "env-names"
 #: Example files, in order of preference; the first one present is the one we edit.
 EXAMPLE_FILES = (".env.example", ".env.sample", ".env.template", "env.example", ".env.dist")
-# Representative names for "is .env.* ignored?": the variants people actually create.
-_VARIANTS = (".env.local", ".env.production")
 _ENV_FILE = re.compile(r"(?:^|/)\.env(?:\.[^/]+)?$")
+# `.env.dev-sample`, `.env.prod.example`, `.env.template`: committed on purpose, as examples.
+_EXAMPLE_LIKE = re.compile(r"(?:example|sample|template|dist|default)", re.I)
+# Names whose values are secrets; the rest of an env file (ENVIRONMENT=development) is not.
+_SECRET_NAME = re.compile(r"(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)$")
+# A URL's password (`postgres://user:pass@host`) is a secret whatever the name.
+_URL_PASSWORD = re.compile(r"://[^/\s:@]+:([^/\s@]+)@")
+_VALUE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_PLATFORM_MANIFESTS = ("app.json", "render.yaml", "fly.toml")
 _LISTED = re.compile(r"^\s*#?\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", re.M)
 
 
@@ -95,11 +112,25 @@ def _committed_env_files(snapshot: Snapshot, ctx: Context) -> list[str]:
         for p in snapshot.all_paths
         if _ENV_FILE.search(p)
         and p.rsplit("/", 1)[-1] not in EXAMPLE_FILES
+        and not _EXAMPLE_LIKE.search(p.rsplit("/", 1)[-1])
         and is_production_path(p)
         and not is_vendored(p)
         and not ctx.ignored(p)
         and not gitignored(gitignore, p)
     ]
+
+
+def _other_examples(snapshot: Snapshot) -> list[str]:
+    """Root example files by another name (``.env.dev-sample``, ``.env.prod.example``):
+    their names are documented too."""
+    return sorted(
+        p
+        for p in snapshot.all_paths
+        if "/" not in p
+        and p not in EXAMPLE_FILES
+        and _ENV_FILE.search(p)
+        and _EXAMPLE_LIKE.search(p)
+    )
 
 
 def _example_path(snapshot: Snapshot) -> str | None:
@@ -117,7 +148,61 @@ def _gitignore_text(snapshot: Snapshot) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=1)
+def _placeholders() -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...], frozenset[str]]:
+    """``fixers/data/placeholders.toml``: the stand-ins (``changethis``) that are no secret."""
+    raw = tomllib.loads(
+        (resources.files("fixers") / "data" / "placeholders.toml").read_text("utf-8")
+    )
+    every, generic = raw.get("all", {}), raw.get("generic", {})
+    return (
+        tuple(c.lower() for c in every.get("contains", ())),
+        tuple(re.compile(p) for p in every.get("patterns", ())),
+        frozenset(e.lower() for e in generic.get("exact", ())),
+    )
+
+
+def _is_placeholder(value: str) -> bool:
+    value = value.strip().strip("\"'")
+    if not value:
+        return True
+    contains, patterns, exact = _placeholders()
+    low = value.lower()
+    return low in exact or any(c in low for c in contains) or any(p.search(value) for p in patterns)
+
+
+def holds_secret_values(text: str) -> bool:
+    """Whether an env file gives a secret-looking name a value that is not a placeholder."""
+    for line in text.splitlines():
+        m = _VALUE.match(line)
+        if not m:
+            continue
+        if _SECRET_NAME.search(m.group(1).upper()) and not _is_placeholder(m.group(2)):
+            return True
+        url = _URL_PASSWORD.search(m.group(2))
+        if url and not _is_placeholder(url.group(1)):
+            return True
+    return False
+
+
+def _used_env_files(snapshot: Snapshot, facts: RepoFacts) -> dict[str, str]:
+    """Env file name -> why we know the project uses it (``flasky.py:7 loads it``)."""
+    used: dict[str, str] = {}
+    for fact in facts.env_files:
+        used.setdefault(fact.value, f"`{fact.source}` loads it")
+    example = _example_path(snapshot)
+    if example is not None:
+        used.setdefault(".env", f"`{example}` is the template it is copied from")
+    return used
+
+
+# Representative names for "is .env.* ignored?": the variants people actually create.
+_VARIANTS = (".env.local", ".env.production")
+
+
 def _gitignore_additions(gitignore: str, example: str) -> list[str]:
+    """Every env file ignored, the example kept: what the secrets fixer's untrack patch
+    appends once committed env files leave the index (not this fixer's evidence rule)."""
     lines: list[str] = []
     if not gitignored(gitignore, ".env"):
         lines.append(".env")
@@ -128,6 +213,35 @@ def _gitignore_additions(gitignore: str, example: str) -> list[str]:
         if gitignored(rules, name):
             lines.append(f"!{name}")
     return lines
+
+
+def _used_additions(
+    snapshot: Snapshot, facts: RepoFacts, gitignore: str
+) -> tuple[list[str], dict[str, str]]:
+    """Lines to append and, per file name, the evidence it is used; both empty: nothing to do.
+
+    Only env files the project uses, only those neither ignored nor tracked already
+    (``.gitignore`` does not untrack a committed file), and a ``!`` rule for an
+    example file the additions would hide.
+    """
+    tracked = set(snapshot.all_paths)
+    needed = {
+        name: why
+        for name, why in _used_env_files(snapshot, facts).items()
+        if not gitignored(gitignore, name) and name not in tracked and valid_file_name(name)
+    }
+    lines = list(needed)
+    rules = "\n".join([gitignore, *lines])
+    example = _example_path(snapshot)
+    for name in dict.fromkeys([example] if example else []):
+        if gitignored(rules, name):
+            lines.append(f"!{name}")
+    return (lines, needed) if needed else ([], {})
+
+
+def valid_file_name(name: str) -> bool:
+    """Env file names we write into ``.gitignore``: ``.env`` and ``.env.<word>`` only."""
+    return re.fullmatch(r"\.env(?:\.[\w-]+)*", name) is not None
 
 
 def _missing_names(
@@ -150,10 +264,12 @@ def _missing_names(
             return None, []
         text = data.decode("utf-8", errors="replace")
     listed = listed_names(text)
-    for path in committed:
+    for path in [*committed, *_other_examples(snapshot)]:
         data = snapshot.read(path)
         if data is not None and len(data) <= MAX_FILE_BYTES:
             listed |= listed_names(data.decode("utf-8", errors="replace"))
+    # A platform manifest that declares a name (app.json `env`) is where it is documented.
+    listed |= {r.name for r in facts.env_reads if r.source.path in _PLATFORM_MANIFESTS}
     platform = platform_names()
     set_by_code = {r.name for r in facts.env_reads if r.set_by_code}
     missing = [
@@ -161,7 +277,8 @@ def _missing_names(
         for name, read in facts.code_env().items()
         if name not in listed
         and name not in set_by_code
-        and not (name in platform and (platform[name].set_by_platform or platform[name].set_by_ci))
+        and facts.platform_setting(name) is None
+        and not (name in platform and platform[name].set_by_ci)
     ]
     return example, missing
 
@@ -176,15 +293,16 @@ class EnvNamesFixer:
         facts = extract_facts(snapshot, ctx.ignored)
         if facts.template_generator is not None:
             return []  # a project generator: its env files are templates, not configuration
+        if facts.library:
+            return []  # a library: its users configure their own apps
         committed = _committed_env_files(snapshot, ctx)
-        findings = [_committed_finding(path) for path in committed]
+        findings = [_committed_finding(path, _secret_values(snapshot, path)) for path in committed]
         gitignore = _gitignore_text(snapshot)
-        relevant = bool(committed or facts.deploys or facts.code_env())
         example = _example_path(snapshot) or ".env.example"
-        if relevant and gitignore is not None:
-            additions = _gitignore_additions(gitignore, example)
-            if any(not line.startswith("!") for line in additions):
-                findings.append(_not_ignored_finding(additions, bool(committed)))
+        if gitignore is not None:
+            additions, why = _used_additions(snapshot, facts, gitignore)
+            if additions:
+                findings.append(_not_ignored_finding(additions, why))
         example_path, missing = _missing_names(snapshot, facts, committed)
         findings += [_missing_finding(example_path or example, read) for read in missing]
         return findings
@@ -195,39 +313,61 @@ class EnvNamesFixer:
         if ignore and (patch := _gitignore_patch(snapshot, ignore[0], findings)) is not None:
             patches.append(patch)
         missing = [f for f in findings if f.rule == "env-example-missing"]
-        if missing and (patch := _example_patch(snapshot, missing)) is not None:
+        if missing and (patch := _example_patch(snapshot, missing, ctx)) is not None:
             patches.append(patch)
         return patches
 
 
-def _committed_finding(path: str) -> Finding:
+def _secret_values(snapshot: Snapshot, path: str) -> bool:
+    data = snapshot.read(path)
+    if data is None or len(data) > MAX_FILE_BYTES:
+        return True  # unseen: assume the worst
+    return holds_secret_values(data.decode("utf-8", errors="replace"))
+
+
+def _committed_finding(path: str, secret_values: bool) -> Finding:
     shown = str(Source(path))  # printable, no backticks
-    return Finding(
-        fixer=NAME,
-        rule="env-file-committed",
-        severity=Severity.VULNERABILITY,
-        path=path,
-        title=f"`{shown}` is committed",
-        message=(
+    if secret_values:
+        severity = Severity.VULNERABILITY
+        message = (
             f"`{shown}` is tracked by git, so every value in it is in the repository history. "
             "Rotate the values it holds, then run `git rm --cached "
             f"{shown}` and keep it ignored. Patchwell does not delete it in a PR: that would "
             "also delete each developer's local copy on their next pull."
-        ),
+        )
+    else:
+        # A template's `SECRET_KEY=changethis`, or Heroku's `.env` for `heroku local`.
+        severity = Severity.HYGIENE
+        message = (
+            f"`{shown}` is tracked by git; its secret-looking names hold only empty or "
+            "placeholder values, so nothing needs rotating. A committed `.env` is where a real "
+            "value lands next: if it is meant as a template, `git mv` it to `.env.example` "
+            "and ignore `.env`."
+        )
+    return Finding(
+        fixer=NAME,
+        rule="env-file-committed",
+        severity=severity,
+        path=path,
+        title=f"`{shown}` is committed",
+        message=message,
         fingerprint=fingerprint(NAME, "env-file-committed", path),
     )
 
 
-def _not_ignored_finding(additions: list[str], committed: bool) -> Finding:
+def _not_ignored_finding(additions: list[str], why: dict[str, str]) -> Finding:
+    reasons = "; ".join(f"`{name}`: {reason}" for name, reason in why.items())
     return Finding(
         fixer=NAME,
         rule="env-not-ignored",
-        severity=Severity.VULNERABILITY if committed else Severity.HYGIENE,
+        severity=Severity.HYGIENE,
         path=".gitignore",
         title="`.env` files are not ignored",
         message=(
-            "`.gitignore` does not ignore local environment files, so a `git add .` commits "
-            "secret values. Add: " + ", ".join(f"`{line}`" for line in additions) + "."
+            f"The project uses env files that `.gitignore` does not ignore ({reasons}), so a "
+            "`git add .` commits their secret values. Add: "
+            + ", ".join(f"`{line}`" for line in additions)
+            + "."
         ),
         fingerprint=fingerprint(NAME, "env-not-ignored"),
         data={"lines": additions},
@@ -271,8 +411,7 @@ def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Findin
     gitignore = _gitignore_text(snapshot)
     if gitignore is None:
         return None  # present but unreadable: never overwrite what we cannot see
-    example = _example_path(snapshot) or ".env.example"
-    additions = _gitignore_additions(gitignore, example)
+    additions = [str(line) for line in finding.data.get("lines", [])]
     if not additions:
         return None
     header = "# Local environment files hold secret values; only the example is committed."
@@ -291,8 +430,7 @@ def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Findin
         title="Ignore local .env files",
         edits=(FileEdit(".gitignore", "modify" if original is not None else "create", content),),
         explanation=Explanation(
-            found="`.gitignore` does not ignore local environment files (`.env`, `.env.*`)."
-            + still,
+            found=finding.message + still,
             why="`.env` files hold secret values. Unignored, one `git add .` publishes them to "
             "everyone with read access, forever (history keeps them after a delete).",
             changes="Appends to `.gitignore`:\n\n```gitignore\n"
@@ -307,11 +445,17 @@ def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Findin
     )
 
 
-def _example_patch(snapshot: Snapshot, findings: Sequence[Finding]) -> Patch | None:
+def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> Patch | None:
     example = str(findings[0].data.get("example", ".env.example"))
     original = snapshot.read(example)
     if original is None and example in snapshot.all_paths:
         return None
+    if original is None and (_committed_env_files(snapshot, ctx) or _other_examples(snapshot)):
+        # A committed `.env` or a `.env.prod-sample` is the template: a second file beside
+        # it would confuse (the findings say which names it lacks).
+        return None
+    if original is None and all(f.data.get("requirement") == "defaulted" for f in findings):
+        return None  # a new file of commented-out lines only: nothing a deploy must set
     listed = listed_names(original.decode("utf-8", errors="replace")) if original else set()
     lines = ["# Names the code reads (Patchwell). Never commit a value here."]
     added: list[str] = []
@@ -319,8 +463,14 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding]) -> Patch | N
         name, source = str(f.data.get("name", "")), str(f.data.get("source", ""))
         if not valid_env_name(name) or name in listed or name in added:
             continue
-        required = " (required)" if f.data.get("requirement") == "required" else ""
-        lines += [f"# read in {source}{required}", f"{name}="]
+        requirement = f.data.get("requirement")
+        if requirement == "defaulted":
+            # Commented out: `NAME=` copied into `.env` would replace the code's default
+            # with an empty string.
+            lines += [f"# read in {source} (the code has a default)", f"# {name}="]
+        else:
+            required = " (required)" if requirement == "required" else ""
+            lines += [f"# read in {source}{required}", f"{name}="]
         added.append(name)
     if not added:
         return None

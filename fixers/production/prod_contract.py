@@ -4,8 +4,11 @@ Only for repositories that deploy something (a platform manifest, a deploy
 workflow, or a web app created in code -- see :attr:`RepoFacts.deploys`).
 
 * ``PROD.md`` missing -> PR creating it. Every fact cites the ``path:line`` it came
-  from; what code cannot tell (domain, owner, load, backups, rollback) is a
-  ``TODO:`` with a one-line hint, never an invented value.
+  from; what the files cannot tell (which database production really uses, when
+  migrations run, domain, owner, load, backups, rollback) is a ``TODO:`` question
+  for the maintainer, never an invented value: a migration command is quoted only
+  where a Procfile, Dockerfile, compose file or start script runs it, and a name is
+  "set by the platform" only when the platform's manifest is in the repository.
 * ``PROD.md`` present -> report sections that are missing or still ``TODO``
   (``section-missing``, ``section-todo``), and a PR adding the environment
   variable names the code reads that the contract does not mention
@@ -75,34 +78,36 @@ class Section:
 #: The contract's sections, in order. ``from_code=False`` sections are always a TODO
 #: for a person: code cannot tell them, and an invented value is worse than none.
 SECTIONS: tuple[Section, ...] = (
-    Section("runtime", "Runtime", "the language and version production runs.",
+    Section("runtime", "Runtime", "Which language and version does production run?",
             ("runtime", "stack", "language")),
     Section("processes", "Processes and release step",
-            "each process type, its command, and what runs before a release.",
+            "Which processes run in production, with which commands, and what runs before "
+            "a release?",
             ("process", "release step", "procfile")),
     Section("configuration", "Configuration and secrets",
-            "every environment variable production needs (names only, never values).",
+            "Which environment variables does production need (names only, never values)?",
             ("configuration", "config", "secret", "environment variable", "env")),
     Section("web", "Web port and health check",
-            "the port the app listens on and the path a load balancer polls.",
+            "Which port does the app listen on, and which path does the load balancer poll?",
             ("port", "health")),
     Section("database", "Database and migrations",
-            "the database, and when and how migrations run on deploy.",
+            "Which database does production use, and when and how do migrations run on deploy?",
             ("database", "migration", "data", "storage")),
-    Section("ci-deploy", "CI and deploy", "the workflow that tests and the one that deploys.",
+    Section("ci-deploy", "CI and deploy", "Which workflow runs the tests, and which one deploys?",
             ("ci", "deploy", "pipeline", "continuous")),
-    Section("domain", "Domain and region", "the live domain(s) and the region(s) it runs in.",
+    Section("domain", "Domain and region",
+            "Which domain(s) is it served on, and in which region(s) does it run?",
             ("domain", "region"), from_code=False),
-    Section("owner", "Owner and on-call", "who owns this service and who is paged when it breaks.",
+    Section("owner", "Owner and on-call", "Who owns this service, and who is paged when it breaks?",
             ("owner", "on call", "oncall", "contact"), from_code=False),
     Section("load", "Behaviour under load",
-            "expected traffic, known limits, and what degrades first.",
+            "What traffic is expected, what are the known limits, and what degrades first?",
             ("load", "scaling", "capacity", "performance", "limits"), from_code=False),
     Section("backups", "Backups",
-            "what is backed up, how often, and when a restore was last tested.",
+            "What is backed up, how often, and when was a restore last tested?",
             ("backup", "restore"), from_code=False),
     Section("rollback", "Recovery and rollback",
-            "for each critical flow, one safe action that recovers or rolls it back.",
+            "For each critical flow, which one safe action recovers or rolls it back?",
             ("rollback", "roll back", "rolling back", "recovery", "runbook"), from_code=False),
 )  # fmt: skip
 
@@ -118,7 +123,7 @@ def _cite(fact: Fact) -> str:
 
 
 def _todo(section: Section) -> str:
-    return f"{TODO} {section.hint[0].upper()}{section.hint[1:]}"
+    return f"{TODO} {section.hint}"
 
 
 def _runtime(facts: RepoFacts) -> list[str]:
@@ -131,15 +136,14 @@ def _processes(facts: RepoFacts) -> list[str]:
     lines = [f"- `{p.name}`: `{p.command}` — `{p.source}`" for p in facts.processes]
     lines += [f"- Release step: `{p.command}` — `{p.source}`" for p in facts.release]
     if lines and not facts.release:
-        lines.append(f"- {TODO} Say what must run before a release (migrations, asset build).")
+        lines.append(f"- {TODO} Does anything run before a release (migrations, asset build)?")
     return lines
 
 
-def _env_line(read: EnvRead) -> str:
-    spec = platform_names().get(read.name)
+def _env_line(read: EnvRead, facts: RepoFacts) -> str:
     note = ""
-    if spec is not None and spec.set_by_platform:
-        note = " (set by the platform)"
+    if (platform := facts.platform_setting(read.name)) is not None:
+        note = f" (set by {platform.value} — `{platform.source}`)"
     elif read.origin == "library":
         note = " (read by a library on its own)"
     return f"- `{read.name}` — {read.requirement}{note} — read in `{read.source}`"
@@ -151,15 +155,20 @@ def _ci_only(name: str) -> bool:
 
 
 def _configuration(facts: RepoFacts) -> list[str]:
-    code = {n: r for n, r in facts.code_env().items() if not _ci_only(n)}
-    lines = [_env_line(r) for r in code.values()]
+    # A name the code sets itself (`os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)`)
+    # is no configuration a deploy provides.
+    set_by_code = {r.name for r in facts.env_reads if r.set_by_code}
+    code = {n: r for n, r in facts.code_env().items() if not _ci_only(n) and n not in set_by_code}
+    lines = [_env_line(r, facts) for r in code.values()]
     others: dict[str, EnvRead] = {}
     for read in facts.env_reads:
         if (
             read.name not in code
+            and read.name not in set_by_code
             and read.production
             and not read.from_code
-            and not (_ci_only(read.name))
+            and not _ci_only(read.name)
+            and facts.platform_setting(read.name) is None  # `$PORT` in a Procfile
         ):
             others.setdefault(read.name, read)
     deploy = [r for r in others.values() if r.origin == "workflow"]
@@ -183,33 +192,47 @@ def _web(facts: RepoFacts) -> list[str]:
     lines = [f"- Port: {f.value} — {_cite(f)}" for f in facts.ports]
     lines += [f"- Health check: `{f.value}` — {_cite(f)}" for f in facts.health_paths]
     if lines and not facts.health_paths:
-        lines.append(f"- {TODO} Name the health-check path (none was found in the code).")
+        lines.append(f"- {TODO} Which path does the load balancer poll? (No health route found.)")
+    return lines
+
+
+def _database_lines(facts: RepoFacts) -> list[str]:
+    """Each database the files name, said as what it is: a driver the code imports, an
+    engine in settings, a compose service -- none of them proves what production uses."""
+    kinds = {db.name: db.kind for db in conventions().databases}
+    lines: list[str] = []
+    for f in facts.databases:
+        if kinds.get(f.value) == "cache":
+            what = "Cache or queue"
+        elif f.source.path.endswith((".yml", ".yaml")):
+            what = "Database service (compose)"
+        else:
+            what = "Database named in the code"
+        lines.append(f"- {what}: {f.value} — {_cite(f)}")
+    data = [f for f in facts.databases if kinds.get(f.value) != "cache"]
+    url = facts.code_env().get("DATABASE_URL")
+    if url is not None:
+        lines.append(f"- Connection: from `DATABASE_URL` — `{url.source}`")
+    named = {f.value for f in data}
+    if len(named) > 1 or (named == {"SQLite"} and url is not None):
+        # SQLite as the fallback beside a `DATABASE_URL`, or a dev compose file's Postgres.
+        lines.append(f"- {TODO} Which of these does production use?")
     return lines
 
 
 def _database(facts: RepoFacts) -> list[str]:
-    kinds = {db.name: db.kind for db in conventions().databases}
-    lines = [
-        f"- {'Cache or queue' if kinds.get(f.value) == 'cache' else 'Database'}: {f.value} — "
-        f"{_cite(f)}"
-        for f in facts.databases
-    ]
-    url = facts.code_env().get("DATABASE_URL")
-    if url is not None:
-        lines.append(f"- Connection: from `DATABASE_URL` — `{url.source}`")
-    migrate = re.compile(r"\b(?:upgrade|migrate)\b")
-    runs = [p for p in facts.release if migrate.search(p.command)]
-    started = [p for p in facts.processes if migrate.search(p.command)]
-    if runs or started:
-        # What the deploy really runs beats a tool's usual command (`flask db upgrade`,
+    lines = _database_lines(facts)
+    release = {p.source for p in facts.release}
+    tools = ", ".join(f"{f.value} — {_cite(f)}" for f in facts.migration_tools)
+    if facts.migration_runs:
+        # What the deploy really runs, never a tool's usual command (`flask db upgrade`,
         # not `alembic upgrade head`, for Flask-Migrate).
-        lines += [f"- Migrations: `{p.command}` — `{p.source}`" for p in (*runs, *started)[:3]]
-    else:
-        lines += [f"- Migrations: {f.value} — {_cite(f)}" for f in facts.migration_tools]
-    lines += [f"- Migrations run in the release step — `{p.source}`" for p in runs]
-    lines += [f"- Migrations run when `{p.name}` starts — `{p.source}`" for p in started]
-    if facts.migration_tools and not runs and not started:
-        lines.append(f"- {TODO} Say when migrations run on deploy (release step, by hand, ...).")
+        for fact in facts.migration_runs[:4]:
+            when = " (release step)" if fact.source in release else ""
+            lines.append(f"- Migrations: `{fact.value}`{when} — {_cite(fact)}")
+    elif facts.migration_tools:
+        lines.append(f"- Migration tool: {tools}")
+        lines.append(f"- {TODO} Which command runs the migrations on deploy, and when?")
     return lines
 
 
@@ -224,7 +247,7 @@ def _ci_deploy(facts: RepoFacts) -> list[str]:
             parts.append(f"deploys — `{wf.deploys}`")
         lines.append("; ".join(parts))
     if lines and not any(wf.deploys for wf in facts.workflows):
-        lines.append(f"- {TODO} Say how a deploy happens (no deploy step was found in CI).")
+        lines.append(f"- {TODO} How does a deploy happen? (No workflow step deploys.)")
     return lines
 
 
@@ -328,16 +351,17 @@ def _mentioned(text: str, name: str) -> bool:
 def _unlisted(text: str, facts: RepoFacts) -> list[EnvRead]:
     """Names production code reads that the contract never mentions.
 
-    Platform-set names (``PORT``...) are exempt: production provides them itself.
+    Platform-set names (``PORT``...) are exempt where the repository shows the platform:
+    production provides them itself.
     """
-    platform = platform_names()
     set_by_code = {r.name for r in facts.env_reads if r.set_by_code}
     return [
         read
         for name, read in facts.code_env().items()
         if not _mentioned(text, name)
         and name not in set_by_code
-        and not (name in platform and (platform[name].set_by_platform or platform[name].set_by_ci))
+        and facts.platform_setting(name) is None
+        and not _ci_only(name)
     ]
 
 

@@ -813,12 +813,17 @@ class RuntimeDriftFixer:
         today = ctx.services.clock().date()
         facts = collect_facts(snapshot, ctx, self.cache)
         findings = _eol_findings(facts, self.tables, today)
-        if extract_facts(snapshot, ctx.ignored).library:
+        repo = extract_facts(snapshot, ctx.ignored)
+        if repo.library:
             # A library tests the Pythons its users run, end-of-life ones included, on
             # purpose; it has no production runtime of its own to keep current.
             findings = [f for f in findings if f.data.get("deploy") or f.data.get("source") is None]
         findings += _runner_findings(facts, self.tables, today)
         findings += [f for _, f in _misread_findings(facts)]
+        if repo.template_generator is not None:
+            # A project generator (cookiecutter-flask): its root Dockerfile runs the
+            # generator, not an app, so no Python is "production" to align CI with.
+            return findings
         drift, _ = _alignment(facts, self.tables, today)
         return findings + drift
 

@@ -358,6 +358,10 @@ async def _respond(
     codeload = request.path.startswith(("/_codeload/", "/_blobs/"))  # signed URLs, no API
     injection = _take_injection(state, request.method, request.path)
     if injection is not None and injection.delay > 0:
+        # GitHub has the whole request before it is slow to answer: a client that gives up
+        # waiting does not undo the write (its body is read now; the handler gets it cached).
+        if request.method in _BODY_METHODS:
+            await request.read()
         await _sleep_unless_reset(state, injection.delay)
     with state.lock:
         bucket = rate_bucket(state, creds)
@@ -367,6 +371,22 @@ async def _respond(
         response.headers.update(rate)
         response.headers.update(injection.headers)
         return response
+    fault = _chaos(state)
+    if fault == "timeout":  # done, but answered after the client gave up
+        if request.method in _BODY_METHODS:
+            await request.read()
+        assert state.chaos is not None
+        await _sleep_unless_reset(state, state.chaos.timeout_delay)
+    elif fault == "server_error":
+        with state.lock:
+            status = state.chaos.status() if state.chaos else 502
+        return json_response(status, {"message": _default_message(status, request_id)}, dict(rate))
+    elif fault == "secondary":
+        body = {
+            "message": SECONDARY_LIMIT_MESSAGE.format(request_id=request_id),
+            "documentation_url": SECONDARY_LIMIT_DOCS,
+        }
+        return json_response(403, body, rate | {"Retry-After": "1"})
     if bucket.remaining <= 0 and not codeload and request.path != "/rate_limit":
         return _rate_exhausted(creds, rate)
     writer = _token_installation(state, creds) if request.method in WRITE_METHODS else None
@@ -396,6 +416,11 @@ async def _respond(
     if not codeload:
         response.headers.update(rate)
     return response
+
+
+def _chaos(state: FakeState) -> str | None:
+    with state.lock:
+        return state.chaos.pick() if state.chaos is not None else None
 
 
 async def _sleep_unless_reset(state: FakeState, delay: float) -> None:

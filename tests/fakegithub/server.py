@@ -7,6 +7,7 @@ on pytest's loop and subprocesses (``patchwell worker``) can all reach it at ``.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import threading
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ from tests.fakegithub import (
     routes_reviews,
     shapes,
 )
+from tests.fakegithub.chaos import Chaos
 from tests.fakegithub.gitobjects import MODE_FILE, Commit, FlatTree, diff_trees
 from tests.fakegithub.httpkit import SECONDARY_LIMIT_DOCS, SECONDARY_LIMIT_MESSAGE, build_app
 from tests.fakegithub.limits import ContentLimits, Write
@@ -244,6 +246,21 @@ class FakeGitHub:
         """Every answer takes between ``low`` and ``high`` seconds, like GitHub's do."""
         with self.state.lock:
             self.state.latency = (low, high)
+
+    def set_chaos(self, rate: float, *, seed: int = 0, timeout_delay: float = 3.0) -> None:
+        """Make ``rate`` of all answers fail at random (see ``chaos.py``); ``rate=0`` stops it
+        (the counts of what was injected stay readable)."""
+        with self.state.lock:
+            if rate <= 0:
+                if self.state.chaos is not None:
+                    self.state.chaos.rate = 0.0
+                return
+            self.state.chaos = Chaos(rate, random.Random(seed), timeout_delay)
+
+    def chaos_faults(self) -> dict[str, int]:
+        """How many faults of each kind chaos injected so far (since the last set_chaos)."""
+        with self.state.lock:
+            return dict(self.state.chaos.faults) if self.state.chaos is not None else {}
 
     def writes(self, installation_id: int | None = None) -> list[Write]:
         """Every content write the fake saw (admitted and refused), oldest first."""

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakegithub.chaos import Chaos
 from tests.fakegithub.gitobjects import Commit, ObjectStore, Signature, three_way_merge
 from tests.fakegithub.limits import WriteLedger
 
@@ -334,6 +335,7 @@ class FakeState:
     created_apps: dict[int, dict[str, Any]] = field(default_factory=dict)  # from manifests
     ledger: WriteLedger = field(default_factory=WriteLedger)  # content writes and their limits
     latency: tuple[float, float] | None = None  # seconds each answer takes (low, high)
+    chaos: Chaos | None = None  # random faults (see chaos.py)
     _next_id: int = 1000
 
     def reset(self) -> None:
@@ -364,6 +366,7 @@ class FakeState:
             self.calls.clear()
             self.ledger.clear()
             self.latency = None
+            self.chaos = None
             self.injections.clear()
             self.internal_errors.clear()
 

@@ -27,12 +27,15 @@ from fixers.production.facts.deploy_files import (
     COMPOSE_PATTERNS,
     WORKFLOW_FILE_PATTERNS,
     load_yaml,
+    migration_segments,
+    scan_app_json,
     scan_compose,
     scan_dockerfile,
     scan_fly,
     scan_procfile,
     scan_render,
     scan_runtimes,
+    scan_script,
     scan_workflow,
 )
 from fixers.production.facts.gitignore import gitignored
@@ -93,6 +96,7 @@ __all__ = [
     "is_production_path",
     "is_vendored",
     "load_yaml",
+    "migration_segments",
     "parse_python",
     "platform_names",
     "read_text",
@@ -107,7 +111,7 @@ FACT_PATTERNS: tuple[str, ...] = (
     "fly.toml", "render.yaml", "app.json", "railway.json", "railway.toml", "app.yaml",
     "vercel.json", "heroku.yml", *COMPOSE_PATTERNS, *WORKFLOW_FILE_PATTERNS, ".python-version",
     "runtime.txt",
-    ".gitignore", "pyproject.toml", "package.json", "alembic.ini", "**/alembic.ini",
+    ".gitignore", "pyproject.toml", "package.json", "alembic.ini", "**/alembic.ini", "**/*.sh",
 )  # fmt: skip
 
 
@@ -142,7 +146,14 @@ def _extract_facts(
     for manifest in conv.manifests:
         if manifest in present and not (ignored and ignored(manifest)):
             out.deploy_markers.append(Fact(f"`{manifest}`", Source(manifest)))
+    for platform in conv.platforms:
+        shown = next(
+            (f for f in platform.files if f in present and not (ignored and ignored(f))), None
+        )
+        if shown is not None:
+            out.platforms.append(Fact(platform.name, Source(shown)))
     scan_procfile(snapshot, out)
+    scan_app_json(snapshot, out)
     for path in paths:
         name = path.rsplit("/", 1)[-1]
         if name == "Dockerfile":
@@ -151,6 +162,8 @@ def _extract_facts(
             scan_compose(snapshot, path, out)
         elif matches_any(path, WORKFLOW_FILE_PATTERNS):
             scan_workflow(snapshot, path, out)
+        elif path.endswith(".sh") and is_production_path(path):
+            scan_script(snapshot, path, out)
     scan_fly(snapshot, out)
     scan_render(snapshot, out)
     scan_runtimes(snapshot, out)
@@ -159,5 +172,5 @@ def _extract_facts(
     for tool in conv.migration_tools:
         marker = next((p for p in all_paths if matches_any(p, tool.files)), None)
         if marker is not None:
-            out.migration_tools.append(Fact(f"{tool.name} (`{tool.command}`)", Source(marker)))
+            out.migration_tools.append(Fact(tool.name, Source(marker)))
     return out.freeze()

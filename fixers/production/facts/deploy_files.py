@@ -78,6 +78,52 @@ _PORT_ENV = re.compile(r"\$\{?PORT\b")
 _VERSION = re.compile(r"(\d+(?:\.\d+){0,2})")
 
 
+_ENV_FILE_NAME = re.compile(r"^(?:\./)?(?:[\w.-]+/)*(\.env(?:\.[\w.-]+)?)$")
+
+
+def migration_segments(command: str) -> list[str]:
+    """The parts of a shell line that run a migration tool (``flask db upgrade``)."""
+    tools = conventions().migration_tools
+    found: list[str] = []
+    for part in re.split(r"&&|\|\||;|\|", command):
+        words = " ".join(part.split())
+        if any(_has_command(words, c) for tool in tools for c in tool.commands):
+            found.append(safe_command(words))
+    return found
+
+
+def _migration_facts(command: str, source: Source, out: Collector) -> None:
+    for segment in migration_segments(command):
+        out.migration_runs.append(Fact(segment, source))
+
+
+def scan_script(snapshot: Snapshot, path: str, out: Collector) -> None:
+    """A shell script (``boot.sh``, ``prestart.sh``): the migrations it runs, line by line."""
+    text = read_text(snapshot, path)
+    if text is None:
+        return
+    for number, line in enumerate(_logical_lines(text), start=1):
+        if line and not line.lstrip().startswith("#"):
+            _migration_facts(line, Source(path, number), out)
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Lines with ``\\``-continuations joined; the joined line keeps its first line's
+    number and the lines it swallowed become empty, so numbering stays true."""
+    raw = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        line, first = raw[i], i
+        while line.rstrip().endswith("\\") and i + 1 < len(raw):
+            i += 1
+            line = line.rstrip()[:-1] + " " + raw[i].strip()
+        out.append(line)
+        out.extend("" for _ in range(i - first))
+        i += 1
+    return out
+
+
 def scan_procfile(snapshot: Snapshot, out: Collector) -> None:
     text = read_text(snapshot, "Procfile")
     if text is None:
@@ -90,6 +136,7 @@ def scan_procfile(snapshot: Snapshot, out: Collector) -> None:
         process = Process(kind, safe_command(command), Source("Procfile", number))
         (out.release if kind == "release" else out.processes).append(process)
         _command_facts(command, Source("Procfile", number), "procfile", out)
+        _migration_facts(command, Source("Procfile", number), out)
 
 
 def _command_facts(command: str, source: Source, origin: Origin, out: Collector) -> None:
@@ -109,18 +156,22 @@ def scan_dockerfile(snapshot: Snapshot, path: str, out: Collector) -> None:
     if text is None:
         return
     last_cmd: Process | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
+    args: dict[str, str] = {}
+    for number, raw in enumerate(_logical_lines(text), start=1):
         line = raw.strip()
         word, _, rest = line.partition(" ")
         word = word.upper()
-        if word == "FROM":
-            image = rest.split()[0] if rest.split() else ""
+        if word == "ARG" and (m := re.match(r"([A-Za-z_]\w*)=(\S+)", rest.strip())):
+            args[m.group(1)] = m.group(2).strip("\"'")
+        elif word == "FROM":
+            image = _substitute(rest.split()[0] if rest.split() else "", args)
             if image.startswith(("python:", "node:")):
                 out.runtimes.append(Fact(f"`{image}`", Source(path, number)))
         elif word in ("CMD", "ENTRYPOINT"):
             rest = _exec_form(rest)
             last_cmd = Process("web", safe_command(rest), Source(path, number))
             _command_facts(rest, Source(path, number), "procfile", out)
+            _migration_facts(rest, Source(path, number), out)
         elif word == "EXPOSE" and (m := re.match(r"(\d{2,5})", rest.strip())):
             out.ports.append(Fact(m.group(1), Source(path, number)))
         elif word == "HEALTHCHECK":
@@ -130,6 +181,15 @@ def scan_dockerfile(snapshot: Snapshot, path: str, out: Collector) -> None:
     # Only the last CMD counts, and a Procfile's process types take precedence.
     if last_cmd is not None and not any(p.name == "web" for p in out.processes):
         out.processes.append(last_cmd)
+
+
+def _substitute(image: str, args: dict[str, str]) -> str:
+    """``python:${PYTHON_VERSION}`` with the Dockerfile's ``ARG`` defaults filled in."""
+
+    def value(m: re.Match[str]) -> str:
+        return args.get(m.group(1) or m.group(3) or "", m.group(0))
+
+    return _INTERPOLATION.sub(value, image)
 
 
 def _exec_form(argument: str) -> str:
@@ -168,6 +228,12 @@ def scan_compose(snapshot: Snapshot, path: str, out: Collector) -> None:
     for service in services.values():
         if not isinstance(service, dict):
             continue
+        _compose_env_files(path, service, out)
+        command = service.get("command")
+        if isinstance(command, list):
+            command = " ".join(str(c) for c in command)
+        if isinstance(command, str):
+            _migration_facts(command, Source(path, _line_of(service, "command")), out)
         image = service.get("image")
         if isinstance(image, str):
             repo = image.split(":")[0].split("@")[0]
@@ -192,15 +258,33 @@ def scan_compose(snapshot: Snapshot, path: str, out: Collector) -> None:
                         out.env.append(EnvRead(key.strip(), source, requirement, "compose"))
 
 
+def _compose_env_files(path: str, service: dict[str, Any], out: Collector) -> None:
+    """``env_file: .env.dev`` (a string, a list, or ``- path: ...`` entries)."""
+    value = service.get("env_file")
+    items = value if isinstance(value, list) else [value]
+    for index, item in enumerate(items):
+        name = item.get("path") if isinstance(item, dict) else item
+        if isinstance(name, str) and (m := _ENV_FILE_NAME.match(name.strip())):
+            line = _item_line(value, index) if isinstance(value, list) else None
+            out.env_files.append(
+                Fact(m.group(1), Source(path, line or _line_of(service, "env_file")))
+            )
+
+
 def scan_workflow(snapshot: Snapshot, path: str, out: Collector) -> None:
     data = snapshot.read(path)
     if data is None:
         return
     text = data.decode("utf-8", errors="replace")
+    by_command = [(p.name, c) for p in conventions().platforms for c in p.commands]
     for number, line in enumerate(text.splitlines(), start=1):
         for m in _WORKFLOW_SECRET.finditer(line):
             if m.group(1) != "GITHUB_TOKEN":
                 out.env.append(EnvRead(m.group(1), Source(path, number), "required", "workflow"))
+        if not line.lstrip().startswith("#"):
+            for platform, command in by_command:
+                if command in line:
+                    out.platforms.append(Fact(platform, Source(path, number)))
     doc = load_yaml(path, data)
     if isinstance(doc, Note):
         out.notes.append(doc)
@@ -298,6 +382,7 @@ def scan_fly(snapshot: Snapshot, out: Collector) -> None:
     if isinstance(deploy, dict) and isinstance(deploy.get("release_command"), str):
         source = Source("fly.toml", line_of("release_command"))
         out.release.append(Process("release", safe_command(deploy["release_command"]), source))
+        _migration_facts(deploy["release_command"], source, out)
     service = doc.get("http_service")
     if isinstance(service, dict):
         if isinstance(service.get("internal_port"), int):
@@ -331,6 +416,7 @@ def scan_render(snapshot: Snapshot, out: Collector) -> None:
             if isinstance(service.get(key), str):
                 source = Source("render.yaml", _line_of(service, key))
                 bucket.append(Process(name, safe_command(service[key]), source))
+                _migration_facts(service[key], source, out)
         if isinstance(service.get("healthCheckPath"), str):
             source = Source("render.yaml", _line_of(service, "healthCheckPath"))
             out.health.append(Fact(safe_command(service["healthCheckPath"], 40), source))
@@ -341,6 +427,29 @@ def scan_render(snapshot: Snapshot, out: Collector) -> None:
                 source = Source("render.yaml", _item_line(env_vars, index))
                 requirement: Requirement = "defaulted" if "value" in item else "required"
                 out.env.append(EnvRead(key, source, requirement, "compose"))
+
+
+def scan_app_json(snapshot: Snapshot, out: Collector) -> None:
+    """Heroku's ``app.json``: the config vars it declares (``env``) and its release scripts."""
+    text = read_text(snapshot, "app.json")
+    if text is None:
+        return
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        out.notes.append(Note("app.json", "does not parse as JSON"))
+        return
+    env = doc.get("env") if isinstance(doc, dict) else None
+    lines = text.splitlines()
+    for key, spec in env.items() if isinstance(env, dict) else ():
+        if not valid_env_name(str(key)):
+            continue
+        line = next((i for i, ln in enumerate(lines, 1) if f'"{key}"' in ln), None)
+        has_value = isinstance(spec, str) or (
+            isinstance(spec, dict) and ("value" in spec or "generator" in spec)
+        )
+        requirement: Requirement = "defaulted" if has_value else "required"
+        out.env.append(EnvRead(str(key), Source("app.json", line), requirement, "compose"))
 
 
 def scan_runtimes(snapshot: Snapshot, out: Collector) -> None:

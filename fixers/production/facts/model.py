@@ -103,7 +103,16 @@ class RepoFacts:
     health_paths: tuple[Fact, ...] = ()
     databases: tuple[Fact, ...] = ()
     migration_tools: tuple[Fact, ...] = ()
+    #: A command that runs migrations, where a deploy file or start script runs it
+    #: (``flask db upgrade`` -- ``boot.sh:5``): the value is the command itself.
+    migration_runs: tuple[Fact, ...] = ()
     deploy_markers: tuple[Fact, ...] = ()
+    #: Hosting platforms the repository shows (value: the platform's name, source: its
+    #: manifest or the deploy step): the evidence for a name the platform sets.
+    platforms: tuple[Fact, ...] = ()
+    #: Env files the project loads (``.env`` by python-dotenv, ``.env.prod`` by a
+    #: compose ``env_file:``): value is the file name, source where it is loaded.
+    env_files: tuple[Fact, ...] = ()
     workflows: tuple[Workflow, ...] = ()
     notes: tuple[Note, ...] = ()
     #: ``cookiecutter.json``/``copier.yml`` or a ``{{...}}`` folder: this repository
@@ -112,6 +121,17 @@ class RepoFacts:
     #: A package build (``[build-system]`` + ``[project]``, ``setup.py``): with nothing
     #: that deploys, a library, whose users pick the Python and the configuration.
     packaged: Source | None = None
+
+    def platform_setting(self, name: str) -> Fact | None:
+        """The platform fact that says production sets ``name`` itself, or ``None``.
+
+        A platform sets ``PORT`` or ``DATABASE_URL`` only where the app runs on it: the
+        repository must show that platform (its manifest), not merely read the name.
+        """
+        spec = platform_names().get(name)
+        if spec is None or not spec.set_by_platform:
+            return None
+        return next((p for p in self.platforms if p.value in spec.platforms), None)
 
     @property
     def library(self) -> bool:
@@ -143,6 +163,8 @@ class RepoFacts:
 class PlatformName:
     name: str
     set_by_platform: bool
+    #: The platforms (``deploy.platforms`` names) that set it; evidence of one is needed.
+    platforms: tuple[str, ...]
     #: Set by CI systems (``CI``, ``GITHUB_TOKEN``): never production configuration.
     set_by_ci: bool
     read_by: tuple[str, ...]
@@ -170,7 +192,15 @@ class Database:
 class MigrationTool:
     name: str
     files: tuple[str, ...]
-    command: str
+    #: What running the tool looks like in a command line (``flask db upgrade``).
+    commands: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    name: str
+    files: tuple[str, ...]
+    commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +220,7 @@ class Conventions:
     health_paths: tuple[str, ...]
     databases: tuple[Database, ...]
     migration_tools: tuple[MigrationTool, ...]
+    platforms: tuple[Platform, ...]
 
 
 def _load_data(name: str) -> dict[str, Any]:
@@ -227,7 +258,12 @@ def conventions() -> Conventions:
             for d in raw["database"]
         ),
         migration_tools=tuple(
-            MigrationTool(m["name"], tuple(m["files"]), m["command"]) for m in raw["migration-tool"]
+            MigrationTool(m["name"], tuple(m["files"]), tuple(m["commands"]))
+            for m in raw["migration-tool"]
+        ),
+        platforms=tuple(
+            Platform(p["name"], tuple(p["files"]), tuple(p.get("commands", ())))
+            for p in deploy["platforms"]
         ),
     )
 
@@ -240,6 +276,7 @@ def platform_names() -> dict[str, PlatformName]:
         n["name"]: PlatformName(
             name=n["name"],
             set_by_platform=bool(n.get("set-by-platform", False)),
+            platforms=tuple(n.get("platforms", ())),
             set_by_ci=bool(n.get("set-by-ci", False)),
             read_by=tuple(n.get("read-by", ())),
             sources=tuple(n.get("sources", ())),
@@ -297,7 +334,10 @@ class Collector:
     health: list[Fact] = field(default_factory=list)
     databases: list[Fact] = field(default_factory=list)
     migration_tools: list[Fact] = field(default_factory=list)
+    migration_runs: list[Fact] = field(default_factory=list)
     deploy_markers: list[Fact] = field(default_factory=list)
+    platforms: list[Fact] = field(default_factory=list)
+    env_files: list[Fact] = field(default_factory=list)
     workflows: list[Workflow] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     template_generator: Source | None = None
@@ -314,7 +354,10 @@ class Collector:
             health_paths=_unique_facts(self.health),
             databases=_unique_facts(self.databases),
             migration_tools=_unique_facts(self.migration_tools),
+            migration_runs=_unique_facts(self.migration_runs),
             deploy_markers=tuple(self.deploy_markers),
+            platforms=_unique_facts(self.platforms),
+            env_files=_unique_facts(self.env_files),
             workflows=tuple(self.workflows),
             notes=tuple(self.notes),
             template_generator=self.template_generator,

@@ -4,6 +4,7 @@ database drivers, ports and health routes."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -170,6 +171,7 @@ def env_reads_in_python(
 
     django_envs = _django_env_names(nodes, imports)
     schemes = _django_env_schemes(nodes, imports) if django_envs else frozenset()
+    fallbacks = _or_fallbacks(nodes)
     for node in nodes:
         if isinstance(node, ast.Subscript) and imports.resolve(node.value) == _ENV_MAPPING:
             if isinstance(node.ctx, ast.Load):
@@ -185,10 +187,31 @@ def env_reads_in_python(
                         left.value if isinstance(left.value, str) else None, node.lineno, "optional"
                     )
         elif isinstance(node, ast.Call):
-            _python_call(node, imports, django_envs, add)
+            _python_call(node, imports, django_envs, add, id(node) in fallbacks)
         elif isinstance(node, ast.ClassDef):
             for name, line, requirement in _settings_fields(node, imports):
                 add(name, line, requirement)
+    return found
+
+
+def _or_fallbacks(nodes: Sequence[ast.AST]) -> set[int]:
+    """Ids of calls that are the left side of ``or <something>``: ``os.environ.get("X") or
+    "dev"`` has a default as surely as ``.get("X", "dev")`` (flasky, microblog)."""
+    found: set[int] = set()
+    for node in nodes:
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            for value in node.values[:-1]:
+                # `.get("X", "").replace(...) or ...` keeps the call one level down.
+                inner = value
+                while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+                    if isinstance(inner.func.value, ast.Call):
+                        found.add(id(inner))
+                        inner = inner.func.value
+                    else:
+                        break
+                found.add(id(inner))
+            if all(_is_none(v) for v in node.values[1:]):
+                found.difference_update(id(v) for v in node.values)
     return found
 
 
@@ -197,10 +220,11 @@ def _python_call(
     imports: ImportMap,
     django_envs: frozenset[str],
     add: Callable[..., None],
+    or_fallback: bool = False,
 ) -> None:
     qualified = imports.resolve(node.func)
     if qualified in _ENV_GETTERS:
-        has_default = len(node.args) > 1 and not _is_none(node.args[1])
+        has_default = or_fallback or (len(node.args) > 1 and not _is_none(node.args[1]))
         has_default = has_default or any(
             kw.arg in ("default", "value") and not _is_none(kw.value) for kw in node.keywords
         )
@@ -342,6 +366,7 @@ def _python_runtime_facts(
     library_names = {
         module: name for name, spec in platform_names().items() for module in spec.read_by
     }
+    _env_file_facts(path, nodes, imports, out)
     for node in nodes:
         if isinstance(node, ast.Import | ast.ImportFrom):
             modules = (
@@ -371,6 +396,45 @@ def _python_runtime_facts(
             for db in conv.databases:
                 if node.value in db.django_engines:
                     out.databases.append(Fact(db.name, Source(path, node.lineno)))
+
+
+# Calls that load an env file: python-dotenv, django-environ, environs.
+_DOTENV_CALLS = frozenset(
+    {"dotenv.load_dotenv", "dotenv.main.load_dotenv", "dotenv.dotenv_values", "dotenv.find_dotenv",
+     "dotenv.read_dotenv", "environ.Env.read_env", "environs.Env.read_env"}
+)  # fmt: skip
+_ENV_FILE_CONSTANT = re.compile(r"^(?:\./)?(?:[\w.-]+/)*(\.env(?:\.[\w.-]+)?)$")
+
+
+def _env_file_facts(
+    path: str, nodes: Sequence[ast.AST], imports: ImportMap, out: Collector
+) -> None:
+    """The env files this module loads (``load_dotenv()`` reads ``.env``; a literal
+    ``".env.prod"`` in the module names the file; pydantic ``env_file=``)."""
+    named = [
+        (m.group(1), node.lineno)
+        for node in nodes
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (m := _ENV_FILE_CONSTANT.match(node.value))
+    ]
+    for node in nodes:
+        if not isinstance(node, ast.Call):
+            continue
+        qualified = imports.resolve(node.func) or ""
+        method = (dotted(node.func) or "").rpartition(".")[2]
+        loads = qualified in _DOTENV_CALLS or method in ("read_env", "load_dotenv")
+        if loads:
+            out.env_files.append(Fact(".env", Source(path, node.lineno)))
+            for name, line in named:
+                out.env_files.append(Fact(name, Source(path, line)))
+        for kw in node.keywords:
+            if kw.arg == "env_file" and isinstance(kw.value, ast.Constant | ast.Tuple | ast.List):
+                values = kw.value.elts if isinstance(kw.value, ast.Tuple | ast.List) else [kw.value]
+                for value in values:
+                    text = value.value if isinstance(value, ast.Constant) else None
+                    if isinstance(text, str) and (m := _ENV_FILE_CONSTANT.match(text)):
+                        out.env_files.append(Fact(m.group(1), Source(path, node.lineno)))
 
 
 # Calls whose ``port=`` is the web port (app.run, uvicorn.run, web.run_app); a
