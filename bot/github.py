@@ -42,6 +42,7 @@ import gidgethub.apps
 from cachetools import LRUCache
 
 from bot.budget import WRITE_METHODS, PacedWrites, WriteBudget, Writer
+from bot.db import DatabaseError, IntegrityError
 from bot.errors import TransientError
 from bot.metrics import Metrics
 
@@ -174,9 +175,14 @@ def _json_object(body: bytes) -> Mapping[str, Any] | None:
 
 
 def as_transient(exc: BaseException, *, now: float | None = None) -> TransientError | None:
-    """The retryable form of a GitHub failure, or ``None`` when retrying cannot help."""
+    """The retryable form of a failure (GitHub's, or the database going away), or ``None``
+    when retrying cannot help."""
     if isinstance(exc, TransientError):
         return exc
+    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError):
+        # The database went away mid-job (a restart, a failover): the job's work is
+        # idempotent, so it is run again rather than buried.
+        return TransientError("the database was unavailable")
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
         return TransientError(f"GitHub unreachable: {type(exc).__name__}")
     if not isinstance(exc, gidgethub.HTTPException):

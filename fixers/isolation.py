@@ -70,9 +70,9 @@ class ScanBudget:
     """What one scan process may use. The defaults hold a 20,000-file repository with a
     wide margin (README "Scan budgets" has the measurements)."""
 
-    cpu_seconds: int = 300
-    memory_bytes: int = 4 * 1024**3
-    wall_seconds: int = 900
+    cpu_seconds: int = 120
+    memory_bytes: int = 2 * 1024**3
+    wall_seconds: int = 600
 
     def describe(self, what: str) -> str:
         """Why a fixer was stopped, for its finding (``what``: cpu | memory | wall | other)."""
@@ -158,7 +158,7 @@ class _ChildChannel:
         self._reader = threading.Thread(target=self._read, daemon=True)
 
     def start(self) -> _Job:
-        job = pickle.loads(self._conn.recv_bytes())
+        job = pickle.loads(self._conn.recv_bytes())  # under the budget already
         self._reader.start()
         return job
 
@@ -199,18 +199,18 @@ def _limit(budget: ScanBudget) -> None:
 
 def _child_services(channel: _ChildChannel, offered: dict[str, tuple[str, ...]]) -> Services:
     fields: dict[str, Any] = {
-        name: _Remote(channel, name, methods) for name, methods in offered.items() if name
+        name: _Remote(channel, name, methods) for name, methods in offered.items()
     }
     clock = fields.pop("clock")
     return Services(clock=clock, **fields)
 
 
-def _child_main(conn: Connection) -> None:
+def _child_main(conn: Connection, budget: ScanBudget) -> None:
     """Entry point of the scan process (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _limit(budget)  # first: the snapshot it is sent counts against its memory
     channel = _ChildChannel(conn)
     job = channel.start()
-    _limit(job.budget)
     services = _child_services(channel, job.services)
     plan = plan_scan(job.snapshot, job.config, job.fixers, job.names)
     for fixer in plan.run:
@@ -380,7 +380,7 @@ def _round(ctx: Any, job: _Job, services: Services) -> tuple[_Round, str | None]
     for stream in (sys.stdout, sys.stderr):  # a forked child must not write them out again
         with contextlib.suppress(Exception):
             stream.flush()
-    process = ctx.Process(target=_child_main, args=(child_end,), daemon=True)
+    process = ctx.Process(target=_child_main, args=(child_end, job.budget), daemon=True)
     process.start()
     child_end.close()
     found: _Round | None = None
