@@ -112,6 +112,17 @@ def run_payload(
     return body
 
 
+def job_payload(
+    fake, job_id: int, owner: str = OWNER, repo: str = REPO, installation: int = INSTALLATION
+) -> dict:
+    """A ``workflow_job.completed`` delivery that agrees with the fake's job."""
+    body = example("workflow_job", "completed")
+    body["workflow_job"] = fake.workflow_job_json(owner, repo, job_id)
+    body["repository"] = fake.repo_json(owner, repo)
+    body["installation"] = {"id": installation}
+    return body
+
+
 def failing_job(log: str, *, step: str = "Run tests", annotations=(), **kw) -> FakeJob:
     steps = (("Set up job", "success" if step != "Set up job" else "failure"),)
     if step != "Set up job":

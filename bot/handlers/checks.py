@@ -4,7 +4,8 @@
 scan of the repository. A completed workflow run goes to the heal engine
 (:mod:`bot.heal`): a failure on the default branch, on a person's PR or on a
 Patchwell PR is read and, when recognised, healed; a pass resolves what an
-earlier failure started. ``workflow_job`` and other deliveries are recorded.
+earlier failure started. A failed ``workflow_job`` is recorded for its run (the cheapest
+signal: no API call). Other deliveries are recorded in the event log.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ async def check_event(event, gh, ctx) -> None:
     if rerun and isinstance(data.get("installation"), dict) and ctx.queue is not None:
         await _rescan(event, ctx, subject.get("head_sha"))
     if (
-        event.event in ("workflow_run", "check_run")
+        event.event in ("workflow_run", "workflow_job", "check_run")
         and data.get("action") == "completed"
         and gh is not None
         and ctx.clients is not None
@@ -58,11 +59,12 @@ async def check_event(event, gh, ctx) -> None:
             bot_name=await ctx.app_slug(),
             queue=ctx.queue,
         )
-        outcome = await (
-            engine.on_workflow_run(data)
-            if event.event == "workflow_run"
-            else engine.on_check_run(data)
-        )
+        handle = {
+            "workflow_run": engine.on_workflow_run,
+            "workflow_job": engine.on_workflow_job,
+            "check_run": engine.on_check_run,
+        }[event.event]
+        outcome = await handle(data)
         await ctx.record("heal", f"{data['repository'].get('full_name')}: {outcome.summary()}")
     await ctx.record(
         event.event,

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 import gidgethub
 
 from bot.github import GitHubClients
-from bot.heal.reader import FailedJob, JobDiagnosis, JobReader
+from bot.heal.jobs import JobStash
+from bot.heal.reader import MAX_FAILED_JOBS, FailedJob, JobDiagnosis, JobReader, failed_job
 from bot.heal.store import FINAL, HealCase, HealStore
 from bot.heal.text import (
     Failure,
@@ -111,6 +112,7 @@ class HealEngine:
         self.clients = clients
         self.db = db
         self.store = HealStore(db)
+        self.stash = JobStash(db)
         self.scans = ScanStore(db)
         self.services = services or Services()
         self.bot_login = bot_login
@@ -120,6 +122,31 @@ class HealEngine:
 
     # ------------------------------------------------------------------ entry points
 
+    async def on_workflow_job(self, data: dict) -> HealReport:
+        """``workflow_job.completed``: the cheapest signal. The payload names the job, its
+        conclusion and its failing step, so a failed job is recorded without an API call and
+        read when its run completes (:meth:`on_workflow_run`). A job delivered after its run
+        was read is diagnosed alone (one call for the run, to know whom it is for)."""
+        raw = data.get("workflow_job") or {}
+        repo = data.get("repository") or {}
+        owner, name = _split(repo.get("full_name", ""))
+        report = HealReport(target="recorded")
+        job = failed_job(raw) if raw.get("status") == "completed" else None
+        if not owner or job is None or not job.run_id:
+            report.target = "ignored"
+            return report
+        full = f"{owner}/{name}"
+        await self.stash.add(full, job)
+        if not await self.stash.claim_late(full, job):
+            return report
+        run = await self.gh.getitem(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}",
+            {"owner": owner, "repo": name, "run_id": job.run_id},
+        )
+        report.target = "ignored"
+        await self._read_run(owner, name, repo, run, report, late=job, spent=1)
+        return report
+
     async def on_workflow_run(self, data: dict) -> HealReport:
         run = data.get("workflow_run") or {}
         repo = data.get("repository") or {}
@@ -127,9 +154,23 @@ class HealEngine:
         report = HealReport()
         if not owner or run.get("status") != "completed":
             return report
+        await self._read_run(owner, name, repo, run, report)
+        return report
+
+    async def _read_run(
+        self,
+        owner: str,
+        name: str,
+        repo: dict,
+        run: dict,
+        report: HealReport,
+        *,
+        late: FailedJob | None = None,
+        spent: int = 0,
+    ) -> None:
         target = await self._target(owner, name, repo, run)
         if target is None:
-            return report
+            return
         report.target = target.kind
         path = str(run.get("path") or "")[:300]
         failure = Failure(
@@ -142,22 +183,47 @@ class HealEngine:
             branch=target.branch,
         )
         conclusion = run.get("conclusion")
-        if conclusion == "success":
+        if conclusion == "success" and late is None:
             await self._on_pass(owner, name, target, failure, report)
-        elif conclusion == "failure":
-            reader = JobReader(self.gh, self.clients, owner, name, table=self.table)
-            jobs = await reader.failed_jobs(int(run["id"]))
-            results = [await reader.diagnose(j, excerpt=target.kind == "own") for j in jobs]
-            report.calls_to_diagnose = reader.calls
-            found = _causes(results)
-            if target.kind == "own":
-                from bot.heal.own import on_own_failure
+            return
+        if conclusion not in ("failure", "cancelled") and late is None:
+            return
+        reader = JobReader(self.gh, self.clients, owner, name, table=self.table)
+        reader.calls = spent
+        jobs = [late] if late is not None else await self._failed_jobs(owner, name, run, reader)
+        results = [await reader.diagnose(j, excerpt=target.kind == "own") for j in jobs]
+        report.calls_to_diagnose = reader.calls
+        if any(j.cancelled for j in jobs):
+            # a cancelled job says something only when a signature explains it (a retired
+            # runner image); someone pressing "Cancel" gets no comment
+            results = [r for r in results if r.diagnoses]
+            if not results:
+                return
+        found = _causes(results)
+        if target.kind == "own":
+            from bot.heal.own import on_own_failure
 
-                report.diagnosed = [d.id for _j, d in found]
-                await on_own_failure(self, owner, name, target, failure, results, report)
-                return report
-            await self._on_failure(owner, name, target, failure, found, int(run["id"]), report)
-        return report
+            report.diagnosed = [d.id for _j, d in found]
+            await on_own_failure(self, owner, name, target, failure, results, report)
+            return
+        await self._on_failure(owner, name, target, failure, found, int(run["id"]), report)
+
+    async def _failed_jobs(
+        self, owner: str, name: str, run: dict, reader: JobReader
+    ) -> list[FailedJob]:
+        """The run's failed jobs: as ``workflow_job`` deliveries recorded them (no call), else
+        the jobs list (one call). The run is marked read first, so a job recorded from now on
+        is diagnosed alone (:meth:`on_workflow_job`) instead of being missed."""
+        full = f"{owner}/{name}"
+        run_id, attempt = int(run["id"]), int(run.get("run_attempt") or 1)
+        await self.stash.mark_run(full, run_id, attempt)
+        jobs = await self.stash.for_run(full, run_id, attempt)
+        if not jobs:
+            jobs = await reader.failed_jobs(run_id)
+            for job in jobs:
+                await self.stash.take(full, job)
+        failed = [j for j in jobs if not j.cancelled]
+        return (failed or jobs)[:MAX_FAILED_JOBS]
 
     async def on_check_run(self, data: dict) -> HealReport:
         """A check run from another CI (not GitHub Actions, not Patchwell): its output and

@@ -45,6 +45,9 @@ class FailedJob:
     steps: tuple[StepInfo, ...]
     run_attempt: int = 1
     run_id: int = 0
+    #: GitHub cancelled it (a retired runner image never starts the job): only its
+    #: annotations are read, and only signatures that explain a cancelled job count
+    cancelled: bool = False
 
     @property
     def failing_step(self) -> str:
@@ -72,7 +75,8 @@ def steps_of(job: dict) -> tuple[StepInfo, ...]:
 
 
 def failed_job(job: dict) -> FailedJob | None:
-    if not isinstance(job, dict) or job.get("conclusion") != "failure":
+    """A job that failed or was cancelled, from the jobs list or a ``workflow_job`` payload."""
+    if not isinstance(job, dict) or job.get("conclusion") not in ("failure", "cancelled"):
         return None
     try:
         job_id = int(job["id"])
@@ -85,6 +89,7 @@ def failed_job(job: dict) -> FailedJob | None:
         steps_of(job),
         int(job.get("run_attempt") or 1),
         int(job.get("run_id") or 0),
+        job.get("conclusion") == "cancelled",
     )
 
 
@@ -122,7 +127,8 @@ class JobReader:
         )
         jobs = page.get("jobs") if isinstance(page, dict) else None
         found = [j for j in (failed_job(x) for x in jobs or []) if j is not None]
-        return found[:MAX_FAILED_JOBS]
+        # failed jobs first: a matrix's fail-fast cancels the siblings of the one that failed
+        return sorted(found, key=lambda j: j.cancelled)[:MAX_FAILED_JOBS]
 
     async def annotations(self, check_run_id: int) -> list[Annotation]:
         self.calls += 1
@@ -183,6 +189,11 @@ class JobReader:
         before = self.calls
         result = JobDiagnosis(job)
         notes = await self.annotations(job.id)
+        if job.cancelled:
+            result.diagnoses = diagnose(None, notes, job.steps, self.table, cancelled=True)
+            result.step = job.failing_step
+            result.calls = self.calls - before
+            return result
         from_notes = diagnose(None, notes, job.steps, self.table)
         errors = [d for d in from_notes if d.signature.level == "error"]
         failures = [a.message for a in notes if a.level == "failure"]

@@ -692,8 +692,9 @@ class FakeGitHub:
                 self.state.check_runs[job_id] = check
                 ids.append(job_id)
                 conclusions.append(spec.conclusion)
-            run.conclusion = (
-                "failure" if "failure" in conclusions else ("success" if conclusions else None)
+            run.conclusion = next(
+                (c for c in ("failure", "cancelled") if c in conclusions),
+                "success" if conclusions else None,
             )
             run.status = "completed" if all(c is not None for c in conclusions) else "in_progress"
             return RunInfo(run.id, tuple(ids), run.head_sha, run.head_branch, run.run_attempt)
