@@ -52,7 +52,14 @@ from fixers.runner import (
     run_one,
 )
 
-__all__ = ["BUDGET_RULE", "ChildUsage", "ScanBudget", "budget_outcome", "run_budgeted"]
+__all__ = [
+    "BUDGET_RULE",
+    "ChildUsage",
+    "ScanBudget",
+    "ScanCancelled",
+    "budget_outcome",
+    "run_budgeted",
+]
 
 BUDGET_RULE = "scan-budget-exceeded"
 #: Service fields forwarded to the parent (``clock`` is called, the others have methods).
@@ -62,7 +69,13 @@ _SERVICE_FIELDS = ("index", "advisories", "actions", "resolver")
 _CALL_THREADS = 8
 #: How long the parent waits for a killed child to be reaped.
 _REAP_SECONDS = 10.0
+#: How often the parent looks at its clock and ``cancel`` while the child is quiet.
+_POLL_SECONDS = 0.25
 _PRELOAD = "fixers.isolation_preload"
+
+
+class ScanCancelled(Exception):
+    """The caller gave the scan up (see ``cancel``); its process is gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,15 +327,17 @@ class _Parent:
         self._pool = pool
         self._send_lock = threading.Lock()
 
-    def drive(self, process: Any, deadline: float) -> _Round:
+    def drive(self, deadline: float, cancel: threading.Event | None) -> _Round:
         found = _Round()
         while not found.done:
+            if cancel is not None and cancel.is_set():
+                raise ScanCancelled("the scan was cancelled")
             left = deadline - time.monotonic()
             if left <= 0:
                 found.stopped_by = "wall"
                 break
             try:
-                if not self._conn.poll(min(left, 1.0)):
+                if not self._conn.poll(min(left, _POLL_SECONDS)):
                     continue
                 message = pickle.loads(self._conn.recv_bytes())
             except (EOFError, OSError):
@@ -366,15 +381,19 @@ def _stopped_by(process: Any, found: _Round) -> str:
     if found.stopped_by == "wall":
         return "wall"
     code = process.exitcode
-    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+    if code == -signal.SIGXCPU:
         return "cpu"
+    if code == -signal.SIGKILL:
+        return "it was killed (the hard CPU limit, or the system ran out of memory)"
     # malloc failing outside Python's reach ends the process with SIGABRT or SIGSEGV.
     if code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS):
         return "memory"
     return f"the scan process ended unexpectedly (exit status {code})"
 
 
-def _round(ctx: Any, job: _Job, services: Services) -> tuple[_Round, str | None]:
+def _round(
+    ctx: Any, job: _Job, services: Services, cancel: threading.Event | None
+) -> tuple[_Round, str | None]:
     """Run ``job`` in one child: (what it reported, what stopped it or None)."""
     parent_end, child_end = ctx.Pipe(duplex=True)
     for stream in (sys.stdout, sys.stderr):  # a forked child must not write them out again
@@ -389,7 +408,7 @@ def _round(ctx: Any, job: _Job, services: Services) -> tuple[_Round, str | None]
     try:
         parent_end.send_bytes(_dumps(job))
         found = _Parent(parent_end, services, pool).drive(
-            process, time.monotonic() + job.budget.wall_seconds
+            time.monotonic() + job.budget.wall_seconds, cancel
         )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -414,12 +433,15 @@ def run_budgeted(
     budget: ScanBudget = ScanBudget(),
     start_method: str = "forkserver",
     on_usage: Callable[[ChildUsage], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ScanResult:
     """:func:`fixers.runner.run_fixers` in child processes under ``budget`` (see the module
     docstring). ``fixers`` defaults to the registry (sent by name, never pickled); given
     fixers must be picklable (module-level classes). ``start_method="fork"`` suits a
     single-threaded caller with no event loop (``patchwell scan``) and nothing else.
-    ``on_usage`` hears what each process that finished its fixers used."""
+    ``on_usage`` hears what each process that finished its fixers used. Setting ``cancel``
+    kills the scan process within a fraction of a second and raises :class:`ScanCancelled`
+    (a worker handing its job back on SIGTERM must not wait for a scan it gave up)."""
     plan = plan_scan(snapshot, config, fixers, only)
     ctx = _context(start_method)
     offered = _offered(services)
@@ -435,7 +457,7 @@ def run_budgeted(
             offered,
             budget,
         )
-        found, stopped = _round(ctx, job, services)
+        found, stopped = _round(ctx, job, services, cancel)
         outcomes.update((o.fixer, o) for o in found.outcomes)
         if found.usage is not None and on_usage is not None:
             on_usage(found.usage)

@@ -139,3 +139,23 @@ def test_budget_settings_are_validated_with_the_rest(patchwell_env) -> None:
         load_settings(bad, dotenv_path=None)
     for name in bad.keys() - patchwell_env.keys():
         assert f"{name} is malformed" in str(exc.value)
+
+
+def test_a_cancelled_scan_stops_its_process_at_once() -> None:
+    """A worker handing its job back (SIGTERM, a lost lease) must not wait for a scan it gave
+    up: setting ``cancel`` kills the scan process and raises."""
+    import threading
+
+    from fixers.isolation import ScanCancelled
+
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    with pytest.raises(ScanCancelled):
+        run_budgeted(
+            SNAPSHOT,
+            RepoConfig(),
+            Services(),
+            fixers=[SleepFixer()],
+            budget=ScanBudget(cpu_seconds=60, memory_bytes=TIGHT.memory_bytes, wall_seconds=600),
+            cancel=cancel,
+        )

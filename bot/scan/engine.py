@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -36,9 +37,10 @@ from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
 from bot.scan.state import BranchRecord, ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
-from fixers.isolation import ScanBudget, run_budgeted
+from fixers.isolation import ChildUsage, ScanBudget, run_budgeted
 from fixers.registry import all_fixers
-from fixers.repo_config import CONFIG_PATH, load_repo_config
+from fixers.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
+from fixers.runner import ScanResult
 
 log = logging.getLogger("patchwell.scan")
 
@@ -225,24 +227,8 @@ class ScanEngine:
                 self.services,
                 actions=GitHubActionsCatalog(self.gh, asyncio.get_running_loop()),
             )
-            # The fixers run in a child process under the scan budget: a hostile file can
-            # stall or bloat only that process, never this event loop (see fixers.isolation).
-            result = await asyncio.to_thread(
-                run_budgeted,
-                snap,
-                config,
-                services,
-                fixers=None if self._registry else group,
-                only=[f.name for f in group],
-                budget=self.budget,
-                on_usage=lambda used: log.info(
-                    "scan process finished",
-                    extra={
-                        "repository": request.full_name,
-                        "cpu_seconds": round(used.cpu_seconds, 2),
-                        "peak_rss_mb": used.peak_rss_bytes // 2**20,
-                    },
-                ),
+            result = await self._run_fixers(
+                request, snap, config, services, [f.name for f in group]
             )
             patched = result.patched_fingerprints
             # A fixer that could not check everything (its service was down) only adds:
@@ -333,6 +319,45 @@ class ScanEngine:
             },
         )
         return ScanOutcome(head, mode, len(current), run_id, pulls)
+
+    async def _run_fixers(
+        self,
+        request: ScanRequest,
+        snap: MemorySnapshot,
+        config: RepoConfig,
+        services: Services,
+        names: list[str],
+    ) -> ScanResult:
+        """The fixers in a child process under the scan budget: a hostile file can stall or
+        bloat only that process, never this event loop (see fixers.isolation)."""
+        registry = {f.name: f for f in self.fixers}
+
+        def used(usage: ChildUsage) -> None:
+            log.info(
+                "scan process finished",
+                extra={
+                    "repository": request.full_name,
+                    "cpu_seconds": round(usage.cpu_seconds, 2),
+                    "peak_rss_mb": usage.peak_rss_bytes // 2**20,
+                },
+            )
+
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(
+                run_budgeted,
+                snap,
+                config,
+                services,
+                fixers=None if self._registry else [registry[n] for n in names],
+                only=names,
+                budget=self.budget,
+                on_usage=used,
+                cancel=cancel,
+            )
+        except asyncio.CancelledError:
+            cancel.set()  # the job was handed back or lost: stop its scan process now
+            raise
 
     def _check_run_key(self, request: ScanRequest) -> str | None:
         """Which earlier check run on the same head this scan may reuse instead of posting.
