@@ -97,9 +97,7 @@ def main() -> None:
     default = ScanBudget()
     used: list = []
     started = time.perf_counter()
-    budgeted = run_budgeted(
-        snapshot, RepoConfig(), Services(), start_method="fork", on_usage=used.append
-    )
+    budgeted = run_budgeted(snapshot, RepoConfig(), Services(), on_usage=used.append)
     wall = time.perf_counter() - started
     (usage,) = used
     assert [f.fingerprint for f in budgeted.findings] == [f.fingerprint for f in inline.findings]
@@ -112,7 +110,7 @@ def main() -> None:
     )
 
     quarter = ScanBudget(memory_bytes=default.memory_bytes // 4)
-    tight = run_budgeted(snapshot, RepoConfig(), Services(), budget=quarter, start_method="fork")
+    tight = run_budgeted(snapshot, RepoConfig(), Services(), budget=quarter)
     stopped = sorted({f.fixer for f in tight.findings if f.rule == BUDGET_RULE})
     print(
         f"with a quarter of the memory budget ({quarter.memory_bytes // 2**20} MiB): "

@@ -240,7 +240,6 @@ def run_scan(
             fixers=None if registry else fixers,
             only=only,
             budget=budget,
-            start_method="fork",
         )
     except UnknownFixerError as exc:
         err.write(f"patchwell scan: {exc}\n")

@@ -31,7 +31,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 import types
@@ -294,11 +293,9 @@ class _Round:
     stopped_by: str | None = None  # cpu | memory | wall | crash
 
 
-def _context(start_method: str) -> Any:
-    if start_method == "fork":
-        # ``patchwell scan``: one scan in a single-threaded process that already imported
-        # every fixer; forking it costs nothing and needs no server.
-        return multiprocessing.get_context("fork")
+def _context() -> Any:
+    # Never a plain fork of the caller: a lock another of its threads holds at that moment
+    # (logging, an HTTP client, the fake servers in tests) would stay held in the child.
     ctx = multiprocessing.get_context("forkserver")
     # The forkserver imports and warms every fixer once; each scan forks from it. The main
     # module is imported there too, once: otherwise every scan process would import it again
@@ -396,14 +393,10 @@ def _round(
 ) -> tuple[_Round, str | None]:
     """Run ``job`` in one child: (what it reported, what stopped it or None)."""
     parent_end, child_end = ctx.Pipe(duplex=True)
-    for stream in (sys.stdout, sys.stderr):  # a forked child must not write them out again
-        with contextlib.suppress(Exception):
-            stream.flush()
     process = ctx.Process(target=_child_main, args=(child_end, job.budget), daemon=True)
     process.start()
     child_end.close()
     found: _Round | None = None
-    # Threads only once the child exists: a fork never copies a half-held lock of theirs.
     pool = ThreadPoolExecutor(_CALL_THREADS, thread_name_prefix="patchwell-scan-calls")
     try:
         parent_end.send_bytes(_dumps(job))
@@ -431,19 +424,17 @@ def run_budgeted(
     fixers: Sequence[Fixer] | None = None,
     only: str | Iterable[str] | None = None,
     budget: ScanBudget = ScanBudget(),
-    start_method: str = "forkserver",
     on_usage: Callable[[ChildUsage], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> ScanResult:
     """:func:`fixers.runner.run_fixers` in child processes under ``budget`` (see the module
     docstring). ``fixers`` defaults to the registry (sent by name, never pickled); given
-    fixers must be picklable (module-level classes). ``start_method="fork"`` suits a
-    single-threaded caller with no event loop (``patchwell scan``) and nothing else.
+    fixers must be picklable (module-level classes).
     ``on_usage`` hears what each process that finished its fixers used. Setting ``cancel``
     kills the scan process within a fraction of a second and raises :class:`ScanCancelled`
     (a worker handing its job back on SIGTERM must not wait for a scan it gave up)."""
     plan = plan_scan(snapshot, config, fixers, only)
-    ctx = _context(start_method)
+    ctx = _context()
     offered = _offered(services)
     registry = fixers is None
     outcomes: dict[str, FixerOutcome] = {}
