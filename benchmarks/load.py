@@ -294,7 +294,7 @@ async def main(args: argparse.Namespace) -> dict:
             "PATCHWELL_GITHUB_API_URL": fake.url,
             "DATABASE_URL": url,
             "LOG_FORMAT": "json",
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": "info",  # one line per job: durations by kind
             "PATCHWELL_WORKER_CONCURRENCY": str(args.concurrency),
             "PATCHWELL_INDEX_URL": "http://127.0.0.1:9/pypi",
             "PATCHWELL_OSV_URL": "http://127.0.0.1:9/v1/query",
@@ -324,9 +324,14 @@ async def main(args: argparse.Namespace) -> dict:
             await asyncio.sleep(1.2)  # one more sample
             sampler.cancel()
             depth = await JobQueue(db).depth()
+            spans = fleet.job_spans(workers)
         finally:
             stop_all(processes)
             await db.close()
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for span in spans:
+        if span.outcome == "done":
+            by_kind[span.what].append(span.seconds)
     acks = [a for p in load.phases for a in p.acks]
     done = max(1, depth["done"])
     delays = first_check_runs(fake, load)
@@ -376,6 +381,19 @@ async def main(args: argparse.Namespace) -> dict:
             "max": round(max(delays), 1) if delays else None,
         },
         "worker_cpu_s_per_job": round(worker_cpu / done, 3),
+        "job_seconds": {
+            kind: {
+                "jobs": len(v),
+                "p50": round(statistics.median(v), 2),
+                "p90": round(percentile(v, 0.9), 2),
+                "mean": round(statistics.fmean(v), 2),
+            }
+            for kind, v in sorted(by_kind.items())
+        },
+        "job_seconds_mean": round(statistics.fmean([x for v in by_kind.values() for x in v]), 2)
+        if by_kind
+        else None,
+        "deferred_or_retried": sum(1 for x in spans if x.outcome in ("deferred", "retry")),
         "cpu_s": {k: round(v, 1) for k, v in sorted(load.cpu.items())},
         "rss_mib_max": {k: round(v, 1) for k, v in sorted(load.rss.items())},
         "series": [asdict(s) for s in load.samples],
@@ -412,6 +430,9 @@ def report(result: dict) -> str:
         f" writes per job; refused writes: {result['refused_writes']}",
         f"- first check run after the install delivery: p50 {f['p50']} s, p90 {f['p90']} s,"
         f" max {f['max']} s ({f['repositories']} repositories)",
+        f"- job wall time by kind (done): {result['job_seconds']};"
+        f" {result['deferred_or_retried']} runs handed back (write budget) or retried;"
+        f" mean job {result['job_seconds_mean']} s",
         f"- worker CPU per job: {result['worker_cpu_s_per_job']} s; CPU s per process:"
         f" {result['cpu_s']}",
         f"- RSS MiB (max) per process: {result['rss_mib_max']}",
@@ -436,12 +457,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--logs", help="keep the processes' logs in this directory")
     parser.add_argument("--png", default=str(ROOT / "benchmarks" / "load.png"))
-    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "load.json"))
+    parser.add_argument("--json", help="also write every figure and the time series here")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     arguments = parse_args()
     outcome = asyncio.run(main(arguments))
-    Path(arguments.json).write_text(json.dumps(outcome, indent=1) + "\n")
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(outcome, indent=1) + "\n")
     print(report(outcome))

@@ -494,4 +494,18 @@ def extract(git_dir: Path, source: str, seed: int = 0) -> tuple[list[Case], Corp
     return cases, stats
 
 
+def drop_contradictions(cases: list[Case]) -> tuple[list[Case], int]:
+    """Cases whose text the peer labels both ways, removed from both sides.
+
+    A peer's rule lists the other rules' formats among its own negatives (Cloudflare's
+    three key rules each list the other two's true positives as ``fps``): "not this rule"
+    is not "not a secret", and a scanner asked whether a file holds a secret cannot be
+    right on both labels of the same text. Every tool is scored on the same reduced set."""
+    pos = {c.text.strip() for c in cases if c.positive}
+    neg = {c.text.strip() for c in cases if not c.positive}
+    both = pos & neg
+    kept = [c for c in cases if c.text.strip() not in both]
+    return kept, len(cases) - len(kept)
+
+
 EvalFn = Callable[[list[Case]], list[bool]]

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peer_corpus import Case, extract
+from peer_corpus import Case, drop_contradictions, extract
 
 from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
@@ -145,11 +145,13 @@ def run(mirrors: list[Path], misses: bool) -> dict[str, dict[str, Rates]]:
             continue
         source = mirror.parent.name.split("+", 1)[-1]
         cases, stats = extract(mirror, source)
+        cases, contradictory = drop_contradictions(cases)
         families = len({c.family for c in cases})
         print(
             f"corpus {source}: {len(cases)} cases ({sum(c.positive for c in cases)} positive) "
             f"from {families} rule families in {stats.functions} rules; "
-            f"{sum(stats.skipped_statements.values())} statements not understood, skipped"
+            f"{sum(stats.skipped_statements.values())} statements not understood, skipped; "
+            f"{contradictory} cases labelled both positive and negative, dropped"
         )
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)

@@ -16,9 +16,13 @@
   database): one at a time, paced under GitHub's secondary limits, by priority. A write GitHub
   still refuses for going too fast pauses the whole installation and is sent again after the
   pause (nothing was written); reads wait out a pause too.
+* Reads (and downloads) answered 5xx or not at all are tried again twice within a few seconds
+  (``READ_RETRIES``); writes never are here (a 5xx write may have happened: the job is redone,
+  and its engine finds what it already wrote).
 * Failures are classified once, here: :func:`as_transient` tells the job queue
-  which ones to retry (5xx, timeouts, 429, secondary rate limits -- which
-  gidgethub 6 raises as a plain ``BadRequest`` -- and exhausted primary limits).
+  which ones to retry (5xx, timeouts) and which only mean "wait" (429, secondary rate limits --
+  which gidgethub 6 raises as a plain ``BadRequest`` -- and exhausted primary limits: the job
+  is handed back until GitHub's time, :class:`~bot.errors.Deferred`, no attempt spent).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import contextlib
 import http
 import json
 import logging
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +48,7 @@ from cachetools import LRUCache
 
 from bot.budget import WRITE_METHODS, PacedWrites, WriteBudget, Writer
 from bot.db import DatabaseError, IntegrityError
-from bot.errors import TransientError
+from bot.errors import Deferred, TransientError
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,16 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 ETAG_CACHE_SIZE = 500
 #: A write refused for going too fast is sent again (after the pause) at most this many times.
 MAX_LIMITED_RESENDS = 3
+#: A read answered 5xx, or not at all, is tried again this many times (after 0.2-1 s, 0.4-2 s).
+READ_RETRIES = 2
+#: Seconds to wait out a limit GitHub gave no Retry-After for (its docs: at least a minute).
+LIMIT_WAIT = 60.0
+RETRIED_READ_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def read_retry_delay(attempt: int) -> float:
+    """Seconds before trying a failed read again: short, jittered, growing."""
+    return random.uniform(0.2, 1.0) * (attempt + 1)
 
 
 class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
@@ -99,15 +114,35 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         pacer = self._pacer
-        if pacer is None:
+        if pacer is None and method.upper() in WRITE_METHODS:
             return await self._send(method, url, headers, body)
         if method.upper() not in WRITE_METHODS:
-            await pacer.budget.before_read(pacer.installation_id)
-            response = await self._send(method, url, headers, body)
-            with contextlib.suppress(Exception):  # bookkeeping must not fail a good read
-                await pacer.budget.observe(pacer.installation_id, response[1])
-            return response
+            return await self._read(method, url, headers, body)
         return await self._paced_write(pacer, method, url, headers, body)
+
+    async def _read(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """A read, tried again on a 5xx or a timeout: reads are idempotent, and a scan makes
+        dozens, so without this one GitHub hiccup in ten would cost the whole job an attempt."""
+        pacer = self._pacer
+        for attempt in range(READ_RETRIES + 1):
+            if pacer is not None:
+                await pacer.budget.before_read(pacer.installation_id)
+            last = attempt == READ_RETRIES
+            try:
+                response = await self._send(method, url, headers, body)
+            except TransientError:
+                if last:
+                    raise
+            else:
+                if response[0] not in RETRIED_READ_STATUSES or last:
+                    if pacer is not None:
+                        with contextlib.suppress(Exception):  # bookkeeping must not fail a read
+                            await pacer.budget.observe(pacer.installation_id, response[1])
+                    return response
+            await asyncio.sleep(read_retry_delay(attempt))
+        raise AssertionError("unreachable")
 
     async def _paced_write(
         self,
@@ -190,18 +225,20 @@ def as_transient(exc: BaseException, *, now: float | None = None) -> TransientEr
     status = int(exc.status_code)
     headers = exc.headers or {}
     retry_after = _retry_after(headers, now=now)
+    # GitHub's limits are waits, not failures: the job is handed back (Deferred) until GitHub
+    # said to come back, without spending an attempt -- a long limit must not bury it.
     if isinstance(exc, gidgethub.RateLimitExceeded):
-        return TransientError("GitHub rate limit exhausted", retry_after=retry_after)
+        return Deferred("GitHub rate limit exhausted", retry_after=retry_after or LIMIT_WAIT)
     if isinstance(exc, gidgethub.GitHubBroken):
         return TransientError(f"GitHub answered {status}", retry_after=retry_after)
     if status == 429:
-        return TransientError("GitHub answered 429 (too many requests)", retry_after=retry_after)
+        return Deferred("GitHub answered 429 (too many requests)", retry_after=retry_after or 60.0)
     if status == 403 and (
         "retry-after" in headers
         or "secondary rate limit" in str(exc).lower()
         or headers.get("x-ratelimit-remaining") == "0"
     ):
-        return TransientError("GitHub secondary rate limit", retry_after=retry_after)
+        return Deferred("GitHub secondary rate limit", retry_after=retry_after or LIMIT_WAIT)
     return None
 
 
@@ -345,8 +382,19 @@ class GitHubClients:
         """A binary download (tarball, logs): gidgethub only decodes JSON and text.
 
         GitHub answers with a redirect to a short-lived signed URL; aiohttp
-        follows it and drops our Authorization header if the host changes.
+        follows it and drops our Authorization header if the host changes. A 5xx or a
+        timeout is tried again, like every read.
         """
+        for attempt in range(READ_RETRIES + 1):
+            try:
+                return await self._download_once(gh, path, max_bytes=max_bytes)
+            except (gidgethub.GitHubBroken, TransientError):
+                if attempt == READ_RETRIES:
+                    raise
+            await asyncio.sleep(read_retry_delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def _download_once(self, gh: PatchwellGitHubAPI, path: str, *, max_bytes: int) -> bytes:
         await gh.before_read()
         url = gidgethub.sansio.format_url(path, {}, base_url=self._base_url)
         headers = {

@@ -227,6 +227,11 @@ class Span:
     outcome: str
     started_at: float
     ended_at: float
+    what: str = ""  # the event (webhook jobs) or the job kind
+
+    @property
+    def seconds(self) -> float:
+        return self.ended_at - self.started_at
 
 
 def job_spans(processes: Iterable[Process]) -> list[Span]:
@@ -251,6 +256,7 @@ def job_spans(processes: Iterable[Process]) -> list[Span]:
                     str(entry["outcome"]),
                     float(entry["started_at"]),
                     float(entry["ended_at"]),
+                    str(entry.get("event") or entry.get("kind") or ""),
                 )
             )
     return spans

@@ -7,7 +7,7 @@ import time
 import gidgethub
 import pytest
 
-from bot.errors import TransientError
+from bot.errors import Deferred, TransientError
 from bot.github import AppAuth, GitHubClients, as_transient, new_session
 from bot.metrics import Metrics
 
@@ -21,8 +21,8 @@ def installed(fake_github):
     return fake_github
 
 
-async def clients_for(fake, metrics=None):
-    session = new_session()
+async def clients_for(fake, metrics=None, timeout=None):
+    session = new_session(timeout)
     auth = AppAuth(fake.app_id, fake.private_key_pem)
     return session, GitHubClients(session, auth, fake.url, metrics)
 
@@ -93,7 +93,8 @@ async def test_tarball_download_follows_the_redirect(installed) -> None:
 @pytest.mark.parametrize(
     ("inject", "retry_after"),
     [
-        (lambda f: f.inject("GET", r"^/repos/acme/shop$", status=502), None),
+        # A read is tried three times before a 5xx reaches the job.
+        (lambda f: f.inject("GET", r"^/repos/acme/shop$", status=502, times=3), None),
         (lambda f: f.inject_secondary_rate_limit("GET", r"^/repos/acme/shop$", retry_after=7), 7),
         (lambda f: f.inject_429("GET", r"^/repos/acme/shop$", retry_after=3), 3),
     ],
@@ -109,6 +110,28 @@ async def test_transient_failures_are_classified(installed, inject, retry_after)
     transient = as_transient(failure.value)
     assert isinstance(transient, TransientError)
     assert transient.retry_after == retry_after
+    # GitHub's limits are waits: the job is handed back without spending an attempt.
+    assert isinstance(transient, Deferred) == (retry_after is not None)
+
+
+async def test_a_read_answered_5xx_or_late_is_tried_again(installed) -> None:
+    session, clients = await clients_for(installed, timeout=1.0)
+    async with session:
+        gh = await clients.installation_client(77)
+        installed.inject("GET", r"^/repos/acme/shop$", status=503)
+        installed.inject_slow("GET", r"^/repos/acme/shop$", delay=3)
+        assert (await gh.getitem("/repos/acme/shop"))["name"] == "shop"
+        installed.inject("GET", r"/tarball/main$", status=502, times=2)
+        data = await clients.download(gh, "/repos/acme/shop/tarball/main", max_bytes=1 << 20)
+        assert data[:2] == b"\x1f\x8b"
+        # A write is never sent twice by the client: the job is redone instead.
+        installed.inject("POST", r"/issues$", status=502)
+        with pytest.raises(gidgethub.GitHubBroken):
+            await gh.post("/repos/acme/shop/issues", data={"title": "once"})
+    # (the late answer to the slow try is logged whenever it ends: not counted here)
+    assert installed.count_calls("GET", r"^/repos/acme/shop$", status=503) == 1
+    assert installed.count_calls("GET", r"/tarball/main$", status=502) == 2
+    assert installed.count_calls("POST", r"/issues$") == 1
 
 
 async def test_exhausted_primary_limit_waits_until_reset(installed) -> None:

@@ -200,3 +200,101 @@ def test_hard_coded_fallbacks_are_findings_with_a_fail_fast_fix() -> None:
     js = patches["web/auth.js"].decode()
     assert "process.env.SESSION_SECRET ?? " in js and 'throw new Error("SESSION_SECRET' in js
     assert "keyboard cat" not in js
+
+
+# -- found on real repositories in the issue-15 precision pass (secrets-rules) -------------
+
+
+def _b64url(obj: dict[str, object]) -> str:
+    import base64
+    import json
+
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _jwt(payload: dict[str, object]) -> str:
+    return f"{_b64url({'alg': 'HS256', 'typ': 'JWT'})}.{_b64url(payload)}.{_value(43, 8)}"
+
+
+def test_supabase_local_demo_keys_are_not_secrets() -> None:
+    # vercel/nextjs-subscription-payments `.env.local.example`: the Supabase CLI's local
+    # keys (issuer supabase-demo) are the same on every machine.
+    demo = _jwt({"iss": "supabase-demo", "role": "anon", "exp": 1983812996})
+    assert rules({"web/config.ts": f'export const anonKey = "{demo}";\n'}) == []
+
+
+def test_supabase_anon_keys_are_low_severity() -> None:
+    anon = _jwt({"iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": "anon"})
+    service = _jwt({"iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": "service_role"})
+    (low,) = detect({"web/config.ts": f'export const anonKey = "{anon}";\n'})
+    assert low.severity is Severity.HYGIENE and low.data["report_only"]
+    (high,) = detect({"api/config.ts": f'export const serviceKey = "{service}";\n'})
+    assert high.severity is Severity.LEAKED_SECRET
+
+
+def test_github_tokens_with_a_wrong_checksum_are_low_severity() -> None:
+    from fixers.secrets.samples import sample
+
+    good = sample("github-pat-classic", random.Random(3)).token
+    flipped = good[:10] + ("A" if good[10] != "A" else "B") + good[11:]
+    (real,) = detect({"ci.py": f'TOKEN = "{good}"\n'})
+    (made_up,) = detect({"ci.py": f'TOKEN = "{flipped}"\n'})
+    assert real.severity is Severity.LEAKED_SECRET
+    assert made_up.severity is Severity.HYGIENE and made_up.data["report_only"]
+    snap = MemorySnapshot({"ci.py": f'TOKEN = "{flipped}"\n'.encode()})
+    assert FIXER.fix(snap, [made_up], Context()) == []
+
+
+def test_github_checksum_matches_published_expired_tokens() -> None:
+    from fixers.secrets.validate import crc32_tail
+
+    # Bodies (never the whole token) of expired tokens published in
+    # therootcompany/base62-token.js issue 2, with their checksums.
+    assert crc32_tail("zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ") == "0mLq17"
+    assert crc32_tail("adE7dp8rHP6gUTuPwxLTZjZdtya3sV") == "0UQzQM"
+
+
+def test_keyword_values_in_example_files_are_low_severity() -> None:
+    # sahat/hackathon-starter `.env.example`: demo app keys published on purpose.
+    from fixers.secrets.samples import sample
+
+    stripe = sample("stripe-secret-key", random.Random(2)).token
+    files = {
+        ".env.example": f"FACEBOOK_SECRET={_value(32)}\nSTRIPE_SKEY={stripe}\n",
+        "config/settings.py.example": f'API_TOKEN = "{_value(30, 6)}"\n',
+        ".env.local.example": f"NEXT_PUBLIC_SITE_URL=http://localhost:3000\nAPI_SECRET={_value()}\n",
+    }
+    found = {(f.path, f.rule): f for f in detect(files)}
+    generic = found[(".env.example", "generic-secret-assignment")]
+    assert generic.severity is Severity.HYGIENE and generic.data["example"]
+    # A provider's distinctive format is a credential whatever the file is called.
+    assert found[(".env.example", "stripe-secret-key")].severity is Severity.LEAKED_SECRET
+    assert found[("config/settings.py.example", "generic-secret-assignment")].data["example"]
+    assert not any(rule == "dotenv-committed" for _, rule in found)
+    patches = FIXER.fix(
+        MemorySnapshot({p: t.encode() for p, t in files.items()}), list(found.values()), Context()
+    )
+    assert all(e.path != ".env.example" for p in patches for e in p.edits if e.action == "delete")
+
+
+def test_password_hashes_are_not_passwords() -> None:
+    # wagtail/bakerydemo fixtures: Django's stored hashes, not passwords.
+    salt, digest = _value(22, 3), _value(44, 4)
+    files = {
+        "app/fixtures/users.json": f'{{"password": "pbkdf2_sha256$600000${salt}${digest}"}}\n',
+        "seed.py": f'user.password = "argon2$argon2id$v=19$m=102400,t=2,p=8${salt}${digest}"\n',
+        "seed2.py": f'admin_password = "bcrypt_sha256$$2b$12${salt}{digest}"\n',
+    }
+    assert rules(files) == []
+
+
+def test_a_fallback_split_over_lines_is_a_fallback() -> None:
+    # mdn/django-locallibrary-tutorial settings.py: the call spans lines; reporting its
+    # literal as a plain assignment would rewrite it into `get("KEY", os.environ[...])`.
+    text = f"import os\nSECRET_KEY = os.environ.get(\n    'DJANGO_SECRET_KEY', '{_value(40, 9)}')\n"
+    (finding,) = detect({"site/settings.py": text})
+    assert finding.rule == "fallback-secret-python"
+    (patch,) = FIXER.fix(MemorySnapshot({"site/settings.py": text.encode()}), [finding], Context())
+    after = (patch.edits[0].content or b"").decode()
+    assert 'os.environ["DJANGO_SECRET_KEY"]' in after and ".get(" not in after

@@ -139,6 +139,49 @@ def test_generic_secret_forms(scanner: Scanner) -> None:
         assert rules_in(scanner, text, path) == ["generic-secret-assignment"], path
 
 
+def test_generic_secret_in_every_language_shape(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 30, seed=3) + "7"
+    cases = {
+        "main.go": f'var deployToken string = "{tok}"\n',
+        "short.go": f"deployToken := `{tok}`\n",
+        "conf.php": f'$deployToken .= "{tok}";\n',
+        "arr.php": f"$cfg['deploy_token'] = '{tok}';\n",
+        "Makefile.conf": f'DEPLOY_TOKEN ?= "{tok}"\n',
+        "simple.conf": f'DEPLOY_TOKEN ::= "{tok}"\n',
+        "posix.conf": f'DEPLOY_TOKEN :::= "{tok}"\n',
+        "Main.java": f'System.setProperty("DEPLOY_TOKEN", "{tok}");\n',
+        "App.kt": f'val deployToken: String = "{tok}"\n',
+        "pipeline.conf": f'  "deployToken" => "{tok}"\n',
+    }
+    for path, text in cases.items():
+        assert rules_in(scanner, text, path) == ["generic-secret-assignment"], path
+
+
+def test_secret_xml_elements(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 28, seed=4) + "5"
+    one_line = f"<server>\n  <apiToken>{tok}</apiToken>\n</server>\n"
+    multi = f"<server>\n  <apiToken>\n    {tok}\n  </apiToken>\n</server>\n"
+    for text in (one_line, multi):
+        hits = scanner.scan("settings.xml", text.encode())
+        assert [h.rule.id for h in hits] == ["generic-secret-xml-element"]
+        assert hits[0].name == "apiToken"
+    not_secrets = [
+        "<apiToken>${env.API_TOKEN}</apiToken>\n",  # a Maven property reference
+        "<apiToken></apiToken>\n",
+        f"<apiToken>{tok}</otherToken>\n",  # tags that do not close each other
+        "<tokenLifetime>3600</tokenLifetime>\n",
+        "<password>changeit</password>\n",
+    ]
+    for text in not_secrets:
+        assert rules_in(scanner, text, "settings.xml") == [], text
+
+
+def test_a_call_with_a_name_is_not_an_assignment(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 30, seed=5) + "1"
+    # A comma only assigns after a quoted name: `f(token, "...")` passes two arguments.
+    assert rules_in(scanner, f'sign(token, "{tok}")\n', "a.py") == []
+
+
 def test_private_key_openssh_and_pem(scanner: Scanner) -> None:
     for kind in ("OPENSSH ", "RSA ", "EC ", "", "ENCRYPTED "):
         body = "\n".join(_rand(string.ascii_letters + "+/", 64, seed=i) for i in range(5))
@@ -405,3 +448,58 @@ def test_custom_ruleset_runs_on_both_engines(tmp_path: Path) -> None:
             pytest.importorskip("hyperscan")
         hits = Scanner(rs, engine=engine).scan("a.py", f'K = "{token}"\n'.encode())  # type: ignore[arg-type]
         assert [h.rule.id for h in hits] == ["acme-key"]
+
+
+# -- placeholder classes seen in peers' negatives and real repositories ---------------------
+
+
+def test_typed_stand_ins_are_placeholders() -> None:
+    ph = default_ruleset().placeholders
+    typed = [
+        "abc123def456ghi789jkl012mno345",  # keyboard runs
+        "sbp_1234567890abcdefghij1234567890klmnop",
+        "xoxp-5723705293-5738073011-5723316911-" + "#" * 20,  # masked
+        "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+        "{access_token}",
+        "getPagesInConfluenceSpace",
+        "ops_eyJzaWduSW5B..",  # cut short for display
+    ]
+    for value in typed:
+        assert ph.is_placeholder(value, generic=False), value
+    for seed in range(200):  # random tokens of every alphabet stay findings
+        for alphabet in (ALNUM, HEX, string.digits, URLSAFE):
+            value = _rand(alphabet, 32, seed=seed)
+            assert not ph.is_placeholder(value, generic=False), (alphabet, seed)
+
+
+def test_published_example_values_are_listed_by_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    from fixers.secrets.rules import PLACEHOLDERS_FILE, REVOCATION_FILE, RULES_FILE, load_ruleset
+
+    value = "AIza" + _rand(URLSAFE, 35, seed=9)
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    extra = f'\n[[public]]\nwhat = "t"\nsource = "https://a"\nsha256 = ["{digest}"]\n'
+    ph_file = tmp_path / "placeholders.toml"
+    ph_file.write_text(PLACEHOLDERS_FILE.read_text() + extra)
+    rs = load_ruleset(RULES_FILE, ph_file, REVOCATION_FILE)
+    assert rs.placeholders.is_placeholder(value, generic=False)
+    assert not default_ruleset().placeholders.is_placeholder(value, generic=False)
+    assert len(default_ruleset().placeholders.public_sha256) >= 9
+
+
+def test_provider_keyword_must_start_a_word(scanner: Scanner) -> None:
+    tok = _rand(string.ascii_lowercase + string.digits, 24, seed=12)
+    # `etsy` inside `SetSysctl` is a coincidence; `ETSY_KEY` and `myEtsyKey` name Etsy.
+    assert rules_in(scanner, f'SetSysctl = "{tok}"\n', "a.txt") == []
+    assert rules_in(scanner, f'ETSY_KEY = "{tok}"\n', "a.txt") == ["etsy-token"]
+    assert rules_in(scanner, f'myEtsyKey = "{tok}"\n', "a.js") == ["etsy-token"]
+    assert rules_in(scanner, f'var etsyKey string = "{tok}"\n', "a.go") == ["etsy-token"]
+
+
+def test_numeric_secrets_are_judged_against_their_alphabet(scanner: Scanner) -> None:
+    from fixers.secrets.rules import entropy_ok
+
+    digits = "".join(str((i * 7 + i // 3) % 10) for i in range(32))
+    assert shannon_entropy(digits) < 3.3
+    assert entropy_ok(digits, 3.0) and not entropy_ok("1" * 31 + "2", 3.0)

@@ -161,8 +161,8 @@ class ScanEngine:
         """A scan that will not be retried still reschedules the periodic rescan and leaves a
         check run saying it did not finish -- never a dead job and silence."""
         transient = as_transient(exc)
-        if isinstance(exc, Deferred) or (transient is not None and not self.last_attempt):
-            return  # it runs again
+        if isinstance(transient, Deferred) or (transient is not None and not self.last_attempt):
+            return  # it runs again (a wait for GitHub's limits spends no attempt at all)
         reason = transient.reason if transient is not None else f"{type(exc).__name__}"
         log.warning(
             "scan failed for good",

@@ -11,6 +11,7 @@ from typing import Any
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, mask, matches_any
 from fixers.secrets.engine import Hit, Scanner
 from fixers.secrets.rules import RuleSet
+from fixers.secrets.validate import verdict
 
 FIXER_NAME = "secrets"
 _DOTENV_LINE = re.compile(rb"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(.*)$")
@@ -149,6 +150,34 @@ def fixture_index(snapshot: Snapshot, ruleset: RuleSet) -> FixtureIndex:
     return FixtureIndex.build(snapshot, ruleset)
 
 
+def is_example_path(path: str, ruleset: RuleSet) -> bool:
+    """`.env.example`, `config.py.sample`, `settings.yml.dist`: files committed to show
+    which settings exist, whose values the author published on purpose."""
+    name = path.rsplit("/", 1)[-1]
+    s = ruleset.scan
+    return matches_any(name, s.dotenv_examples) or matches_any(name, s.example_files)
+
+
+def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
+    """A keyword-matched value in an example file: reported at low severity, left in
+    place. A value in a provider's distinctive format (`sk_live_...`, `AKIA...`) keeps its
+    severity: that is a credential whatever the file is called."""
+    rule = ruleset.by_id(finding.rule)
+    if rule is not None and not (rule.generic or rule.contextual or rule.kind != "regex"):
+        return finding
+    return replace(
+        finding,
+        severity=Severity.HYGIENE,
+        title=f"{finding.title or finding.rule} in an example file",
+        message=(
+            f"{finding.message} This is an example file (committed to show which settings "
+            "exist), so it is reported at low severity and left in place: if the value is a "
+            "live credential, rotate it and leave the value empty here."
+        ),
+        data={**finding.data, "example": True, "report_only": True},
+    )
+
+
 def as_fixture(finding: Finding) -> Finding:
     """A credential in a test fixture: still reported (it may be real), at low severity,
     never failing the check; the fix leaves fixtures alone (the tests load them)."""
@@ -161,7 +190,7 @@ def as_fixture(finding: Finding) -> Finding:
             "loaded by a test), so it is reported at low severity and left in place: if the "
             "value was ever used outside tests, rotate it."
         ),
-        data={**finding.data, "fixture": True},
+        data={**finding.data, "fixture": True, "report_only": True},
     )
 
 
@@ -250,11 +279,23 @@ def hit_finding(
             f"unset ({hit.path} line {hit.line}): production runs on the committed value the "
             "day the variable goes missing."
         )
+    severity = _SEVERITIES.get(hit.rule.severity, Severity.LEAKED_SECRET)
+    advice = _what_to_do(hit, ruleset, env)
+    if verdict(hit.rule.id, hit.value) == "low":
+        # The format's own check says this is no working credential (a checksum that does
+        # not match, a key meant to be public): worth a look, not a failing check.
+        severity = Severity.HYGIENE
+        data["report_only"] = True
+        advice = (
+            "Its format check fails or marks it public (a made-up example, a checksum that "
+            "does not match, or a key meant for browsers), so it is reported at low severity; "
+            "if it is a live credential, rotate it."
+        )
     return Finding(
         fixer=FIXER_NAME,
         rule=hit.rule.id,
-        severity=_SEVERITIES.get(hit.rule.severity, Severity.LEAKED_SECRET),
-        message=f"{message} {_what_to_do(hit, ruleset, env)}",
+        severity=severity,
+        message=f"{message} {advice}",
         fingerprint=hit.fingerprint,
         path=hit.path,
         line=min(lines),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fixers.contract import fingerprint, matches_any
-from fixers.secrets.rules import Rule, RuleSet, default_ruleset, shannon_entropy
+from fixers.secrets.rules import Rule, RuleSet, default_ruleset, entropy_ok
 
 try:  # Hyperscan is optional: it only makes the prefilter faster.
     import hyperscan as _hs
@@ -275,7 +275,7 @@ class Scanner:
         group = next((g for g in rule.secret_groups if m.group(g) is not None), None)
         if group is None:
             return None
-        unquoted = rule.generic and group == rule.secret_groups[-1]
+        unquoted = group == rule.unquoted_group
         if unquoted and not config:
             return None  # `token = make_token()` is code, not a value
         if rule.generic and _not_an_assignment(rule, m, data, config):
@@ -320,7 +320,7 @@ class Scanner:
             user = (m.group(rule.user_group) or b"").decode("utf-8", "replace")
             if value.lower() in ph.database_exact or value == user:
                 return False
-        return shannon_entropy(value) >= rule.min_entropy
+        return entropy_ok(value, rule.min_entropy)
 
     def _allowed(self, data: bytes, offset: int) -> bool:
         """An inline allow marker on the secret's line, or a next-line marker above it."""

@@ -20,6 +20,7 @@ from fixers.secrets.detect import (
     FIXER_NAME,
     FixtureIndex,
     SecretOptions,
+    as_example,
     as_fixture,
     candidate_paths,
     dotenv_finding,
@@ -27,6 +28,7 @@ from fixers.secrets.detect import (
     hit_finding,
     is_accepted,
     is_dotenv,
+    is_example_path,
     pair_hits,
     scan_file,
 )
@@ -36,6 +38,7 @@ from fixers.secrets.explain import explanation
 from fixers.secrets.naming import assign_env_names
 from fixers.secrets.rewrite import Target, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
+from fixers.secrets.validate import verdict
 
 _PEM = re.compile(
     rb"-----BEGIN[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----.*?-----END[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----",
@@ -87,6 +90,8 @@ class SecretsFixer:
                 fixtures = fixtures or fixture_index(snapshot, self.ruleset)
                 if fixtures.is_fixture(path, self.ruleset):
                     found = [as_fixture(f) for f in found]
+                elif is_example_path(path, self.ruleset):
+                    found = [as_example(f, self.ruleset) for f in found]
             for finding in found:
                 if added is not None and not _on_lines(finding, added.get(path, frozenset())):
                     continue
@@ -101,7 +106,10 @@ class SecretsFixer:
             dotenv = dotenv_finding(path, data, scanner)
             if dotenv is not None:
                 out.append(dotenv)
-        hits = scan_file(scanner, path, data)
+        # Published values (Supabase's local demo keys) are nobody's credential.
+        hits = [
+            h for h in scan_file(scanner, path, data) if verdict(h.rule.id, h.value) != "public"
+        ]
         names = assign_env_names(hits)
         first: dict[str, Hit] = {}
         counts: dict[str, int] = {}
@@ -121,7 +129,7 @@ class SecretsFixer:
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         by_path: dict[str, list[Finding]] = {}
         for f in findings:
-            if f.fixer == FIXER_NAME and f.path and not f.data.get("fixture"):
+            if f.fixer == FIXER_NAME and f.path and not f.data.get("report_only"):
                 by_path.setdefault(f.path, []).append(f)
         scanner = Scanner(self.ruleset, self.engine)
         patches = []

@@ -7,6 +7,7 @@ where to revoke a key) is data; this module only parses and compiles it, once.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 import tomllib
@@ -25,16 +26,77 @@ REVOCATION_FILE = DATA_DIR / "revocation.toml"
 # Keyword-anchored rules (`anchor` + `value` in the data): the provider's name somewhere in
 # the assigned identifier, an assignment operator of any common language, the value.
 _ANCHOR_NAME = r"[A-Za-z0-9_.-]{0,40}"
-_ANCHOR_OP = r"""["'\]]?[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_OP = (
+    r"""["'\]]?(?:[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var herokuKey string =`
+    r"""[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+)
 _ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
 
 
 def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
-    """(regex, hs_regex) for a keyword-anchored rule: value in group 1."""
+    """(regex, hs_regex) for a keyword-anchored rule: value in group 1.
+
+    The provider's name must start a word of the identifier: after a non-alphanumeric
+    (`ETSY_KEY`, `my_etsy`) or, capitalised, after a lower-case letter or digit
+    (`myEtsyKey`); inside a word it is a coincidence (`SetSysctl`, `global`)."""
     names = "|".join(anchors)
-    lead = f"(?i:(?:{names}){_ANCHOR_NAME})"
-    regex = f"{lead}{_ANCHOR_OP}({value}){_ANCHOR_END}"
-    return regex, f"{lead}{_ANCHOR_OP}{value}"
+    caps = "|".join(a[:1].upper() + a[1:] for a in anchors)
+    word = f"(?:(?<![A-Za-z0-9])(?i:{names})|(?<=[a-z0-9])(?:{caps}))"
+    regex = f"{word}(?i:{_ANCHOR_NAME}){_ANCHOR_OP}({value}){_ANCHOR_END}"
+    # Hyperscan has no look-behind: its superset skips the word test, `regex` applies it.
+    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP}{value}"
+
+
+# Generic assignment rules (`assign` in the data): a secret-named identifier, then the
+# assignment of any common language, then a literal. The shapes, from real code and config:
+#   INI/env/YAML/TOML/JSON  `name = v`, `name: v`, `"name": "v"`
+#   Python/JS/Ruby/Kotlin   `name = "v"`, `name: str = "v"`, `"name" => "v"`
+#   Go                      `name := "v"`, `var name string = "v"`, `` name := `v` ``
+#   PHP                     `$name .= "v"`, `$cfg['name'] = "v"`
+#   Make                    `NAME ?= v`, `NAME ::= v`, `NAME :::= v`
+#   Java/C#                 `setProperty("NAME", "v")` (a quoted name, then a comma)
+# Every repeat is bounded, so a hostile line costs linear time.
+_ASSIGN_NAME_HEAD = r"[A-Za-z0-9_.-]{0,40}"
+_ASSIGN_NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
+_ASSIGN_TYPED = (
+    r"""(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.<>\[\]| ]{0,30}?"""  # `name: str =`
+    r"""|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var name string =`
+)
+_ASSIGN_OPS = r"(?::{1,3}=|=>|[.?]=|=|:)"
+_ASSIGN_OP = (
+    rf"""(?:["'][ \t]{{0,5}},|["']?\]?{_ASSIGN_TYPED}[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
+)
+_UNQUOTED = r"""[^\s"'`,;#()\[\]{}<>=]"""
+
+
+def assignment_regex(names: list[str], lo: int, hi: int, spaces: bool) -> tuple[str, str, str]:
+    """(regex, hs_regex, hs_regex_code) of a generic assignment rule.
+
+    Groups: 1 the name, 2-4 a double-, single- or back-quoted value, 5 an unquoted one
+    (which only config files may have). ``spaces``: a quoted value may contain blanks
+    (passwords are sometimes phrases; tokens never are)."""
+    frags = "|".join(names)
+    name = f"{_ASSIGN_NAME_HEAD}(?:{frags}){_ASSIGN_NAME_TAIL}"
+    inner = {q: (rf"[^{q}\r\n\\]" if spaces else rf"[^{q}\s\\]") for q in "\"'`"}
+    rep = f"{{{lo},{hi}}}"
+    values = "|".join(f"{q}({inner[q]}{rep}){q}" for q in "\"'`") + f"|({_UNQUOTED}{rep})"
+    regex = f"(?i)(?<![A-Za-z0-9_.-])({name}){_ASSIGN_OP}(?:{values})"
+    # Hyperscan and the keyword prefilter only need the name, the operator and the first
+    # characters of a value; the full regex confirms.
+    head = f"(?:{frags}){_ASSIGN_NAME_TAIL}{_ASSIGN_OP}".replace("}?", "}")  # no lazy in hs
+    quoted = "|".join(f"{q}{inner[q]}{{{lo}}}" for q in "\"'`")
+    return regex, f"{head}(?:{quoted}|{_UNQUOTED}{{{lo}}})", f"{head}(?:{quoted})"
+
+
+def xml_element_regex(names: list[str], lo: int, hi: int) -> tuple[str, str]:
+    """(regex, hs_regex) of a secret-named XML element holding a literal, on one line or
+    on the line between its tags (`<apiToken>`, value, `</apiToken>`). Group 1 the element
+    name, 2 the value."""
+    frags = "|".join(names)
+    name = f"[A-Za-z0-9_.:-]{{0,40}}(?:{frags})[A-Za-z0-9_.-]{{0,30}}"
+    gap = r"[ \t]{0,40}(?:\r?\n[ \t]{0,40})?"
+    regex = rf"""(?i)<({name})>{gap}([^<>\s"'&]{{{lo},{hi}}}){gap}</\1>"""
+    return regex, f"<{name}>"
 
 
 _TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
@@ -58,6 +120,9 @@ class Rule:
     secret_groups: tuple[int, ...]
     span_group: int | None
     name_group: int | None
+    # The group holding an unquoted value (generic rules): only config files have those;
+    # in source code an unquoted right-hand side is code (`token = make_token()`).
+    unquoted_group: int | None
     user_group: int | None
     min_entropy: float
     min_length: int
@@ -110,6 +175,12 @@ class Placeholders:
     generic_patterns: tuple[re.Pattern[str], ...]
     database_exact: frozenset[str]
     generic_name_contains: tuple[bytes, ...] = ()
+    # SHA-256 of values published as examples (SDK tests, vendor docs): listed by hash so
+    # no credential-shaped literal sits in this repository.
+    public_sha256: frozenset[str] = frozenset()
+    # A value whose characters are mostly keyboard runs (`abc123def456`, `1234567890`,
+    # `klmnopqrstu`) was typed by a person as a stand-in; random tokens almost never are.
+    max_run_fraction: float = 1.0
 
     def is_setting_name(self, name: bytes) -> bool:
         """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
@@ -125,6 +196,10 @@ class Placeholders:
         if any(c in low for c in self.all_contains):
             return True
         if any(p.search(value) for p in self.all_patterns):
+            return True
+        if hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in self.public_sha256:
+            return True
+        if run_fraction(value) >= self.max_run_fraction:
             return True
         if not generic:
             return False
@@ -151,6 +226,8 @@ class ScanSettings:
     # Test fixtures: reported at low severity, never failing the check, never deleted.
     fixture_dirs: frozenset[str] = frozenset()
     fixture_files: tuple[str, ...] = ()
+    # Example files beyond the dotenv ones (`config.py.example`): see detect.as_example.
+    example_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +247,39 @@ class RuleSet:
     @property
     def regex_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.kind == "regex")
+
+
+def run_fraction(value: str) -> float:
+    """The share of a value's letters and digits that sit in ascending runs of three or
+    more (`abc`, `456`, `mnopq`), compared case-insensitively."""
+    chars = [c for c in value.lower() if c.isascii() and c.isalnum()]
+    if not chars:
+        return 0.0
+    in_runs = 0
+    start = 0
+    for i in range(1, len(chars) + 1):
+        if i < len(chars) and ord(chars[i]) == ord(chars[i - 1]) + 1:
+            continue
+        if i - start >= 3:
+            in_runs += i - start
+        start = i
+    return in_runs / len(chars)
+
+
+_DIGITS = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def entropy_ok(value: str, min_entropy: float) -> bool:
+    """Whether ``value`` is random enough. A numeric or hex token cannot reach the
+    entropy of a mixed one (10 symbols carry at most 3.32 bits, 16 at most 4), so its bar
+    is 80% of its alphabet's maximum when that is lower than the rule's."""
+    chars = set(value)
+    if chars <= _DIGITS:
+        min_entropy = min(min_entropy, 0.8 * math.log2(10))
+    elif chars <= _HEX:
+        min_entropy = min(min_entropy, 0.8 * math.log2(16))
+    return shannon_entropy(value) >= min_entropy
 
 
 def shannon_entropy(value: str) -> float:
@@ -194,6 +304,19 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
     try:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
+        if "assign" in raw:
+            lo, hi = int(raw.get("value_min", 8)), int(raw.get("value_max", 300))
+            regex, hs, hs_code = assignment_regex(
+                list(raw["assign"]), lo, hi, bool(raw.get("value_spaces", False))
+            )
+            raw = {"hs_regex": hs, "hs_regex_code": hs_code, "case_insensitive": True,
+                   "secret_groups": [2, 3, 4, 5], "unquoted_group": 5, "name_group": 1,
+                   "generic": True, **raw}  # fmt: skip
+        if "xml_element" in raw:
+            lo, hi = int(raw.get("value_min", 8)), int(raw.get("value_max", 300))
+            regex, hs = xml_element_regex(list(raw["xml_element"]), lo, hi)
+            raw = {"hs_regex": hs, "case_insensitive": True, "secret_groups": [2],
+                   "name_group": 1, "generic": True, "extra_lines": 2, **raw}  # fmt: skip
         if "anchor" in raw:
             regex, anchored_hs = anchored_regex(list(raw["anchor"]), str(raw["value"]))
             raw = {
@@ -231,6 +354,7 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             secret_groups=groups,
             span_group=int(raw["span_group"]) if "span_group" in raw else None,
             name_group=int(raw["name_group"]) if "name_group" in raw else None,
+            unquoted_group=int(raw["unquoted_group"]) if "unquoted_group" in raw else None,
             user_group=int(raw["user_group"]) if "user_group" in raw else None,
             min_entropy=float(raw.get("min_entropy", 0.0)),
             min_length=int(raw.get("min_length", 0)),
@@ -268,6 +392,10 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
         generic_patterns=tuple(re.compile(p) for p in generic.get("patterns", ())),
         database_exact=frozenset(s.lower() for s in raw.get("database", {}).get("exact", ())),
         generic_name_contains=tuple(s.lower().encode() for s in generic.get("name_contains", ())),
+        public_sha256=frozenset(
+            h.lower() for entry in raw.get("public", ()) for h in entry.get("sha256", ())
+        ),
+        max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
     )
 
 
@@ -287,6 +415,7 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         request_samples=tuple(raw.get("request_samples", ())),
         fixture_dirs=frozenset(d.lower() for d in raw.get("fixture_dirs", ())),
         fixture_files=tuple(raw.get("fixture_files", ())),
+        example_files=tuple(raw.get("example_files", ())),
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fixers.secrets.rules import Rule, default_ruleset
+from fixers.secrets.validate import crc32_tail
 
 ALNUM = string.ascii_letters + string.digits
 B64 = ALNUM + "+/"
@@ -47,6 +48,12 @@ def _mixed(rng: random.Random, alphabet: str, n: int) -> str:
     """Random, but with a digit and both cases (so entropy/class gates always pass)."""
     core = _r(rng, alphabet, n - 3)
     return core + rng.choice("ABCDEFGHJK") + rng.choice("mnpqrstuvw") + rng.choice("23456789")
+
+
+def _crc_token(rng: random.Random, prefix: str) -> str:
+    """A GitHub/npm-format token: 30 random base62 characters and their CRC32 tail."""
+    body = _mixed(rng, ALNUM, 30)
+    return prefix + "_" + body + crc32_tail(body)
 
 
 def _assign(name: str, token: str) -> str:
@@ -169,7 +176,7 @@ _HAND_WRITTEN: dict[str, Callable[[random.Random], Sample]] = {
     ),
     "aws-secret-access-key": _aws_secret,
     "github-pat-classic": _simple(
-        "github-pat-classic", "GITHUB_TOKEN", lambda g: "ghp" + "_" + _mixed(g, ALNUM, 36)
+        "github-pat-classic", "GITHUB_TOKEN", lambda g: _crc_token(g, "ghp")
     ),
     "github-pat-fine-grained": _simple(
         "github-pat-fine-grained",
@@ -179,13 +186,13 @@ _HAND_WRITTEN: dict[str, Callable[[random.Random], Sample]] = {
     "github-app-installation-token": _simple(
         "github-app-installation-token",
         "GITHUB_TOKEN",
-        lambda g: "ghs" + "_" + _mixed(g, ALNUM, 36),
+        lambda g: _crc_token(g, "ghs"),
     ),
     "github-app-user-token": _simple(
-        "github-app-user-token", "GITHUB_TOKEN", lambda g: "ghu" + "_" + _mixed(g, ALNUM, 36)
+        "github-app-user-token", "GITHUB_TOKEN", lambda g: _crc_token(g, "ghu")
     ),
     "github-oauth-token": _simple(
-        "github-oauth-token", "GITHUB_TOKEN", lambda g: "gho" + "_" + _mixed(g, ALNUM, 36)
+        "github-oauth-token", "GITHUB_TOKEN", lambda g: _crc_token(g, "gho")
     ),
     "github-refresh-token": _simple(
         "github-refresh-token", "GITHUB_REFRESH_TOKEN", lambda g: "ghr" + "_" + _mixed(g, ALNUM, 76)
@@ -243,9 +250,7 @@ _HAND_WRITTEN: dict[str, Callable[[random.Random], Sample]] = {
     "mailgun-api-key": _simple(
         "mailgun-api-key", "MAILGUN_API_KEY", lambda g: "key" + "-" + _r(g, HEX, 30) + "e4"
     ),
-    "npm-access-token": _simple(
-        "npm-access-token", "NPM_TOKEN", lambda g: "npm" + "_" + _mixed(g, ALNUM, 36)
-    ),
+    "npm-access-token": _simple("npm-access-token", "NPM_TOKEN", lambda g: _crc_token(g, "npm")),
     "pypi-upload-token": _simple(
         "pypi-upload-token",
         "PYPI_API_TOKEN",
