@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.service import PARTS
+from tests import joblogs
 from tests.appfixtures import WEBHOOK_SECRET
 from tests.fakegithub.server import FakeJob
 from tests.fakeindex.server import FakeRelease
@@ -128,6 +129,21 @@ def failing_job(log: str, *, step: str = "Run tests", annotations=(), **kw) -> F
     if step != "Set up job":
         steps += (("Run actions/checkout@v4", "success"), (step, "failure"))
     return FakeJob("test", "failure", steps, log, tuple(annotations), **kw)
+
+
+#: the annotation GitHub puts on a job that uses a turned-off artifact action
+ARTIFACT_ERROR = (
+    "This request has been automatically failed because it uses a deprecated version of "
+    "`actions/upload-artifact: v3`. Learn more: "
+    "https://github.blog/changelog/2024-04-16-deprecation-notice-v3-of-the-artifact-actions/"
+)
+
+
+def artifact_v3_job() -> FakeJob:
+    """A job failed in "Set up job" for upload-artifact v3: its log and its annotation."""
+    return failing_job(
+        joblogs.artifact_v3_log(), step="Set up job", annotations=[{"message": ARTIFACT_ERROR}]
+    )
 
 
 def passing_job() -> FakeJob:

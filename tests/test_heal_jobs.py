@@ -11,6 +11,7 @@ from tests.fakegithub.server import FakeJob
 from tests.heal_fixtures import (
     OWNER,
     REPO,
+    artifact_v3_job,
     failing_job,
     heal_log,
     job_payload,
@@ -74,13 +75,8 @@ async def test_a_job_delivered_after_its_run_is_diagnosed_alone_once(repo, heal_
     client, app = heal_web
     fake = repo
     fake.push(OWNER, REPO, "main", {"app/main.py": "import yaml\n"}, "use yaml")
-    artifact = failing_job(
-        joblogs.artifact_v3_log(),
-        step="Set up job",
-        annotations=[{"message": joblogs.artifact_v3_log().split("##[error]")[1].strip()}],
-    )
     run = fake.add_workflow_run(
-        OWNER, REPO, [failing_job(joblogs.module_not_found_log("yaml")), artifact]
+        OWNER, REPO, [failing_job(joblogs.module_not_found_log("yaml")), artifact_v3_job()]
     )
     first, second = run.job_ids
     await deliver_jobs(fake, client, app, run, [first])

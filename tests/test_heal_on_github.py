@@ -7,8 +7,10 @@ import pytest
 
 from tests import joblogs
 from tests.heal_fixtures import (
+    ARTIFACT_ERROR,
     OWNER,
     REPO,
+    artifact_v3_job,
     failing_job,
     heal_log,
     heal_rows,
@@ -21,11 +23,6 @@ from tests.heal_fixtures import (
 
 pytestmark = pytest.mark.asyncio
 
-ARTIFACT_ERROR = (
-    "This request has been automatically failed because it uses a deprecated version of "
-    "`actions/upload-artifact: v3`. Learn more: "
-    "https://github.blog/changelog/2024-04-16-deprecation-notice-v3-of-the-artifact-actions/"
-)
 BRANCH = "patchwell/dependencies/action-actions-upload-artifact"
 
 
@@ -104,13 +101,7 @@ async def test_a_heal_pr_that_fails_the_same_way_says_so_and_stops(repo, heal_we
         red = fake.add_workflow_run(
             OWNER,
             REPO,
-            [
-                failing_job(
-                    joblogs.artifact_v3_log(),
-                    step="Set up job",
-                    annotations=[{"message": ARTIFACT_ERROR}],
-                )
-            ],
+            [artifact_v3_job()],
             head_branch=BRANCH,
             event="pull_request",
             pull_numbers=[pull["number"]],

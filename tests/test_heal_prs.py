@@ -192,3 +192,31 @@ async def test_a_broken_group_pr_gets_the_excerpt_and_its_culprit_split_out(
     assert [c["id"] for c in fake.comments(OWNER, REPO, number)] == [comment["id"]]
     states = [r[2] for r in await heal_rows(app)]
     assert states == ["open"]
+
+
+async def test_two_causes_on_a_persons_pr_share_one_comment(repo, heal_web) -> None:
+    client, app = heal_web
+    fake = repo
+    number, _sha = person_pr(fake, {"app/main.py": "import flask\nimport yaml\n"})
+    run = fake.add_workflow_run(
+        OWNER,
+        REPO,
+        [
+            failing_job(joblogs.module_not_found_log("yaml")),
+            failing_job(joblogs.resolution_impossible_log()),
+        ],
+        head_branch="feature",
+        event="pull_request",
+        pull_numbers=[number],
+    )
+    await send(client, "workflow_run", run_payload(fake, run.id))
+    await settle(app)
+    (comment,) = fake.comments(OWNER, REPO, number)
+    assert fake.review_comments(OWNER, REPO, number) == []
+    assert "+PyYAML==6.0.2" in comment["body"]  # the first cause's diff
+    assert "flask 3.0.3 depends on Werkzeug>=3.0.0" in comment["body"]  # the second's report
+    # Redelivered: the same two causes write nothing (they used to overwrite each other).
+    before = len(writes(fake))
+    await send(client, "workflow_run", run_payload(fake, run.id))
+    await settle(app)
+    assert writes(fake)[before:] == []

@@ -62,3 +62,23 @@ async def test_a_running_job_has_no_log_yet(repo) -> None:
         assert await reader.failed_jobs(run.id) == []
         log, state = await reader.job_log(repo.workflow_job_json(OWNER, REPO, run.job_ids[0])["id"])
         assert (log, state) == (None, "missing")
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"id": "x", "conclusion": "failure"},
+        {"id": True, "conclusion": "failure"},
+        {"id": 5, "conclusion": "failure", "run_id": "abc", "run_attempt": [1]},
+        {"id": 5, "conclusion": "failure", "steps": "Set up job"},
+        {"id": 5, "conclusion": "failure", "steps": [{"name": "x", "number": "7b"}, 3, None]},
+        {"id": 5, "conclusion": "failure", "steps": [{"name": "x", "conclusion": {"a": 1}}]},
+    ],
+)
+async def test_a_malformed_job_payload_never_raises(job) -> None:
+    from bot.heal.reader import failed_job
+
+    parsed = failed_job(job)
+    assert parsed is None or (parsed.id == 5 and parsed.run_attempt >= 1)
+    if parsed is not None:
+        assert all(isinstance(s.number, int) for s in parsed.steps)

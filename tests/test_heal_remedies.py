@@ -317,3 +317,60 @@ def test_a_disabled_set_output_is_rewritten_like_the_warning(services) -> None:
     result, _ = heal(joblogs.set_output_disabled_log(), files(), services)
     (patch,) = result.patches
     assert '>> "$GITHUB_OUTPUT"' in text_of(patch, ".github/workflows/ci.yml")
+
+
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [
+        ("yaml", "PyYAML"),
+        ("dotenv", "python-dotenv"),
+        ("PIL", "Pillow"),
+        ("cv2", "opencv-python"),
+        ("bs4", "beautifulsoup4"),
+        ("sklearn", "scikit-learn"),
+    ],
+)
+def test_the_module_table_names_the_distribution(module, distribution) -> None:
+    from fixers.heal.modules import default_modules, load_modules
+
+    assert default_modules().distribution(module) == distribution
+    assert load_modules().reviewed  # a review date, like every world-knowledge table
+
+
+def test_the_missing_distribution_is_pinned_at_the_deploy_pythons_release(
+    services, fake_index
+) -> None:
+    # python-dotenv 9.0 needs Python 3.13; the app deploys on 3.11: the newest that installs.
+    fake_index.add_project(
+        "python-dotenv",
+        [
+            FakeRelease("1.0.1", ago(300), requires_python=">=3.8"),
+            FakeRelease("9.0.0", ago(10), requires_python=">=3.13"),
+        ],
+    )
+    result, _ = heal(
+        joblogs.module_not_found_log("dotenv"),
+        files(**{"Dockerfile": "FROM python:3.11-slim\n", "app/main.py": "import dotenv\n"}),
+        services,
+    )
+    (patch,) = result.patches
+    assert "python-dotenv==1.0.1\n" in text_of(patch, "requirements.txt")
+
+
+def test_the_nearest_release_is_one_the_deploy_python_installs(services, fake_index) -> None:
+    fake_index.add_project(
+        "numpy",
+        [
+            FakeRelease("1.26.4", ago(600), requires_python=">=3.9"),
+            FakeRelease("2.3.0", ago(100), requires_python=">=3.11"),
+            FakeRelease("2.4.0", ago(50), requires_python=">=3.12"),
+        ],
+    )
+    reqs = "flask==3.0.3\nnumpy==2.4.9\n"
+    result, _ = heal(
+        joblogs.no_matching_log("numpy", "2.4.9"),
+        files(**{"requirements.txt": reqs, "Dockerfile": "FROM python:3.11-slim\n"}),
+        services,
+    )
+    (patch,) = result.patches
+    assert text_of(patch, "requirements.txt") == "flask==3.0.3\nnumpy==2.3.0\n"

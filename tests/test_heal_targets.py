@@ -11,6 +11,7 @@ from tests.heal_fixtures import (
     INSTALLATION,
     OWNER,
     REPO,
+    artifact_v3_job,
     failing_job,
     heal_rows,
     run_payload,
@@ -23,7 +24,6 @@ from tests.webhooks import example
 
 pytestmark = pytest.mark.asyncio
 
-ARTIFACT_ERROR = joblogs.artifact_v3_log().split("##[error]")[1].strip()
 ARTIFACT_BRANCH = "patchwell/dependencies/action-actions-upload-artifact"
 
 
@@ -46,17 +46,7 @@ async def test_the_owning_fixers_pending_pr_is_updated_not_doubled(repo, heal_we
     assert "This heals a failing check" not in pending["body"]
     count = len(fake.pulls(OWNER, REPO))
 
-    run = fake.add_workflow_run(
-        OWNER,
-        REPO,
-        [
-            failing_job(
-                joblogs.artifact_v3_log(),
-                step="Set up job",
-                annotations=[{"message": ARTIFACT_ERROR}],
-            )
-        ],
-    )
+    run = fake.add_workflow_run(OWNER, REPO, [artifact_v3_job()])
     await send(client, "workflow_run", run_payload(fake, run.id))
     await settle(app)
     assert len(fake.pulls(OWNER, REPO)) == count  # no second PR for the same lines
@@ -138,3 +128,37 @@ async def test_another_ci_passing_again_cancels_its_heal_pr(repo, heal_web) -> N
     await settle(app)
     assert fake.pull(OWNER, REPO, pull["number"])["state"] == "closed"
     assert [r[2] for r in await heal_rows(app)] == ["cancelled"]
+
+
+async def test_a_conflict_on_main_is_reported_once_and_changes_nothing(repo, heal_web) -> None:
+    client, app = heal_web
+    fake = repo
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(joblogs.resolution_impossible_log())])
+    for _delivery in range(2):  # a redelivery reports nothing new
+        await send(client, "workflow_run", run_payload(fake, run.id))
+        await settle(app)
+    reports = [c for c in fake.check_runs(OWNER, REPO) if c["name"] == "patchwell/heal"]
+    (report,) = reports
+    assert report["conclusion"] == "neutral"
+    assert "flask 3.0.3 depends on Werkzeug>=3.0.0" in report["output"]["summary"]
+    assert fake.pulls(OWNER, REPO) == []
+
+
+async def test_a_secret_printed_in_the_failing_step_is_masked_in_the_heal_pr(
+    repo, heal_web
+) -> None:
+    client, app = heal_web
+    fake = repo
+    fake.push(OWNER, REPO, "main", {"app/main.py": "import yaml\n"}, "use yaml")
+    token = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"  # never registered with GitHub
+    log = joblogs.module_not_found_log("yaml").replace(
+        "E   ModuleNotFoundError",
+        f"INDEX_URL=https://deploy:{token}@pypi.example.com/simple\n"
+        "2024-01-01T00:00:02.0000000Z E   ModuleNotFoundError",
+    )
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(log)])
+    await send(client, "workflow_run", run_payload(fake, run.id))
+    await settle(app)
+    (pull,) = open_pulls(fake)
+    assert "pypi.example.com" in pull["body"]  # the line is quoted ...
+    assert token not in pull["body"]  # ... with the token masked

@@ -29,6 +29,7 @@ import gidgethub
 
 from bot.github import GitHubClients
 from bot.heal.jobs import JobStash
+from bot.heal.people import PersonCause, on_person_failure
 from bot.heal.reader import MAX_FAILED_JOBS, FailedJob, JobDiagnosis, JobReader, failed_job
 from bot.heal.store import FINAL, HealCase, HealStore
 from bot.heal.text import (
@@ -363,6 +364,7 @@ class HealEngine:
             log.info("failure not recognised", extra={"repository": full, "run": run_id})
             return
         snap: MemorySnapshot | None = None
+        people: list[PersonCause] = []  # a person's PR: every cause in one comment
         for job, d in found:
             key = case_key(target, failure.workflow_path, d.cause_key)
             case = await self.store.get(full, key)
@@ -386,11 +388,7 @@ class HealEngine:
             )
             case = case.but(head_sha=failure.head_sha, run_id=run_id, job_id=job.id)
             if target.kind == "pull":
-                from bot.heal.people import on_person_failure
-
-                await on_person_failure(
-                    self, owner, name, target, here, d, result, snap, case, report
-                )
+                people.append(PersonCause(here, d, result, case))
                 continue
             if result.report is not None:
                 await self._report(owner, name, here, d, result.report, case, report)
@@ -401,6 +399,8 @@ class HealEngine:
             else:
                 report.skipped.append(f"{d.id}: {result.reason}")
                 await self.store.save(case.but(state="nofix", summary=result.reason or ""))
+        if people and snap is not None:
+            await on_person_failure(self, owner, name, target, people, snap, report)
 
     async def _open_heal_prs(
         self,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.heal.store import HealCase
 from bot.heal.text import Failure, fence, patch_diff, report_text
@@ -20,6 +22,7 @@ from fixers.heal.remedies import Remedy
 from fixers.heal.signatures import Diagnosis
 
 MAX_SUGGESTION_LINES = 12
+_FOOTER = "\n\nPatchwell does not push to your branch."
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -82,46 +85,88 @@ def _intro(failure: Failure, d: Diagnosis) -> str:
     )
 
 
+@dataclass(frozen=True)
+class PersonCause:
+    """One recognised cause of a failure on a person's PR and what Patchwell would change."""
+
+    failure: Failure  # the run and the job it failed in
+    diagnosis: Diagnosis
+    result: Remedy
+    case: HealCase
+
+
+async def _placed_suggestion(
+    engine, owner: str, name: str, number: int, patch, snap: MemorySnapshot
+) -> tuple[str, int, int, str] | None:
+    """(path, first line, last line, text) when the whole fix is one block of lines the PR's
+    diff shows (a suggestion can go there); None otherwise."""
+    if len(patch.edits) != 1:
+        return None
+    edit = patch.edits[0]
+    before = snap.read(edit.path)
+    suggestion = suggestion_for(before, edit.content or b"") if before is not None else None
+    if suggestion is None:
+        return None
+    in_diff = (await _pr_diff_lines(engine, owner, name, number)).get(edit.path, set())
+    first, last, text = suggestion
+    if all(line in in_diff for line in range(first, last + 1)):
+        return edit.path, first, last, text
+    return None
+
+
+def _section(cause: PersonCause, snap: MemorySnapshot) -> str:
+    """One cause as the conversation comment shows it: the diagnosis and the diff (or, with
+    nothing to change, the report)."""
+    failure, d, result = cause.failure, cause.diagnosis, cause.result
+    if result.report is not None:
+        return report_text(failure, d, result.report)
+    patch = result.patches[0]
+    before = {e.path: snap.read(e.path) for e in patch.edits}
+    return (
+        f"{_intro(failure, d)}\n\nThe fix ({patch.explanation.changes.strip()}) -- apply it "
+        f"with `git apply`:\n\n{fence(patch_diff(patch, before).splitlines(), 'diff')}\n\n"
+        f"Source: {d.signature.source}"
+    )
+
+
 async def on_person_failure(
     engine,
     owner: str,
     name: str,
     target,
-    failure: Failure,
-    d: Diagnosis,
-    result: Remedy,
+    causes: Sequence[PersonCause],
     snap: MemorySnapshot,
-    case: HealCase,
     report,
 ) -> None:
+    """One comment for every cause of this workflow's failure on the PR: a suggestion when
+    there is one cause whose whole fix is on lines of the diff, else one conversation comment
+    with each cause's diff or report. The same causes again write nothing."""
+    if not causes:
+        return
     number = int(target.pr_number)
-    key = comment_key(number, failure.workflow_path)
-    if result.report is not None:
-        body = report_text(failure, d, result.report)
-        await _conversation(engine, owner, name, number, key, body, case, report)
+    key = comment_key(number, causes[0].failure.workflow_path)
+    told = [c for c in causes if c.result.report is not None or c.result.patches]
+    for c in causes:
+        if c not in told:
+            report.skipped.append(f"{c.diagnosis.id}: {c.result.reason}")
+            await engine.store.save(c.case.but(state="nofix", summary=c.result.reason or ""))
+    if not told:
         return
-    if not result.patches:
-        report.skipped.append(f"{d.id}: {result.reason}")
-        await engine.store.save(case.but(state="nofix", summary=result.reason or ""))
-        return
-    patch = result.patches[0]
-    before = {e.path: snap.read(e.path) for e in patch.edits}
-    footer = "\n\nPatchwell does not push to your branch. " + f"Source: {d.signature.source}"
+    first = told[0]
+    previous = await _previous_comment(engine, f"{owner}/{name}", first.case)
     placed = None
-    if len(patch.edits) == 1 and before[patch.edits[0].path] is not None:
-        edit = patch.edits[0]
-        suggestion = suggestion_for(before[edit.path], edit.content or b"")
-        if suggestion is not None:
-            in_diff = (await _pr_diff_lines(engine, owner, name, number)).get(edit.path, set())
-            first, last, text = suggestion
-            if all(line in in_diff for line in range(first, last + 1)):
-                placed = (edit.path, first, last, text)
-    previous = await _previous_comment(engine, f"{owner}/{name}", case)
+    if len(told) == 1 and first.result.patches:
+        placed = await _placed_suggestion(
+            engine, owner, name, number, first.result.patches[0], snap
+        )
     if placed is not None:
-        path, first, last, text = placed
+        path, first_line, last_line, text = placed
+        patch = first.result.patches[0]
         body = (
-            f"{_intro(failure, d)}\n\nThe fix ({patch.explanation.changes.strip()}):\n\n"
-            f"{fence(text.splitlines(), 'suggestion')}{footer}"
+            f"{_intro(first.failure, first.diagnosis)}\n\nThe fix "
+            f"({patch.explanation.changes.strip()}):\n\n"
+            f"{fence(text.splitlines(), 'suggestion')}{_FOOTER}"
+            f" Source: {first.diagnosis.signature.source}"
         )
         if previous and previous[1] == "issue":
             await delete_comment(engine.gh, owner, name, previous[0], "issue")
@@ -132,19 +177,17 @@ async def on_person_failure(
             number,
             key,
             body,
-            commit_id=failure.head_sha,
+            commit_id=first.failure.head_sha,
             path=path,
-            line=last,
-            start_line=first if first < last else None,
+            line=last_line,
+            start_line=first_line if first_line < last_line else None,
             bot_login=engine.bot_login,
         )
     else:
-        body = (
-            f"{_intro(failure, d)}\n\nThe fix ({patch.explanation.changes.strip()}) -- apply it "
-            f"with `git apply`:\n\n{fence(patch_diff(patch, before).splitlines(), 'diff')}{footer}"
-        )
+        body = "\n\n---\n\n".join(_section(c, snap) for c in told) + _FOOTER
         if previous and previous[1] == "review":
             await delete_comment(engine.gh, owner, name, previous[0], "review")
+            previous = None
         sticky = await upsert_comment(
             engine.gh,
             owner,
@@ -152,14 +195,20 @@ async def on_person_failure(
             number,
             key,
             body,
-            comment_id=previous[0] if previous and previous[1] == "issue" else None,
+            comment_id=previous[0] if previous else None,
             bot_login=engine.bot_login,
         )
     if sticky.changed:
         report.comments.append(sticky.id)
-    await engine.store.save(
-        case.but(comment_id=sticky.id, comment_kind=sticky.kind, state="open", summary=d.title)
-    )
+    for c in told:
+        await engine.store.save(
+            c.case.but(
+                comment_id=sticky.id,
+                comment_kind=sticky.kind,
+                state="reported" if c.result.report is not None else "open",
+                summary=c.diagnosis.title,
+            )
+        )
 
 
 async def _previous_comment(engine, full: str, case: HealCase) -> tuple[int, str] | None:
@@ -169,28 +218,6 @@ async def _previous_comment(engine, full: str, case: HealCase) -> tuple[int, str
         if other.comment_id is not None and other.comment_kind:
             return other.comment_id, other.comment_kind
     return None
-
-
-async def _conversation(engine, owner, name, number, key, body, case, report) -> None:
-    previous = await _previous_comment(engine, f"{owner}/{name}", case)
-    if previous and previous[1] == "review":
-        await delete_comment(engine.gh, owner, name, previous[0], "review")
-        previous = None
-    sticky = await upsert_comment(
-        engine.gh,
-        owner,
-        name,
-        number,
-        key,
-        body,
-        comment_id=previous[0] if previous else None,
-        bot_login=engine.bot_login,
-    )
-    if sticky.changed:
-        report.comments.append(sticky.id)
-    await engine.store.save(
-        case.but(comment_id=sticky.id, comment_kind="issue", state="reported", summary=case.cause)
-    )
 
 
 async def on_person_pass(engine, owner: str, name: str, target, failure: Failure, report) -> None:

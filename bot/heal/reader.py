@@ -66,29 +66,46 @@ class JobDiagnosis:
     step: str = ""
 
 
+def _int(value, default: int) -> int:
+    """An id or count from a payload; anything that is not a whole number is ``default``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
 def steps_of(job: dict) -> tuple[StepInfo, ...]:
+    steps = job.get("steps")
     out = []
-    for s in job.get("steps") or []:
+    for s in steps[:200] if isinstance(steps, list) else []:
         if isinstance(s, dict) and isinstance(s.get("name"), str):
-            out.append(StepInfo(int(s.get("number") or 0), s["name"][:300], s.get("conclusion")))
-    return tuple(out[:200])
+            conclusion = s.get("conclusion")
+            out.append(
+                StepInfo(
+                    _int(s.get("number"), 0),
+                    s["name"][:300],
+                    conclusion if isinstance(conclusion, str) else None,
+                )
+            )
+    return tuple(out)
 
 
 def failed_job(job: dict) -> FailedJob | None:
     """A job that failed or was cancelled, from the jobs list or a ``workflow_job`` payload."""
     if not isinstance(job, dict) or job.get("conclusion") not in ("failure", "cancelled"):
         return None
-    try:
-        job_id = int(job["id"])
-    except (KeyError, TypeError, ValueError):
+    job_id = _int(job.get("id"), 0)
+    if job_id <= 0:
         return None
     return FailedJob(
         job_id,
         str(job.get("name") or "")[:300],
-        str(job.get("html_url") or ""),
+        str(job.get("html_url") or "")[:500],
         steps_of(job),
-        int(job.get("run_attempt") or 1),
-        int(job.get("run_id") or 0),
+        _int(job.get("run_attempt"), 1),
+        _int(job.get("run_id"), 0),
         job.get("conclusion") == "cancelled",
     )
 
