@@ -132,7 +132,10 @@ async def pull_request(event, gh, ctx) -> None:
     owner, repo = split_full_name(full_name)
     engine = await ctx.scan_engine(gh)
     outcome = await check_branch(
-        gh, engine.clients, BranchTarget(owner, repo, head["sha"], base["sha"], number)
+        gh,
+        engine.clients,
+        BranchTarget(owner, repo, head["sha"], base["sha"], number),
+        engine.budget,
     )
     await ctx.record(
         "pull_request",
