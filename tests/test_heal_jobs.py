@@ -130,3 +130,44 @@ async def test_a_run_someone_cancelled_says_nothing(repo, heal_web) -> None:
     await send(client, "workflow_run", run_payload(fake, run.id))
     await settle(app)
     assert writes(fake)[before:] == []
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b.update(workflow_job="not a job"),
+        lambda b: b.update(repository=["x"]),
+        lambda b: b["workflow_job"].update(run_id="abc", steps={"a": 1}),
+    ],
+    ids=["job-not-a-dict", "repository-not-a-dict", "fields-of-the-wrong-type"],
+)
+async def test_a_malformed_job_delivery_is_ignored(repo, heal_web, mangle) -> None:
+    client, app = heal_web
+    fake = repo
+    run = fake.add_workflow_run(OWNER, REPO, [failing_job(joblogs.module_not_found_log("yaml"))])
+    body = job_payload(fake, run.job_ids[0])
+    mangle(body)
+    fake.clear_calls()
+    await send(client, "workflow_job", body)
+    await settle(app)
+    assert api_calls(fake) == []
+    summaries = await heal_log(app)
+    assert summaries and "ignored" in summaries[-1]
+
+
+async def test_a_late_job_whose_run_was_deleted_says_nothing(repo, heal_web) -> None:
+    client, app = heal_web
+    fake = repo
+    run = fake.add_workflow_run(
+        OWNER, REPO, [failing_job(joblogs.unknown_failure_log()), failing_job("x\n")]
+    )
+    first, second = run.job_ids
+    await deliver_jobs(fake, client, app, run, [first])
+    await send(client, "workflow_run", run_payload(fake, run.id))
+    await settle(app)
+    body = job_payload(fake, second)
+    body["workflow_job"]["run_id"] = 999_999_999  # a run GitHub no longer has
+    before = len(writes(fake))
+    await send(client, "workflow_job", body)
+    await settle(app)
+    assert writes(fake)[before:] == []

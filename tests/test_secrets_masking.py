@@ -12,6 +12,7 @@ import pytest
 from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
 from fixers.secrets.rewrite import language_of
+from fixers.secrets.rules import default_ruleset
 from fixers.secrets.samples import SAMPLERS, Sample, sample
 
 
@@ -76,9 +77,19 @@ def test_no_output_contains_a_planted_value(seed: int, caplog: pytest.LogCapture
     # Every planted file of a kind the fix can rewrite (or delete) got a patch, and patched
     # content no longer holds any value. Other kinds (XML, shell) are reported, not rewritten.
     patched = {p.edits[0].path: p.edits[0] for p in patches}
-    rewritable = {f for f in files if language_of(f) is not None or f == ".env"}
+    report_only = {
+        f"app/{r.id.replace('-', '_')}" for r in default_ruleset().rules if r.report_only
+    }
+    rewritable = {
+        f
+        for f in files
+        if (language_of(f) is not None or f == ".env") and f.rsplit(".", 1)[0] not in report_only
+    }
     assert set(patched) == rewritable
     assert rewritable >= {f for f in files if f.endswith((".py", ".ts", ".js", ".yml", ".json"))}
+    assert report_only <= {f.rsplit(".", 1)[0] for f in files} - {
+        f.rsplit(".", 1)[0] for f in patched
+    }
     for path, edit in patched.items():
         if edit.content is None:
             assert edit.action == "delete"

@@ -298,3 +298,42 @@ def test_a_fallback_split_over_lines_is_a_fallback() -> None:
     (patch,) = FIXER.fix(MemorySnapshot({"site/settings.py": text.encode()}), [finding], Context())
     after = (patch.edits[0].content or b"").decode()
     assert 'os.environ["DJANGO_SECRET_KEY"]' in after and ".get(" not in after
+
+
+def test_keyword_values_in_documentation_are_low_severity() -> None:
+    # pallets/flask docs/config.rst and awesome-compose READMEs: code blocks that show how
+    # to configure an app. A provider-format token there is still a leak.
+    from fixers.secrets.samples import sample
+
+    npm = sample("npm-access-token", random.Random(4)).token
+    files = {
+        "docs/config.rst": f".. code-block:: python\n\n    SECRET_KEY = '{_value(32, 2)}'\n",
+        "README.md": (
+            f"```\nDATABASE_URL=mysql://root:{_value(12, 3)}@db:3306/app\n```\n"
+            f"Publish with `NPM_TOKEN={npm}`\n"
+        ),
+    }
+    found = {(f.path, f.rule): f for f in detect(files)}
+    for key in (("docs/config.rst", "generic-secret-assignment"),
+                ("README.md", "database-url-password")):  # fmt: skip
+        assert found[key].severity is Severity.HYGIENE and found[key].data["report_only"]
+    assert found[("README.md", "npm-access-token")].severity is Severity.LEAKED_SECRET
+
+
+def test_kubernetes_secret_manifests_are_reported_never_rewritten() -> None:
+    import base64
+
+    value = base64.b64encode(_value(24, 12).encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n"
+        f"  # base64 of the API token\n  api-token: {value}\n"
+    )
+    (finding,) = detect({"deploy/k8s/secret.yaml": manifest})
+    assert finding.rule == "kubernetes-secret-manifest" and finding.data["report_only"]
+    snap = MemorySnapshot({"deploy/k8s/secret.yaml": manifest.encode()})
+    assert FIXER.fix(snap, [finding], Context()) == []
+    templated = manifest.replace(value, "${API_TOKEN}")
+    other_kind = manifest.replace("kind: Secret", "kind: ConfigMap")
+    assert rules({"a/secret.yaml": templated}) == []
+    found = rules({"b/config.yaml": other_kind})
+    assert ("b/config.yaml", "kubernetes-secret-manifest") not in found

@@ -503,3 +503,36 @@ def test_numeric_secrets_are_judged_against_their_alphabet(scanner: Scanner) -> 
     digits = "".join(str((i * 7 + i // 3) % 10) for i in range(32))
     assert shannon_entropy(digits) < 3.3
     assert entropy_ok(digits, 3.0) and not entropy_ok("1" * 31 + "2", 3.0)
+
+
+def test_http_credentials_in_requests(scanner: Scanner) -> None:
+    tok = _rand(ALNUM, 40, seed=21) + "3"
+    pw = _rand(ALNUM, 14, seed=22) + "9"
+    cases = {
+        "api.py": (f'headers = {{"Authorization": "Bearer {tok}"}}\n', "authorization-header"),
+        "call.sh": (
+            f'curl -H "Authorization: Basic {tok}" https://a.example.net\n',
+            "authorization-header",
+        ),
+        "gl.sh": (
+            f"curl --header 'PRIVATE-TOKEN: {tok}' https://gitlab.example.net\n",
+            "credential-request-header",
+        ),
+        "basic.sh": (f"curl -s --user 'deploy:{pw}' https://ci.example.net\n", "curl-basic-auth"),
+    }
+    for path, (text, rule) in cases.items():
+        assert rules_in(scanner, text, path) == [rule], path
+    references = [
+        'curl -H "Authorization: Bearer $TOKEN" https://a.example.net\n',
+        'curl -H "Authorization: Bearer ${API_TOKEN}" https://a.example.net\n',
+        "curl -u $USER:$PASSWORD https://a.example.net\n",
+        'curl --user "{username}":"{password}" https://a.example.net\n',
+        'headers = {"Authorization": "Bearer <your-token>"}\n',
+    ]
+    for text in references:
+        assert rules_in(scanner, text, "call.sh") == [], text
+
+
+def test_every_rule_has_a_review_date() -> None:
+    for rule in default_ruleset().rules:
+        assert date(2026, 1, 1) <= date.fromisoformat(rule.reviewed) <= date(2026, 12, 3), rule.id

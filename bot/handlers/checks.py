@@ -65,7 +65,9 @@ async def check_event(event, gh, ctx) -> None:
             "check_run": engine.on_check_run,
         }[event.event]
         outcome = await handle(data)
-        await ctx.record("heal", f"{data['repository'].get('full_name')}: {outcome.summary()}")
+        repo = data.get("repository")
+        full_name = repo.get("full_name") if isinstance(repo, dict) else None
+        await ctx.record("heal", f"{full_name}: {outcome.summary()}")
     await ctx.record(
         event.event,
         f"action {data.get('action')}, status {subject.get('status')}, "

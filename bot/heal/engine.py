@@ -30,7 +30,14 @@ import gidgethub
 from bot.github import GitHubClients
 from bot.heal.jobs import JobStash
 from bot.heal.people import PersonCause, on_person_failure
-from bot.heal.reader import MAX_FAILED_JOBS, FailedJob, JobDiagnosis, JobReader, failed_job
+from bot.heal.reader import (
+    MAX_FAILED_JOBS,
+    FailedJob,
+    JobDiagnosis,
+    JobReader,
+    failed_job,
+    payload_int,
+)
 from bot.heal.store import FINAL, HealCase, HealStore
 from bot.heal.text import (
     Failure,
@@ -128,9 +135,8 @@ class HealEngine:
         conclusion and its failing step, so a failed job is recorded without an API call and
         read when its run completes (:meth:`on_workflow_run`). A job delivered after its run
         was read is diagnosed alone (one call for the run, to know whom it is for)."""
-        raw = data.get("workflow_job") or {}
-        repo = data.get("repository") or {}
-        owner, name = _split(repo.get("full_name", ""))
+        raw, repo = _dict(data.get("workflow_job")), _dict(data.get("repository"))
+        owner, name = _split(str(repo.get("full_name") or ""))
         report = HealReport(target="recorded")
         job = failed_job(raw) if raw.get("status") == "completed" else None
         if not owner or job is None or not job.run_id:
@@ -140,20 +146,24 @@ class HealEngine:
         await self.stash.add(full, job)
         if not await self.stash.claim_late(full, job):
             return report
-        run = await self.gh.getitem(
-            "/repos/{owner}/{repo}/actions/runs/{run_id}",
-            {"owner": owner, "repo": name, "run_id": job.run_id},
-        )
         report.target = "ignored"
+        try:
+            run = await self.gh.getitem(
+                "/repos/{owner}/{repo}/actions/runs/{run_id}",
+                {"owner": owner, "repo": name, "run_id": job.run_id},
+            )
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) in (403, 404, 410):
+                return report  # the run was deleted (or is out of reach): nothing to heal
+            raise
         await self._read_run(owner, name, repo, run, report, late=job, spent=1)
         return report
 
     async def on_workflow_run(self, data: dict) -> HealReport:
-        run = data.get("workflow_run") or {}
-        repo = data.get("repository") or {}
-        owner, name = _split(repo.get("full_name", ""))
+        run, repo = _dict(data.get("workflow_run")), _dict(data.get("repository"))
+        owner, name = _split(str(repo.get("full_name") or ""))
         report = HealReport()
-        if not owner or run.get("status") != "completed":
+        if not owner or run.get("status") != "completed" or not isinstance(run.get("id"), int):
             return report
         await self._read_run(owner, name, repo, run, report)
         return report
@@ -216,7 +226,7 @@ class HealEngine:
         the jobs list (one call). The run is marked read first, so a job recorded from now on
         is diagnosed alone (:meth:`on_workflow_job`) instead of being missed."""
         full = f"{owner}/{name}"
-        run_id, attempt = int(run["id"]), int(run.get("run_attempt") or 1)
+        run_id, attempt = int(run["id"]), payload_int(run.get("run_attempt"), 1)
         await self.stash.mark_run(full, run_id, attempt)
         jobs = await self.stash.for_run(full, run_id, attempt)
         if not jobs:
@@ -552,6 +562,10 @@ def _causes(results: Sequence[JobDiagnosis]) -> list[tuple[FailedJob, Diagnosis]
         for d in result.diagnoses:
             found.setdefault(d.cause_key, (result.job, d))
     return list(found.values())
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _split(full_name: str) -> tuple[str, str]:

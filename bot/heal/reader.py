@@ -66,7 +66,7 @@ class JobDiagnosis:
     step: str = ""
 
 
-def _int(value, default: int) -> int:
+def payload_int(value, default: int) -> int:
     """An id or count from a payload; anything that is not a whole number is ``default``."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return default
@@ -84,7 +84,7 @@ def steps_of(job: dict) -> tuple[StepInfo, ...]:
             conclusion = s.get("conclusion")
             out.append(
                 StepInfo(
-                    _int(s.get("number"), 0),
+                    payload_int(s.get("number"), 0),
                     s["name"][:300],
                     conclusion if isinstance(conclusion, str) else None,
                 )
@@ -96,7 +96,7 @@ def failed_job(job: dict) -> FailedJob | None:
     """A job that failed or was cancelled, from the jobs list or a ``workflow_job`` payload."""
     if not isinstance(job, dict) or job.get("conclusion") not in ("failure", "cancelled"):
         return None
-    job_id = _int(job.get("id"), 0)
+    job_id = payload_int(job.get("id"), 0)
     if job_id <= 0:
         return None
     return FailedJob(
@@ -104,8 +104,8 @@ def failed_job(job: dict) -> FailedJob | None:
         str(job.get("name") or "")[:300],
         str(job.get("html_url") or "")[:500],
         steps_of(job),
-        _int(job.get("run_attempt"), 1),
-        _int(job.get("run_id"), 0),
+        payload_int(job.get("run_attempt"), 1),
+        payload_int(job.get("run_id"), 0),
         job.get("conclusion") == "cancelled",
     )
 

@@ -155,7 +155,9 @@ def is_example_path(path: str, ruleset: RuleSet) -> bool:
     which settings exist, whose values the author published on purpose."""
     name = path.rsplit("/", 1)[-1]
     s = ruleset.scan
-    return matches_any(name, s.dotenv_examples) or matches_any(name, s.example_files)
+    if matches_any(name, s.dotenv_examples) or matches_any(name, s.example_files):
+        return True
+    return matches_any(path.lower(), s.doc_files)
 
 
 def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
@@ -163,16 +165,19 @@ def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
     place. A value in a provider's distinctive format (`sk_live_...`, `AKIA...`) keeps its
     severity: that is a credential whatever the file is called."""
     rule = ruleset.by_id(finding.rule)
-    if rule is not None and not (rule.generic or rule.contextual or rule.kind != "regex"):
+    keyword_like = rule is not None and (
+        rule.generic or rule.contextual or rule.kind != "regex" or rule.provider == "database"
+    )
+    if not keyword_like:
         return finding
     return replace(
         finding,
         severity=Severity.HYGIENE,
-        title=f"{finding.title or finding.rule} in an example file",
+        title=f"{finding.title or finding.rule} in an example or documentation file",
         message=(
-            f"{finding.message} This is an example file (committed to show which settings "
-            "exist), so it is reported at low severity and left in place: if the value is a "
-            "live credential, rotate it and leave the value empty here."
+            f"{finding.message} This is an example or documentation file (committed to show "
+            "how the app is configured), so it is reported at low severity and left in place: "
+            "if the value is a live credential, rotate it and leave the value empty here."
         ),
         data={**finding.data, "example": True, "report_only": True},
     )
@@ -281,6 +286,8 @@ def hit_finding(
         )
     severity = _SEVERITIES.get(hit.rule.severity, Severity.LEAKED_SECRET)
     advice = _what_to_do(hit, ruleset, env)
+    if hit.rule.report_only:
+        data["report_only"] = True
     if verdict(hit.rule.id, hit.value) == "low":
         # The format's own check says this is no working credential (a checksum that does
         # not match, a key meant to be public): worth a look, not a failing check.

@@ -155,6 +155,10 @@ class Rule:
     sample_suffix: str = ".py"  # the kind of file the sample context is written in
     # The format alone is not distinctive: the rule needs its keyword next to the value.
     contextual: bool = False
+    # Reported, never rewritten (a Kubernetes manifest cannot read the environment).
+    report_only: bool = False
+    # When the format was last checked against the provider's documentation.
+    reviewed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +232,7 @@ class ScanSettings:
     fixture_files: tuple[str, ...] = ()
     # Example files beyond the dotenv ones (`config.py.example`): see detect.as_example.
     example_files: tuple[str, ...] = ()
+    doc_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +305,7 @@ def _prefilter(pattern: str, case_insensitive: bool) -> re.Pattern[bytes]:
     return re.compile(pattern.lower().encode("ascii"))
 
 
-def _rule(raw: Mapping[str, Any]) -> Rule:
+def _rule(raw: Mapping[str, Any], reviewed: str = "") -> Rule:
     try:
         kind = str(raw.get("kind", "regex"))
         regex = str(raw.get("regex", ""))
@@ -376,6 +381,8 @@ def _rule(raw: Mapping[str, Any]) -> Rule:
             sample_context=str(raw.get("sample_context", "")),
             sample_suffix=str(raw.get("sample_suffix", ".py")),
             contextual=bool(raw.get("contextual", raw.get("fallback", False))),
+            report_only=bool(raw.get("report_only", False)),
+            reviewed=str(raw.get("reviewed", reviewed)),
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
@@ -416,6 +423,7 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         fixture_dirs=frozenset(d.lower() for d in raw.get("fixture_dirs", ())),
         fixture_files=tuple(raw.get("fixture_files", ())),
         example_files=tuple(raw.get("example_files", ())),
+        doc_files=tuple(raw.get("doc_files", ())),
     )
 
 
@@ -431,7 +439,8 @@ def load_ruleset(
         rev_raw = tomllib.loads(revocation_file.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RuleDataError(f"cannot load secret rule data: {exc}") from exc
-    rules = tuple(_rule(r) for r in rules_raw.get("rule", ()))
+    file_reviewed = str(rules_raw.get("reviewed", ""))
+    rules = tuple(_rule(r, file_reviewed) for r in rules_raw.get("rule", ()))
     ids = [r.id for r in rules]
     if len(ids) != len(set(ids)):
         raise RuleDataError("duplicate secret rule ids")
