@@ -369,6 +369,10 @@ class PostgresDatabase(Database):
             open=False,
             kwargs={"autocommit": True},  # conn.transaction() issues BEGIN/COMMIT itself
             timeout=30,
+            # After PostgreSQL restarted every pooled connection is dead: check each one as it
+            # is handed out (one round trip) so a request gets a fresh one, not the error --
+            # a webhook answered 503 is only redelivered if an operator asks GitHub to.
+            check=AsyncConnectionPool.check_connection,
         )
         try:
             # One direct attempt first: the pool would keep retrying a refused connection

@@ -2,8 +2,8 @@
 
 This is the only place that turns GitHub failures into queue decisions: a
 failure :func:`bot.github.as_transient` calls retryable is raised as
-``TransientError`` (the queue backs off and retries), anything else propagates
-and the job is parked as dead with its reason.
+``TransientError`` (the queue backs off and retries), and so is a lost database
+connection; anything else propagates and the job is parked as dead with its reason.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import gidgethub
 import gidgethub.sansio
 
 from bot.budget import Writer
+from bot.db import DatabaseError, IntegrityError
 from bot.errors import TransientError
 from bot.github import GitHubClients, as_transient
 from bot.handlers import router as default_router
@@ -82,6 +83,10 @@ class JobRunner:
             # A revoked or expired token: mint a new one on the retry.
             self.clients.forget_token(job.installation_id)
             return TransientError("GitHub refused the installation token")
+        if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError):
+            # The database restarted or the network blipped mid-job: its work is idempotent,
+            # so run it again rather than bury it (a constraint violation is a bug: buried).
+            return TransientError(f"database unavailable: {exc}")
         return as_transient(exc) or exc
 
     async def _client_for(self, job: Any):

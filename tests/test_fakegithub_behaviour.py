@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,26 +96,24 @@ async def client(fake_github: FakeGitHub) -> AsyncIterator[Client]:
 @pytest.mark.parametrize(
     ("claims", "wrong_key", "message"),
     [
-        # Times from the moment the test runs (a long suite reaches it minutes after collection).
-        (lambda now: {"iat": now - 700, "exp": now - 100}, False, "'Expiration time'"),
-        (lambda now: {"exp": now + 3600}, False, "too far in the future"),
-        (lambda now: {}, True, "could not be decoded"),
-        (lambda now: {"iss": 1}, False, "could not be decoded"),
-        (lambda now: {"iss": "not-a-number"}, False, "'Issuer' claim ('iss') must be an Integer"),
-        (lambda now: {"iat": now + 300, "exp": now + 600}, False, "'Issued at'"),
+        # iat/exp are seconds from when the test runs (not from collection: a long suite
+        # made "iat in the future" a valid JWT by the time it ran)
+        ({"iat": -700, "exp": -100}, False, "'Expiration time'"),
+        ({"exp": 3600}, False, "too far in the future"),
+        ({}, True, "could not be decoded"),
+        ({"iss": 1}, False, "could not be decoded"),
+        ({"iss": "not-a-number"}, False, "'Issuer' claim ('iss') must be an Integer"),
+        ({"iat": 300, "exp": 600}, False, "'Issued at'"),
     ],
     ids=["expired", "too-long", "wrong-key", "wrong-iss", "bad-iss", "iat-in-future"],
 )
 async def test_bad_app_jwt_is_401(
-    client: Client,
-    fake_github: FakeGitHub,
-    claims: Callable[[int], dict[str, Any]],
-    wrong_key: bool,
-    message: str,
+    client: Client, fake_github: FakeGitHub, claims: dict[str, Any], wrong_key: bool, message: str
 ) -> None:
     key = generate_private_key_pem() if wrong_key else None
-    token = app_jwt(fake_github, key, **claims(int(time.time())))
-    got = await client.call("GET", "/app", auth=f"Bearer {token}")
+    now = int(time.time())
+    claims = {k: now + v if k in ("iat", "exp") else v for k, v in claims.items()}
+    got = await client.call("GET", "/app", auth=f"Bearer {app_jwt(fake_github, key, **claims)}")
     assert got.status == 401
     assert message in got.body["message"]
 
