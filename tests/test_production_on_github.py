@@ -64,6 +64,8 @@ def webapp_files() -> dict[str, bytes]:
         if p.is_file() and "__pycache__" not in p.parts
     }
     files[".github/workflows/deploy.yml"] = DEPLOY_WORKFLOW.encode()
+    # The script the deploy step runs: Patchwell reads it before restricting the token.
+    files["deploy.sh"] = b"#!/bin/sh\nset -e\nflyctl deploy --remote-only\n"
     files[".gitignore"] = b"__pycache__/\n"
     # Room for every production PR at once (the default limit of 5 would queue some).
     files[".github/patchwell.yml"] = b"open-pull-requests-limit: 10\n"

@@ -83,3 +83,34 @@ async def test_feature_branch_push_and_pull_request_are_checked_without_prs(
     assert "no leaked secret" in comment["body"]
     assert _no_value(fake_github, number, stripe.secret)
     assert not [p for p in fake_github.pulls(OWNER, REPO) if p["head"]["ref"].startswith("patch")]
+
+
+@pytest.mark.asyncio
+async def test_reopened_pull_request_is_checked_again_and_keeps_its_one_comment(
+    live_web, fake_github: FakeGitHub
+) -> None:
+    """Issue 15 point 4 names `reopened` with opened and synchronize: a pull request closed
+    and reopened gets a fresh check run on its head, and still one comment."""
+    token = next(s for s in all_samples(seed=6) if s.rule == "github-pat-classic")
+    fake_github.create_repo(OWNER, REPO, {"app.py": "x = 1\n"})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    client, app = live_web
+    queue = app[PARTS].queue
+    base = fake_github.create_branch(OWNER, REPO, "feature")
+    head = fake_github.push(OWNER, REPO, "feature", {"ci.py": token.text + "\n"}, "ci")
+    number = fake_github.open_pull(OWNER, REPO, "feature")
+    seen = 0
+    for action in ("opened", "reopened"):
+        event = payloads.pull_request(
+            action, number=number, head_ref="feature", head_sha=head, base_sha=base
+        )
+        await send(client, "pull_request", event, delivery_id=f"pr-{action}")
+        await settle(queue)
+        runs = _runs(fake_github, head)
+        assert len(runs) > seen, f"{action} got no check run of its own"
+        seen = len(runs)
+        assert runs[-1]["conclusion"] == "failure", action
+        assert [a["path"] for a in runs[-1]["annotations"]] == ["ci.py"]
+        assert len(fake_github.comments(OWNER, REPO, number)) == 1, action
+    assert _no_value(fake_github, number, token.secret)
+    assert [p["number"] for p in fake_github.pulls(OWNER, REPO)] == [number]

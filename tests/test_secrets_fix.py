@@ -426,3 +426,50 @@ def test_env_example_created_or_appended(existing: str | None) -> None:
     assert content is not None and content.endswith("STRIPE_KEY=\n")
     if existing is not None:
         assert content.startswith("A=\n")
+
+
+def test_a_compose_value_with_an_equals_sign_is_replaced_whole() -> None:
+    # testdrivenio/django-celery: `- SECRET_KEY=dbaa1_i7%*3r9-=z-+_...` became
+    # `- SECRET_KEY=${SECRET_KEY}=z-+_...`: most of the secret stayed in the file.
+    value = "dbaa1_i7%*3r9-=z-+_mz4r-!qeed@(-a_r(g@k8jo8y3r27%m"  # patchwell:allow
+    compose = (
+        "services:\n  web:\n    build: .\n    environment:\n      - DEBUG=1\n"
+        f"      - SECRET_KEY={value}\n      - HOSTS=localhost\n"
+    )
+    _snap, patches = run({"docker-compose.yml": compose})
+    edits = [e for p in patches for e in p.edits if e.path == "docker-compose.yml"]
+    assert edits
+    for edit in edits:
+        text = edit.content.decode()
+        assert "z-+_mz4r" not in text and value[:6] not in text
+        assert "      - SECRET_KEY=${SECRET_KEY}\n      - HOSTS=localhost\n" in text
+
+
+def test_a_fallback_the_tests_run_on_is_reported_not_patched() -> None:
+    # flasky/microblog: `SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'`
+    # in the Config that TestingConfig inherits; `os.environ["SECRET_KEY"]` would crash every
+    # test (and the CI workflow Patchwell proposes beside it).
+    config = (
+        "import os\n\nclass Config:\n"
+        "    SECRET_KEY = os.environ.get('SECRET_KEY') or 'hard to guess string'\n"
+    )
+    test = "import unittest\nfrom config import Config\n"
+    assert run({"config.py": config})[1]  # no tests: fail fast is the fix
+    snap, patches = run({"config.py": config, "tests/test_app.py": test})
+    assert patches == []
+    assert any(f.rule.startswith("fallback-secret") for f in FIXER.detect(snap, Context()))
+    conftest = "import os\nos.environ.setdefault('SECRET_KEY', 'test')\n"
+    files = {"config.py": config, "tests/test_app.py": test, "tests/conftest.py": conftest}
+    assert run(files)[1]  # the tests set it: the fix cannot break them
+
+
+def test_a_django_settings_key_the_tests_import_is_reported_a_function_one_patched() -> None:
+    # wsvincent/djangox: `SECRET_KEY = "django-insecure-..."` in settings.py, Django tests;
+    # `os.environ["SECRET_KEY"]` would crash `manage.py test` (and Patchwell's own CI PR).
+    st = s("stripe-secret-key")
+    settings = f'SECRET_KEY = "{st.token}"\n'
+    tests = {"accounts/tests.py": "from django.test import TestCase\n"}
+    assert run({"proj/settings.py": settings})[1]
+    assert run({"proj/settings.py": settings, **tests})[1] == []
+    in_function = f'import stripe\n\ndef charge():\n    return stripe.Charge(key="{st.token}")\n'
+    assert run({"billing.py": in_function, **tests})[1]  # raises only when called: patched

@@ -500,3 +500,29 @@ def test_mangled_workflows_never_crash_and_every_edit_still_parses():
                 for edit in patch.edits:
                     if edit.path.endswith((".yml", ".yaml")):
                         YAML(typ="rt").load(edit.content.decode())  # keeps custom tags
+
+
+def test_repository_scripts_a_step_runs_are_read_before_restricting(fixer):
+    # encode/httpx publish.yml: `run: scripts/publish`, which ends in `mkdocs gh-deploy --force`
+    # with the checkout's persisted token: `contents: read` would break the docs deploy.
+    text = (
+        b"on: push\njobs:\n  publish:\n    runs-on: x\n    steps:\n      - run: scripts/publish\n"
+    )
+    deploys = {
+        WF: text,
+        "scripts/publish": b"#!/bin/sh -e\n${PREFIX}twine upload dist/*\nscripts/docs\n",
+        "scripts/docs": b"#!/bin/sh -e\n${PREFIX}mkdocs gh-deploy --force\n",
+    }
+    [finding], [patch] = run(fixer, deploys)
+    content = patch.edits[0].content.decode()
+    assert "      contents: write" in content
+    why = "a gh-pages deploy in `scripts/docs` in `scripts/publish`"
+    assert why in patch.explanation.markdown()
+    # A harmless script keeps the job read-only...
+    harmless = {WF: text, "scripts/publish": b"#!/bin/sh\npytest -q\n"}
+    [_], [patch] = run(fixer, harmless)
+    assert "contents: write" not in patch.edits[0].content.decode()
+    # ...and one Patchwell cannot read makes the job unknown: reported, not restricted.
+    [finding], patches = run(fixer, {WF: text})
+    assert "runs `scripts/publish`, a script Patchwell cannot read" in finding.message
+    assert patches == []

@@ -58,7 +58,15 @@ from fixers.production.facts import (
     valid_env_name,
 )
 
-__all__ = ["EXAMPLE_FILES", "FIXER", "EnvNamesFixer", "append_lines", "listed_names"]
+__all__ = [
+    "EXAMPLE_FILES",
+    "FIXER",
+    "EnvNamesFixer",
+    "append_lines",
+    "code_block_for",
+    "example_content",
+    "listed_names",
+]
 
 NAME = "env-names"
 #: Example files, in order of preference; the first one present is the one we edit.
@@ -171,18 +179,28 @@ def _is_placeholder(value: str) -> bool:
     return low in exact or any(c in low for c in contains) or any(p.search(value) for p in patterns)
 
 
-def holds_secret_values(text: str) -> bool:
-    """Whether an env file gives a secret-looking name a value that is not a placeholder."""
+def secret_values(text: str) -> Literal["real", "placeholder", "none"]:
+    """What an env file holds for its secret-looking names (``KEY``, ``TOKEN``, a URL's
+    password): a real value, only empty/placeholder ones, or no such name at all."""
+    found: Literal["real", "placeholder", "none"] = "none"
     for line in text.splitlines():
         m = _VALUE.match(line)
         if not m:
             continue
-        if _SECRET_NAME.search(m.group(1).upper()) and not _is_placeholder(m.group(2)):
-            return True
         url = _URL_PASSWORD.search(m.group(2))
-        if url and not _is_placeholder(url.group(1)):
-            return True
-    return False
+        candidates = [url.group(1)] if url else []
+        if _SECRET_NAME.search(m.group(1).upper()):
+            candidates.append(m.group(2))
+        for value in candidates:
+            if not _is_placeholder(value):
+                return "real"
+            found = "placeholder"
+    return found
+
+
+def holds_secret_values(text: str) -> bool:
+    """Whether an env file gives a secret-looking name a value that is not a placeholder."""
+    return secret_values(text) == "real"
 
 
 def _used_env_files(snapshot: Snapshot, facts: RepoFacts) -> dict[str, str]:
@@ -296,7 +314,14 @@ class EnvNamesFixer:
         if facts.library:
             return []  # a library: its users configure their own apps
         committed = _committed_env_files(snapshot, ctx)
-        findings = [_committed_finding(path, _secret_values(snapshot, path)) for path in committed]
+        # An env file with no secret-looking name at all (Vite's committed `.env` of public
+        # URLs, Heroku's `ENVIRONMENT=development` for `heroku local`) is no finding.
+        held = {path: _secret_values(snapshot, path) for path in committed}
+        findings = [
+            _committed_finding(path, held[path] == "real")
+            for path in committed
+            if held[path] != "none"
+        ]
         gitignore = _gitignore_text(snapshot)
         example = _example_path(snapshot) or ".env.example"
         if gitignore is not None:
@@ -318,11 +343,11 @@ class EnvNamesFixer:
         return patches
 
 
-def _secret_values(snapshot: Snapshot, path: str) -> bool:
+def _secret_values(snapshot: Snapshot, path: str) -> Literal["real", "placeholder", "none"]:
     data = snapshot.read(path)
     if data is None or len(data) > MAX_FILE_BYTES:
-        return True  # unseen: assume the worst
-    return holds_secret_values(data.decode("utf-8", errors="replace"))
+        return "real"  # unseen: assume the worst
+    return secret_values(data.decode("utf-8", errors="replace"))
 
 
 def _committed_finding(path: str, secret_values: bool) -> Finding:
@@ -445,17 +470,39 @@ def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Findin
     )
 
 
-def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> Patch | None:
+def example_content(
+    original: bytes | None, dotenv_block: Sequence[str], code_block: Sequence[str]
+) -> bytes | None:
+    """The example file as every PR that writes it leaves it (``None``: not written).
+
+    Two PRs may append to it: the secrets fixer's, untracking a committed ``.env`` (that
+    file's names, ``dotenv_block``), and this fixer's (names the code reads,
+    ``code_block``). Each writes both blocks, in this order, so merging the two in either
+    order never conflicts: the second one merges as a change already made.
+    """
+    out = original
+    if dotenv_block:
+        out = append_lines(out, dotenv_block, separate=False)
+    if code_block:
+        out = append_lines(out, code_block, separate=out is not None)
+    return out
+
+
+def _code_block(
+    snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
+) -> tuple[str, list[str], list[str]]:
+    """(the example file, the lines this fixer appends to it, the names they list);
+    no lines when it leaves the file alone."""
     example = str(findings[0].data.get("example", ".env.example"))
     original = snapshot.read(example)
     if original is None and example in snapshot.all_paths:
-        return None
+        return example, [], []
     if original is None and (_committed_env_files(snapshot, ctx) or _other_examples(snapshot)):
         # A committed `.env` or a `.env.prod-sample` is the template: a second file beside
         # it would confuse (the findings say which names it lacks).
-        return None
+        return example, [], []
     if original is None and all(f.data.get("requirement") == "defaulted" for f in findings):
-        return None  # a new file of commented-out lines only: nothing a deploy must set
+        return example, [], []  # a new file of commented-out lines only: nothing to set
     listed = listed_names(original.decode("utf-8", errors="replace")) if original else set()
     lines = ["# Names the code reads (Patchwell). Never commit a value here."]
     added: list[str] = []
@@ -472,9 +519,33 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
             required = " (required)" if requirement == "required" else ""
             lines += [f"# read in {source}{required}", f"{name}="]
         added.append(name)
+    return example, (lines if added else []), added
+
+
+def code_block_for(snapshot: Snapshot, example: str, ctx: Context) -> list[str]:
+    """The lines this fixer's PR appends to ``example`` (the secrets PR writes them too)."""
+    missing = [f for f in FIXER.detect(snapshot, ctx) if f.rule == "env-example-missing"]
+    if not missing:
+        return []
+    target, lines, _added = _code_block(snapshot, missing, ctx)
+    return lines if target == example else []
+
+
+def _dotenv_block(snapshot: Snapshot, example: str, ctx: Context) -> list[str]:
+    """The lines the secrets fixer's PR (untracking committed env files) appends."""
+    from fixers.secrets.dotenv_patch import dotenv_block_for  # late: it imports this module
+
+    return dotenv_block_for(snapshot, example, ctx)
+
+
+def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> Patch | None:
+    example, lines, added = _code_block(snapshot, findings, ctx)
     if not added:
         return None
-    content = append_lines(original, lines, separate=original is not None)
+    original = snapshot.read(example)
+    dotenv_block = _dotenv_block(snapshot, example, ctx)
+    content = example_content(original, dotenv_block, lines)
+    assert content is not None
     return Patch(
         fixer=NAME,
         key="env-example",
@@ -488,7 +559,14 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
             why="The example file is the list of what a deploy must provide. A missing name "
             "is found out at run time, in production, as a crash or a silently wrong default.",
             changes=f"Appends each name to `{example}` with an **empty** value and a comment "
-            "citing where it is read. No value is ever written; existing lines are untouched.",
+            "citing where it is read. No value is ever written; existing lines are untouched."
+            + (
+                " It also lists the names of the committed env file that Patchwell's secrets "
+                "pull request stops tracking (the same lines that pull request adds, so the "
+                "two merge in either order)."
+                if dotenv_block
+                else ""
+            ),
             verify=f"Each `# read in path:line` comment points at the read; `{example}` still "
             "holds no value.",
             rollback="Revert this commit, or delete the appended block.",

@@ -390,7 +390,7 @@ class ProdContractFixer:
         if facts.template_generator is not None:
             return []  # a project generator: what it deploys is each generated project
         if text is None:
-            return [_missing_contract(facts)] if facts.deploys else []
+            return [_missing_contract(facts)] if facts.deploys and _fillable(facts) else []
         findings = [_section_finding(s) for s in check_contract(text) if s.line is None or s.todo]
         findings += [_unlisted_finding(r) for r in _unlisted(text, facts)]
         return findings
@@ -404,6 +404,19 @@ class ProdContractFixer:
         if unlisted and (patch := _names_patch(snapshot, unlisted)) is not None:
             patches.append(patch)
         return patches
+
+
+def _fillable(facts: RepoFacts) -> bool:
+    """Whether the files say enough to pre-fill a contract: a platform manifest or deploy
+    workflow, or beside the web framework at least a process, a variable or a database.
+    A hello-world (render-examples/flask-hello-world) would get a page of questions only."""
+    return bool(
+        facts.deploy_markers
+        or facts.processes
+        or facts.code_env()
+        or facts.databases
+        or facts.migration_tools
+    )
 
 
 def _missing_contract(facts: RepoFacts) -> Finding:

@@ -48,7 +48,16 @@ from fixers.production.facts import (
     parse_python,
 )
 
-__all__ = ["Runner", "Unsure", "declared_text", "find_runner", "windows_only"]
+__all__ = [
+    "Runner",
+    "Unsure",
+    "crashing_reads",
+    "declared_text",
+    "find_runner",
+    "has_tests",
+    "names_the_tests_set",
+    "windows_only",
+]
 
 MAX_BYTES = 256 * 1024
 _TEST_FILE = re.compile(r"(?:^|/)(?:test_[^/]*|[^/]*_test|tests)\.py$")
@@ -183,7 +192,7 @@ _SETENV = re.compile(
 )
 
 
-def _names_the_tests_set(snapshot: Snapshot) -> set[str]:
+def names_the_tests_set(snapshot: Snapshot) -> set[str]:
     """Names a test module, conftest or pytest's ``env =`` option sets for the tests."""
     names: set[str] = set()
     for path in snapshot.paths():
@@ -195,6 +204,15 @@ def _names_the_tests_set(snapshot: Snapshot) -> set[str]:
         for m in re.finditer(r"^\s*(?:D:|R:)?\s*([A-Z_][A-Z0-9_]*)\s*=", text, re.M):
             names.add(m.group(1))  # pytest-env lines, tox setenv; a superset is harmless
     return names
+
+
+def has_tests(snapshot: Snapshot) -> bool:
+    """Whether the repository has test modules (``test_*.py``, ``tests.py``, ``tests/``)."""
+    return any(
+        p.endswith(".py") and (_TEST_FILE.search(p) or p.startswith(("tests/", "test/")))
+        for p in snapshot.all_paths
+        if not is_vendored(p)
+    )
 
 
 def _modules(snapshot: Snapshot, paths: list[str]) -> list[tuple[str, ast.Module]]:
@@ -242,7 +260,7 @@ def import_crashes(snapshot: Snapshot, *, django: bool) -> list[tuple[str, str]]
             continue
         for name in names:
             found.setdefault(name, path)
-    told = _names_the_tests_set(snapshot)
+    told = names_the_tests_set(snapshot)
     return sorted((n, p) for n, p in found.items() if n not in told)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
@@ -73,7 +73,20 @@ _LEVEL = {"none": 0, "read": 1, "write": 2}
 # The token as a workflow expression, and as the environment variables scripts read.
 _TOKEN_EXPR = re.compile(r"\$\{\{[^}]*\b(?:secrets\.GITHUB_TOKEN|github\.token)\b", re.I)
 _TOKEN_VAR = re.compile(r"\$\{?(?:GITHUB_TOKEN|GH_TOKEN)\b")
-_GH_CALL = re.compile(r"(?:^|[\s;&|(`/])gh(?:\s+(\S+))?(?:\s+(\S+))?", re.M)
+# `gh` the command, not the `gh` of `mkdocs gh-deploy` or `gh-pages`.
+_GH_CALL = re.compile(r"(?:^|[\s;&|(`/])gh(?![\w.-])(?:\s+(\S+))?(?:\s+(\S+))?", re.M)
+# A repository script a `run:` line calls (`scripts/publish`, `./deploy.sh`, `bash x.sh`):
+# what it does with the checkout's persisted token is read from the script itself.
+_SCRIPT_CALL = re.compile(
+    r"(?:^|[\s;&|(\"'])(?:(?:bash|sh)\s+)?((?:\./)?(?:[\w.-]+/)*[\w.-]+\.sh|(?:\./)?"
+    r"(?:[\w.-]+/)*scripts?/[\w.-]+)(?=$|[\s;&|)\"'])",
+    re.M,
+)
+# Publishing a site to the gh-pages branch is a `git push` by another name.
+# (`${PREFIX}mkdocs`: a virtualenv prefix variable before the command.)
+_PAGES_PUSH = re.compile(r"(?:^|[\s;&|(}/])(?:mkdocs\s+gh-deploy|ghp-import\b[^\n]*\s-p\b)", re.M)
+#: Reads a repository file's text (``None`` when absent or unreadable).
+ScriptReader = Callable[[str], str | None]
 # A gh subcommand word; short and without digits or "_", so a token never passes.
 _WORD = re.compile(r"[a-z][a-z-]{0,19}")
 _MAX_SHOWN = 80  # user-controlled text quoted in findings and PR bodies is cut here
@@ -213,8 +226,20 @@ def _plan_uses(step: Step, env: Mapping[str, str], table: PermissionTable) -> tu
     return perms, name
 
 
-def _plan_run(script: str, token_in_env: bool, table: PermissionTable) -> tuple[Perms, list[str]]:
-    """Permissions for a ``run:`` script; raises ``LookupError(reason)`` when unknown."""
+def _plan_run(
+    script: str,
+    token_in_env: bool,
+    table: PermissionTable,
+    read: ScriptReader | None = None,
+    depth: int = 0,
+) -> tuple[Perms, list[str]]:
+    """Permissions for a ``run:`` script; raises ``LookupError(reason)`` when unknown.
+
+    A repository script it calls is read (``read``) and judged the same way, up to
+    :data:`_SCRIPT_DEPTH` levels deep; one that cannot be read makes the job unknown:
+    ``scripts/publish`` may well run ``mkdocs gh-deploy`` with the persisted token
+    (encode/httpx).
+    """
     if _TOKEN_EXPR.search(script):
         raise LookupError("puts the GITHUB_TOKEN into a `run:` script")
     if _TOKEN_VAR.search(script):
@@ -224,6 +249,9 @@ def _plan_run(script: str, token_in_env: bool, table: PermissionTable) -> tuple[
     if table.git_push.search(script):
         perms = merge(perms, {"contents": "write"})
         why.append("`git push`")
+    if _PAGES_PUSH.search(script):
+        perms = merge(perms, {"contents": "write"})
+        why.append("a gh-pages deploy")
     calls = 0
     for match in _GH_CALL.finditer(script):
         group, verb = match.group(1) or "", match.group(2) or ""
@@ -242,10 +270,35 @@ def _plan_run(script: str, token_in_env: bool, table: PermissionTable) -> tuple[
     if token_in_env and not calls:
         # The token is handed to a program whose API calls we cannot see.
         raise LookupError("hands the GITHUB_TOKEN to a script through `env:`")
+    for match in _SCRIPT_CALL.finditer(script):
+        path = match.group(1).removeprefix("./")
+        text = read(path) if read is not None and depth < _SCRIPT_DEPTH else None
+        if text is None:
+            raise LookupError(f"runs `{path[:80]}`, a script Patchwell cannot read")
+        inner, inner_why = _plan_run(text, token_in_env, table, read, depth + 1)
+        perms = merge(perms, inner)
+        why += [f"{w} in `{path[:80]}`" for w in inner_why]
     return perms, why
 
 
-def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
+SCRIPT_PATTERNS = ("scripts/**", "script/**", "**/*.sh", "bin/**")
+_SCRIPT_DEPTH = 4
+_MAX_SCRIPT_BYTES = 256 * 1024
+
+
+def _reader(snapshot: Snapshot) -> ScriptReader:
+    def read(path: str) -> str | None:
+        data = snapshot.read(path)
+        if data is None or len(data) > _MAX_SCRIPT_BYTES:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    return read
+
+
+def plan_job(
+    job: Job, workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> JobPlan:
     if job.uses:
         return JobPlan(job.id, False, {}, (f"calls the reusable workflow `{_short(job.uses)}`",))
     env = {**workflow.env, **job.env}
@@ -264,7 +317,7 @@ def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
                 token_in_env = any(
                     _TOKEN_EXPR.search(v) for v in (*env.values(), *step.env.values())
                 )
-                needed, why = _plan_run(step.run, token_in_env, table)
+                needed, why = _plan_run(step.run, token_in_env, table, read)
                 if needed:
                     reasons.extend(why)
             else:
@@ -275,9 +328,11 @@ def plan_job(job: Job, workflow: Workflow, table: PermissionTable) -> JobPlan:
     return JobPlan(job.id, True, perms, tuple(dict.fromkeys(reasons)))
 
 
-def plan_workflow(workflow: Workflow, table: PermissionTable) -> list[JobPlan]:
+def plan_workflow(
+    workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> list[JobPlan]:
     """A plan for every job that does not already set its own permissions."""
-    return [plan_job(j, workflow, table) for j in workflow.jobs if not j.has_permissions]
+    return [plan_job(j, workflow, table, read) for j in workflow.jobs if not j.has_permissions]
 
 
 # --- the edit ---------------------------------------------------------------------
@@ -317,9 +372,11 @@ class Restriction:
     refused: tuple[str, ...] = ()
 
 
-def restrict_workflow(workflow: Workflow, table: PermissionTable) -> Restriction:
+def restrict_workflow(
+    workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> Restriction:
     """Insert the permission blocks into ``workflow.text`` (see the module docstring)."""
-    plans = plan_workflow(workflow, table)
+    plans = plan_workflow(workflow, table, read)
     if workflow.jobs_line is None:
         return Restriction(None, False, tuple(plans))
     all_known = all(p.known for p in plans)
@@ -409,13 +466,15 @@ def _narrowed_top(workflow: Workflow) -> Perms:
     return {"contents": "read", **kept}
 
 
-def narrow_workflow(workflow: Workflow, table: PermissionTable) -> Restriction:
+def narrow_workflow(
+    workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> Restriction:
     """Move top-level write scopes down to the jobs that need them (see the module docstring).
 
     Only when every job without its own block is understood: a job we cannot reason
     about may rely on the top-level write, so nothing is changed then.
     """
-    plans = plan_workflow(workflow, table)
+    plans = plan_workflow(workflow, table, read)
     span = workflow.permissions_lines
     if not all(p.known for p in plans) or span is None or workflow.jobs_line is None:
         return Restriction(None, False, tuple(plans))
@@ -524,8 +583,10 @@ def _untrusted_findings(workflow: Workflow, table: PermissionTable) -> list[Find
     return out
 
 
-def _missing_finding(workflow: Workflow, table: PermissionTable) -> Finding | None:
-    plans = plan_workflow(workflow, table)
+def _missing_finding(
+    workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> Finding | None:
+    plans = plan_workflow(workflow, table, read)
     if not plans:
         return None  # every job already sets its own permissions
     privileged = sorted(workflow.triggers & table.privileged)
@@ -560,12 +621,14 @@ def _missing_finding(workflow: Workflow, table: PermissionTable) -> Finding | No
     )
 
 
-def _write_finding(workflow: Workflow, table: PermissionTable) -> Finding | None:
+def _write_finding(
+    workflow: Workflow, table: PermissionTable, read: ScriptReader | None = None
+) -> Finding | None:
     """Top-level write scopes (Scorecard's Token-Permissions flags exactly these)."""
     writes = top_level_writes(workflow)
     if not writes:
         return None
-    plans = plan_workflow(workflow, table)
+    plans = plan_workflow(workflow, table, read)
     unknown = [p for p in plans if not p.known]
     if writes == ["*"]:
         rule, granted = "write-all", "`permissions: write-all` gives every job every write scope"
@@ -605,8 +668,10 @@ class WorkflowPermissionsFixer:
     table: PermissionTable = field(default_factory=load_permission_table)
     cache: WorkflowCache = field(default_factory=WorkflowCache, compare=False, repr=False)
     name: str = NAME
-    patterns: tuple[str, ...] = WORKFLOW_PATTERNS
-    scope: Literal["file", "repo"] = "file"
+    # The scripts a `run:` step calls are read too, so a workflow's findings depend on
+    # more than its own file.
+    patterns: tuple[str, ...] = (*WORKFLOW_PATTERNS, *SCRIPT_PATTERNS)
+    scope: Literal["file", "repo"] = "repo"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
         workflows, errors = load_workflows(snapshot, ctx, self.cache)
@@ -627,10 +692,11 @@ class WorkflowPermissionsFixer:
             findings += _untrusted_findings(workflow, self.table)
             if workflow.jobs_line is None:
                 continue
+            read = _reader(snapshot)
             if workflow.has_permissions:
-                found = _write_finding(workflow, self.table)
+                found = _write_finding(workflow, self.table, read)
             else:
-                found = _missing_finding(workflow, self.table)
+                found = _missing_finding(workflow, self.table, read)
             if found is not None:
                 findings.append(found)
         return findings
@@ -652,9 +718,9 @@ class WorkflowPermissionsFixer:
             narrowing = finding.rule != "missing-permissions"
             try:
                 if narrowing:
-                    result = narrow_workflow(workflow, self.table)
+                    result = narrow_workflow(workflow, self.table, _reader(snapshot))
                 else:
-                    result = restrict_workflow(workflow, self.table)
+                    result = restrict_workflow(workflow, self.table, _reader(snapshot))
             except EditError as exc:
                 notes.append(f"- `{workflow.path}`: left unchanged ({exc}).")
                 continue

@@ -18,17 +18,30 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fixers.contract import Explanation, FileEdit, Finding, Patch, Severity, Snapshot
-from fixers.production.env_names import EXAMPLE_FILES, append_lines, listed_names
+from fixers.contract import Context, Explanation, FileEdit, Finding, Patch, Severity, Snapshot
+from fixers.production.env_names import (
+    EXAMPLE_FILES,
+    append_lines,
+    code_block_for,
+    example_content,
+    listed_names,
+)
 from fixers.production.env_names import _gitignore_additions as gitignore_additions
-from fixers.secrets.detect import FIXER_NAME, dotenv_line_is_secret
+from fixers.secrets.detect import (
+    FIXER_NAME,
+    dotenv_finding,
+    dotenv_line_is_secret,
+    fixture_index,
+    is_dotenv,
+)
 from fixers.secrets.engine import Scanner
 from fixers.secrets.explain import preface
-from fixers.secrets.rules import RuleSet
+from fixers.secrets.rules import RuleSet, default_ruleset
 
 DOTENV_PATCH_KEY = "untrack-env-files"
 _LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=(.*)$")
 _GITIGNORE_HEADER = "# Local environment files hold secret values; only the example is committed."
+_EXAMPLE_HEADER = "# Copy to .env and fill in the secrets. Never commit the copy."
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +80,66 @@ def example_lines(data: bytes, scanner: Scanner) -> list[tuple[str, str]]:
     return out
 
 
-def _example_edit(snapshot: Snapshot, path: str, lines: list[tuple[str, str]]) -> _Example:
-    current = snapshot.read(path)
+def _block(current: bytes | None, lines: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(lines this PR appends to the example, the names they list)."""
     present = listed_names(current.decode("utf-8", "replace")) if current is not None else set()
     missing = [(n, line) for n, line in lines if n not in present]
     if not missing:
+        return [], []
+    header = [] if current is not None else [_EXAMPLE_HEADER]
+    return [*header, *(line for _, line in missing)], [n for n, _ in missing]
+
+
+def _example_edit(
+    snapshot: Snapshot, path: str, lines: list[tuple[str, str]], ctx: Context
+) -> _Example:
+    current = snapshot.read(path)
+    block, names = _block(current, lines)
+    if not block:
         return _Example(path, None, ())
-    header = (
-        []
-        if current is not None
-        else ["# Copy to .env and fill in the secrets. Never commit the copy."]
-    )
-    content = append_lines(current, [*header, *(line for _, line in missing)], separate=False)
+    # The env-names PR may append the code's names to the same file: both PRs write both
+    # blocks, byte for byte the same, so they merge in either order.
+    content = example_content(current, block, code_block_for(snapshot, path, ctx))
+    assert content is not None
     action = "modify" if current is not None else "create"
-    return _Example(path, FileEdit(path, action, content), tuple(n for n, _ in missing))
+    return _Example(path, FileEdit(path, action, content), tuple(names))
+
+
+def _example_sources(
+    snapshot: Snapshot, paths: Sequence[str], scanner: Scanner
+) -> dict[str, list[tuple[str, str]]]:
+    """Per example file, the (name, line) pairs of the env files it documents."""
+    examples: dict[str, list[tuple[str, str]]] = {}
+    for path in paths:
+        data = snapshot.read(path)
+        if data is None:
+            continue
+        merged = examples.setdefault(example_path(snapshot, path), [])
+        have = {n for n, _ in merged}
+        merged += [(n, line) for n, line in example_lines(data, scanner) if n not in have]
+    return examples
+
+
+def dotenv_block_for(snapshot: Snapshot, example: str, ctx: Context) -> list[str]:
+    """The lines this fixer's combined PR appends to ``example``, found the way ``detect``
+    finds them (for the env-names PR, which writes them too)."""
+    ruleset = default_ruleset()
+    scanner = Scanner(ruleset)
+    fixtures = None
+    paths = []
+    for path in snapshot.paths():
+        if not is_dotenv(path, ruleset) or ctx.ignored(path):
+            continue
+        if example_path(snapshot, path) != example:
+            continue
+        data = snapshot.read(path)
+        if data is None or dotenv_finding(path, data, scanner) is None:
+            continue
+        fixtures = fixtures or fixture_index(snapshot, ruleset)
+        if not fixtures.is_fixture(path, ruleset):
+            paths.append(path)
+    lines = _example_sources(snapshot, paths, scanner).get(example, [])
+    return _block(snapshot.read(example), lines)[0]
 
 
 def _gitignore_edit(snapshot: Snapshot) -> FileEdit | None:
@@ -94,26 +153,19 @@ def _gitignore_edit(snapshot: Snapshot) -> FileEdit | None:
     return FileEdit(".gitignore", "modify" if original is not None else "create", content)
 
 
-def dotenv_patch(snapshot: Snapshot, findings: Sequence[Finding], scanner: Scanner) -> Patch | None:
+def dotenv_patch(
+    snapshot: Snapshot, findings: Sequence[Finding], scanner: Scanner, ctx: Context
+) -> Patch | None:
     """One patch for every committed env file with credentials in the repository."""
     ruleset = scanner.ruleset
     paths = sorted({f.path for f in findings if f.path and f.rule == "dotenv-committed"})
-    edits: list[FileEdit] = []
-    examples: dict[str, list[tuple[str, str]]] = {}
-    for path in paths:
-        data = snapshot.read(path)
-        if data is None:
-            continue
-        edits.append(FileEdit(path, "delete"))
-        target = example_path(snapshot, path)
-        merged = examples.setdefault(target, [])
-        have = {n for n, _ in merged}
-        merged += [(n, line) for n, line in example_lines(data, scanner) if n not in have]
+    paths = [p for p in paths if snapshot.read(p) is not None]
+    edits: list[FileEdit] = [FileEdit(path, "delete") for path in paths]
     if not edits:
         return None
     written: list[_Example] = []
-    for target, lines in examples.items():
-        ex = _example_edit(snapshot, target, lines)
+    for target, lines in _example_sources(snapshot, paths, scanner).items():
+        ex = _example_edit(snapshot, target, lines, ctx)
         if ex.edit is not None:
             edits.append(ex.edit)
             written.append(ex)

@@ -21,9 +21,11 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from fixers.contract import fingerprint, matches_any
+from fixers.secrets import hscache
 from fixers.secrets.rules import Rule, RuleSet, default_ruleset, entropy_ok
 
 try:  # Hyperscan is optional: it only makes the prefilter faster.
@@ -31,7 +33,9 @@ try:  # Hyperscan is optional: it only makes the prefilter faster.
 except ImportError:  # pragma: no cover - exercised where the wheel is missing
     _hs = None
 
-EngineName = Literal["auto", "hyperscan", "re"]
+# "exhaustive" runs every rule's regex over every whole file, no prefilter: the reference
+# the fast engines are tested against (tests/test_secrets_speed.py), far too slow for use.
+EngineName = Literal["auto", "hyperscan", "re", "exhaustive"]
 
 # A multi-line rule (a PEM block) is confirmed within this many bytes of its header.
 MULTILINE_WINDOW = 64 * 1024
@@ -91,12 +95,13 @@ class _Hyperscan:
     Two databases share rule ids: ``db`` for config files and ``db_code`` for source code,
     where generic rules look only for quoted values."""
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
+    def __init__(self, rules: tuple[Rule, ...], cache_dir: Path | None = None) -> None:
         assert _hs is not None
         self.rules: list[Rule] = list(rules)
         self.fallback: list[Rule] = []
         self.db: Any = None
         self.db_code: Any = None
+        self.cache_dir = cache_dir
         try:
             self._compile_all()
         except _hs.error:
@@ -118,21 +123,32 @@ class _Hyperscan:
             flags |= _hs.HS_FLAG_CASELESS
         return flags
 
-    def _compile(self, patterns: list[str], rules: list[Rule]) -> Any:
-        assert _hs is not None
-        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        db.compile(
-            expressions=[p.encode("ascii") for p in patterns],
-            ids=list(range(len(rules))),
-            elements=len(rules),
-            flags=[self._flags(r) for r in rules],
-        )
-        return db
+    def _compile(self, patterns: list[str], rules: list[Rule], cached: bool = True) -> Any:
+        """One database; from the on-disk cache when it holds these very patterns."""
+        hs = _hs
+        assert hs is not None
+        expressions = [p.encode("ascii") for p in patterns]
+        flags = [self._flags(r) for r in rules]
+
+        def build() -> Any:
+            db = hs.Database(mode=hs.HS_MODE_BLOCK)
+            db.compile(
+                expressions=expressions,
+                ids=list(range(len(rules))),
+                elements=len(rules),
+                flags=flags,
+            )
+            return db
+
+        if not cached:
+            return build()
+        key = hscache.database_key(hs, expressions, flags, hs.HS_MODE_BLOCK)
+        return hscache.load_or_compile(hs, key, hs.HS_MODE_BLOCK, build, self.cache_dir)
 
     def _compiles(self, rule: Rule) -> bool:
         try:
-            self._compile([rule.hs_regex], [rule])
-            self._compile([rule.hs_regex_code], [rule])
+            self._compile([rule.hs_regex], [rule], cached=False)
+            self._compile([rule.hs_regex_code], [rule], cached=False)
         except _hs.error:  # type: ignore[union-attr]
             return False
         return True
@@ -141,7 +157,7 @@ class _Hyperscan:
 @functools.cache
 def _default_hyperscan() -> _Hyperscan:
     """The default rules' database, compiled once per process (read-only once built)."""
-    return _Hyperscan(default_ruleset().regex_rules)
+    return _Hyperscan(default_ruleset().regex_rules, hscache.default_cache_dir())
 
 
 class Scanner:
@@ -158,11 +174,18 @@ class Scanner:
         self._scratch_code: Any = None
         if use_hs:
             shipped = self.ruleset is default_ruleset()
-            self._hs = _default_hyperscan() if shipped else _Hyperscan(self.ruleset.regex_rules)
+            self._hs = (
+                _default_hyperscan()
+                if shipped
+                else _Hyperscan(self.ruleset.regex_rules, hscache.default_cache_dir())
+            )
             if self._hs.db is not None:
                 self._scratch = _hs.Scratch(self._hs.db)  # type: ignore[union-attr]
                 self._scratch_code = _hs.Scratch(self._hs.db_code)  # type: ignore[union-attr]
-        self.engine_name = "hyperscan" if self._hs is not None else "re"
+        self._exhaustive = engine == "exhaustive"
+        self.engine_name = (
+            "hyperscan" if self._hs is not None else engine if self._exhaustive else "re"
+        )
 
     # -- which files -----------------------------------------------------------------
 
@@ -202,6 +225,10 @@ class Scanner:
     def _windows(self, data: bytes, config: bool) -> Iterator[tuple[Rule, int, int]]:
         """(rule, start, end) byte ranges in which the rule's regex must run."""
         fallback: tuple[Rule, ...] | list[Rule]
+        if self._exhaustive:
+            for rule in self.ruleset.regex_rules:
+                yield rule, 0, len(data)
+            return
         if self._hs is None:
             fallback = self.ruleset.regex_rules
         else:

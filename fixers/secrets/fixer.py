@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -13,9 +14,12 @@ from fixers.contract import (
     Context,
     FileEdit,
     Finding,
+    MemorySnapshot,
     Patch,
     Snapshot,
 )
+from fixers.production.test_runner import has_tests, names_the_tests_set
+from fixers.secrets import pool
 from fixers.secrets.detect import (
     FIXER_NAME,
     FixtureIndex,
@@ -39,6 +43,9 @@ from fixers.secrets.naming import assign_env_names
 from fixers.secrets.rewrite import Target, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
 from fixers.secrets.validate import verdict
+
+# Below this many candidate files a scan takes milliseconds: forking would cost more.
+POOL_MIN_FILES = 64
 
 _PEM = re.compile(
     rb"-----BEGIN[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----.*?-----END[ A-Z0-9]* PRIVATE KEY[- A-Z]*-----",
@@ -69,9 +76,16 @@ class SecretsFixer:
     patterns: tuple[str, ...] = ("*", "**/*")
     scope: Literal["file", "repo"] = "file"
 
-    def __init__(self, ruleset: RuleSet | None = None, engine: EngineName = "auto") -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet | None = None,
+        engine: EngineName = "auto",
+        workers: int | None = None,
+    ) -> None:
         self.ruleset = ruleset or default_ruleset()
         self.engine: EngineName = engine
+        # Processes that scan files (``None``: every usable CPU, for trees big enough).
+        self.workers = workers
 
     # -- detect -------------------------------------------------------------------------
 
@@ -81,11 +95,16 @@ class SecretsFixer:
         added = snapshot.added_lines
         findings: list[Finding] = []
         fixtures: FixtureIndex | None = None
-        for path in candidate_paths(snapshot, ctx, opts):
-            data = snapshot.read(path)
-            if data is None:
+        paths = list(candidate_paths(snapshot, ctx, opts))
+
+        def scan_one(i: int) -> list[Finding] | None:
+            data = snapshot.read(paths[i])
+            return None if data is None else self.file_findings(scanner, paths[i], data)
+
+        scanned = pool.run(scan_one, len(paths), self._workers(snapshot, len(paths)))
+        for path, found in zip(paths, scanned.results, strict=True):
+            if found is None:
                 continue
-            found = self.file_findings(scanner, path, data)
             if found:
                 fixtures = fixtures or fixture_index(snapshot, self.ruleset)
                 if fixtures.is_fixture(path, self.ruleset):
@@ -98,6 +117,15 @@ class SecretsFixer:
                 if not is_accepted(finding, opts.accepted):
                     findings.append(finding)
         return findings
+
+    def _workers(self, snapshot: Snapshot, files: int) -> int:
+        """A pool only over an in-memory snapshot (a forked child reads it for free) and
+        only when there is enough to share; a handful of files is faster in-process."""
+        if self.workers is not None:
+            return self.workers
+        if not isinstance(snapshot, MemorySnapshot) or files < POOL_MIN_FILES:
+            return 1
+        return pool.usable_cpus()
 
     def file_findings(self, scanner: Scanner, path: str, data: bytes) -> list[Finding]:
         """Every finding in one file, before push, accept-list and path filters."""
@@ -134,6 +162,7 @@ class SecretsFixer:
         scanner = Scanner(self.ruleset, self.engine)
         patches = []
         dotenv = [f for fs in by_path.values() for f in fs if f.rule == "dotenv-committed"]
+        _keep_import_time_reads_the_tests_need(snapshot, by_path)
         for path in sorted(by_path):
             data = snapshot.read(path)
             if data is None:
@@ -143,7 +172,7 @@ class SecretsFixer:
             plan = self._plan(scanner, path, data, by_path[path])
             if plan is not None:
                 patches.append(self._patch(path, plan))
-        combined = dotenv_patch(snapshot, dotenv, scanner)
+        combined = dotenv_patch(snapshot, dotenv, scanner, ctx)
         if combined is not None:
             patches.append(combined)
         return patches
@@ -238,3 +267,51 @@ def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
     if "private-key" in rules:
         return not _PEM.sub(b"", data).strip()
     return False
+
+
+def _keep_import_time_reads_the_tests_need(
+    snapshot: Snapshot, by_path: dict[str, list[Finding]]
+) -> None:
+    """Leave to the report a Python literal whose fix the repository's tests would crash on.
+
+    The fix reads ``os.environ["NAME"]`` where the literal stood. At module or class
+    level -- ``SECRET_KEY = os.environ.get("SECRET_KEY") or "dev"`` in the ``Config``
+    that ``TestingConfig`` inherits (flasky, microblog), a Django settings module's
+    ``SECRET_KEY`` (djangox) -- that raises ``KeyError`` on import, so every test run
+    that does not set the name crashes, and the PR breaks the build it lands in. Inside a
+    function it only raises when called, so those are still patched.
+    """
+    if not has_tests(snapshot):
+        return
+    told = names_the_tests_set(snapshot)
+    for path, found in list(by_path.items()):
+        if not path.endswith(".py"):
+            continue
+        at_import = _import_time_lines(snapshot.read(path))
+        kept = [
+            f
+            for f in found
+            if f.line is None or f.line not in at_import or str(f.data.get("env", "")) in told
+        ]
+        if kept:
+            by_path[path] = kept
+        else:
+            del by_path[path]
+
+
+def _import_time_lines(data: bytes | None) -> frozenset[int]:
+    """Lines of a module that run on import (outside every function body); all lines
+    when the module does not parse (we cannot tell, so assume the worst)."""
+    if data is None:
+        return frozenset()
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset(range(1, data.count(b"\n") + 2))
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            end = getattr(node, "end_lineno", None) or node.lineno
+            first = node.body[0].lineno if isinstance(node.body, list) else node.lineno
+            inside.update(range(first, end + 1))
+    return frozenset(range(1, data.count(b"\n") + 2)) - inside

@@ -299,6 +299,9 @@ def _js_open_lines(text: str) -> int:
 # -- YAML, JSON, TOML -------------------------------------------------------------------
 
 
+_TOKEN_TAIL = re.compile(r"[^\s'\",\]}#]*")
+
+
 def _in_place(replacement: Callable[[Target], str], *, quote: bool = False) -> _Rewriter:
     """Swap the literal for ``replacement`` where it stands; with ``quote``, a bare
     (unquoted) literal becomes a double-quoted scalar."""
@@ -307,6 +310,9 @@ def _in_place(replacement: Callable[[Target], str], *, quote: bool = False) -> _
         edits: list[_Edit] = []
         for target in targets:
             s, e = _char_span(data, target.hit)
+            # The rule's value may stop short of the token (`SECRET_KEY=ab=cd` stops at the
+            # second `=`): replace through the token's end, never leave a tail of the secret.
+            e += len(_TOKEN_TAIL.match(text, e).group(0))
             new = meaning = replacement(target)
             if quote and text[s - 1 : s] not in ("'", '"'):
                 new = f'"{meaning}"'

@@ -44,7 +44,8 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
     word = f"(?:(?<![A-Za-z0-9])(?i:{names})|(?<=[a-z0-9])(?:{caps}))"
     regex = f"{word}(?i:{_ANCHOR_NAME}){_ANCHOR_OP}({value}){_ANCHOR_END}"
     # Hyperscan has no look-behind: its superset skips the word test, `regex` applies it.
-    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP}{value}"
+    # The value's alternatives grouped: a bare `a|b` would let `b` match anywhere.
+    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP}(?:{value})"
 
 
 # Generic assignment rules (`assign` in the data): a secret-named identifier, then the

@@ -170,7 +170,15 @@ def _extract_facts(
     all_paths = [p for p in snapshot.all_paths if not is_vendored(p)]
     out.template_generator = template_marker(all_paths)
     for tool in conv.migration_tools:
-        marker = next((p for p in all_paths if matches_any(p, tool.files)), None)
+        marker = next(
+            (
+                p
+                for p in all_paths
+                if matches_any(p, tool.files)
+                and (not tool.contains or tool.contains in (read_text(snapshot, p) or "").lower())
+            ),
+            None,
+        )
         if marker is not None:
             out.migration_tools.append(Fact(tool.name, Source(marker)))
     return out.freeze()

@@ -102,9 +102,12 @@ def scan_script(snapshot: Snapshot, path: str, out: Collector) -> None:
     text = read_text(snapshot, path)
     if text is None:
         return
+    quoted = False  # inside a string that spans lines (`echo "...` -- text, not commands)
     for number, line in enumerate(_logical_lines(text), start=1):
-        if line and not line.lstrip().startswith("#"):
+        opens = len(re.findall(r'(?<!\\)"', line)) % 2 == 1
+        if line and not quoted and not opens and not line.lstrip().startswith("#"):
             _migration_facts(line, Source(path, number), out)
+        quoted = quoted != opens
 
 
 def _logical_lines(text: str) -> list[str]:

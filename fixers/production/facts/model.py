@@ -194,6 +194,8 @@ class MigrationTool:
     files: tuple[str, ...]
     #: What running the tool looks like in a command line (``flask db upgrade``).
     commands: tuple[str, ...]
+    #: Text the marker file must hold (lower-cased), ``""`` for none.
+    contains: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +260,7 @@ def conventions() -> Conventions:
             for d in raw["database"]
         ),
         migration_tools=tuple(
-            MigrationTool(m["name"], tuple(m["files"]), tuple(m["commands"]))
+            MigrationTool(m["name"], tuple(m["files"]), tuple(m["commands"]), m.get("contains", ""))
             for m in raw["migration-tool"]
         ),
         platforms=tuple(
