@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.config import scan_budget_from_env
+from bot.errors import ConfigError
 from bot.git_listing import git_files
 from fixers.contract import Fixer, Services
+from fixers.isolation import run_budgeted
 from fixers.local import SnapshotLimits, load_directory
 from fixers.output import ScanReport, render_json, render_sarif, render_text
 from fixers.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, load_repo_config
-from fixers.runner import UnknownFixerError, run_fixers
+from fixers.runner import UnknownFixerError
 
 __all__ = ["EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_USAGE", "add_scan_parser", "main", "run_scan"]
 
@@ -194,6 +197,7 @@ def run_scan(
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    registry = fixers is None
     if fixers is None:
         from fixers.registry import all_fixers
 
@@ -219,9 +223,24 @@ def run_scan(
     snapshot = load_directory(
         root, limits=SnapshotLimits(), progress=progress, listing=listed.listing
     )
-    services = _services(args.offline, err, os.environ if env is None else env)
+    environ = os.environ if env is None else env
     try:
-        result = run_fixers(snapshot, config, services, fixers=fixers, only=only)
+        budget = scan_budget_from_env(environ)
+    except ConfigError as exc:
+        err.write(f"patchwell scan: {exc}\n")
+        return EXIT_USAGE
+    services = _services(args.offline, err, environ)
+    try:
+        # The worker's runner: fixers in a child process under the scan budget, so a hostile
+        # checkout gets a finding naming what ran out instead of a hung or killed CLI.
+        result = run_budgeted(
+            snapshot,
+            config,
+            services,
+            fixers=None if registry else fixers,
+            only=only,
+            budget=budget,
+        )
     except UnknownFixerError as exc:
         err.write(f"patchwell scan: {exc}\n")
         return EXIT_USAGE

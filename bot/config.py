@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
+from fixers.isolation import ScanBudget
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_DATABASE_URL = "sqlite:///patchwell.db"
@@ -140,6 +141,8 @@ class Settings:
     retention: timedelta = DEFAULT_RETENTION
     #: Seconds a stopping worker (SIGTERM) lets running jobs finish before handing them back.
     shutdown_grace: float = 20.0
+    #: What one scan process may use (CPU seconds, memory, wall clock): fixers run there.
+    scan_budget: ScanBudget = field(default_factory=ScanBudget)
     #: The merged environment, for services configured by their own variables
     #: (package index, advisories). Kept out of ``repr`` because it may hold credentials.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -315,6 +318,36 @@ def _webhook_secret(text: str) -> Secret:
     return Secret(text)
 
 
+def _bounded_int(low: int, high: int, unit: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"expected a whole number of {unit} ({low} to {high})")
+        return int(text)
+
+    return parse
+
+
+def _scan_budget(c: _Collector) -> ScanBudget:
+    default = ScanBudget()
+    cpu = c.get("PATCHWELL_SCAN_CPU_SECONDS", _bounded_int(5, 86_400, "seconds"))
+    memory_mb = c.get("PATCHWELL_SCAN_MEMORY_MB", _bounded_int(512, 1_048_576, "MiB"))
+    wall = c.get("PATCHWELL_SCAN_WALL_SECONDS", _bounded_int(10, 86_400, "seconds"))
+    return ScanBudget(
+        cpu_seconds=cpu if cpu is not None else default.cpu_seconds,
+        memory_bytes=memory_mb * 1024 * 1024 if memory_mb is not None else default.memory_bytes,
+        wall_seconds=wall if wall is not None else default.wall_seconds,
+    )
+
+
+def scan_budget_from_env(environ: Mapping[str, str]) -> ScanBudget:
+    """The scan budget alone (``patchwell scan`` needs no App credentials)."""
+    c = _Collector(environ)
+    budget = _scan_budget(c)
+    if c.problems:
+        raise ConfigError("bad scan budget: " + "; ".join(c.problems))
+    return budget
+
+
 def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".env")) -> Settings:
     """Validate the whole configuration; raise :class:`ConfigError` naming every problem."""
     env = read_environment(environ, dotenv_path)
@@ -355,6 +388,7 @@ def load_settings(environ: Mapping[str, str], dotenv_path: Path | None = Path(".
         # Below the 30 s most platforms allow between SIGTERM and SIGKILL, with time left to
         # hand unfinished jobs back (see PROD.md "Stopping").
         "shutdown_grace": c.get("PATCHWELL_SHUTDOWN_GRACE", _seconds(0, 3600), 20.0),
+        "scan_budget": _scan_budget(c),
     }
     for name in ("PATCHWELL_INDEX_URL", "PATCHWELL_OSV_URL"):
         c.get(name, _http_url)

@@ -47,6 +47,7 @@ import gidgethub.apps
 from cachetools import LRUCache
 
 from bot.budget import WRITE_METHODS, PacedWrites, WriteBudget, Writer
+from bot.db import DatabaseError, IntegrityError
 from bot.errors import Deferred, TransientError
 from bot.metrics import Metrics
 
@@ -87,6 +88,22 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         super().__init__(session, *args, **kwargs)
         self._metrics = metrics
         self._pacer = pacer
+
+    async def _make_request(
+        self, method: str, url: str, url_vars: Any, data: Any, accept: str, **kw: Any
+    ) -> Any:
+        """gidgethub's request, with a 2xx body that cannot be read made retryable."""
+        try:
+            body, more, *rest = await super()._make_request(
+                method, url, url_vars, data, accept, **kw
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            # A 2xx whose JSON is cut short or is a proxy's HTML page: nothing we can read,
+            # and nothing permanent either -- ask again later.
+            raise TransientError(f"GitHub answered {method} with a body that is not JSON") from None
+        if isinstance(body, str) and "json" in accept:
+            raise TransientError(f"GitHub answered {method} with a body that is not JSON")
+        return (body, more, *rest)
 
     async def before_read(self) -> None:
         """Wait out a pause of this installation (for downloads made outside gidgethub)."""
@@ -193,9 +210,14 @@ def _json_object(body: bytes) -> Mapping[str, Any] | None:
 
 
 def as_transient(exc: BaseException, *, now: float | None = None) -> TransientError | None:
-    """The retryable form of a GitHub failure, or ``None`` when retrying cannot help."""
+    """The retryable form of a failure (GitHub's, or the database going away), or ``None``
+    when retrying cannot help."""
     if isinstance(exc, TransientError):
         return exc
+    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError):
+        # The database went away mid-job (a restart, a failover): the job's work is
+        # idempotent, so it is run again rather than buried.
+        return TransientError("the database was unavailable")
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError)):
         return TransientError(f"GitHub unreachable: {type(exc).__name__}")
     if not isinstance(exc, gidgethub.HTTPException):

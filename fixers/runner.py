@@ -29,11 +29,16 @@ from fixers.repo_config import FixerMode, RepoConfig
 
 __all__ = [
     "CRASH_RULE",
+    "FixerOutcome",
     "PlannedPatch",
     "ScanError",
+    "ScanPlan",
     "ScanResult",
     "UnknownFixerError",
+    "assemble",
+    "plan_scan",
     "run_fixers",
+    "run_one",
 ]
 
 CRASH_RULE = "fixer-crashed"
@@ -228,6 +233,72 @@ def _finding_order(f: Finding) -> tuple[int, str, int, str, str, str]:
     return (-int(f.severity), f.path or "", f.line or 0, f.fixer, f.rule, f.fingerprint)
 
 
+@dataclass(frozen=True, slots=True)
+class FixerOutcome:
+    """What one fixer produced: plain data, so it can come back from a child process."""
+
+    fixer: str
+    findings: tuple[Finding, ...]
+    patches: tuple[PlannedPatch, ...]
+    errors: tuple[ScanError, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """Which fixers run over which view of the snapshot (the repo-wide ignores applied)."""
+
+    run: tuple[Fixer, ...]
+    off: tuple[str, ...]
+    visible: Snapshot
+    existing: frozenset[str]
+
+
+def plan_scan(
+    snapshot: Snapshot,
+    config: RepoConfig,
+    fixers: Sequence[Fixer] | None = None,
+    only: str | Iterable[str] | None = None,
+) -> ScanPlan:
+    """The fixers to run (``only`` naming an unknown one raises :class:`UnknownFixerError`)."""
+    if fixers is None:
+        from fixers.registry import all_fixers  # late: the registry imports every fixer
+
+        fixers = all_fixers()
+    selected = _select(fixers, only)
+    run = tuple(f for f in selected if config.mode_for(f.name) != "off")
+    off = tuple(f.name for f in selected if config.mode_for(f.name) == "off")
+    existing = frozenset(snapshot.all_paths) | set(snapshot.paths())
+    return ScanPlan(run, off, _visible(snapshot, config.ignore_paths), existing)
+
+
+def run_one(
+    fixer: Fixer,
+    plan: ScanPlan,
+    config: RepoConfig,
+    services: Services,
+    reraise: tuple[type[BaseException], ...] = (),
+) -> FixerOutcome:
+    """One fixer over the plan's snapshot; its crash is its own outcome, never the scan's."""
+    out = _Collector([], [], [], set(), plan.existing)
+    ctx = config.context_for(fixer.name, services)
+    _run_one(fixer, plan.visible, ctx, out, reraise)
+    return FixerOutcome(fixer.name, tuple(out.findings), tuple(out.patches), tuple(out.errors))
+
+
+def assemble(snapshot: Snapshot, plan: ScanPlan, outcomes: Sequence[FixerOutcome]) -> ScanResult:
+    """The scan's result from its fixers' outcomes (in any order)."""
+    findings = [f for o in outcomes for f in o.findings]
+    patches = [p for o in outcomes for p in o.patches]
+    return ScanResult(
+        findings=tuple(sorted(findings, key=_finding_order)),
+        patches=tuple(sorted(patches, key=lambda p: (-int(p.patch.severity), p.patch.branch))),
+        errors=tuple(e for o in outcomes for e in o.errors),
+        skipped=tuple(snapshot.skipped),
+        fixers_run=tuple(f.name for f in plan.run),
+        fixers_off=plan.off,
+    )
+
+
 def run_fixers(
     snapshot: Snapshot,
     config: RepoConfig,
@@ -244,26 +315,6 @@ def run_fixers(
     propagate (the GitHub engine passes its transient-error type so a timeout
     at the package index retries the job instead of reporting a crash).
     """
-    if fixers is None:
-        from fixers.registry import all_fixers  # late: the registry imports every fixer
-
-        fixers = all_fixers()
-    selected = _select(fixers, only)
-    visible = _visible(snapshot, config.ignore_paths)
-    out = _Collector([], [], [], set(), frozenset(snapshot.all_paths) | set(snapshot.paths()))
-    ran: list[str] = []
-    off: list[str] = []
-    for fixer in selected:
-        if config.mode_for(fixer.name) == "off":
-            off.append(fixer.name)
-            continue
-        ran.append(fixer.name)
-        _run_one(fixer, visible, config.context_for(fixer.name, services), out, reraise)
-    return ScanResult(
-        findings=tuple(sorted(out.findings, key=_finding_order)),
-        patches=tuple(sorted(out.patches, key=lambda p: (-int(p.patch.severity), p.patch.branch))),
-        errors=tuple(out.errors),
-        skipped=tuple(snapshot.skipped),
-        fixers_run=tuple(ran),
-        fixers_off=tuple(off),
-    )
+    plan = plan_scan(snapshot, config, fixers, only)
+    outcomes = [run_one(f, plan, config, services, reraise) for f in plan.run]
+    return assemble(snapshot, plan, outcomes)

@@ -446,3 +446,31 @@ async def test_no_command_of_a_reader_does_anything(scanned, fake_github) -> Non
     assert fake_github.branches(OWNER, REPO) == heads
     assert len(fake_github.check_runs(OWNER, REPO)) == runs
     assert await app[PARTS].db.fetchall("SELECT * FROM ignore_rules") == []
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["refused", "answer-lost"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", r"/issues/\d+/comments$"), ("DELETE", r"/git/refs/heads/patchwell/")],
+)
+async def test_a_close_handled_after_a_fault_says_it_once_and_deletes_the_branch(
+    scanned, fake_github, method: str, path: str, after: bool
+) -> None:
+    """Issue 9 point 5: the job handling a close is retried after a fault at its comment or
+    its branch delete; the retry finishes both (the comment once), instead of finding the
+    branch already recorded as ignored and doing nothing."""
+    client, app, pull = scanned
+    fake_github.close_pull(OWNER, REPO, pull["number"])
+    fake_github.inject(method, path, status=502, after=after)
+    await send(
+        client, "pull_request", pull_closed_payload(fake_github, pull["number"], sender="maint")
+    )
+    await wait_idle(app[PARTS].queue)
+    assert not [i for i in fake_github.state.injections if i.times], "the fault never happened"
+    # The failed attempt waits out its backoff; run it now, as the queue would later (with the
+    # periodic rescan, due later too, first: the retry must not depend on what ran between).
+    await app[PARTS].db.execute("UPDATE jobs SET run_at = 0 WHERE state = 'queued'")
+    await wait_idle(app[PARTS].queue)
+    said = [c for c in replies(fake_github, pull["number"]) if "will not propose" in c]
+    assert len(said) == 1
+    assert pull["head"]["ref"] not in fake_github.branches(OWNER, REPO)

@@ -10,36 +10,16 @@ closing comment -- never a PR lost or anything twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from bot.scan.engine import ScanRequest
-from fixers.contract import Context, FileEdit, Finding, Patch, Snapshot
 from tests.appfixtures import engine_on_fake
-from tests.test_scan_engine import INSTALLATION, OWNER, REPO, FixmeFixer, make_repo
+from tests.test_scan_engine import INSTALLATION, OWNER, REPO, make_repo
+from tests.toyfixers import BinaryFixme
 
 CONFIG = "labels: [patchwell, hygiene]\nreviewers: [alice]\n"
 BRANCH = "patchwell/fixme/notes-todo"
 ATTEMPTS = 4
-
-
-class BinaryFixme(FixmeFixer):
-    """The toy fixer, with a binary file in its patch (so a blob is written first)."""
-
-    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
-        return [
-            Patch(
-                fixer=p.fixer,
-                key=p.key,
-                title=p.title,
-                edits=(*p.edits, FileEdit("notes/marker.bin", "create", b"\xff\x00fixed")),
-                explanation=p.explanation,
-                severity=p.severity,
-                fingerprints=p.fingerprints,
-            )
-            for p in super().fix(snapshot, findings, ctx)
-        ]
 
 
 OPENING_STEPS = [
@@ -113,7 +93,7 @@ async def test_opening_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         assert await scan_until_done(fake_github, engine, method, path, after) >= 1
         await engine.scan(request())  # and a rescan changes nothing
@@ -128,7 +108,7 @@ async def test_rebuilding_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         await engine.scan(request())
         # The base moves and the finding's text changes: branch rebuilt, title/body kept.
@@ -152,7 +132,7 @@ async def test_closing_a_pr_survives_a_fault_at_each_write(
     setup(fake_github)
     url = f"sqlite:///{tmp_path / 'scan.db'}"
     async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1"
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
     ) as (engine, _):
         await engine.scan(request())
         (pull,) = ours(fake_github)

@@ -9,7 +9,8 @@ and never open its own."""
 from __future__ import annotations
 
 from tests.appfixtures import engine_on_fake
-from tests.test_scan_engine import INSTALLATION, OWNER, REPO, FixmeFixer, full_scan, make_repo
+from tests.test_scan_engine import INSTALLATION, OWNER, REPO, full_scan, make_repo
+from tests.toyfixers import FixmeFixer
 
 
 async def test_a_deleted_forks_pr_named_like_ours_is_not_adopted(fake_github, tmp_path) -> None:

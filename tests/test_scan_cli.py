@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import jsonschema
 import pytest
@@ -406,19 +406,22 @@ def test_sarif_is_valid_and_what_github_needs(tmp_path: Path) -> None:
     assert FAKE_KEY not in out
 
 
+@dataclass
+class Boom:
+    """Crashes (module level: the scan process gets its fixers pickled)."""
+
+    name: str = "boom"
+    patterns: tuple[str, ...] = ("*",)
+    scope: Literal["file", "repo"] = "repo"
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        raise RuntimeError("secret-bearing text")
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list:
+        return []
+
+
 def test_sarif_reports_fixer_crashes_as_notifications(tmp_path: Path) -> None:
-    @dataclass
-    class Boom:
-        name: str = "boom"
-        patterns: tuple[str, ...] = ("*",)
-        scope: Literal["file", "repo"] = "repo"
-
-        def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-            raise RuntimeError("secret-bearing text")
-
-        def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list:
-            return []
-
     make_repo(tmp_path, {"README.md": "x"})
     code, out, _ = scan([str(tmp_path), "--format", "sarif"], fixers=[Boom()])
     log = json.loads(out)
@@ -509,16 +512,18 @@ def test_patchwell_cli_dispatches_scan(tmp_path: Path, capsys: pytest.CaptureFix
 
 @dataclass
 class ServicesProbe:
-    """Records the services it is handed (and finds nothing)."""
+    """Says which services it is handed, as one finding per service (it runs in the scan
+    process, so it reports through its findings like every fixer)."""
 
-    seen: list[Any]
     name: str = "probe"
     patterns: tuple[str, ...] = ("*",)
     scope: Literal["file", "repo"] = "repo"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        self.seen.append(ctx.services)
-        return []
+        present = [n for n in ("index", "advisories") if getattr(ctx.services, n) is not None]
+        return [
+            Finding(self.name, f"has-{n}", Severity.HYGIENE, n, fingerprint(n)) for n in present
+        ]
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         return []
@@ -528,13 +533,12 @@ def test_services_come_from_the_environment_unless_offline(tmp_path: Path) -> No
     pytest.importorskip("fixers.dependencies.sources")
     # An index nobody listens on: the clients are built, never called by the probe.
     env = {"PATCHWELL_INDEX_URL": "http://127.0.0.1:9/pypi", "HOME": str(tmp_path)}
-    seen: list[Any] = []
+    seen: list[set[str]] = []
     for argv in ([str(tmp_path)], [str(tmp_path), "--offline"]):
-        args = build_parser().parse_args(argv)
-        code = run_scan(
-            args, fixers=[ServicesProbe(seen)], stdout=io.StringIO(), stderr=io.StringIO(), env=env
-        )
-        assert code == EXIT_CLEAN
+        args = build_parser().parse_args([*argv, "--format", "json"])
+        out = io.StringIO()
+        run_scan(args, fixers=[ServicesProbe()], stdout=out, stderr=io.StringIO(), env=env)
+        seen.append({f["rule"] for f in json.loads(out.getvalue())["findings"]})
     online, offline = seen
-    assert online.index is not None and online.advisories is not None
-    assert offline.index is None and offline.advisories is None
+    assert online == {"has-index", "has-advisories"}
+    assert offline == set()

@@ -6,9 +6,6 @@ runs are the real ones, talking HTTP to the fake GitHub.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import gidgethub
 import pytest
 
@@ -18,77 +15,9 @@ from bot.migrate import migrate
 from bot.queue import JobQueue
 from bot.scan.engine import ScanEngine, ScanRequest, added_lines_from_patch
 from bot.scan.state import ScanStore
-from fixers.contract import (
-    Context,
-    Explanation,
-    FileEdit,
-    Finding,
-    Patch,
-    Severity,
-    Snapshot,
-    fingerprint,
-)
+from tests.toyfixers import FixmeFixer
 
 OWNER, REPO, INSTALLATION = "acme", "shop", 31
-
-
-@dataclass
-class FixmeFixer:
-    """Each line ``FIXME <severity>`` in a ``.txt`` file is a finding; the fix deletes the word."""
-
-    name: str = "fixme"
-    patterns: tuple[str, ...] = ("*.txt", "**/*.txt")
-    scope: str = "file"
-
-    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        found = []
-        for path in snapshot.paths():
-            if not path.endswith(".txt"):
-                continue
-            for number, line in enumerate(snapshot.read(path).decode().splitlines(), 1):
-                if line.startswith("FIXME"):
-                    level = line.split()[1] if len(line.split()) > 1 else "hygiene"
-                    found.append(
-                        Finding(
-                            fixer=self.name,
-                            rule="fixme",
-                            severity=Severity[level.upper()],
-                            message=f"FIXME left in {path}",
-                            fingerprint=fingerprint(path, line, str(number)),
-                            path=path,
-                            line=number,
-                            data={"path": path},
-                        )
-                    )
-        return found
-
-    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
-        patches = []
-        for path in sorted({f.path for f in findings}):
-            mine = [f for f in findings if f.path == path]
-            text = snapshot.read(path).decode()
-            fixed = "\n".join(
-                line.replace("FIXME", "FIXED", 1) if line.startswith("FIXME") else line
-                for line in text.split("\n")
-            )
-            patches.append(
-                Patch(
-                    fixer=self.name,
-                    key=path.replace("/", "-").removesuffix(".txt"),
-                    title=f"Resolve FIXMEs in {path}",
-                    edits=(FileEdit(path, "modify", fixed.encode()),),
-                    explanation=Explanation(
-                        found=f"{len(mine)} FIXME(s) in `{path}`.",
-                        why="Unfinished work ships to production.",
-                        changes="Marks them FIXED.",
-                        verify="Read the file.",
-                        rollback="Revert this PR.",
-                    ),
-                    severity=max(f.severity for f in mine),
-                    fingerprints=tuple(f.fingerprint for f in mine),
-                )
-            )
-        return patches
 
 
 @pytest.fixture

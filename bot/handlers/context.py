@@ -54,6 +54,8 @@ class JobContext:
             bot_login=await self.bot_login(),
             bot_name=await self.app_slug(),
             run_key=f"job-{self.job.id}",
+            last_attempt=self.job.attempts >= self.job.max_attempts,
+            budget=self.settings.scan_budget,
         )
 
     async def record(self, handler: str, summary: str) -> None:

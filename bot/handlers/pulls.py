@@ -22,6 +22,7 @@ from bot.scan.branch_check import BranchTarget, check_branch
 from bot.scan.engine import SCAN_JOB, scan_payload, split_full_name
 from bot.scan.ignores import IgnoreRule, IgnoreStore, up_to
 from bot.scan.ownership import patchwell_record
+from bot.scan.pulls import comment_once
 from fixers.contract import Severity
 
 router = Router()
@@ -42,11 +43,14 @@ async def pull_request_closed(event, gh, ctx) -> None:
         await ctx.record("pull_request", f"#{number} closed by a bot")
         return
     record = patchwell_record(pr, full_name, bot_login, await ctx.store.branches(full_name))
-    if record is None or record.state in ("closed", "ignored"):
+    if record is None:
         await ctx.record(
             "pull_request", f"#{number} closed: not an open Patchwell PR, nothing to do"
         )
         return
+    # Recorded already: this job ran before and stopped (a fault at the comment or the branch
+    # delete), or the delivery came again. The ignore stands; finish what may be missing.
+    again = record.state in ("closed", "ignored")
     slug = bot_login.removesuffix("[bot]")
     who = sender.get("login") or "someone"
     store = IgnoreStore(ctx.db)
@@ -75,11 +79,14 @@ async def pull_request_closed(event, gh, ctx) -> None:
             "OK: Patchwell will not propose this change again. "
             f"`@{slug} unignore {record.branch}` undoes this."
         )
-    await ctx.store.save_branch(replace(record, state=state))
+    if not again:
+        await ctx.store.save_branch(replace(record, state=state))
     owner, repo = split_full_name(full_name)
     v = {"owner": owner, "repo": repo, "number": number}
-    await gh.post("/repos/{owner}/{repo}/issues/{number}/comments", v, data={"body": text})
-    if record.state != "human":
+    await comment_once(
+        gh, owner, repo, number, bot_login=bot_login, marker="closed-unmerged", text=text
+    )
+    if record.state != "human" and not record.human_noticed:  # a person's commits stay
         try:
             await gh.delete(
                 "/repos/{owner}/{repo}/git/refs/{+ref}", {**v, "ref": f"heads/{record.branch}"}
@@ -125,7 +132,10 @@ async def pull_request(event, gh, ctx) -> None:
     owner, repo = split_full_name(full_name)
     engine = await ctx.scan_engine(gh)
     outcome = await check_branch(
-        gh, engine.clients, BranchTarget(owner, repo, head["sha"], base["sha"], number)
+        gh,
+        engine.clients,
+        BranchTarget(owner, repo, head["sha"], base["sha"], number),
+        engine.budget,
     )
     await ctx.record(
         "pull_request",

@@ -38,7 +38,7 @@ async def push(event, gh, ctx) -> None:
         owner, _, repo = full_name.partition("/")
         engine = await ctx.scan_engine(gh)
         outcome = await check_branch(
-            gh, engine.clients, BranchTarget(owner, repo, data["after"], default)
+            gh, engine.clients, BranchTarget(owner, repo, data["after"], default), engine.budget
         )
         await ctx.record(
             "push", f"{ref} at {data['after'][:12]}: branch check, {outcome.findings} secrets"

@@ -24,9 +24,9 @@ from bot.scan import checks, snapshot
 from bot.scan.engine import COMPARE_FILE_LIMIT, added_lines_from_patch
 from bot.scan.state import StoredFinding
 from fixers.contract import Finding, MemorySnapshot, Patch, Services
+from fixers.isolation import ScanBudget, run_budgeted
 from fixers.registry import all_fixers
 from fixers.repo_config import CONFIG_PATH, load_repo_config
-from fixers.secrets import SecretsFixer
 
 MARKER = "<!-- patchwell:branch-secrets -->"
 MAX_COMMENT_CHARS = 60_000
@@ -85,24 +85,25 @@ async def _snapshot(
     )
 
 
-def _scan(snap: MemorySnapshot, config_text: str | None) -> tuple[list[Finding], list[Patch]]:
-    """The secrets fixer alone, with the branch's own config (its accept-list and ignores)."""
+def _scan(
+    snap: MemorySnapshot, config_text: str | None, budget: ScanBudget
+) -> tuple[list[Finding], list[Patch]]:
+    """The secrets fixer alone, with the branch's own config (its accept-list and ignores), in a
+    scan process under the budget like every scan: a branch is as hostile as a repository."""
     known = [f.name for f in all_fixers()]
     config, _problems = load_repo_config(config_text, known_fixers=known)
-    if config.mode_for("secrets") == "off":
-        return [], []
-    ctx = config.context_for("secrets", Services())
-    fixer = SecretsFixer()
-    findings = fixer.detect(snap, ctx)
-    return findings, fixer.fix(snap, findings, ctx)
+    result = run_budgeted(snap, config, Services(), only=["secrets"], budget=budget)
+    return list(result.findings), [planned.patch for planned in result.patches]
 
 
-async def check_branch(gh, clients: GitHubClients, t: BranchTarget) -> BranchOutcome:
+async def check_branch(
+    gh, clients: GitHubClients, t: BranchTarget, budget: ScanBudget | None = None
+) -> BranchOutcome:
     changed, added = await _added(gh, t)
     snap = await _snapshot(gh, clients, t, changed, added)
     config = await snapshot.read_file(gh, t.owner, t.repo, CONFIG_PATH, t.head_sha)
     text = config.decode("utf-8", "replace") if config is not None else None
-    findings, patches = await asyncio.to_thread(_scan, snap, text)
+    findings, patches = await asyncio.to_thread(_scan, snap, text, budget or ScanBudget())
     patched = {fp for p in patches for fp in p.fingerprints}
     report = checks.CheckReport(
         findings=[StoredFinding.of(f, f.fingerprint in patched) for f in findings],

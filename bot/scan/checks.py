@@ -37,6 +37,16 @@ class WaitingPatch:
 
 
 @dataclass(frozen=True)
+class FailedPatch:
+    """A patch GitHub refused to take (its other patches went on): why, in GitHub's words."""
+
+    branch: str
+    title: str
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class CheckReport:
     findings: Sequence[StoredFinding]
     config_problems: Sequence[ConfigProblem] = ()
@@ -44,17 +54,23 @@ class CheckReport:
     skipped: Sequence[SkippedFile] = ()
     errors: Sequence[str] = ()
     open_prs: Sequence[tuple[int, str]] = field(default_factory=tuple)
+    failed_patches: Sequence[FailedPatch] = ()
+    #: The scan itself could not finish (the repository could not be read, retries ran
+    #: out): what is known is unknown, said so instead of no check run at all.
+    scan_failure: str | None = None
 
     @property
     def conclusion(self) -> str:
         if self.config_problems or any(f.severity.is_high for f in self.findings):
             return "failure"
-        if self.findings or self.errors:
+        if self.findings or self.errors or self.scan_failure:
             return "neutral"
         return "success"
 
     @property
     def title(self) -> str:
+        if self.scan_failure is not None:
+            return "Patchwell could not scan this commit"
         if not self.findings and not self.config_problems:
             return "No problems found"
         parts = []
@@ -74,6 +90,14 @@ def _cell(text: str | None) -> str:
 
 def render_summary(report: CheckReport) -> str:
     lines: list[str] = []
+    if report.scan_failure is not None:
+        lines += [
+            "### The scan did not finish",
+            "",
+            f"{_cell(report.scan_failure)}. Nothing here says this commit is clean: the next "
+            "scan (a push, the periodic rescan or `@patchwell rescan`) tries again.",
+            "",
+        ]
     if report.config_problems:
         lines += ["### `.github/patchwell.yml` has problems (defaults used for those parts)", ""]
         lines += [
@@ -116,6 +140,14 @@ def render_summary(report: CheckReport) -> str:
         ]
         lines += [f"- {w.severity.label}: {_cell(w.title)} (`{w.branch}`)" for w in report.waiting]
         lines.append("")
+    if report.failed_patches:
+        lines += ["### Patches GitHub refused (the others went ahead)", ""]
+        lines += [
+            f"- `{f.branch}` ({_cell(f.title)}): GitHub answered {f.status}: {_cell(f.reason)}"
+            + (_WORKFLOWS_HINT if "workflows" in f.reason and f.status == 403 else "")
+            for f in report.failed_patches
+        ]
+        lines.append("")
     if report.skipped:
         reasons = Counter(s.reason for s in report.skipped)
         lines += ["### Not scanned", ""]
@@ -133,6 +165,12 @@ def render_summary(report: CheckReport) -> str:
         lines = ["Patchwell found nothing to heal in this commit."]
     text = "\n".join(lines)
     return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + "\n…(truncated)"
+
+
+_WORKFLOWS_HINT = (
+    " -- accept the App's `workflows` permission (the installation's settings page) and "
+    "Patchwell opens it on the next scan"
+)
 
 
 def _level(severity: Severity) -> str:
@@ -182,7 +220,7 @@ def findings_digest(report: CheckReport, run_key: str) -> str:
         "run": run_key,
         "conclusion": report.conclusion,
         "title": report.title,
-        "summary": render_summary(replace(report, waiting=(), open_prs=())),
+        "summary": render_summary(replace(report, waiting=(), open_prs=(), failed_patches=())),
         "annotations": annotations(report),
     }
     encoded = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()

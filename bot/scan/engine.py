@@ -11,31 +11,36 @@ default branch, which reads only what changed when the fixers allow it:
 * a few changed files are read through the contents API; otherwise, or when a
   repository-wide fixer is affected, the tarball (one call) is read.
 
-Fixers are pure and synchronous: they run in a thread so the worker's event
-loop keeps heart-beating its leases.
+Fixers are pure and synchronous: they run in a child process under the scan budget
+(:mod:`fixers.isolation`), so whatever a repository makes them do, the worker's event loop
+keeps answering webhooks and heart-beating its leases.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import gidgethub
 
-from bot.github import GitHubClients
+from bot.errors import Deferred
+from bot.github import GitHubClients, as_transient
 from bot.scan import checks, dashboard, snapshot
 from bot.scan.actions import GitHubActionsCatalog
 from bot.scan.ignores import IgnoreStore, subjects_of, with_ignores
 from bot.scan.pulls import Base, PullRequestEngine, SyncReport
 from bot.scan.state import BranchRecord, ScanStore, StoredFinding
 from fixers.contract import Fixer, MemorySnapshot, Services, matches_any
+from fixers.isolation import ChildUsage, ScanBudget, run_budgeted
 from fixers.registry import all_fixers
-from fixers.repo_config import CONFIG_PATH, load_repo_config
-from fixers.runner import run_fixers
+from fixers.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
+from fixers.runner import ScanResult
 
 log = logging.getLogger("patchwell.scan")
 
@@ -68,6 +73,15 @@ class PushDiff:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     added_lines: dict[str, set[int]] | None
+
+
+@dataclass
+class _Progress:
+    """How far one scan got (what a failure still has to do)."""
+
+    head: str | None = None
+    rescan_scheduled: bool = False
+    check_run_id: int | None = None
 
 
 @dataclass
@@ -112,6 +126,8 @@ class ScanEngine:
         bot_login: str = "patchwell[bot]",
         bot_name: str = "patchwell",
         run_key: str | None = None,
+        last_attempt: bool = True,
+        budget: ScanBudget | None = None,
     ) -> None:
         self.gh = gh
         self.clients = clients
@@ -119,16 +135,65 @@ class ScanEngine:
         self.queue = queue
         self.services = services or Services()
         self.fixers = list(fixers) if fixers is not None else all_fixers()
+        # Registry fixers go to the scan process by name; others (tests') are pickled.
+        self._registry = fixers is None
+        self.budget = budget or ScanBudget()
         self.rescan_interval = rescan_interval
         self.bot_login = bot_login
         self.bot_name = bot_name
         self.run_key = run_key  # the job's identity: its check run is published once
+        # The queue will not run this job again: a failure must still leave a check run.
+        self.last_attempt = last_attempt
 
     # ------------------------------------------------------------------ entry point
 
     async def scan(self, request: ScanRequest) -> ScanOutcome:
+        progress = _Progress(head=request.head_sha)
+        try:
+            return await self._scan(request, progress)
+        except Exception as exc:
+            await self._after_failure(request, progress, exc)
+            raise
+
+    async def _after_failure(
+        self, request: ScanRequest, progress: _Progress, exc: Exception
+    ) -> None:
+        """A scan that will not be retried still reschedules the periodic rescan and leaves a
+        check run saying it did not finish -- never a dead job and silence."""
+        transient = as_transient(exc)
+        if isinstance(transient, Deferred) or (transient is not None and not self.last_attempt):
+            return  # it runs again (a wait for GitHub's limits spends no attempt at all)
+        reason = transient.reason if transient is not None else f"{type(exc).__name__}"
+        log.warning(
+            "scan failed for good",
+            extra={"repository": request.full_name, "reason": reason},
+        )
+        if not progress.rescan_scheduled:
+            with contextlib.suppress(Exception):  # the database may be what failed
+                await self._schedule_rescan(request, self.rescan_interval)
+        if progress.head is None or progress.check_run_id is not None:
+            return
+        report = checks.CheckReport(findings=(), scan_failure=f"The scan stopped: {reason}")
+        try:
+            await checks.publish(
+                self.gh,
+                request.owner,
+                request.repo,
+                progress.head,
+                report,
+                run_key=self._check_run_key(request),
+                app_slug=self.bot_name,
+            )
+        except Exception as publish_exc:  # GitHub itself is away: the log is all we have
+            log.warning(
+                "could not publish the failed scan's check run",
+                extra={"repository": request.full_name, "error": type(publish_exc).__name__},
+            )
+
+    async def _scan(self, request: ScanRequest, progress: _Progress) -> ScanOutcome:
         v = {"owner": request.owner, "repo": request.repo}
         default_branch, head = await self._resolve_head(request, v)
+        progress.head = head
         await self.store.upsert_repository(
             request.full_name, request.installation_id, default_branch
         )
@@ -146,6 +211,9 @@ class ScanEngine:
         config, problems = load_repo_config(config_text, known_fixers=[f.name for f in self.fixers])
         ignores = IgnoreStore(self.store.db)
         config = with_ignores(config, await ignores.rules(request.full_name))
+        # Before anything below can fail: the periodic rescan must never be lost.
+        await self._schedule_rescan(request, config.rescan_interval.total_seconds())
+        progress.rescan_scheduled = True
         results = []
         # Per-file fixers on a push see the changed files only, and their findings replace
         # the stored ones for exactly those paths; everything else is replaced wholesale.
@@ -159,7 +227,9 @@ class ScanEngine:
                 self.services,
                 actions=GitHubActionsCatalog(self.gh, asyncio.get_running_loop()),
             )
-            result = await asyncio.to_thread(run_fixers, snap, config, services, fixers=group)
+            result = await self._run_fixers(
+                request, snap, config, services, [f.name for f in group]
+            )
             patched = result.patched_fingerprints
             # A fixer that could not check everything (its service was down) only adds:
             # what it did not see is unknown, not fixed.
@@ -200,6 +270,7 @@ class ScanEngine:
             run_key=self._check_run_key(request),
             app_slug=self.bot_name,
         )
+        progress.check_run_id = run_id
         pulls = await self._sync_pulls(
             request,
             default_branch,
@@ -213,7 +284,12 @@ class ScanEngine:
             {f.fingerprint for f in current},
         )
         if pulls is not None:
-            synced = replace(report, waiting=pulls.waiting, open_prs=pulls.open_prs)
+            synced = replace(
+                report,
+                waiting=pulls.waiting,
+                open_prs=pulls.open_prs,
+                failed_patches=pulls.failed,
+            )
             if checks.render_summary(synced) != checks.render_summary(report):
                 await checks.update_summary(self.gh, request.owner, request.repo, run_id, synced)
         await self.store.mark_scanned(request.full_name, head)
@@ -229,7 +305,6 @@ class ScanEngine:
             waiting=pulls.waiting if pulls else (),
             findings=current,
         )
-        await self._schedule_rescan(request, config.rescan_interval.total_seconds())
         mode = "full" if diff is None else ("incremental" if full is None else "push")
         log.info(
             "scan done",
@@ -244,6 +319,45 @@ class ScanEngine:
             },
         )
         return ScanOutcome(head, mode, len(current), run_id, pulls)
+
+    async def _run_fixers(
+        self,
+        request: ScanRequest,
+        snap: MemorySnapshot,
+        config: RepoConfig,
+        services: Services,
+        names: list[str],
+    ) -> ScanResult:
+        """The fixers in a child process under the scan budget: a hostile file can stall or
+        bloat only that process, never this event loop (see fixers.isolation)."""
+        registry = {f.name: f for f in self.fixers}
+
+        def used(usage: ChildUsage) -> None:
+            log.info(
+                "scan process finished",
+                extra={
+                    "repository": request.full_name,
+                    "cpu_seconds": round(usage.cpu_seconds, 2),
+                    "peak_rss_mb": usage.peak_rss_bytes // 2**20,
+                },
+            )
+
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(
+                run_budgeted,
+                snap,
+                config,
+                services,
+                fixers=None if self._registry else [registry[n] for n in names],
+                only=names,
+                budget=self.budget,
+                on_usage=used,
+                cancel=cancel,
+            )
+        except asyncio.CancelledError:
+            cancel.set()  # the job was handed back or lost: stop its scan process now
+            raise
 
     def _check_run_key(self, request: ScanRequest) -> str | None:
         """Which earlier check run on the same head this scan may reuse instead of posting.

@@ -33,7 +33,8 @@ import gidgethub
 
 from bot.budget import writes_for
 from bot.commands import help_text
-from bot.scan.checks import WaitingPatch
+from bot.github import as_transient
+from bot.scan.checks import FailedPatch, WaitingPatch
 from bot.scan.state import BranchRecord, ScanStore
 from fixers.contract import Patch
 from fixers.repo_config import RepoConfig
@@ -66,6 +67,21 @@ class SyncReport:
     human: list[str] = field(default_factory=list)
     waiting: list[WaitingPatch] = field(default_factory=list)
     open_prs: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[FailedPatch] = field(default_factory=list)
+
+
+def refusal(exc: BaseException) -> gidgethub.BadRequest | None:
+    """``exc`` when it is GitHub refusing this one write for good (a 403 without a rate
+    limit, a 404, a 409 conflict, a 422): that patch fails, the others go on. Rate limits
+    and 5xx are not refusals -- the job retries them."""
+    if isinstance(exc, gidgethub.BadRequest) and as_transient(exc) is None:
+        return exc
+    return None
+
+
+def _reason(exc: gidgethub.BadRequest) -> str:
+    # GitHub's own message (it never echoes our token), bounded for the check run.
+    return (str(exc) or type(exc).__name__)[:300]
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,24 @@ def is_own_pull(pull: dict, full_name: str, bot_login: str) -> bool:
     )
 
 
+async def comment_once(
+    gh, owner: str, repo: str, number: int, *, bot_login: str, marker: str, text: str
+) -> None:
+    """Comment unless Patchwell already left the comment ``marker`` names: a job stopped after
+    the comment but before what follows it (closing, deleting, recording) runs again."""
+    tag = f"<!-- patchwell:{marker} -->"
+    v = {"owner": owner, "repo": repo, "number": number}
+    async for existing in gh.getiter(
+        "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}", {**v, "per_page": 100}
+    ):
+        login = (existing.get("user") or {}).get("login") or ""
+        if login.lower() == bot_login.lower() and tag in (existing.get("body") or ""):
+            return
+    await gh.post(
+        "/repos/{owner}/{repo}/issues/{number}/comments", v, data={"body": f"{text}\n\n{tag}"}
+    )
+
+
 class PullRequestEngine:
     """Syncs one repository's patches with its branches and PRs."""
 
@@ -182,8 +216,17 @@ class PullRequestEngine:
                 report.waiting.append(WaitingPatch(patch.branch, patch.title, patch.severity))
                 await self.store.save_branch(self._record(patch, record, state="waiting"))
                 continue
-            with writes_for(patch.severity):  # paced by severity within the write budget
-                number = await self._sync_one(patch, record, open_pulls.get(patch.branch), report)
+            try:
+                with writes_for(patch.severity):  # paced by severity within the write budget
+                    number = await self._sync_one(
+                        patch, record, open_pulls.get(patch.branch), report
+                    )
+            except gidgethub.BadRequest as exc:
+                refused = refusal(exc)
+                if refused is None:
+                    raise
+                self._failed(patch, refused, report)
+                continue
             if number is not None and not has_pr:
                 open_count += 0 if patch.bypass_limit else 1
                 report.open_prs.append((number, patch.title))
@@ -194,6 +237,14 @@ class PullRequestEngine:
         ]
         report.open_prs.sort()
         return report
+
+    def _failed(self, patch: Patch, exc: gidgethub.BadRequest, report: SyncReport) -> None:
+        status = int(exc.status_code)
+        report.failed.append(FailedPatch(patch.branch, patch.title, status, _reason(exc)))
+        log.warning(
+            "GitHub refused a patch; the others go on",
+            extra={"repository": self.full_name, "branch": patch.branch, "status": status},
+        )
 
     async def sync_single(self, patch: Patch) -> tuple[int | None, SyncReport]:
         """One patch's branch and PR, nothing else (the heal engine's entry): no other PR is
@@ -461,8 +512,17 @@ class PullRequestEngine:
                 continue  # heal PRs answer a failed check, not a finding: bot.heal closes them
             if any(fp in current for fp in record.fingerprints):
                 continue  # still a problem, just not re-proposed by this (partial) scan
-            with writes_for(record.severity):
-                await self._close_one(pull, branch)
+            try:
+                with writes_for(record.severity):
+                    await self._close_one(pull, branch)
+            except gidgethub.BadRequest as exc:
+                if refusal(exc) is None:
+                    raise
+                log.warning(
+                    "GitHub refused closing a resolved PR",
+                    extra={"repository": self.full_name, "pr": pull["number"]},
+                )
+                continue
             report.closed.append(pull["number"])
             await self.store.save_branch(replace(record, state="closed"))
         # Branches whose PR was merged or closed by people: delete the branch once resolved.
@@ -512,17 +572,15 @@ class PullRequestEngine:
         )
 
     async def comment_once(self, number: int, marker: str, text: str) -> None:
-        """Comment unless Patchwell already left the comment ``marker`` names: a run stopped
-        after the comment but before what follows it (closing, recording) is run again."""
-        tag = f"<!-- patchwell:{marker} -->"
-        async for existing in self.gh.getiter(
-            "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
-            {**self._vars, "number": number, "per_page": 100},
-        ):
-            login = (existing.get("user") or {}).get("login") or ""
-            if login.lower() == self.bot_login.lower() and tag in (existing.get("body") or ""):
-                return
-        await self.comment(number, f"{text}\n\n{tag}")
+        await comment_once(
+            self.gh,
+            self.owner,
+            self.repo,
+            number,
+            bot_login=self.bot_login,
+            marker=marker,
+            text=text,
+        )
 
     async def _open_patchwell_pulls(self) -> dict[str, dict]:
         pulls: dict[str, dict] = {}

@@ -20,11 +20,13 @@ import base64
 import gzip
 import io
 import tarfile
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import gidgethub
 
+from bot.errors import TransientError
 from bot.github import GitHubClients
 from fixers.contract import MemorySnapshot, SkippedFile
 from fixers.local import SkipReason, SnapshotLimits, is_binary, skip_reason_for_path
@@ -149,15 +151,21 @@ async def tarball_snapshot(
     data = await clients.download(
         gh, f"/repos/{owner}/{repo}/tarball/{sha}", max_bytes=MAX_TARBALL_BYTES
     )
-    # Inflating holds the thread for as long as the archive takes: never the event loop's.
-    return await asyncio.to_thread(
-        snapshot_from_tarball,
-        data,
-        commit=sha,
-        limits=limits,
-        changed=changed,
-        added_lines=added_lines,
-    )
+    try:
+        # Inflating holds the thread for as long as the archive takes: never the event loop's.
+        return await asyncio.to_thread(
+            snapshot_from_tarball,
+            data,
+            commit=sha,
+            limits=limits,
+            changed=changed,
+            added_lines=added_lines,
+        )
+    except (EOFError, tarfile.TarError, zlib.error, gzip.BadGzipFile) as exc:
+        # A download cut short (or a proxy's garbage) is not the repository: read it again.
+        raise TransientError(
+            f"the tarball of {sha[:12]} was cut short or corrupt ({type(exc).__name__})"
+        ) from None
 
 
 class FileTooLarge(Exception):

@@ -448,7 +448,7 @@ def _requires_python(files: Sequence[tuple[str, bytes]]) -> str | None:
     if data is None:
         return None
     try:
-        value = tomllib.loads(data.decode("utf-8")).get("project", {}).get("requires-python")
+        value = toml_loads(data.decode("utf-8")).get("project", {}).get("requires-python")
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
         return None
     return value if isinstance(value, str) else None

@@ -275,8 +275,38 @@ def create_ref(state: FakeState, req: Req) -> Reply:
         raise ApiError(422, "Object does not exist")
     if name in repo.refs:
         raise ApiError(422, "Reference already exists")
+    _refuse_workflow_edits(req, sha)
     state.set_ref(repo, name, sha)
     return Reply(status=201, body=shapes.ref(state, repo, name, sha))
+
+
+WORKFLOWS_DIR = ".github/workflows/"
+
+
+def _refuse_workflow_edits(req: Req, sha: str) -> None:
+    """GitHub refuses an App a ref pointing at a commit that changes a workflow file unless
+    the installation granted the ``workflows`` permission (a new permission waits for the
+    owner to accept it)."""
+    installation = req.installation
+    if installation is None or installation.permissions.get("workflows") == "write":
+        return
+    store = req.the_repo.objects
+    commit = store.commits.get(sha)
+    if commit is None:
+        return
+    after = store.flatten(commit.tree)
+    before = store.flatten(store.commits[commit.parents[0]].tree) if commit.parents else {}
+    changed = sorted(
+        p
+        for p in set(after) | set(before)
+        if p.startswith(WORKFLOWS_DIR) and after.get(p) != before.get(p)
+    )
+    if changed:
+        raise ApiError(
+            403,
+            f"refusing to allow a GitHub App to create or update workflow `{changed[0]}` "
+            "without `workflows` permission",
+        )
 
 
 def _valid_ref_name(name: str) -> bool:
@@ -297,6 +327,7 @@ def update_ref(state: FakeState, req: Req) -> Reply:
         raise ApiError(422, "Object does not exist")
     if not force and current not in repo.objects.ancestors(sha):
         raise ApiError(422, "Update is not a fast forward")
+    _refuse_workflow_edits(req, sha)
     state.set_ref(repo, name, sha)
     return Reply(body=shapes.ref(state, repo, name, sha))
 

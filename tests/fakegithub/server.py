@@ -58,6 +58,7 @@ DEFAULT_PERMISSIONS = {
     "issues": "write",
     "metadata": "read",
     "pull_requests": "write",
+    "workflows": "write",  # app.yml asks for it; an installation may not have accepted it yet
 }
 
 
