@@ -341,8 +341,11 @@ def _why_unchecked(result: ResolveResult) -> str:
     return "not checked: the resolver could not run (" + _first_lines(result.message) + ")"
 
 
+# Possessive runs and a start-of-name lookbehind: linear on a long run of name characters
+# (uv's message quotes names from the repository).
 _NO_WHEELS = re.compile(
-    r"(?:all versions of ([A-Za-z0-9._-]+) have|([A-Za-z0-9._-]+)(?:[=<>!~]\S*)? has) "
+    r"(?:all versions of ([A-Za-z0-9._-]++) have"
+    r"|(?<![A-Za-z0-9._-])([A-Za-z0-9._-]++)(?:[=<>!~]\S*+)? has) "
     r"no usable wheels"
 )
 
