@@ -41,3 +41,16 @@ def _every_printed_diff_applies(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
         edits = planned.patch.edits
         files = {e.path: snapshot.read(e.path) for e in edits}
         assert apply_diff(files, diff) == {e.path: e.content for e in edits}
+
+
+@pytest.fixture
+def own_cluster():
+    """A PostgreSQL cluster of the test's own (never the system one), for tests that crash
+    and restart it; skipped with the reason where initdb/pg_ctl cannot run."""
+    from tests import pgcluster
+
+    reason = pgcluster.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"needs a PostgreSQL cluster of its own to restart: {reason}")
+    with pgcluster.temporary_cluster() as cluster:
+        yield cluster

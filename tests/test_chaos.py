@@ -11,19 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests import pgcluster
 from tests.storm import StormPlan, run_storm
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def own_cluster():
-    reason = pgcluster.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"chaos test needs a PostgreSQL cluster of its own: {reason}")
-    with pgcluster.temporary_cluster() as cluster:
-        yield cluster
 
 
 async def test_storm_of_kills_database_restart_and_github_faults(

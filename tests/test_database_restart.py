@@ -12,18 +12,8 @@ from gidgethub.routing import Router
 from bot.db import Database, DatabaseError, IntegrityError
 from bot.dispatch import JobRunner
 from bot.errors import TransientError
-from tests import pgcluster
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def own_cluster():
-    reason = pgcluster.unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"needs a PostgreSQL cluster of its own to restart: {reason}")
-    with pgcluster.temporary_cluster() as cluster:
-        yield cluster
 
 
 async def test_pooled_connections_survive_a_database_restart(own_cluster) -> None:
