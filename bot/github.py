@@ -58,6 +58,9 @@ USER_AGENT = "patchwell"
 TOKEN_REFRESH_MARGIN = 5 * 60
 #: Give up on a single GitHub request after this long; the job is retried later.
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+#: GitHub ends a request it has worked on this long (its REST API troubleshooting guide):
+#: a write we stopped waiting for is done, or never will be, by then.
+GITHUB_REQUEST_CEILING = 10.0
 #: Entries kept per installation in the conditional-request cache.
 ETAG_CACHE_SIZE = 500
 #: A write refused for going too fast is sent again (after the pause) at most this many times.
@@ -183,12 +186,16 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
+        sent = time.monotonic()
         try:
             status, response_headers, data = await super()._request(method, url, headers, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._count(method, "error")
             # The exception text names the host only; our URL holds no credentials.
-            raise TransientError(f"GitHub request failed: {type(exc).__name__}") from None
+            raise TransientError(
+                f"GitHub request failed: {type(exc).__name__}",
+                retry_after=unsettled_write_wait(method, exc, time.monotonic() - sent),
+            ) from None
         self._count(method, str(status))
         remaining = response_headers.get("x-ratelimit-remaining")
         if self._metrics is not None and remaining is not None and remaining.isdigit():
@@ -199,6 +206,20 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     def _count(self, method: str, status: str) -> None:
         if self._metrics is not None:
             self._metrics.github_calls.labels(method, status).inc()
+
+
+def unsettled_write_wait(method: str, exc: BaseException, elapsed: float) -> float | None:
+    """How long to wait before redoing a write whose answer never came, or ``None``.
+
+    A write that timed out or lost its connection after being sent may still be carried out:
+    GitHub keeps working on a request for up to :data:`GITHUB_REQUEST_CEILING` seconds. The
+    job that redoes it first looks for what it already wrote (its check run, its PR), so it
+    must not look before GitHub is done, or it finds nothing and writes a duplicate. A write
+    that never connected was never sent: no wait.
+    """
+    if method.upper() not in WRITE_METHODS or isinstance(exc, aiohttp.ClientConnectorError):
+        return None
+    return max(0.0, GITHUB_REQUEST_CEILING - elapsed)
 
 
 def _json_object(body: bytes) -> Mapping[str, Any] | None:

@@ -244,6 +244,8 @@ JUDGE_FLOOR = 0.002
 #: Linear growth from ``n`` to ``4n`` is ~4, quadratic ~16: the limit sits in between,
 #: generous for noise on a loaded machine.
 MAX_RATIO = 8.0
+#: Growth this steep at one scale is cubic or exponential: no second look is needed.
+CERTAIN_RATIO = 60.0
 
 
 @dataclass(frozen=True)
@@ -260,22 +262,39 @@ class Growth:
 def superlinear(
     run: Callable[[Any], object], generate: Callable[[int], Any], size: int, name: str = ""
 ) -> Growth | None:
-    """The growth of ``run`` over ``generate(size)`` -> ``generate(4 * size)`` if it is
-    clearly worse than linear, else None.
+    """The growth of ``run`` from ``generate(n)`` to ``generate(4 * n)`` if it is clearly
+    worse than linear, else None.
 
-    ``size // 4`` -> ``size`` is looked at first, so a cubic or exponential case is
-    caught before the larger input would take minutes."""
-    for small_size in (size // 4, size):
-        small_input, large_input = generate(small_size), generate(4 * small_size)
-        large = cpu_seconds(lambda: run(large_input), repeats=1)  # noqa: B023
-        if large < JUDGE_FLOOR:
+    Scales are looked at from the smallest up, so a cubic or exponential case is caught
+    before the larger input would take minutes. One steep step is not enough: a bounded
+    repetition (``{1,200}``) is quadratic until the runs outgrow its bound and linear after,
+    and a loaded machine can stretch one measurement. Superlinear growth must hold at the
+    next scale too, unless it is steep enough to leave no doubt."""
+    suspect: Growth | None = None
+    for small_size in (size // 4, size, 4 * size):
+        if suspect is None and small_size > size:
+            return None  # the last scale is only a second look at a suspect
+        growth = _growth(run, generate, small_size, name)
+        if growth is None:
             continue
-        small = cpu_seconds(lambda: run(small_input))  # noqa: B023
-        large = min(large, cpu_seconds(lambda: run(large_input), repeats=2))  # noqa: B023
-        growth = Growth(name, small, large)
-        if growth.ratio > MAX_RATIO:
+        if growth.ratio > CERTAIN_RATIO or (suspect is not None and growth.ratio > MAX_RATIO):
             return growth
+        suspect = growth if growth.ratio > MAX_RATIO else None
     return None
+
+
+def _growth(
+    run: Callable[[Any], object], generate: Callable[[int], Any], small_size: int, name: str
+) -> Growth | None:
+    """``run``'s CPU time on ``generate(small_size)`` and on four times that, or None when
+    the larger run is too short to judge."""
+    small_input, large_input = generate(small_size), generate(4 * small_size)
+    large = cpu_seconds(lambda: run(large_input), repeats=1)
+    if large < JUDGE_FLOOR:
+        return None
+    small = cpu_seconds(lambda: run(small_input))
+    large = min(large, cpu_seconds(lambda: run(large_input), repeats=2))
+    return Growth(name, small, large)
 
 
 def match_at_start(pattern: re.Pattern[Any]) -> Callable[[Any], object]:

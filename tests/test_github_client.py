@@ -8,7 +8,7 @@ import gidgethub
 import pytest
 
 from bot.errors import Deferred, TransientError
-from bot.github import AppAuth, GitHubClients, as_transient, new_session
+from bot.github import GITHUB_REQUEST_CEILING, AppAuth, GitHubClients, as_transient, new_session
 from bot.metrics import Metrics
 
 pytestmark = pytest.mark.asyncio
@@ -132,6 +132,32 @@ async def test_a_read_answered_5xx_or_late_is_tried_again(installed) -> None:
     assert installed.count_calls("GET", r"^/repos/acme/shop$", status=503) == 1
     assert installed.count_calls("GET", r"/tarball/main$", status=502) == 2
     assert installed.count_calls("POST", r"/issues$") == 1
+
+
+async def test_a_write_never_answered_is_redone_only_after_github_is_done_with_it(
+    installed,
+) -> None:
+    """A timed-out write may still land (GitHub works on it for up to 10 s): the job that
+    redoes it must look for its own check run or PR only after that, or it finds none and
+    writes a second one (the chaos storm caught two identical check runs on one commit)."""
+    session, clients = await clients_for(installed, timeout=0.5)
+    async with session:
+        gh = await clients.installation_client(77)
+        installed.inject_slow("POST", r"/issues$", delay=1.5)
+        with pytest.raises(TransientError) as late:
+            await gh.post("/repos/acme/shop/issues", data={"title": "once"})
+        assert late.value.retry_after is not None
+        assert GITHUB_REQUEST_CEILING - 1.0 <= late.value.retry_after < GITHUB_REQUEST_CEILING
+        # A read that times out is simply asked again; nothing waits for it.
+        installed.inject_slow("GET", r"^/repos/acme/shop$", delay=1.5, times=3)
+        with pytest.raises(TransientError) as read:
+            await gh.getitem("/repos/acme/shop")
+        assert read.value.retry_after is None
+    async with new_session() as session:  # never connected: never sent, no wait
+        gh = GitHubClients(session, AppAuth(1, "unused"), "http://127.0.0.1:9").app_client()
+        with pytest.raises(TransientError) as unsent:
+            await gh.post("/app/hook/config", data={})
+    assert unsent.value.retry_after is None
 
 
 async def test_exhausted_primary_limit_waits_until_reset(installed) -> None:
