@@ -114,3 +114,38 @@ async def test_reopened_pull_request_is_checked_again_and_keeps_its_one_comment(
         assert len(fake_github.comments(OWNER, REPO, number)) == 1, action
     assert _no_value(fake_github, number, token.secret)
     assert [p["number"] for p in fake_github.pulls(OWNER, REPO)] == [number]
+
+
+@pytest.mark.asyncio
+async def test_a_pull_request_adding_a_tests_fake_password_gets_no_rotation_comment(
+    live_web, fake_github: FakeGitHub
+) -> None:
+    """A test's made-up password and a docs example are low severity: the check run lists
+    them without failing, and no comment asks anyone to rotate them."""
+    import random
+    import string
+
+    rng = random.Random(8)
+    fake = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(14)) + "7Q"
+    fake_github.create_repo(OWNER, REPO, {"app.py": "x = 1\n"})
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    client, app = live_web
+    queue = app[PARTS].queue
+    base = fake_github.create_branch(OWNER, REPO, "feature")
+    added = {
+        "tests/test_login.py": f'def test_login(client):\n    client.login(password="{fake}")\n',
+        "docs/config.rst": f"    app.secret_key = '{fake[::-1]}'\n",
+    }
+    head = fake_github.push(OWNER, REPO, "feature", added, "tests")
+    number = fake_github.open_pull(OWNER, REPO, "feature")
+    opened = payloads.pull_request(
+        "opened", number=number, head_ref="feature", head_sha=head, base_sha=base
+    )
+    await send(client, "pull_request", opened, delivery_id="pr-fixture")
+    await settle(queue)
+    run = _runs(fake_github, head)[-1]
+    assert run["conclusion"] == "neutral"
+    assert sorted(a["path"] for a in run["annotations"]) == sorted(added)
+    assert all("Rotate it now" not in a["message"] for a in run["annotations"])
+    assert fake_github.comments(OWNER, REPO, number) == []
+    assert _no_value(fake_github, number, fake)

@@ -10,8 +10,8 @@ from typing import Any
 
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, mask, matches_any
 from fixers.secrets.engine import Hit, Scanner
-from fixers.secrets.rules import RuleSet
-from fixers.secrets.validate import verdict
+from fixers.secrets.rules import Rule, RuleSet
+from fixers.secrets.validate import private_key_parses, verdict
 
 FIXER_NAME = "secrets"
 _DOTENV_LINE = re.compile(rb"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(.*)$")
@@ -160,43 +160,93 @@ def is_example_path(path: str, ruleset: RuleSet) -> bool:
     return matches_any(path.lower(), s.doc_files)
 
 
-def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
-    """A keyword-matched value in an example file: reported at low severity, left in
-    place. A value in a provider's distinctive format (`sk_live_...`, `AKIA...`) keeps its
-    severity: that is a credential whatever the file is called."""
+def keyword_like(rule: Rule) -> bool:
+    """A rule that recognises a value by the name it is assigned to or the header it sits
+    in (a password assignment, an `Authorization:` header, a database URL's password):
+    the value itself carries no mark of a real credential."""
+    return rule.generic or rule.contextual or rule.kind != "regex" or rule.provider == "database"
+
+
+def format_verified(hit: Hit) -> bool:
+    """Whether the value is a credential by its own format, wherever it sits: a provider's
+    distinctive token (`AKIA...`, `sk_live_...`) whose checksum, where it has one, matches,
+    or a private key block whose body decodes to a key."""
+    if keyword_like(hit.rule) or hit.rule.provider == "jwt":
+        return False  # a JWT is any signed JSON: test suites sign their own by the dozen
+    if hit.rule.id == "private-key":
+        return private_key_parses(hit.value)
+    return verdict(hit.rule.id, hit.value) == "ok"
+
+
+# Where a value sits when it is shown rather than used: (data flag, how the message names it).
+_FIXTURE = ("fixture", "a test fixture")
+_DOCS = ("example", "a documentation example")
+_EXAMPLE = ("example", "an example file")
+
+
+def _described(finding: Finding, ruleset: RuleSet) -> str:
+    """The finding's first sentence without the advice: what, masked, where."""
     rule = ruleset.by_id(finding.rule)
-    keyword_like = rule is not None and (
-        rule.generic or rule.contextual or rule.kind != "regex" or rule.provider == "database"
+    what = rule.title if rule is not None else finding.rule
+    shown = finding.data.get("masked")
+    if shown is None:  # a committed .env file: the file is the finding
+        return f"{finding.path} ({what})"
+    paired = finding.data.get("paired")
+    if isinstance(paired, Mapping):
+        other = ruleset.by_id(str(paired.get("rule")))
+        return (
+            f"{what} {shown} and its {other.title if other else paired.get('rule')} "
+            f"{paired.get('masked')} in {finding.path} lines {finding.line} and "
+            f"{paired.get('line')}"
+        )
+    return f"{what} {shown} in {finding.path} line {finding.line}"
+
+
+def _shown_not_used(finding: Finding, ruleset: RuleSet, where: tuple[str, str]) -> Finding:
+    """A finding in a test fixture or an example: low severity, left in place, and said
+    as what it is."""
+    flag, place = where
+    rule = ruleset.by_id(finding.rule)
+    title = rule.title if rule is not None else finding.rule
+    return replace(
+        finding,
+        severity=Severity.HYGIENE,
+        title=f"{title} in {place}",
+        message=(
+            f"{_described(finding, ruleset)}: a credential-shaped value in {place}; if it is "
+            "real, rotate it. Reported at low severity and left in place."
+        ),
+        data={**finding.data, flag: True, "report_only": True},
     )
-    if not keyword_like:
+
+
+def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
+    """A value in an example or documentation file (committed to show how the app is
+    configured, `app.secret_key = '...'` in Flask's docs) is low severity, unless its
+    format checks out as a credential (`format_verified`): that one is a leak whatever the
+    file is called, and is handled like one anywhere else."""
+    if finding.data.get("format_verified"):
         return finding
-    return replace(
-        finding,
-        severity=Severity.HYGIENE,
-        title=f"{finding.title or finding.rule} in an example or documentation file",
-        message=(
-            f"{finding.message} This is an example or documentation file (committed to show "
-            "how the app is configured), so it is reported at low severity and left in place: "
-            "if the value is a live credential, rotate it and leave the value empty here."
-        ),
-        data={**finding.data, "example": True, "report_only": True},
-    )
+    where = _DOCS if matches_any(finding.path or "", ruleset.scan.doc_files) else _EXAMPLE
+    return _shown_not_used(finding, ruleset, where)
 
 
-def as_fixture(finding: Finding) -> Finding:
-    """A credential in a test fixture: still reported (it may be real), at low severity,
-    never failing the check; the fix leaves fixtures alone (the tests load them)."""
-    return replace(
-        finding,
-        severity=Severity.HYGIENE,
-        title=f"{finding.title or finding.rule} in a test fixture",
-        message=(
-            f"{finding.message} This file is a test fixture (under a test directory, or "
-            "loaded by a test), so it is reported at low severity and left in place: if the "
-            "value was ever used outside tests, rotate it."
-        ),
-        data={**finding.data, "fixture": True, "report_only": True},
-    )
+def as_fixture(finding: Finding, ruleset: RuleSet) -> Finding:
+    """A value in a test fixture is low severity and never rewritten or deleted (the tests
+    load it). One whose format checks out as a credential (a GitHub token whose checksum
+    matches, an `AKIA` key id, a key block that parses) keeps its severity: real keys do get
+    committed in tests. The fix still leaves the file alone."""
+    if finding.data.get("format_verified"):
+        return replace(
+            finding,
+            message=(
+                f"{finding.message} The file is a test fixture, so Patchwell leaves it as it "
+                "is; the value's format checks out as a real credential, so it is not "
+                "downgraded."
+            ),
+            data={**finding.data, "fixture": True, "report_only": True},
+        )
+    return _shown_not_used(finding, ruleset, _FIXTURE)
 
 
 def scan_file(scanner: Scanner, path: str, data: bytes) -> list[Hit]:
@@ -268,6 +318,7 @@ def hit_finding(
         "masked": shown,
         "covers": covers,
         "occurrences": occurrences,
+        "format_verified": format_verified(hit),
     }
     if partner is not None:
         data["paired"] = {

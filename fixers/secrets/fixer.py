@@ -111,7 +111,7 @@ class SecretsFixer:
             if found:
                 fixtures = fixtures or fixture_index(snapshot, self.ruleset)
                 if fixtures.is_fixture(path, self.ruleset):
-                    found = [as_fixture(f) for f in found]
+                    found = [as_fixture(f, self.ruleset) for f in found]
                 elif is_example_path(path, self.ruleset):
                     found = [as_example(f, self.ruleset) for f in found]
             for finding in found:

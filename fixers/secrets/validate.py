@@ -10,6 +10,10 @@ A rule's regex says a value *looks like* a credential; some formats carry more:
   ``supabase-demo``) are the same on every machine and published in Supabase's docs: not a
   secret. A Supabase ``anon`` key is meant to ship to browsers (row-level security guards
   the data); it is reported at low severity as a reminder, never as a leak.
+* A private key block's body is base64 of a structure: DER (PKCS#1, PKCS#8, SEC 1; RFC 7468
+  section 10), ``openssh-key-v1`` (OpenSSH PROTOCOL.key), an OpenPGP secret-key packet with
+  its CRC-24 armor checksum (RFC 4880 sections 4.2 and 6.1). A body that decodes to none of
+  them (a documentation stand-in, random letters in a test) is shaped like a key, not one.
 
 Pure functions over the value; nothing here is ever logged.
 """
@@ -74,3 +78,70 @@ def verdict(rule_id: str, value: str) -> Verdict:
             if payload.get("role") == "anon":
                 return "low"
     return "ok"
+
+
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+_MAX_KEY_BODY = 64_000  # a 16k-bit RSA key is ~13 KB of base64; more is not one key
+
+
+def private_key_parses(body: str) -> bool:
+    """Whether a private key block's body (the lines between BEGIN and END) decodes to
+    the structure its format promises; see the module docstring."""
+    if len(body) > _MAX_KEY_BODY:
+        return False
+    lines = [line.strip() for line in body.splitlines()]
+    headers = [line for line in lines if ":" in line]  # `Proc-Type:`, `DEK-Info:`, `Version:`
+    data = [line for line in lines if line and ":" not in line]
+    checksum = data.pop() if data and data[-1].startswith("=") and len(data[-1]) == 5 else None
+    try:
+        raw = base64.b64decode("".join(data), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if checksum is not None:
+        try:
+            return base64.b64decode(checksum[1:], validate=True) == _crc24(raw)
+        except (binascii.Error, ValueError):
+            return False
+    if raw.startswith(_OPENSSH_MAGIC) or _der_sequence(raw) or _pgp_secret_key(raw):
+        return True
+    # Legacy encrypted PEM: the body is ciphertext (whole cipher blocks), the IV in DEK-Info.
+    return any(h.startswith("DEK-Info:") for h in headers) and len(raw) % 8 == 0 and bool(raw)
+
+
+def _der_sequence(raw: bytes) -> bool:
+    """One DER SEQUENCE spanning exactly the bytes, opening with an INTEGER (the version
+    of PKCS#1, PKCS#8 and SEC 1 keys) or a SEQUENCE (encrypted PKCS#8's algorithm)."""
+    if len(raw) < 4 or raw[0] != 0x30:
+        return False
+    if raw[1] < 0x80:
+        length, head = raw[1], 2
+    elif 0x81 <= raw[1] <= 0x84:
+        n = raw[1] & 0x7F
+        length, head = int.from_bytes(raw[2 : 2 + n], "big"), 2 + n
+    else:
+        return False
+    return head + length == len(raw) and len(raw) > head and raw[head] in (0x02, 0x30)
+
+
+def _pgp_secret_key(raw: bytes) -> bool:
+    """An OpenPGP secret-key packet (tag 5) header followed by a key version (3 to 6)."""
+    if len(raw) < 3 or not raw[0] & 0x80:
+        return False
+    if raw[0] & 0x40:  # new format: tag in the low six bits, then a 1, 2 or 5 octet length
+        tag, first = raw[0] & 0x3F, raw[1]
+        head = 2 if first < 192 else 3 if first < 224 else 6 if first == 255 else 0
+    else:  # old format: tag in bits 5-2, length type in bits 1-0
+        tag, head = (raw[0] >> 2) & 0x0F, {0: 2, 1: 3, 2: 5}.get(raw[0] & 0x03, 0)
+    return tag == 5 and 0 < head < len(raw) and raw[head] in (3, 4, 5, 6)
+
+
+def _crc24(raw: bytes) -> bytes:
+    """RFC 4880 section 6.1: the armor checksum, three bytes big-endian."""
+    crc = 0xB704CE
+    for byte in raw:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return (crc & 0xFFFFFF).to_bytes(3, "big")
