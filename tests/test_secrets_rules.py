@@ -9,13 +9,14 @@ from __future__ import annotations
 import random
 import re
 import string
+import tomllib
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from fixers.secrets.engine import Scanner
-from fixers.secrets.rules import default_ruleset, shannon_entropy
+from fixers.secrets.rules import RULES_FILE, default_ruleset, shannon_entropy
 from fixers.secrets.samples import ALNUM, HEX, SAMPLERS, URLSAFE, all_samples, sample
 
 ENGINES = ["re", "hyperscan"]
@@ -92,23 +93,86 @@ def test_true_positive(scanner: Scanner, rule_id: str) -> None:
         assert hits[0].line == 1
 
 
-@pytest.mark.parametrize("rule_id", RULE_IDS)
+def _bare_value_rules() -> tuple[list[str], list[str]]:
+    """(rules whose value alone is the credential, keyword-anchored rules).
+
+    Multi-line and assignment-shaped rules (private keys, service-account JSON, the generic
+    assignments) are tested in their own shapes below, so they are in neither list."""
+    bare, anchored = [], []
+    for rule in default_ruleset().regex_rules:
+        token = sample(rule.id, random.Random(11)).token
+        if (
+            "\n" in token
+            or rule.id.startswith("generic")
+            or rule.id == "google-service-account-key"
+        ):
+            continue
+        (anchored if rule.contextual else bare).append(rule.id)
+    return bare, anchored
+
+
+BARE_RULE_IDS, ANCHORED_RULE_IDS = _bare_value_rules()
+
+
+def _other_contexts(token: str) -> tuple[tuple[str, str], ...]:
+    return (
+        ("web/a.js", f"const client = make({{ key: '{token}' }});\n"),
+        ("deploy.yml", f"deploy:\n  credentials:\n    value: {token}\n"),
+        ("notes.sh", f"# rotate this: {token} (old)\n"),
+    )
+
+
+@pytest.mark.parametrize("rule_id", BARE_RULE_IDS)
 def test_true_positive_in_other_contexts(scanner: Scanner, rule_id: str) -> None:
     s = sample(rule_id, random.Random(11))
-    rule = default_ruleset().by_id(rule_id)
-    assert rule is not None
-    if "\n" in s.token or rule_id.startswith("generic") or rule_id == "google-service-account-key":
-        pytest.skip("multi-line or assignment-shaped rules have their own tests")
-    if rule.contextual:
-        pytest.skip("a keyword-anchored rule: the bare value is not enough, by design")
-    js = f"const client = make({{ key: '{s.token}' }});\n"
-    yaml = f"deploy:\n  credentials:\n    value: {s.token}\n"
-    prose = f"# rotate this: {s.token} (old)\n"
-    for path, text in (("web/a.js", js), ("deploy.yml", yaml), ("notes.sh", prose)):
-        ids = rules_in(scanner, text, path)
-        if rule_id in ("aws-secret-access-key", "twilio-auth-token", "heroku-api-key-legacy"):
-            continue  # context rules: a bare value is not enough, by design
-        assert ids == [rule_id], (rule_id, path)
+    for path, text in _other_contexts(s.token):
+        assert rules_in(scanner, text, path) == [rule_id], (rule_id, path)
+
+
+def test_keyword_anchored_rules_need_their_keyword(scanner: Scanner) -> None:
+    # By design the bare value is not enough: `test_true_positive` finds each one next to
+    # its keyword, here the same values under names that are not theirs are not findings.
+    assert len(ANCHORED_RULE_IDS) >= 30
+    for rule_id in ANCHORED_RULE_IDS:
+        s = sample(rule_id, random.Random(11))
+        for path, text in _other_contexts(s.token):
+            assert rule_id not in rules_in(scanner, text, path), (rule_id, path)
+
+
+def test_every_regex_rule_is_tested_in_some_shape() -> None:
+    shaped = {"google-service-account-key", "private-key"}  # their own tests below
+    generic = {r for r in RULE_IDS if r.startswith("generic")}  # test_generic_* below
+    assert set(BARE_RULE_IDS) | set(ANCHORED_RULE_IDS) | shaped | generic == set(RULE_IDS)
+
+
+TYPED = (  # a type annotation between the name and `=`, in the languages that have one
+    ("a.ts", 'export const {name}: string = "{token}";\n'),
+    ("a.ts", '  private readonly {name}?: string = "{token}";\n'),
+    ("a.py", '{name}: str = "{token}"\n'),
+    ("a.py", '{name}: Final[str] = "{token}"\n'),
+    ("a.kt", 'val {name}: String? = "{token}"\n'),
+    ("a.rs", 'const {name}: &str = "{token}";\n'),
+    ("a.rs", 'static {name}: &\'static str = "{token}";\n'),
+)
+
+
+def test_type_annotations_before_the_assignment(scanner: Scanner) -> None:
+    # The benchmark's misses: `export const SQUARESPACE_API_KEY: string = "..."`.
+    data = tomllib.loads(RULES_FILE.read_text("utf-8"))
+    built = [r["id"] for r in data["rule"] if "anchor" in r]  # rules.anchored_regex's
+    assert len(built) >= 20
+    for rule_id in built:
+        s = sample(rule_id, random.Random(11))
+        name = s.text.split(" = ", 1)[0]
+        if s.text != f'{name} = "{s.token}"':
+            continue  # a sample in a shape of its own (a header, a URL)
+        for path, shape in TYPED:
+            text = shape.format(name=name, token=s.token)
+            assert rule_id in rules_in(scanner, text, path), (rule_id, shape)
+    tok = _rand(ALNUM, 30, seed=13) + "7"
+    for path, shape in TYPED:
+        text = shape.format(name="deployToken", token=tok)
+        assert rules_in(scanner, text, path) == ["generic-secret-assignment"], shape
 
 
 def test_generic_password_forms(scanner: Scanner) -> None:

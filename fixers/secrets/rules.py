@@ -26,10 +26,18 @@ REVOCATION_FILE = DATA_DIR / "revocation.toml"
 # Keyword-anchored rules (`anchor` + `value` in the data): the provider's name somewhere in
 # the assigned identifier, an assignment operator of any common language, the value.
 _ANCHOR_NAME = r"[A-Za-z0-9_.-]{0,40}"
-_ANCHOR_OP = (
-    r"""["'\]]?(?:[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var herokuKey string =`
-    r"""[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_VAR = r"""["'\]]?(?:[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var herokuKey string =`
+# A type annotation before `=`: `KEY: string =`, `key?: string =`, `KEY: str =`, `val key:
+# String? =`, `const KEY: &str =`, `static KEY: &'static str =`, `KEY: Final[str] =`. Only
+# before an `=` (the look-ahead): `key: value` in YAML is an assignment, not a type.
+_ANCHOR_TYPE = (
+    r"""(?:\??[ \t]{0,3}:[ \t]{0,3}&?(?:'[a-z]{1,10}[ \t]{1,3})?"""
+    r"""[A-Za-z_][A-Za-z0-9_.<>\[\]|?]{0,30}(?=[ \t]{0,3}=))?"""
 )
+_ANCHOR_ASSIGN = r"""[ \t]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,|\.=)[\s'"`=]{0,5}"""
+_ANCHOR_OP = _ANCHOR_VAR + _ANCHOR_TYPE + _ANCHOR_ASSIGN
+# Hyperscan has no look-ahead: its superset takes the annotation before any operator.
+_ANCHOR_OP_HS = _ANCHOR_VAR + _ANCHOR_TYPE.replace(r"(?=[ \t]{0,3}=)", "") + _ANCHOR_ASSIGN
 _ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
 
 
@@ -45,7 +53,7 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
     regex = f"{word}(?i:{_ANCHOR_NAME}){_ANCHOR_OP}({value}){_ANCHOR_END}"
     # Hyperscan has no look-behind: its superset skips the word test, `regex` applies it.
     # The value's alternatives grouped: a bare `a|b` would let `b` match anywhere.
-    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP}(?:{value})"
+    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP_HS}(?:{value})"
 
 
 # Generic assignment rules (`assign` in the data): a secret-named identifier, then the
@@ -59,8 +67,8 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
 # Every repeat is bounded, so a hostile line costs linear time.
 _ASSIGN_NAME_HEAD = r"[A-Za-z0-9_.-]{0,40}"
 _ASSIGN_NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
-_ASSIGN_TYPED = (
-    r"""(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.<>\[\]| ]{0,30}?"""  # `name: str =`
+_ASSIGN_TYPED = (  # `name: str =`, `name?: string =`, `NAME: &'static str =`, `String? =`
+    r"""(?:\??[ \t]*:[ \t]*&?(?:'[a-z]{1,10}[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.<>\[\]|? ]{0,30}?"""
     r"""|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var name string =`
 )
 _ASSIGN_OPS = r"(?::{1,3}=|=>|[.?]=|=|:)"
