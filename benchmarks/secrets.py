@@ -209,8 +209,13 @@ def _plant_lines(smp: Sample, ext: str) -> list[str]:
         return [smp.text]  # a JSON line wherever it lands (a key file pasted into a config)
     if smp.rule == "private-key":
         return smp.text.splitlines() if ext == ".py" else smp.token.splitlines()
-    name = smp.text.split(" = ", 1)[0]
-    tok = smp.token
+    if "\n" in smp.text:
+        return smp.text.splitlines()  # a manifest pasted whole, wherever it lands
+    name, _, rhs = smp.text.partition(" = ")
+    # The literal with its context (`"_gitlab_session=<token>"`): a contextual rule's bare
+    # token under another name is no credential, so planting it alone measured nothing.
+    quoted = rhs[:1] == '"' and rhs[-1:] == '"' and smp.token in rhs
+    tok = rhs[1:-1] if quoted else smp.token
     return {
         ".py": [smp.text],
         ".js": [f'const {name} = "{tok}";'],

@@ -227,7 +227,7 @@ def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
     file is called, and is handled like one anywhere else."""
     if finding.data.get("format_verified"):
         return finding
-    where = _DOCS if matches_any(finding.path or "", ruleset.scan.doc_files) else _EXAMPLE
+    where = _DOCS if matches_any((finding.path or "").lower(), ruleset.scan.doc_files) else _EXAMPLE
     return _shown_not_used(finding, ruleset, where)
 
 
