@@ -180,7 +180,8 @@ def _children(pid: int) -> list[str]:
 
 def test_a_worker_starts_the_scan_forkserver_before_its_first_job(live_env, tmp_path) -> None:
     """Without it the first scan of every worker process waited ~1 s for the forkserver to
-    import and warm every fixer (benchmarks: 0.85-1.44 s cold, 0.04-0.07 s warmed)."""
+    import and warm every fixer (benchmarks/forkserver_warmup.py: 0.79-0.93 s cold, 0.03 s
+    warmed)."""
     import time
 
     from tests.processes import worker
