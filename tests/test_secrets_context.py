@@ -57,6 +57,7 @@ FIXTURES = {
     "pkg/auth/client_test.go": f'var deployToken = "{_value(32, 10)}"\n',
     "pkg/auth/testdata/config.yml": f"auth:\n  client_secret: {_value(32, 11)}\n",
     "spec/fixtures/settings.yml": f"password: {_value(14, 12)}\n",
+    "tests/.env": f"API_TOKEN={_value(24, 14)}\n",  # a committed env file, in a fixture
     # Outside a test directory, but the test suite loads it by name.
     "seed/accounts.json": f'{{"api_token": "{_value(32, 13)}"}}\n',
     "tests/test_seed.py": 'def test_seed():\n    load("seed/accounts.json")\n',
@@ -76,7 +77,7 @@ def test_generic_values_in_test_fixtures_are_low_and_said_as_what_they_are() -> 
         assert f.data["fixture"] is True and f.data["report_only"] is True
     assert {f.rule for f in found} >= {
         "generic-password-assignment", "generic-secret-assignment", "authorization-header",
-        "database-url-password",
+        "database-url-password", "dotenv-committed",
     }  # fmt: skip
     assert FIXER.fix(snap, found, Context()) == []  # nothing patched, nothing deleted
 

@@ -190,7 +190,7 @@ def _described(finding: Finding, ruleset: RuleSet) -> str:
     what = rule.title if rule is not None else finding.rule
     shown = finding.data.get("masked")
     if shown is None:  # a committed .env file: the file is the finding
-        return f"{finding.path} ({what})"
+        return f"{what} {finding.path}"
     paired = finding.data.get("paired")
     if isinstance(paired, Mapping):
         other = ruleset.by_id(str(paired.get("rule")))
