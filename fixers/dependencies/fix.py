@@ -8,6 +8,7 @@ exactly the intended version at exactly the edited places.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ from fixers.dependencies.explain import Change, explain_action, explain_pypi
 from fixers.dependencies.families import Family, family_of
 from fixers.dependencies.gate import Locking, NoPr, annotate, memo_resolver, unverified
 from fixers.dependencies.inventory import parse_snapshot
-from fixers.dependencies.lockvulns import lock_patch, try_lock
+from fixers.dependencies.lockvulns import lock_only_patches
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
 from fixers.dependencies.model import (
     SOURCE_PIPFILE,
@@ -44,6 +45,8 @@ from fixers.dependencies.textedit import Replacement, apply, hash_replacement
 from fixers.dependencies.workflows import is_sha, parse_workflow
 
 FIXER = "dependencies"
+#: Rules whose patches edit Python manifests (and so may imply locks and resolutions).
+_LOCKED_RULES = ("outdated", "vulnerable", "vulnerable-range")
 _PY_MARKER = re.compile(r"python_(full_)?version")
 _REF_COMMENT = re.compile(r"#\s*v?\d[\w.+-]*")
 
@@ -222,16 +225,52 @@ def _change(plan: Plan) -> Change:
 
 
 def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
-    return plan_patches(snapshot, findings, ctx)[0]
+    return list(_planned(snapshot, findings, ctx)[0])
 
 
 def explain_withheld(
     snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
 ) -> list[Finding]:
     """``findings`` with those whose patch would be withheld saying why (see ``gate``)."""
-    patches, withheld = plan_patches(snapshot, findings, ctx)
+    if not any(f.rule in _LOCKED_RULES and f.data.get("target") for f in findings):
+        return list(findings)  # only actions (or nothing) to patch: no lock, no resolver
+    patches, withheld = _planned(snapshot, findings, ctx)
     opened = {fp for p in patches for fp in p.fingerprints}
     return annotate(findings, {fp: w for fp, w in withheld.items() if fp not in opened})
+
+
+def _planned(
+    snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
+) -> tuple[list[Patch], dict[str, NoPr]]:
+    """:func:`plan_patches`, once per snapshot, context and findings: ``detect`` plans
+    to say why a patch is withheld, and ``fix`` then gets the very same findings (their
+    ``no_pr`` notes aside, which planning never reads)."""
+    memo = getattr(snapshot, "memo", None)
+    if memo is None:
+        return plan_patches(snapshot, findings, ctx)
+    key = ("dependencies", "plan", _findings_key(findings))
+    # The context is kept with the plan and compared by identity: another context (other
+    # options) on the same snapshot plans afresh.
+    plans: list[tuple[Context, tuple[list[Patch], dict[str, NoPr]]]] = memo(key, list)
+    for seen, planned in plans:
+        if seen is ctx:
+            return planned
+    planned = plan_patches(snapshot, findings, ctx)
+    plans.append((ctx, planned))
+    return planned
+
+
+def _findings_key(findings: Sequence[Finding]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (
+            f.fingerprint,
+            json.dumps(
+                {k: v for k, v in f.data.items() if k != "no_pr"}, sort_keys=True, default=str
+            ),
+        )
+        for f in findings
+        if f.fixer == FIXER
+    )
 
 
 def plan_patches(
@@ -256,7 +295,7 @@ def plan_patches(
         if f.rule == "vulnerable" and f.fingerprint in locking.withheld
     }
     patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured, locking)
-    patches += _lock_only_patches(snapshot, mine, conv, locking)
+    patches += lock_only_patches(snapshot, mine, conv, locking.resolver)
     patches += _range_patches(snapshot, parsed, mine, conv, locking)
     patches += _action_patches(snapshot, parsed, mine, conv)
     return patches, dict(locking.withheld)
@@ -481,42 +520,6 @@ def _range_patches(
                 bypass_limit=True,
             )
         )
-    return out
-
-
-def _lock_only_patches(
-    snapshot: Snapshot, findings: Sequence[Finding], conv: Conventions, locking: Locking
-) -> list[Patch]:
-    """Lock-only security PRs for vulnerable packages only a uv.lock pins."""
-    out = []
-    for f in findings:
-        data = f.data
-        if f.rule != "vulnerable" or not data.get("lock") or not data.get("target"):
-            continue
-        if data.get("blocked") or data.get("tool") != "uv" or locking.resolver is None:
-            continue
-        produced, _why = try_lock(
-            snapshot, str(data["lock"]), str(data["package"]), str(data["target"]), locking.resolver
-        )
-        if produced is None:
-            continue
-        change = Change(
-            package=str(data["package"]),
-            old=str(data["from"]),
-            new=str(data["target"]),
-            data=data,
-            files=(str(data["lock"]),),
-        )
-        explanation = explain_pypi([change], conv, security=True)
-        via = ", ".join(data.get("via") or []) or "a direct dependency"
-        note = (
-            f"\n\n#### Lock only\n\n`{data['package']}` is not pinned in any manifest: it is "
-            f"installed through {via}. Only `{data['lock']}` changes, written by `uv lock "
-            f"--upgrade-package {data['package']}=={data['target']}` (checked with `uv lock "
-            "--check`); no other locked package moves."
-        )
-        explanation = replace(explanation, changes=explanation.changes + note)
-        out.append(lock_patch(f, produced, explanation))
     return out
 
 
