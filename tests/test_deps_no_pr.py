@@ -243,3 +243,17 @@ def test_units_the_resolution_budget_did_not_reach_get_no_pr(
     assert "resolution budget is spent" in late.message
     assert "Patchwell opens no PR for this" in late.message
     assert late.data["no_pr"]["commands"] == [f"uv pip compile {late.path}"]
+    # A pip-compiled unit the budget did not reach: its own compile command, which
+    # resolves and writes the pin (no hand edit to make first).
+    monkeypatch.setattr(detect_module, "Checker", lambda *a, **k: one(Checker(*a, **k), budget=0))
+    findings, patches = scan(
+        fake_index, resolver_for(fake_index, tmp_path), compiled("deploy", "six==1.16.0")
+    )
+    six = outdated(findings, "six")
+    assert patches == [] and "resolution budget is spent" in six.message
+    command = (
+        "pip-compile --output-file=requirements/deploy.txt requirements/deploy.in "
+        "--upgrade-package six==1.17.0"
+    )
+    assert six.data["no_pr"]["commands"] == [command]
+    assert f"run `{command}` and commit the re-compiled file" in six.message

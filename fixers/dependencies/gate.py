@@ -96,32 +96,46 @@ def unverified(snapshot: Snapshot, finding: Finding, resolver: object | None) ->
     name, target = str(finding.data.get("package")), str(finding.data.get("target"))
     message = partly or str(install.get("message") or "")
     message = message.replace("not checked: ", "")
-    units = [str(u) for u in install.get("units") or []] or [finding.path or ""]
-    commands = tuple(dict.fromkeys(install_command(snapshot, u, name, target) for u in units if u))
+    files = [finding.path] if finding.path else []
+    units = [str(u) for u in install.get("units") or []]
+    found = [install_command(snapshot, u, name, target) for u in dict.fromkeys(files + units)]
+    # The repository's own tool first (its compile command, its lock), else a resolution.
+    best = min((rank for rank, _c in found), default=2)
+    commands = tuple(dict.fromkeys(c for rank, c in found if rank == best))
     why = (
         f"{name} {target} could not be resolved with the rest of the requirements in "
         f"Patchwell's sandbox ({message.rstrip('.')}), so nothing shows the change installs"
     )
-    advice = (
-        f"To make the change, set {name} to {target}, check that {_run(commands)} "
-        "succeeds, and commit the result."
-    )
+    verb = "succeeds" if len(commands) == 1 else "succeed"
+    if best == 0:
+        advice = f"To make the change, run {_run(commands)} and commit the re-compiled file."
+    elif best == 1:
+        advice = (
+            f"To make the change, set {name} to {target} in the manifest, run {_run(commands)} "
+            "and commit the lock with it."
+        )
+    else:
+        advice = (
+            f"To make the change, set {name} to {target}, check that {_run(commands)} {verb}, "
+            "and commit the result."
+        )
     return NoPr(why=why, commands=commands, short="not resolved in the sandbox", advice=advice)
 
 
-def install_command(snapshot: Snapshot, unit: str, name: str, target: str) -> str:
-    """What a maintainer runs to resolve ``name==target`` in one install unit."""
+def install_command(snapshot: Snapshot, unit: str, name: str, target: str) -> tuple[int, str]:
+    """What a maintainer runs to resolve ``name==target`` in one install unit, ranked:
+    0 the file's own compile command, 1 its lock tool, 2 a plain resolution."""
     folder = posixpath.dirname(unit)
     if posixpath.basename(unit) == "pyproject.toml":
         if posixpath.join(folder, "uv.lock") in snapshot.all_paths:
-            return f"uv lock --upgrade-package {name}=={target}"
+            return 1, f"uv lock --upgrade-package {name}=={target}"
         if posixpath.join(folder, "poetry.lock") in snapshot.all_paths:
-            return f"poetry update --lock {name}"
+            return 1, f"poetry update --lock {name}"
     raw = snapshot.read(unit)
     compiled = compiled_header(unit, decode_manifest(raw)[0]) if raw is not None else None
     if compiled is not None and compiled.command:
-        return f"{compiled.command[:200]} --upgrade-package {name}=={target}"
-    return f"uv pip compile {unit}"
+        return 0, f"{compiled.command[:200]} --upgrade-package {name}=={target}"
+    return 2, f"uv pip compile {unit}"
 
 
 # --------------------------------------------------------------------------- locking
