@@ -423,10 +423,18 @@ def _merge_multiline(
 
 
 def _line_window(rule: Rule, data: bytes, end: int) -> tuple[int, int]:
-    """The line a candidate ends on (a bounded window from it for multi-line rules)."""
+    """The line a candidate ends on (a bounded window from it for multi-line rules).
+
+    A rule that may reach ``extra_lines`` further lines (an XML element's value alone on
+    the line under its tag) gets as many lines before it too: the prefilter reports where
+    a match *ends*, and the match may have started on an earlier line."""
     start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
     if rule.multiline:
         return start, min(len(data), start + MULTILINE_WINDOW)
+    for _ in range(rule.extra_lines):
+        if start == 0:
+            break
+        start = data.rfind(b"\n", 0, start - 1) + 1
     stop = data.find(b"\n", end)
     for _ in range(rule.extra_lines):
         if stop < 0:
