@@ -130,3 +130,103 @@ def test_a_config_map_above_another_documents_secret_is_not_that_secret() -> Non
     )
     assert _k8s(doc) == []
     assert _k8s(f"apiVersion: v1\ndata:\n  setting: {value}\nkind: ConfigMap\n") == []
+
+
+# -- credentials in request headers and curl arguments --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "curl -H 'X-Api-Key: {uuid}' https://api.example.net/v1/items",
+        'curl -X GET https://api.example.net/ \\\n     -H "apikey: {uuid}" \\\n',
+        "curl --header 'Authorization: {uuid}' https://api.example.net/v1",
+    ],
+)
+def test_a_uuid_in_an_api_key_header_is_the_key(line: str) -> None:
+    assert _rules("call.sh", line.format(uuid=_uuid())) == ["credential-request-header"]
+
+
+def test_a_uuid_bearer_token_is_a_token() -> None:
+    text = f'curl -H "Authorization: Bearer {_uuid()}" https://api.example.net/v1\n'
+    assert _rules("call.sh", text) == ["authorization-header"]
+
+
+def test_a_uuid_in_a_header_that_is_no_credential_is_not_reported() -> None:
+    text = f'curl -H "X-Request-Id: {_uuid()}" https://api.example.net/v1\n'
+    assert _rules("call.sh", text) == []
+    assert _rules("ids.py", f'request_id = "{_uuid()}"\n') == []
+
+
+@pytest.mark.parametrize("quote", ["", '"', "'"])
+def test_curl_user_with_an_empty_password_reports_the_key_in_the_user(quote: str) -> None:
+    key = _rand(ALNUM, 24) + "7"
+    text = f"curl -u {quote}{key}:{quote} https://api.example.net/v1/charges\n"
+    assert _rules("pay.sh", text) == ["curl-basic-auth"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "curl -u $STRIPE_SECRET_KEY: https://api.example.net/v1/charges",
+        "curl -u admin: https://api.example.net",
+        'curl -u "${API_KEY}:" https://api.example.net',
+    ],
+)
+def test_curl_user_references_and_short_names_are_not_keys(line: str) -> None:
+    assert _rules("pay.sh", line + "\n") == []
+
+
+# -- provider formats -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "text"),
+    [
+        ("alibaba-access-key-id", "ALIBABA_CLOUD_ACCESS_KEY_ID = 'LTAI{alnum20}'"),
+        ("alibaba-access-key-id", "sts_key = 'STS.{alnum28}'"),
+        ("dockerhub-access-token", "echo dckr_oat_{url27} | docker login -u ci --password-stdin"),
+        ("docker-swarm-token", "docker swarm join --token SWMTKN-1-{low50}-{low25} 10.0.0.2:2377"),
+        ("mailchimp-api-key", "client.set_config({{'api_key': '{hex32}-us21'}})"),
+        ("intra42-client-secret", "FT_SECRET = 's-s4t2ud-{hex64}'"),
+        ("langsmith-api-key", "LANGCHAIN_API_KEY=lsv2_pt_{hex32}_{hex10}"),
+        ("midtrans-server-key", "serverKey: 'SB-Mid-server-{url24}'"),
+        ("cloudinary-url", "CLOUDINARY_URL=cloudinary://{digits15}:{url27}@my-cloud"),
+        ("adobe-client-secret", "ADOBE_CLIENT_SECRET = 'p8e-{alnum32}'"),
+        ("scaleway-key", "SCW_SECRET_KEY = '{uuid}'"),
+        ("ovh-credential", "OVH_CONSUMER_KEY = '{alnum32}'"),
+    ],
+)
+def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None:
+    rng = random.Random(rule_id)
+
+    def r(alphabet: str, n: int) -> str:
+        while True:
+            out = "".join(rng.choice(alphabet) for _ in range(n))
+            if any(c.isdigit() for c in out):
+                return out
+
+    low = string.ascii_lowercase + string.digits
+    url = ALNUM + "_-"
+    filled = text.format(
+        alnum20=r(ALNUM, 20), alnum28=r(ALNUM, 28), alnum32=r(ALNUM, 32), url27=r(url, 27),
+        url24=r(url, 24), low50=r(low, 50), low25=r(low, 25), hex32=r("0123456789abcdef", 32),
+        hex64=r("0123456789abcdef", 64), hex10=r("0123456789abcdef", 10),
+        digits15=r(string.digits, 15), uuid=_uuid(),
+    )  # fmt: skip
+    assert _rules("config.sh", filled + "\n") == [rule_id]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "log.info('LTAIStatusMonitorCode started')",  # an identifier, no digit
+        "client = boto3.client('sts'); STS.AssumeRoleWithWebIdentity",
+        "usage = '0123456789abcdef0123456789abcdef-usage'",  # no data centre number
+        "SCW_DEFAULT_PROJECT_ID = '00000000-0000-0000-0000-000000000000'",
+        "docker swarm join --token SWMTKN-1-<token> 10.0.0.2:2377",
+        "CLOUDINARY_URL=cloudinary://<api_key>:<api_secret>@<cloud_name>",
+    ],
+)
+def test_provider_format_stand_ins_and_lookalikes_are_not_reported(text: str) -> None:
+    assert _rules("config.sh", text + "\n") == []

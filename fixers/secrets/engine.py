@@ -48,6 +48,9 @@ _ASSIGNED = re.compile(
 )
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One confirmed secret. ``value`` is excluded from ``repr`` so it cannot leak via logs."""
@@ -339,7 +342,10 @@ class Scanner:
             # Any literal fallback is the problem, `"changeme"` included; a template
             # marker (`"${SECRET}"`) or an empty string is not a value.
             return bool(value.strip()) and not ph.is_template(value)
-        if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
+        # A keyword rule whose keyword says "key" (`X-Api-Key: <uuid>`) keeps UUIDs, which
+        # the generic stop-list treats as ids.
+        generic = rule.generic and not (rule.uuid_values and _UUID.fullmatch(value))
+        if len(value) < rule.min_length or ph.is_placeholder(value, generic=generic):
             return False
         if rule.require_digit and not any(c.isdigit() for c in value):
             return False

@@ -161,6 +161,8 @@ class Rule:
     report_only: bool = False
     # When the format was last checked against the provider's documentation.
     reviewed: str = ""
+    # A UUID is this rule's credential (an `X-Api-Key:` header), not an id to skip.
+    uuid_values: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +412,7 @@ def _rule(raw: Mapping[str, Any], reviewed: str = "") -> Rule:
             contextual=bool(raw.get("contextual", raw.get("fallback", False))),
             report_only=bool(raw.get("report_only", False)),
             reviewed=str(raw.get("reviewed", reviewed)),
+            uuid_values=bool(raw.get("uuid_values", False)),
         )
     except (KeyError, TypeError, ValueError, re.error) as exc:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
