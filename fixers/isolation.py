@@ -60,6 +60,7 @@ __all__ = [
     "budget_outcome",
     "remedy_budgeted",
     "run_budgeted",
+    "start_scan_server",
 ]
 
 BUDGET_RULE = "scan-budget-exceeded"
@@ -325,6 +326,16 @@ def _context() -> Any:
     # (multiprocessing's "safe importing of the main module" applies to callers' scripts).
     ctx.set_forkserver_preload(["__main__", _PRELOAD])
     return ctx
+
+
+def start_scan_server() -> None:
+    """Start the forkserver now, so the first scan does not wait for it (importing and
+    warming every fixer takes a few seconds). A worker calls this as it starts; without it
+    the first scan starts the server itself."""
+    from multiprocessing import forkserver
+
+    _context()  # sets the preload the server is started with
+    forkserver.ensure_running()
 
 
 def _offered(services: Services) -> dict[str, tuple[str, ...]]:
