@@ -212,10 +212,12 @@ def _plant_lines(smp: Sample, ext: str) -> list[str]:
     if "\n" in smp.text:
         return smp.text.splitlines()  # a manifest pasted whole, wherever it lands
     name, _, rhs = smp.text.partition(" = ")
-    # The literal with its context (`"_gitlab_session=<token>"`): a contextual rule's bare
-    # token under another name is no credential, so planting it alone measured nothing.
-    quoted = rhs[:1] == '"' and rhs[-1:] == '"' and smp.token in rhs
-    tok = rhs[1:-1] if quoted else smp.token
+    if not (rhs[:1] == '"' and rhs[-1:] == '"' and smp.token in rhs):
+        # Not `NAME = "literal"`: the line is the credential's context (a header, a call,
+        # a curl command), pasted as it is; the bare token under another name is none.
+        return [smp.text]
+    # The literal with its context (`"_gitlab_session=<token>"`), for the same reason.
+    tok = rhs[1:-1]
     return {
         ".py": [smp.text],
         ".js": [f'const {name} = "{tok}";'],
