@@ -78,6 +78,11 @@ DEPLOY_AFTER_PUSH = {
     "Kubernetes manifests": {"k8s/deployment.yaml": b"kind: Deployment\n"},
     "Terraform": {"infra/main.tf": b'resource "aws_ecs_service" "web" {}\n'},
     "a production compose file": {"docker-compose.prod.yml": b"services: {}\n"},
+    "a workflow rolling a cluster to the image": {
+        ".github/workflows/rollout.yml": b"on: {workflow_run: {workflows: [Release]}}\njobs:\n"
+        b"  rollout:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        b"      - run: kubectl set image deployment/web web=acme/flask-gunicorn:py3.13\n"
+    },
     "a compose production profile": {
         "compose.yaml": b"services:\n  web:\n    image: acme/web\n    profiles: [production]\n"
     },
