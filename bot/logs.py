@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+
+from fixers.token_shapes import mask_token_shapes
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
 ) | {"message", "asctime", "taskName"}
-
-# GitHub token shapes (installation, user, OAuth, refresh, fine-grained PAT) and JWTs.
-_TOKEN_PATTERN = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
-)
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, object]:
@@ -44,7 +39,8 @@ class RedactingFilter(logging.Filter):
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "****")
-        return _TOKEN_PATTERN.sub(lambda m: m.group(0)[:4] + "****", text)
+        # GitHub token shapes and JWTs no one told us about.
+        return mask_token_shapes(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())

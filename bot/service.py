@@ -43,6 +43,7 @@ from bot.queue import JobQueue
 from bot.scan.services import services_from_env
 from bot.server import create_app
 from bot.worker import Worker
+from fixers.isolation import start_scan_server
 
 log = logging.getLogger("patchwell")
 
@@ -163,6 +164,9 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Runnin
             parts.settings.retention.total_seconds(),
             on_purge=lambda report: count_purge(parts.metrics, report),
         )
+        # The scan forkserver warms up beside the first claims, not inside the first scan.
+        warming = asyncio.create_task(asyncio.to_thread(start_scan_server), name="scan-warmup")
+        warming.add_done_callback(_warm_up_done)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="patchwell-worker")
         chores = asyncio.create_task(housekeeper.run(stop), name="patchwell-housekeeping")
@@ -171,6 +175,14 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Runnin
         finally:
             stop.set()
             await asyncio.gather(task, chores)
+            with contextlib.suppress(Exception):
+                await warming  # its failure was logged when it happened
+
+
+def _warm_up_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # Not fatal: the first scan starts the forkserver itself (and reports its failure).
+        log.warning("scan forkserver warm-up failed: %s", type(task.exception()).__name__)
 
 
 def count_purge(metrics: Metrics, report: PurgeReport) -> None:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 from bot.errors import Deferred, TransientError
 from bot.queue import MAX_ERROR_CHARS, Job, JobQueue, bound_error
+from fixers.token_shapes import replace_jwts
 
 __all__ = ["Worker", "backoff_delay", "scrub_secrets"]
 
@@ -74,7 +75,6 @@ HANDBACK_SECONDS = 5.0
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{16,}"), r"\1****"),
     (re.compile(r"\b(github_pat_)[A-Za-z0-9_]{16,}"), r"\1****"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "<jwt ****>"),
     (re.compile(r"(?i)\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ****"),
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1****@"),
     (re.compile(r"(?i)\b(password|secret|token|api[_-]?key)=[^&\s]+"), r"\1=****"),
@@ -83,6 +83,7 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def scrub_secrets(text: str) -> str:
     """Mask token-shaped substrings so an exception message can be stored and logged."""
+    text = replace_jwts(text, lambda _token: "<jwt ****>")
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copyreg
+import dataclasses
 import io
 import itertools
 import multiprocessing
@@ -57,7 +58,9 @@ __all__ = [
     "ScanBudget",
     "ScanCancelled",
     "budget_outcome",
+    "remedy_budgeted",
     "run_budgeted",
+    "start_scan_server",
 ]
 
 BUDGET_RULE = "scan-budget-exceeded"
@@ -136,6 +139,8 @@ class _Job:
     fixers: tuple[Fixer, ...] | None  # None: the registry's
     services: dict[str, tuple[str, ...]]  # field -> its public methods
     budget: ScanBudget
+    #: A heal's remedy to make instead of running fixers: (diagnosis, input without services).
+    remedy: tuple[Any, Any] | None = None
 
 
 class _Remote:
@@ -224,6 +229,9 @@ def _child_main(conn: Connection, budget: ScanBudget) -> None:
     channel = _ChildChannel(conn)
     job = channel.start()
     services = _child_services(channel, job.services)
+    if job.remedy is not None:
+        _make_remedy(channel, job, services)
+        return
     plan = plan_scan(job.snapshot, job.config, job.fixers, job.names)
     for fixer in plan.run:
         channel.send(("start", fixer.name))
@@ -234,6 +242,21 @@ def _child_main(conn: Connection, budget: ScanBudget) -> None:
         channel.send(("outcome", outcome))
     channel.send(("done", _own_usage()))
     conn.close()
+
+
+def _make_remedy(channel: _ChildChannel, job: _Job, services: Services) -> None:
+    from fixers.heal.remedies import remedy
+
+    diagnosis, heal_input = job.remedy  # type: ignore[misc]
+    outcome: Any
+    try:
+        outcome = remedy(diagnosis, dataclasses.replace(heal_input, services=services))
+    except MemoryError:
+        outcome = job.budget.describe("memory")
+    except Exception as exc:  # a bug in one remedy costs its fix, not the diagnosis
+        outcome = f"the fix code failed ({type(exc).__name__})"
+    channel.send(("remedy", outcome))
+    channel.send(("done", _own_usage()))
 
 
 # ---------------------------------------------------------------------------- the parent
@@ -291,6 +314,7 @@ class _Round:
     done: bool = False
     usage: ChildUsage | None = None
     stopped_by: str | None = None  # cpu | memory | wall | crash
+    remedy: Any = None
 
 
 def _context() -> Any:
@@ -302,6 +326,16 @@ def _context() -> Any:
     # (multiprocessing's "safe importing of the main module" applies to callers' scripts).
     ctx.set_forkserver_preload(["__main__", _PRELOAD])
     return ctx
+
+
+def start_scan_server() -> None:
+    """Start the forkserver now, so the first scan does not wait for it (importing and
+    warming every fixer takes a few seconds). A worker calls this as it starts; without it
+    the first scan starts the server itself."""
+    from multiprocessing import forkserver
+
+    _context()  # sets the preload the server is started with
+    forkserver.ensure_running()
 
 
 def _offered(services: Services) -> dict[str, tuple[str, ...]]:
@@ -352,6 +386,8 @@ class _Parent:
             found.running = None
         elif kind == "call":
             self._pool.submit(self._answer, *message[1:])
+        elif kind == "remedy":
+            found.remedy = message[1]
         elif kind == "done":
             found.done = True
             found.usage = message[1]
@@ -464,3 +500,38 @@ def run_budgeted(
                     outcomes[name] = budget_outcome(name, budget, stopped)
         pending = [f for f in pending if f.name not in outcomes]
     return assemble(snapshot, plan, [outcomes[f.name] for f in plan.run])
+
+
+def remedy_budgeted(
+    diagnosis: Any,
+    heal_input: Any,
+    *,
+    budget: ScanBudget = ScanBudget(),
+    cancel: threading.Event | None = None,
+) -> Any:
+    """:func:`fixers.heal.remedies.remedy` in a child process under ``budget``.
+
+    A remedy runs the owning fixer's code on the failing commit (parsing its workflows and
+    manifests, asking the resolver), so it is as exposed to a hostile file as a scan is. A
+    remedy stopped by the budget is a remedy that found nothing to patch, with the reason."""
+    from fixers.heal.remedies import Remedy
+
+    services = heal_input.services
+    job = _Job(
+        heal_input.snapshot,
+        heal_input.config,
+        (),
+        (),
+        _offered(services),
+        budget,
+        # The services stay here; the child reaches them through the pipe.
+        remedy=(diagnosis, dataclasses.replace(heal_input, services=Services())),
+    )
+    found, stopped = _round(_context(), job, services, cancel)
+    if stopped is None and isinstance(found.remedy, Remedy):
+        return found.remedy
+    if stopped is None and isinstance(found.remedy, str):
+        why = found.remedy
+    else:
+        why = budget.describe(stopped or "the fix process ended without an answer")
+    return Remedy(diagnosis, reason=f"working out the fix was stopped: {why}")

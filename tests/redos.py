@@ -215,6 +215,13 @@ def attacks(pattern: re.Pattern[Any]) -> dict[str, Callable[[int], Any]]:
         if cut:
             units[f"prefix[:{cut}]*n"] = whole[:cut]
             units[f"(prefix[:{cut}]+newline)*n"] = whole[:cut] + "\n"
+    # A repeat that starts after a word boundary restarts at every `-eyJ` of `-eyJ-eyJ…`:
+    # prefixes glued by a non-word character the pattern itself can match.
+    separators = [c for c in sorted(alphabet) if not (c.isalnum() or c == "_") and c != "\n"]
+    for sep in separators[:2]:
+        for cut in sorted(set(cuts))[:8]:
+            if cut:
+                units[f"({sep!r}+prefix[:{cut}])*n"] = sep + whole[:cut]
     if whole:
         units["match*n"] = whole
     wants_bytes = isinstance(source, bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,6 +13,7 @@ from fixers.dependencies.sources import StaticActionsCatalog, sources_from_env
 from fixers.heal.joblog import parse_log
 from fixers.heal.remedies import HealInput, remedy
 from fixers.heal.signatures import diagnose
+from fixers.isolation import ScanBudget, remedy_budgeted
 from fixers.production.workflows import load_workflow
 from fixers.repo_config import RepoConfig, load_repo_config
 from tests import joblogs
@@ -374,3 +376,49 @@ def test_the_nearest_release_is_one_the_deploy_python_installs(services, fake_in
     )
     (patch,) = result.patches
     assert text_of(patch, "requirements.txt") == "flask==3.0.3\nnumpy==2.3.0\n"
+
+
+class _Stalling:
+    """Stands in for a service that answers only after ``seconds`` (every public method)."""
+
+    def __init__(self, service: object, seconds: float) -> None:
+        self._service = service
+        self._seconds = seconds
+
+    def __dir__(self) -> list[str]:
+        return [n for n in dir(self._service) if not n.startswith("_")]
+
+    def __getattr__(self, name: str):
+        method = getattr(self._service, name)
+
+        def slow(*args, **kwargs):
+            time.sleep(self._seconds)
+            return method(*args, **kwargs)
+
+        return slow
+
+
+def _heal_input(files_: dict[str, str], services: Services) -> HealInput:
+    snapshot = MemorySnapshot({k: v.encode() for k, v in files_.items()}, commit="a" * 40)
+    return HealInput(
+        snapshot, RepoConfig(), services, ".github/workflows/ci.yml", "test (3.11)", TODAY
+    )
+
+
+def test_a_remedy_is_made_in_a_budgeted_process_with_the_same_result(services) -> None:
+    (d,) = diagnose(parse_log(joblogs.no_matching_log("requests", "2.99.0")))
+    inp = _heal_input(files(**{"requirements.txt": "flask==3.0.3\nrequests==2.99.0\n"}), services)
+    here, there = remedy(d, inp), remedy_budgeted(d, inp)
+    assert there.patches == here.patches and there.patches
+    assert (there.report, there.reason, there.owner) == (here.report, here.reason, here.owner)
+
+
+def test_a_remedy_over_its_budget_is_a_reason_not_a_stuck_worker(services) -> None:
+    """The fix is worked out by the fixers' code over a stranger's commit: like a scan it
+    runs in a child process the clock can stop (it used to run on a worker thread)."""
+    (d,) = diagnose(parse_log(joblogs.no_matching_log("requests", "2.99.0")))
+    stalled = replace(services, index=_Stalling(services.index, 3))
+    inp = _heal_input(files(**{"requirements.txt": "flask==3.0.3\nrequests==2.99.0\n"}), stalled)
+    result = remedy_budgeted(d, inp, budget=ScanBudget(wall_seconds=1))
+    assert not result.patches
+    assert result.reason is not None and "ran out of time (1 s" in result.reason

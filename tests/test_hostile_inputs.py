@@ -96,8 +96,11 @@ def test_secret_in_an_alias_bomb_is_reported_and_the_file_left_alone() -> None:
     path = "config/settings.yml"
     text = "password: hunter2Xk9qLmZ7vRt3\n" + alias_bomb(6)
     result = _scan({path: text})
-    assert [f for f in result.findings if f.path == path and f.fixer == "secrets"]  # type: ignore[attr-defined]
+    (finding,) = [f for f in result.findings if f.path == path and f.fixer == "secrets"]  # type: ignore[attr-defined]
     assert not [p for p in result.patches if any(e.path == path for e in p.patch.edits)]  # type: ignore[attr-defined]
+    # The maintainer is told why no PR comes, and the budget that stopped it.
+    assert "opens no PR for this file" in finding.message
+    assert "node budget" in finding.message and finding.data["report_only"] is True
 
 
 # --------------------------------------------------------------------------- archives

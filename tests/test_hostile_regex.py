@@ -11,6 +11,7 @@ through the functions that met them.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +19,16 @@ from typing import Any
 
 import pytest
 
+from bot.logs import RedactingFilter
+from bot.worker import scrub_secrets
+from fixers.heal.mask import mask_lines
 from fixers.heal.signatures import default_signatures
 from fixers.production.facts.gitignore import gitignored
 from fixers.production.facts.javascript import env_reads_in_javascript
 from fixers.production.workflow_permissions import load_permission_table
 from fixers.secrets.engine import Scanner
 from fixers.secrets.rules import default_ruleset
+from fixers.token_shapes import jwt_spans, mask_token_shapes
 from tests.redos import Site, attacks, match_at_start, scan_all, sites, superlinear
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,3 +285,43 @@ def test_one_line_javascript_bundle_is_linear() -> None:
     _linear(
         lambda text: env_reads_in_javascript("dist/app.js", text), lambda n: "{a:" * (n // 3), 4000
     )
+
+
+# `\beyJ[…]{8,}\.[…]{8,}\.[…]{8,}` restarted at every `eyJ` of `-eyJ-eyJ…` (quadratic in
+# the log filter, the worker's error scrubber and the heal log masker). The regex is the
+# specification the linear scan must keep to, span for span.
+_JWT_REGEX = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def test_jwt_spans_are_exactly_the_regex_spans() -> None:
+    rng = random.Random(20261204)
+    pieces = ["eyJ", "eyJhbGciOiJIUzI1NiJ9", "-", ".", "_", "a", "Zq9", "é", " ", "x" * 9, "\n"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        expected = [m.span() for m in _JWT_REGEX.finditer(text)]
+        assert list(jwt_spans(text)) == expected, text
+
+
+def test_a_real_jwt_is_masked_by_every_masker() -> None:
+    token = (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+        ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    )
+    line = f"curl -H 'Authorization: Bearer {token}' -- failed"
+    for masker in _MASKERS:
+        masked = masker(line)
+        assert token not in masked and "dozjgNryP4J3" not in masked, masker
+
+
+_MASKERS: tuple[Callable[[str], str], ...] = (
+    mask_token_shapes,
+    scrub_secrets,
+    RedactingFilter().redact,
+    lambda text: mask_lines([text])[0],
+)
+
+
+@pytest.mark.parametrize("masker", _MASKERS, ids=["shapes", "worker", "logs", "heal"])
+def test_masking_jwt_shapes_is_linear(masker: Callable[[str], str]) -> None:
+    _linear(masker, lambda n: "-eyJ" * (n // 4), 4000)
+    _linear(masker, lambda n: ("-eyJ" + "a" * 8 + ".") * (n // 13), 4000)

@@ -58,6 +58,7 @@ async def check_event(event, gh, ctx) -> None:
             bot_login=await ctx.bot_login(),
             bot_name=await ctx.app_slug(),
             queue=ctx.queue,
+            budget=ctx.settings.scan_budget,
         )
         handle = {
             "workflow_run": engine.on_workflow_run,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -51,8 +52,9 @@ from bot.scan import snapshot as snapshots
 from bot.scan.pulls import Base, PullRequestEngine
 from bot.scan.state import ScanStore
 from fixers.contract import MemorySnapshot, Patch, Services
-from fixers.heal.remedies import HealInput, Remedy, remedy
+from fixers.heal.remedies import HealInput, Remedy
 from fixers.heal.signatures import Diagnosis, SignatureTable
+from fixers.isolation import ScanBudget, remedy_budgeted
 from fixers.registry import fixer_names
 from fixers.repo_config import CONFIG_PATH, RepoConfig, load_repo_config
 
@@ -115,8 +117,10 @@ class HealEngine:
         bot_name: str = "patchwell",
         queue=None,
         table: SignatureTable | None = None,
+        budget: ScanBudget | None = None,
     ) -> None:
         self.gh = gh
+        self.budget = budget or ScanBudget()
         self.clients = clients
         self.db = db
         self.store = HealStore(db)
@@ -354,7 +358,16 @@ class HealEngine:
             self.services, actions=GitHubActionsCatalog(self.gh, asyncio.get_running_loop())
         )
         inp = HealInput(snap, config, services, failure.workflow_path, job.name)
-        return await asyncio.to_thread(remedy, d, inp)
+        cancel = threading.Event()
+        try:
+            # In a child process under the scan budget, like a scan: the fix is worked out
+            # by the fixers' own code over the failing commit, a stranger's files.
+            return await asyncio.to_thread(
+                remedy_budgeted, d, inp, budget=self.budget, cancel=cancel
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
     # ------------------------------------------------------------------ failure
 

@@ -13,13 +13,10 @@ from collections.abc import Sequence
 from functools import cache
 
 from fixers.contract import mask
+from fixers.token_shapes import mask_token_shapes
 
 __all__ = ["mask_lines"]
 
-_TOKENS = re.compile(
-    r"\b(?:gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
-)
 # user:password@ in URLs (pip prints index URLs it was given)
 _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^\s:/@]+):(?P<pw>[^\s@/]+)@"
@@ -50,6 +47,6 @@ def mask_lines(lines: Sequence[str]) -> tuple[str, ...]:
     values = sorted({h.value for h in hits if len(h.value) >= 4}, key=len, reverse=True)
     for value in values:
         text = text.replace(value, mask(value))
-    text = _TOKENS.sub(lambda m: m.group(0)[:4] + "****", text)
+    text = mask_token_shapes(text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:****@", text)
     return tuple(text.split("\n"))

@@ -87,10 +87,10 @@ _TEST_COMMAND = re.compile(
     r")\b",
     re.M,
 )
-# Installing pytest is not running it.
-_INSTALL_LINE = re.compile(
-    r"\b(?:pip|pipx|uv|poetry|pdm|conda|apt-get|brew)\b.*\b(?:install|add)\b"
-)
+# Installing pytest is not running it. Two searches, not `installer.*verb`: that one
+# rescans the rest of the line from every installer word (`-pip-pip-pip…` is quadratic).
+_INSTALLER = re.compile(r"\b(?:pip|pipx|uv|poetry|pdm|conda|apt-get|brew)\b")
+_INSTALL_VERB = re.compile(r"\b(?:install|add)\b")
 _MAKE_CALL = re.compile(r"(?:^|[\s;&|(])make\s+((?:[\w.-]+\s*)+)", re.M)
 _TRIGGERS = frozenset({"push", "pull_request", "merge_group"})
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
@@ -271,9 +271,14 @@ def _make_targets_run_tests(snapshot: Snapshot, targets: Sequence[str]) -> bool:
 
 def _script_runs_tests(script: str) -> bool:
     return any(
-        _TEST_COMMAND.search(line) and not _INSTALL_LINE.search(line)
+        _TEST_COMMAND.search(line) and not _installs(line)
         for line in script.replace("\\\n", " ").split("\n")
     )
+
+
+def _installs(line: str) -> bool:
+    installer = _INSTALLER.search(line)
+    return installer is not None and _INSTALL_VERB.search(line, installer.end()) is not None
 
 
 # A repository script a `run:` line calls: `scripts/test`, `./run-tests.sh`, `bash x.sh`.

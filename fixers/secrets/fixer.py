@@ -6,8 +6,10 @@ import ast
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from ruamel.yaml.error import YAMLError
 
 from fixers.contract import (
     Context,
@@ -40,9 +42,10 @@ from fixers.secrets.dotenv_patch import dotenv_patch
 from fixers.secrets.engine import EngineName, Hit, Scanner
 from fixers.secrets.explain import explanation
 from fixers.secrets.naming import assign_env_names
-from fixers.secrets.rewrite import Target, rewrite_file
+from fixers.secrets.rewrite import Target, language_of, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
 from fixers.secrets.validate import verdict
+from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 # Below this many candidate files a scan takes milliseconds: forking would cost more.
 POOL_MIN_FILES = 64
@@ -153,7 +156,7 @@ class SecretsFixer:
                     hit, partner, self.ruleset, names[hit.fingerprint], counts[hit.fingerprint]
                 )
             )
-        return out
+        return _unrewritable_yaml(path, data, out)
 
     # -- fix ----------------------------------------------------------------------------
 
@@ -226,6 +229,30 @@ class SecretsFixer:
             labels=("security",),
             bypass_limit=True,
         )
+
+
+def _unrewritable_yaml(path: str, data: bytes, found: list[Finding]) -> list[Finding]:
+    """The findings of a YAML file too big to rewrite safely, saying so and report-only.
+
+    A rewrite is proven by loading the file before and after; a file over the YAML budget
+    (an alias bomb, absurd nesting) is never loaded, so it gets no PR. Without this the
+    maintainer would wait for a PR that never comes."""
+    if not found or language_of(path) != "yaml":
+        return found
+    try:
+        check_yaml(data)
+    except YamlBudgetError as over:
+        note = (
+            f" Patchwell opens no PR for this file: {over.problem}, so it cannot prove a "
+            "rewrite keeps the file valid. Move the value to the environment by hand."
+        )
+        return [
+            replace(f, message=f.message + note, data={**f.data, "report_only": True})
+            for f in found
+        ]
+    except YAMLError:
+        pass  # a syntax error: the rewrite refuses the file and the YAML fixers report it
+    return found
 
 
 def _title(path: str, plan: _FilePlan) -> str:
