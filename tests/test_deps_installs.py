@@ -204,16 +204,20 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
     assert [p.key for p in patches] == ["pip-click"]
     body = patches[0].explanation.markdown()
     assert "Resolved with uv" in body and "ldapish left out: they publish no wheel" in body
-    # In one PR with a checked package, the sdist-only one is named as not checked.
+    # A bump of the sdist-only package itself cannot be resolved here: it stays out of
+    # the group's PR (report-only, saying why) and the checked packages go ahead.
     fake_index.projects["flask-mail"].releases.append(
         FakeRelease("0.9.2", NEW, filenames=("flask_mail-0.9.2.tar.gz",))
     )
     everything = {"groups": [{"name": "all", "patterns": ["*"]}]}
-    _o, patches = run(files, ctx(fake_index, tmp_path, everything))
+    grouped, patches = run(files, ctx(fake_index, tmp_path, everything))
     (group,) = patches
     body = group.explanation.markdown()
     assert "Resolved with uv before this PR was opened" in body
-    assert "Not checked: `flask-mail` (it publishes no wheel" in body
+    assert "flask-mail" not in body.split("### What could break")[0]
+    assert grouped["flask-mail"].fingerprint not in group.fingerprints
+    assert "Patchwell opens no PR for this" in grouped["flask-mail"].message
+    assert "it publishes no wheel" in grouped["flask-mail"].message
     # A set that does not resolve even unchanged: not checked, with the reason.
     fake_index.add_project(
         "app-lib",
@@ -230,6 +234,8 @@ def test_a_baseline_that_does_not_resolve_is_not_blamed_on_the_candidates(
         assert "the current requirements do not resolve either" in install["message"]
         assert outdated[name].data["target"] is not None
         assert "No newer release installs" not in outdated[name].message
-    assert sorted(p.key for p in patches) == ["pip-app-lib", "pip-six"]
-    body = patches[0].explanation.markdown()
-    assert "Installability was **not checked**: the current requirements" in body
+    # ... and since nothing shows the changes install, no PR: each finding says why and
+    # what to run.
+    assert patches == []
+    assert "Patchwell opens no PR for this" in outdated["six"].message
+    assert "`uv pip compile requirements.txt`" in outdated["six"].message

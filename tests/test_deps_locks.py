@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixers.contract import Context, MemorySnapshot, Patch, Services
+from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
 from fixers.dependencies import FIXER
 from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import CompileRequest, LockRequest
@@ -68,12 +68,19 @@ def restore(index: FakeIndex, hidden: list[tuple[str, FakeRelease]]) -> None:
         index.projects[name].releases.append(rel)
 
 
-def run(index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]) -> list[Patch]:
+def scan(
+    index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]
+) -> tuple[list[Finding], list[Patch]]:
     idx, adv = sources_from_env(index.env(), cache_dir=None)
     services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
     ctx = Context(services=services, options={"groups": []})
     snapshot = MemorySnapshot(dict(files))
-    return FIXER.fix(snapshot, FIXER.detect(snapshot, ctx), ctx)
+    findings = FIXER.detect(snapshot, ctx)
+    return findings, FIXER.fix(snapshot, findings, ctx)
+
+
+def run(index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]) -> list[Patch]:
+    return scan(index, resolver, files)[1]
 
 
 def changed_lines(before: bytes, after: bytes) -> list[str]:
@@ -104,10 +111,12 @@ def test_uv_lock_moves_only_the_bumped_package(index: FakeIndex, tmp_path: Path)
     )
     assert resolver.lock(check).ok  # `uv lock --check`, the real tool, on the PR's files
     assert "`uv.lock` was updated with `uv lock --upgrade-package`" in patch.explanation.markdown()
-    # Without a resolver the lock is left and the PR says exactly what to run.
-    (patch,) = run(index, None, files)
-    assert [e.path for e in patch.edits] == ["pyproject.toml"]
-    assert "uv lock --upgrade-package flask" in patch.explanation.markdown()
+    # Without a resolver the lock cannot follow: no PR (pyproject.toml beside a stale
+    # uv.lock fails `uv lock --check`), and the finding says exactly what to run.
+    findings, patches = scan(index, None, files)
+    assert patches == []
+    flask = next(f for f in findings if f.data.get("package") == "flask")
+    assert "`uv lock --upgrade-package flask==3.0.0`" in flask.message
 
 
 def compiled_files(index: FakeIndex, tmp: Path, header: str | None) -> dict[str, bytes]:
@@ -160,6 +169,8 @@ def test_compiled_requirements_are_recompiled_with_their_options(
 
 
 def test_other_lock_tools_are_reported_with_the_command(index: FakeIndex, tmp_path: Path) -> None:
+    """A lock Patchwell cannot write means no PR (the manifest alone would leave it
+    stale): the finding gives the command instead."""
     poetry = (
         '[tool.poetry]\nname = "app"\nversion = "0.1.0"\n\n'
         '[tool.poetry.dependencies]\npython = "^3.10"\nsix = "1.16.0"\n'
@@ -170,12 +181,15 @@ def test_other_lock_tools_are_reported_with_the_command(index: FakeIndex, tmp_pa
     assert url is not None
     env = {**index.env(), "PATCHWELL_POETRY": "off"}
     no_poetry = resolver_from_env(env, index_url=url, credentials=creds, cache_dir=tmp_path)
-    (patch,) = run(index, no_poetry, files)
-    text = patch.explanation.markdown()
-    assert "`poetry.lock` was **not updated**" in text and "`poetry update --lock six`" in text
+    findings, patches = scan(index, no_poetry, files)
+    six = next(f for f in findings if f.rule == "outdated")
+    assert patches == [] and "`poetry.lock` cannot be updated here" in six.message
+    assert "`poetry update --lock six`" in six.message
     files = {"Pipfile": b'[packages]\nsix = "==1.16.0"\n', "Pipfile.lock": b"{}"}
-    (patch,) = run(index, resolver_for(index, tmp_path), files)
-    assert "`pipenv upgrade six`" in patch.explanation.markdown()
+    findings, patches = scan(index, resolver_for(index, tmp_path), files)
+    six = next(f for f in findings if f.rule == "outdated")
+    assert patches == [] and "Patchwell does not run Pipenv" in six.message
+    assert "`pipenv upgrade six`" in six.message
 
 
 def test_vulnerable_transitive_package_gets_a_lock_only_pr(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixers.contract import Context, MemorySnapshot, Patch, Services
+from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
 from fixers.dependencies import FIXER
 from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import ToolLockRequest
@@ -80,12 +80,19 @@ def old_lock(tmp: Path, pyproject: bytes = PYPROJECT) -> bytes:
     return made.outputs["poetry.lock"]
 
 
-def run(index: FakeIndex, resolver: UvResolver | None, files: dict[str, bytes]) -> list[Patch]:
+def scan(
+    index: FakeIndex, resolver: UvResolver | None, files: dict[str, bytes]
+) -> tuple[list[Finding], list[Patch]]:
     idx, adv = sources_from_env(index.env(), cache_dir=None)
     services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
     ctx = Context(services=services, options={"groups": []})
     snapshot = MemorySnapshot(dict(files))
-    return FIXER.fix(snapshot, FIXER.detect(snapshot, ctx), ctx)
+    findings = FIXER.detect(snapshot, ctx)
+    return findings, FIXER.fix(snapshot, findings, ctx)
+
+
+def run(index: FakeIndex, resolver: UvResolver | None, files: dict[str, bytes]) -> list[Patch]:
+    return scan(index, resolver, files)[1]
 
 
 def changed(before: bytes, after: bytes) -> list[str]:
@@ -120,13 +127,15 @@ def test_poetry_lock_moves_only_the_bumped_package(fake_index: FakeIndex, tmp_pa
     assert "`poetry check --lock` passes" in text
     # The lock names files and hashes, never the operator's index.
     assert fake_index.base_url.encode() not in edits["poetry.lock"]
-    # Without Poetry (the extra not installed) the lock is left and the PR gives the command.
+    # Without Poetry (the extra not installed) the lock cannot follow: no PR, and the
+    # finding gives the command.
     without = make_resolver(fake_index, tmp_path / "pr", PATCHWELL_POETRY="off")
     assert without.tools == frozenset()
-    flask = next(p for p in run(fake_index, without, files) if p.key == "pip-flask")
-    assert [e.path for e in flask.edits] == ["pyproject.toml"]
-    text = flask.explanation.markdown()
-    assert "`poetry.lock` was **not updated**" in text and "`poetry update --lock flask`" in text
+    findings, patches = scan(fake_index, without, files)
+    assert not any(p.key == "pip-flask" for p in patches)
+    flask = next(f for f in findings if f.data.get("package") == "flask")
+    assert "`poetry.lock` cannot be updated here" in flask.message
+    assert "`poetry update --lock flask`" in flask.message
 
 
 def test_a_release_newer_than_poetrys_cached_page_is_still_locked(
@@ -159,11 +168,12 @@ def test_a_lock_poetry_would_reformat_is_left_with_the_command(
     older = "\n".join(ln for ln in lock.splitlines() if not ln.startswith("groups = "))
     older = older.replace('lock-version = "2.1"', 'lock-version = "2.0"') + "\n"
     files = {"pyproject.toml": PYPROJECT, "poetry.lock": older.encode()}
-    patches = run(fake_index, make_resolver(fake_index, tmp_path / "pr"), files)
-    flask = next(p for p in patches if p.key == "pip-flask")
-    assert [e.path for e in flask.edits] == ["pyproject.toml"]
-    text = flask.explanation.markdown()
-    assert "`poetry.lock` was **not updated**: the lock has lock-version 2.0" in text
+    findings, patches = scan(fake_index, make_resolver(fake_index, tmp_path / "pr"), files)
+    # No PR: pyproject.toml without its lock fails `poetry install` (found on mealie).
+    assert not any(p.key == "pip-flask" for p in patches)
+    flask = next(f for f in findings if f.data.get("package") == "flask")
+    text = flask.message
+    assert "`poetry.lock` could not be updated: the lock has lock-version 2.0" in text
     assert "it would rewrite every entry" in text and "`poetry update --lock flask`" in text
 
 

@@ -26,7 +26,10 @@ class DependenciesFixer:
     scope: Literal["file", "repo"] = "repo"
 
     def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
-        return _detect.detect(snapshot, ctx)
+        # A patch that could not be verified is withheld in fix(); its findings must say
+        # why there is no PR, so the same planning runs here (tool runs are memoised
+        # on the snapshot, so the sandbox runs each lock once per scan).
+        return _fix.explain_withheld(snapshot, _detect.detect(snapshot, ctx), ctx)
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
         return _fix.fix(snapshot, findings, ctx)

@@ -8,11 +8,11 @@ exactly the intended version at exactly the edited places.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -23,9 +23,9 @@ from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.detect import targets_of
 from fixers.dependencies.explain import Change, explain_action, explain_pypi
 from fixers.dependencies.families import Family, family_of
+from fixers.dependencies.gate import Locking, NoPr, annotate, memo_resolver, unverified
 from fixers.dependencies.inventory import parse_snapshot
-from fixers.dependencies.lockfix import lock_edits
-from fixers.dependencies.lockvulns import lock_patch, try_lock
+from fixers.dependencies.lockvulns import lock_only_patches
 from fixers.dependencies.manifests import parse_pipfile, parse_pyproject, parse_setup_cfg
 from fixers.dependencies.model import (
     SOURCE_PIPFILE,
@@ -39,15 +39,15 @@ from fixers.dependencies.model import (
     encode_manifest,
 )
 from fixers.dependencies.policy import Policy, policy_from_options
-from fixers.dependencies.pythons import PythonTargets
 from fixers.dependencies.ranges import bound_span, lower_bound_of
 from fixers.dependencies.requirements import parse_requirements_text
-from fixers.dependencies.resolution import Resolver
+from fixers.dependencies.textedit import Replacement, apply, hash_replacement
 from fixers.dependencies.workflows import is_sha, parse_workflow
 
 FIXER = "dependencies"
+#: Rules whose patches edit Python manifests (and so may imply locks and resolutions).
+_LOCKED_RULES = ("outdated", "vulnerable", "vulnerable-range")
 _PY_MARKER = re.compile(r"python_(full_)?version")
-_HASH_OPT = re.compile(r"--hash(?:=|[ \t]+)\S+")
 _REF_COMMENT = re.compile(r"#\s*v?\d[\w.+-]*")
 
 
@@ -63,68 +63,6 @@ def _key(prefix: str, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- text edits
-
-
-@dataclass(frozen=True, slots=True)
-class Replacement:
-    start: int
-    end: int
-    text: str
-
-
-def apply(text: str, replacements: Sequence[Replacement]) -> str:
-    """Apply non-overlapping replacements (offsets in the original text)."""
-    out, pos = [], 0
-    for r in sorted(replacements, key=lambda r: r.start):
-        if r.start < pos:
-            raise ValueError("overlapping edits")
-        out += [text[pos : r.start], r.text]
-        pos = r.end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _line_start(text: str, line: int) -> int:
-    pos = 0
-    for _ in range(line - 1):
-        nxt = text.find("\n", pos)
-        if nxt < 0:
-            return len(text)
-        pos = nxt + 1
-    return pos
-
-
-def hash_replacement(text: str, line: int, hashes: Sequence[str]) -> Replacement | None:
-    """New ``--hash`` options for the requirement starting at ``line``, in its own layout."""
-    start = _line_start(text, line)
-    end = start
-    while True:
-        nl = text.find("\n", end)
-        stop = len(text) if nl < 0 else nl
-        if not text[end:stop].rstrip("\r").endswith("\\") or nl < 0:
-            end = stop
-            break
-        end = nl + 1
-    matches = list(_HASH_OPT.finditer(text, start, end))
-    if not matches or not hashes:
-        return None
-    sep = (
-        text[matches[0].end() : matches[1].start()]
-        if len(matches) > 1
-        else _single_hash_separator(text, matches[0].start())
-    )
-    new = sep.join(f"--hash=sha256:{h}" for h in hashes)
-    return Replacement(matches[0].start(), matches[-1].end(), new)
-
-
-def _single_hash_separator(text: str, at: int) -> str:
-    """With one old hash, copy its layout: own continuation line, or same line."""
-    line_start = text.rfind("\n", 0, at) + 1
-    prefix = text[line_start:at]
-    if line_start == 0 or prefix.strip():
-        return " "
-    newline = "\r\n" if text[max(0, line_start - 2) : line_start] == "\r\n" else "\n"
-    return " \\" + newline + prefix
 
 
 def reparse(path: str, text: str, source: str, conv: Conventions) -> list[Dependency]:
@@ -286,51 +224,85 @@ def _change(plan: Plan) -> Change:
 # --------------------------------------------------------------------------- entry point
 
 
-@dataclass(frozen=True, slots=True)
-class Locking:
-    """What lock updates need: the resolver service and the Pythons to compile for."""
-
-    resolver: Resolver | None
-    targets: PythonTargets
-    now: datetime | None = None  # the scan's clock (a compiled file's upload window)
-
-    def finish(
-        self,
-        snapshot: Snapshot,
-        parsed: ParseResult,
-        edits: tuple[FileEdit, ...],
-        plans: Sequence[Plan],
-        explanation: Explanation,
-    ) -> tuple[tuple[FileEdit, ...], Explanation]:
-        """The patch's edits with its lock files brought along, and the PR text about them."""
-        changes = {p.name: p.target for p in plans if p.files}
-        outcome = lock_edits(
-            snapshot, parsed, edits, changes, self.resolver, self.targets, now=self.now
-        )
-        if not outcome.notes:
-            return tuple(outcome.edits), explanation
-        notes = "\n".join(f"- {n}" for n in outcome.notes)
-        changed = explanation.changes + "\n\n#### Lock files\n\n" + notes
-        return tuple(outcome.edits), replace(explanation, changes=changed)
-
-
 def fix(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+    return list(_planned(snapshot, findings, ctx)[0])
+
+
+def explain_withheld(
+    snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
+) -> list[Finding]:
+    """``findings`` with those whose patch would be withheld saying why (see ``gate``)."""
+    if not any(f.rule in _LOCKED_RULES and f.data.get("target") for f in findings):
+        return list(findings)  # only actions (or nothing) to patch: no lock, no resolver
+    patches, withheld = _planned(snapshot, findings, ctx)
+    opened = {fp for p in patches for fp in p.fingerprints}
+    return annotate(findings, {fp: w for fp, w in withheld.items() if fp not in opened})
+
+
+def _planned(
+    snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
+) -> tuple[list[Patch], dict[str, NoPr]]:
+    """:func:`plan_patches`, once per snapshot, context and findings: ``detect`` plans
+    to say why a patch is withheld, and ``fix`` then gets the very same findings (their
+    ``no_pr`` notes aside, which planning never reads)."""
+    memo = getattr(snapshot, "memo", None)
+    if memo is None:
+        return plan_patches(snapshot, findings, ctx)
+    key = ("dependencies", "plan", _findings_key(findings))
+    # The context is kept with the plan and compared by identity: another context (other
+    # options) on the same snapshot plans afresh.
+    plans: list[tuple[Context, tuple[list[Patch], dict[str, NoPr]]]] = memo(key, list)
+    for seen, planned in plans:
+        if seen is ctx:
+            return planned
+    planned = plan_patches(snapshot, findings, ctx)
+    plans.append((ctx, planned))
+    return planned
+
+
+def _findings_key(findings: Sequence[Finding]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (
+            f.fingerprint,
+            json.dumps(
+                {k: v for k, v in f.data.items() if k != "no_pr"}, sort_keys=True, default=str
+            ),
+        )
+        for f in findings
+        if f.fixer == FIXER
+    )
+
+
+def plan_patches(
+    snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
+) -> tuple[list[Patch], dict[str, NoPr]]:
+    """The patches to open, and per fingerprint why a patch was withheld."""
     policy = policy_from_options(ctx.options)
     conv = load_conventions()
     parsed = parse_snapshot(snapshot, conv, ctx.ignored)
     mine = [f for f in findings if f.fixer == FIXER]
     locking = Locking(
-        getattr(ctx.services, "resolver", None),
+        memo_resolver(snapshot, getattr(ctx.services, "resolver", None)),
         targets_of(snapshot, parsed, ctx.ignored),
         ctx.services.clock(),
     )
     patches = _security_patches(snapshot, parsed, mine, policy, conv, locking)
-    secured = {p.key for p in patches}
+    # A withheld security fix still keeps drift of the same package out (it is the
+    # same change, and it was not verified).
+    secured = {p.key for p in patches} | {
+        _key("pip", str(f.data.get("package")))
+        for f in mine
+        if f.rule == "vulnerable" and f.fingerprint in locking.withheld
+    }
     patches += _drift_patches(snapshot, parsed, mine, policy, conv, secured, locking)
-    patches += _lock_only_patches(snapshot, mine, conv, locking)
+    patches += lock_only_patches(snapshot, mine, conv, locking.resolver)
     patches += _range_patches(snapshot, parsed, mine, conv, locking)
     patches += _action_patches(snapshot, parsed, mine, conv)
-    return patches
+    return patches, dict(locking.withheld)
+
+
+def _changes(plans: Sequence[Plan]) -> dict[str, str]:
+    return {p.name: p.target for p in plans if p.files}
 
 
 def _related(findings: Sequence[Finding], name: str, rules: Sequence[str]) -> list[str]:
@@ -351,6 +323,20 @@ def _security_patches(
             continue
         if policy.ignored_entirely(plan.name):
             continue
+        fingerprints = (
+            f.fingerprint,
+            *_related(findings, plan.name, ("yanked-pin", "inconsistent-pins")),
+            *[
+                o.fingerprint
+                for o in findings
+                if o.rule == "outdated"
+                and o.data.get("package") == plan.name
+                and o.data.get("latest") == plan.target
+            ],
+        )
+        if (why := unverified(snapshot, f, locking.resolver)) is not None:
+            locking.withhold(fingerprints, why)
+            continue
         plans = [plan, *_co_movers(f, {plan.name})]
         edits = _pypi_edits(snapshot, parsed, plans, conv)
         if not edits:
@@ -358,29 +344,22 @@ def _security_patches(
         n = len(f.data.get("advisories") or [])
         change = _change(plan)
         changes = [change, *(_change(p) for p in plans[1:] if p.files)]
-        edits, explanation = locking.finish(
-            snapshot, parsed, edits, plans, explain_pypi(changes, conv, security=True)
+        done = locking.finish(
+            snapshot, parsed, edits, _changes(plans), explain_pypi(changes, conv, security=True)
         )
+        if isinstance(done, NoPr):
+            locking.withhold(fingerprints, done)
+            continue
         out.append(
             Patch(
                 fixer=FIXER,
                 key=_key("pip", plan.name),  # same key as drift: the PR is updated, not doubled
                 title=f"Fix {n} vulnerabilit{'y' if n == 1 else 'ies'} in {plan.name}: "
                 f"{change.old} → {plan.target}",
-                edits=edits,
-                explanation=explanation,
+                edits=done[0],
+                explanation=done[1],
                 severity=Severity.VULNERABILITY,
-                fingerprints=(
-                    f.fingerprint,
-                    *_related(findings, plan.name, ("yanked-pin", "inconsistent-pins")),
-                    *[
-                        o.fingerprint
-                        for o in findings
-                        if o.rule == "outdated"
-                        and o.data.get("package") == plan.name
-                        and o.data.get("latest") == plan.target
-                    ],
-                ),
+                fingerprints=fingerprints,
                 labels=("dependencies", "security"),
                 bypass_limit=True,
             )
@@ -410,7 +389,15 @@ def _drift_patches(
         key, group_name, family = keys[plan.name]
         buckets.setdefault(key, (group_name, family, []))[2].append((plan, f))
     out = []
-    for key, (group_name, family, bucket) in sorted(buckets.items()):
+    for key, (group_name, family, whole) in sorted(buckets.items()):
+        # A change the resolver could not check stays out of the PR (report-only,
+        # saying why); the rest of its group still goes ahead.
+        bucket = []
+        for plan, f in whole:
+            if (why := unverified(snapshot, f, locking.resolver)) is not None:
+                locking.withhold([f.fingerprint], why)
+            else:
+                bucket.append((plan, f))
         plans = [p for p, _f in bucket]
         taken = {p.name for p in plans}
         plans += [c for _p, f in bucket for c in _co_movers(f, taken)]
@@ -437,14 +424,17 @@ def _drift_patches(
         explanation = explain_pypi(changes, conv, security=False)
         if family is not None:
             explanation = _with_family_note(explanation, family)
-        edits, explanation = locking.finish(snapshot, parsed, edits, plans, explanation)
+        done_locks = locking.finish(snapshot, parsed, edits, _changes(plans), explanation)
+        if isinstance(done_locks, NoPr):
+            locking.withhold(fps, done_locks)
+            continue
         out.append(
             Patch(
                 fixer=FIXER,
                 key=key,
                 title=title,
-                edits=edits,
-                explanation=explanation,
+                edits=done_locks[0],
+                explanation=done_locks[1],
                 severity=Severity.BROKEN_BUILD if yanked else Severity.DRIFT,
                 fingerprints=tuple(dict.fromkeys(fps)),
                 labels=("dependencies",),
@@ -510,7 +500,11 @@ def _range_patches(
             "(`range-strategy: increase-if-necessary`)."
         )
         explanation = replace(explanation, changes=explanation.changes + note)
-        all_edits, explanation = locking.finish(snapshot, parsed, tuple(edits), [plan], explanation)
+        done = locking.finish(snapshot, parsed, tuple(edits), _changes([plan]), explanation)
+        if isinstance(done, NoPr):
+            locking.withhold([f.fingerprint], done)
+            continue
+        all_edits, explanation = done
         n = len(data.get("advisories") or [])
         out.append(
             Patch(
@@ -526,42 +520,6 @@ def _range_patches(
                 bypass_limit=True,
             )
         )
-    return out
-
-
-def _lock_only_patches(
-    snapshot: Snapshot, findings: Sequence[Finding], conv: Conventions, locking: Locking
-) -> list[Patch]:
-    """Lock-only security PRs for vulnerable packages only a uv.lock pins."""
-    out = []
-    for f in findings:
-        data = f.data
-        if f.rule != "vulnerable" or not data.get("lock") or not data.get("target"):
-            continue
-        if data.get("blocked") or data.get("tool") != "uv" or locking.resolver is None:
-            continue
-        produced, _why = try_lock(
-            snapshot, str(data["lock"]), str(data["package"]), str(data["target"]), locking.resolver
-        )
-        if produced is None:
-            continue
-        change = Change(
-            package=str(data["package"]),
-            old=str(data["from"]),
-            new=str(data["target"]),
-            data=data,
-            files=(str(data["lock"]),),
-        )
-        explanation = explain_pypi([change], conv, security=True)
-        via = ", ".join(data.get("via") or []) or "a direct dependency"
-        note = (
-            f"\n\n#### Lock only\n\n`{data['package']}` is not pinned in any manifest: it is "
-            f"installed through {via}. Only `{data['lock']}` changes, written by `uv lock "
-            f"--upgrade-package {data['package']}=={data['target']}` (checked with `uv lock "
-            "--check`); no other locked package moves."
-        )
-        explanation = replace(explanation, changes=explanation.changes + note)
-        out.append(lock_patch(f, produced, explanation))
     return out
 
 

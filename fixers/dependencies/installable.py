@@ -77,9 +77,12 @@ class Verdict:
     message: str = ""
     pythons: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
+    #: Another install unit holding the package that was *not* checked, and why (its
+    #: status above is the most limiting of the checked ones).
+    not_checked: str = ""
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "status": self.status,
             "target": self.target,
             "with": dict(self.moves_with),
@@ -87,6 +90,9 @@ class Verdict:
             "python": list(self.pythons),
             "units": list(self.units),
         }
+        if self.not_checked:
+            out["not_checked"] = self.not_checked
+        return out
 
 
 # --------------------------------------------------------------------------- units
@@ -245,7 +251,7 @@ class Checker:
         # A pin that publishes only an sdist cannot be resolved without building it: it is
         # left out (and named), so the rest of the set is still checked.
         while not result.ok and len(dropped) < MAX_DROPPED:
-            name = _sdist_only(result.message)
+            name = sdist_only(result.message)
             if name is None or name in dropped or name not in unit.names():
                 break
             dropped.add(name)
@@ -296,7 +302,7 @@ class Checker:
             with_ = {n: v for n, v in resolved.items() if n in others and _newer(v, pins[n])}
             return Verdict("co-move", target, with_, pythons=self.pythons, units=units)
         if not may_lower:
-            return Verdict("conflict", None, message=_first_lines(strict.message), units=units)
+            return Verdict("conflict", None, message=first_lines(strict.message), units=units)
         lower, resolved = self._resolve(
             unit, self.lines(unit, {name: f">{current},<={target}"}), prefs=pins
         )
@@ -306,11 +312,11 @@ class Checker:
                 "lowered",
                 found,
                 message=f"{target} does not install with the other requirements: "
-                + _first_lines(strict.message),
+                + first_lines(strict.message),
                 pythons=self.pythons,
                 units=units,
             )
-        return Verdict("conflict", None, message=_first_lines(strict.message), units=units)
+        return Verdict("conflict", None, message=first_lines(strict.message), units=units)
 
 
 def _pins(text: str) -> dict[str, str]:
@@ -336,9 +342,9 @@ def _why_unchecked(result: ResolveResult) -> str:
     if _not_found(result.message):
         return (
             "not checked: a requirement is not on Patchwell's package index (a private "
-            "package?): " + _first_lines(result.message)
+            "package?): " + first_lines(result.message)
         )
-    return "not checked: the resolver could not run (" + _first_lines(result.message) + ")"
+    return "not checked: the resolver could not run (" + first_lines(result.message) + ")"
 
 
 # Possessive runs and a start-of-name lookbehind: linear on a long run of name characters
@@ -350,7 +356,7 @@ _NO_WHEELS = re.compile(
 )
 
 
-def _sdist_only(message: str) -> str | None:
+def sdist_only(message: str) -> str | None:
     m = _NO_WHEELS.search(message)
     return normalize(m.group(1) or m.group(2)) if m else None
 
@@ -365,10 +371,10 @@ def _why_baseline(result: ResolveResult) -> str:
         if sdist
         else "the current requirements do not resolve either"
     )
-    return f"not checked: {why} ({_first_lines(result.message)})"
+    return f"not checked: {why} ({first_lines(result.message)})"
 
 
-def _first_lines(message: str) -> str:
+def first_lines(message: str) -> str:
     """uv's explanation as one bounded sentence (its "because ..." chain)."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     keep = [
@@ -436,16 +442,19 @@ def _check_bucket(
     proposals: Mapping[tuple[str, str], tuple[int, Finding]],
     checker: Checker,
 ) -> dict[tuple[str, str], Verdict]:
+    units = (unit.key,)
     if unit.blocked:
         why = f"not checked: {unit.blocked}"
-        return {m: Verdict("unchecked", v, message=why) for m, v in wanted.items()}
+        return {m: Verdict("unchecked", v, message=why, units=units) for m, v in wanted.items()}
     out: dict[tuple[str, str], Verdict] = {}
     pending = [dict(wanted)]
     while pending:
         part = pending.pop()
         if checker.budget <= 0:
             why = "not checked: this scan's resolution budget is spent"
-            out.update({m: Verdict("unchecked", v, message=why) for m, v in part.items()})
+            out.update(
+                {m: Verdict("unchecked", v, message=why, units=units) for m, v in part.items()}
+            )
             continue
         checker.budget -= 1
         left_out = checker.dropped.get(unit.key, set())
@@ -454,7 +463,7 @@ def _check_bucket(
                 "not checked: it publishes no wheel, and Patchwell never builds a package "
                 "to learn its dependencies"
             )
-            out[m] = Verdict("unchecked", part.pop(m), message=why)
+            out[m] = Verdict("unchecked", part.pop(m), message=why, units=units)
         if not part:
             continue
         joint = checker.together(unit, {m[1]: v for m, v in part.items()})
@@ -472,11 +481,16 @@ def _check_bucket(
             out.update(ok)
         elif joint.refused or joint.unavailable or _not_found(joint.message):
             out.update(
-                {m: Verdict("unchecked", v, message=_why_unchecked(joint)) for m, v in part.items()}
+                {
+                    m: Verdict("unchecked", v, message=_why_unchecked(joint), units=units)
+                    for m, v in part.items()
+                }
             )
         elif not (base := checker.baseline(unit)).ok:
             why = _why_baseline(base)
-            out.update({m: Verdict("unchecked", v, message=why) for m, v in part.items()})
+            out.update(
+                {m: Verdict("unchecked", v, message=why, units=units) for m, v in part.items()}
+            )
         elif len(part) > 1:
             items = sorted(part.items())
             pending += [dict(items[: len(items) // 2]), dict(items[len(items) // 2 :])]
@@ -509,7 +523,12 @@ def _merge(verdicts: Sequence[Verdict]) -> Verdict:
     for v in verdicts:
         moves.update(v.moves_with)
     units = tuple(u for v in verdicts for u in v.units)
-    return dataclasses.replace(worst, moves_with=moves, units=units)
+    skipped = next((v for v in verdicts if v.status == "unchecked"), None)
+    not_checked = ""
+    if skipped is not None and worst.status != "unchecked":
+        where = ", ".join(f"`{u}`" for u in skipped.units[:3])
+        not_checked = f"{where}: {skipped.message}" if where else skipped.message
+    return dataclasses.replace(worst, moves_with=moves, units=units, not_checked=not_checked)
 
 
 def _apply(finding: Finding, verdict: Verdict) -> Finding:

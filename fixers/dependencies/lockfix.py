@@ -14,8 +14,12 @@ For one patch's manifest edits and version changes:
   see ``poetrylock``); without it, and for ``pdm.lock`` and ``Pipfile.lock``, the PR
   says the lock was not updated and gives the exact command.
 
-Every lock written is read back: each moved package must be at its new version, or
-the lock edit is dropped and the PR says why.
+Every lock written is read back: each moved package must be at its new version. A lock
+or compiled file that could not be brought along (no resolver, a tool Patchwell does not
+run, a lock format it will not rewrite, an sdist it would have to build, a set that does
+not resolve) is a :class:`LockFailure`: the caller opens no PR for that patch, because a
+manifest edited without its lock fails ``uv lock --check`` / ``poetry install`` on the
+branch. Each failure carries the command the maintainer can run instead.
 """
 
 from __future__ import annotations
@@ -28,13 +32,19 @@ from datetime import UTC, datetime
 
 from fixers.contract import FileEdit, Snapshot
 from fixers.dependencies.conventions import load_conventions
-from fixers.dependencies.installable import DEFAULT_PYTHON
+from fixers.dependencies.installable import DEFAULT_PYTHON, first_lines, sdist_only
 from fixers.dependencies.locks import Compiled, compiled_header, parse_lock
 from fixers.dependencies.model import ParseResult, decode_manifest, encode_manifest
 from fixers.dependencies.poetrylock import update_poetry_lock
 from fixers.dependencies.pythons import PythonTargets
 from fixers.dependencies.requirements import parse_requirements_text
-from fixers.dependencies.resolution import CompileRequest, LockRequest, Resolver, tool_locker
+from fixers.dependencies.resolution import (
+    CompileRequest,
+    LockRequest,
+    Resolver,
+    ResolveResult,
+    tool_locker,
+)
 
 _OTHER_TOOLS = {
     "poetry.lock": ("pyproject.toml", "Poetry", "poetry update --lock {names}"),
@@ -43,12 +53,26 @@ _OTHER_TOOLS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class LockFailure:
+    """A lock or compiled file this patch implies but could not update consistently."""
+
+    path: str
+    why: str  # one sentence, no trailing period
+    command: str  # what the maintainer can run on the branch instead
+    compiled: bool = False  # a compiled requirements file (else a lock beside a manifest)
+
+
 @dataclass(slots=True)
 class LockOutcome:
     edits: list[FileEdit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    failed: list[LockFailure] = field(default_factory=list)
     seconds: float = 0.0
+
+    def fail(self, path: str, why: str, command: str, *, compiled: bool = False) -> None:
+        self.failed.append(LockFailure(path, why.rstrip("."), command, compiled))
 
 
 def lock_edits(
@@ -112,17 +136,24 @@ def _compiled(
         moving = {n: v for n, v in changes.items() if n in pins}
         if not moving and path not in edited and not edited & set(compiled.inputs):
             continue
-        command = f"`{compiled.command[:200]}`"
         if resolver is None or compiled.problem:
             why = compiled.problem or "no resolver is configured"
-            out.notes.append(
-                f"`{path}` was compiled by {compiled.tool} and was not re-compiled ({why}); "
-                f"only its version lines were edited. Re-run {command} with "
-                f"`--upgrade-package {' --upgrade-package '.join(sorted(moving or changes))}`."
+            out.fail(
+                path,
+                f"`{path}` is compiled by {compiled.tool} and could not be re-compiled here "
+                f"({why})",
+                _recompile_command(compiled, moving or changes),
+                compiled=True,
             )
             continue
         window = compiled.upload_cutoff(now)
         _recompile(snapshot, parsed, out, compiled, text, codec, moving, resolver, targets, window)
+
+
+def _recompile_command(compiled: Compiled, moving: Mapping[str, str]) -> str:
+    """The file's own compile command with ``--upgrade-package`` for the moved packages."""
+    upgrades = " ".join(f"--upgrade-package {n}=={v}" for n, v in sorted(moving.items()))
+    return f"{compiled.command[:200]} {upgrades}".strip()
 
 
 def _closure(parsed: ParseResult, roots: Sequence[str]) -> list[str]:
@@ -151,19 +182,23 @@ def _recompile(
 ) -> None:
     path = compiled.path
     base = posixpath.dirname(path)
+    command = _recompile_command(compiled, moving)
     files: dict[str, bytes] = {}
     for repo_path in _closure(parsed, [*compiled.inputs, *compiled.constraints]):
         data = _content(out, snapshot, repo_path)
         if data is None:
-            out.notes.append(
-                f"`{path}`: input `{repo_path}` is not in the repository; not re-compiled."
+            out.fail(
+                path,
+                f"`{path}`: its input `{repo_path}` is not in the repository",
+                command,
+                compiled=True,
             )
             return
         files[_relative(repo_path, base)] = encode_manifest(decode_manifest(data)[0], "utf-8")
     rel_out = _relative(path, base)
     files[rel_out] = text.encode("utf-8", errors="surrogateescape")  # the current pins
     if any(k.startswith("../") for k in files):
-        out.notes.append(f"`{path}` has inputs outside its directory; not re-compiled.")
+        out.fail(path, f"`{path}` has inputs outside its directory", command, compiled=True)
         return
     python = compiled.python or (str(targets.deploy) if targets.deploy else DEFAULT_PYTHON)
     request = CompileRequest(
@@ -189,20 +224,19 @@ def _recompile(
     out.seconds += result.seconds
     produced = result.outputs.get(rel_out)
     if not result.ok or produced is None:
-        why = result.refused or (result.message.splitlines() or ["no output"])[-1]
-        out.notes.append(
-            f"`{path}` could not be re-compiled with uv ({why[:300]}); only its version "
-            f"lines were edited. Re-run `{compiled.command[:200]}`."
-        )
+        why = f"`{path}` could not be re-compiled with uv ({_why(result)})"
+        out.fail(path, why, command, compiled=True)
         return
     new_text = compiled.header + _body(produced.decode("utf-8", errors="replace"))
     after = parse_requirements_text(path, new_text, load_conventions()).dependencies
     pinned = {d.name: d.pinned for d in after}
     wrong = sorted(n for n, v in moving.items() if pinned.get(n) != v)
     if wrong:
-        out.notes.append(
-            f"`{path}`: re-compiling did not pin {', '.join(wrong)} as planned; "
-            "kept the plain edit."
+        out.fail(
+            path,
+            f"`{path}`: re-compiling did not pin {', '.join(wrong)} as planned",
+            command,
+            compiled=True,
         )
         return
     _replace(out, path, encode_manifest(new_text, codec))
@@ -215,6 +249,12 @@ def _recompile(
         f"records{' (hashes regenerated)' if compiled.generate_hashes else ''}; only "
         f"{', '.join(sorted(moving))} moved{extra}."
     )
+
+
+def _why(result: ResolveResult) -> str:
+    """The tool's reason in one bounded line: a refusal, or its "because ..." chain."""
+    why = (result.refused or first_lines(result.message) or "no output").rstrip(".")
+    return why if len(why) <= 300 else why[:299] + "…"
 
 
 def _relative(path: str, base: str) -> str:
@@ -243,19 +283,22 @@ def _uv_locks(
         lock_raw = snapshot.read(lock_path)
         if lock_raw is None:
             continue
-        command = f"`uv lock --upgrade-package {' --upgrade-package '.join(sorted(changes))}`"
+        ups = " ".join(f"--upgrade-package {n}=={v}" for n, v in sorted(changes.items()))
+        command = f"uv lock {ups}"
         if resolver is None:
-            out.notes.append(
-                f"`{lock_path}` was not updated (no resolver configured): run {command}."
+            out.fail(
+                lock_path, f"`{lock_path}` cannot be updated: no resolver is configured", command
             )
             continue
         lock = parse_lock(lock_path, lock_raw.decode("utf-8", errors="replace"))
         ours = _host(getattr(resolver, "index_url", "") or "")
         foreign = sorted({_host(p.registry) for p in lock.packages.values() if p.registry} - {ours})
         if foreign and ours:
-            out.notes.append(
-                f"`{lock_path}` locks packages from {', '.join(foreign[:3])}, not from the index "
-                f"Patchwell resolves against; it was not updated: run {command}."
+            out.fail(
+                lock_path,
+                f"`{lock_path}` locks packages from {', '.join(foreign[:3])}, not from the "
+                "index Patchwell resolves against",
+                command,
             )
             continue
         request = LockRequest(
@@ -266,8 +309,7 @@ def _uv_locks(
         out.seconds += result.seconds
         produced = result.outputs.get("uv.lock")
         if not result.ok or produced is None:
-            why = result.refused or (result.message.splitlines() or ["no output"])[-1]
-            out.notes.append(f"`{lock_path}` could not be updated ({why[:300]}): run {command}.")
+            out.fail(lock_path, _uv_lock_why(lock_path, result), command)
             continue
         locked = parse_lock(lock_path, produced.decode("utf-8", errors="replace")).packages
         wrong = sorted(n for n, v in changes.items() if n in locked and locked[n].version != v)
@@ -276,13 +318,13 @@ def _uv_locks(
         )
         out.seconds += check.seconds
         if not check.ok:
-            out.notes.append(
-                f"`{lock_path}`: the updated lock failed `uv lock --check`: run {command}."
+            out.fail(
+                lock_path, f"`{lock_path}`: the updated lock failed `uv lock --check`", command
             )
             continue
         if wrong:
-            out.notes.append(
-                f"`{lock_path}`: uv did not lock {', '.join(wrong)} as planned: run {command}."
+            out.fail(
+                lock_path, f"`{lock_path}`: uv did not lock {', '.join(wrong)} as planned", command
             )
             continue
         _replace(out, lock_path, produced)
@@ -291,6 +333,18 @@ def _uv_locks(
             f"`{lock_path}` was updated with `uv lock --upgrade-package` for "
             f"{', '.join(sorted(changes))} only (checked: `uv lock --check` passes on this branch)."
         )
+
+
+def _uv_lock_why(lock_path: str, result: ResolveResult) -> str:
+    """Why ``uv lock`` failed, said plainly when it is the sandbox's no-build rule."""
+    name = sdist_only(result.message)
+    if name is not None:
+        return (
+            f"`{lock_path}` could not be updated: {name} publishes only an sdist, and "
+            "Patchwell never builds a package to learn its dependencies (its sandbox runs "
+            "`uv lock` with `--no-build`)"
+        )
+    return f"`{lock_path}` could not be updated with `uv lock` ({_why(result)})"
 
 
 def _host(url: str | None) -> str:
@@ -313,10 +367,15 @@ def _other_locks(
             if runner is not None and edit.content is not None:
                 _poetry_lock(snapshot, out, edit.content, lock_path, changes, runner)
                 continue
-            out.notes.append(
-                f"`{lock_path}` was **not updated**: Patchwell does not run {tool}. Run "
-                f"`{command.format(names=_names(changes))}` on this branch and push the lock, "
-                f"or installs from the lock keep the old versions."
+            why = (
+                "Patchwell's Poetry is not installed or is turned off (`PATCHWELL_POETRY`)"
+                if lock_name == "poetry.lock"
+                else f"Patchwell does not run {tool}"
+            )
+            out.fail(
+                lock_path,
+                f"`{lock_path}` cannot be updated here: {why}",
+                command.format(names=_names(changes)),
             )
 
 
@@ -330,13 +389,14 @@ def _poetry_lock(
 ) -> bool:
     """Update ``lock_path`` with Poetry (True), or leave it with a note saying why."""
     lock = snapshot.read(lock_path)
-    command = f"`poetry update --lock {_names(changes)}`"
+    command = f"poetry update --lock {_names(changes)}"
     if lock is None:
+        out.fail(lock_path, f"`{lock_path}` could not be read", command)
         return False
     done = update_poetry_lock(runner, pyproject, lock, changes)
     out.seconds += done.seconds
     if done.lock is None:
-        out.notes.append(f"`{lock_path}` was **not updated**: {done.why}. Run {command}.")
+        out.fail(lock_path, f"`{lock_path}` could not be updated: {done.why}", command)
         return False
     _replace(out, lock_path, done.lock)
     out.updated.append(lock_path)
@@ -349,7 +409,7 @@ def _poetry_lock(
     if done.rewritten:
         extra += f" The entries of {', '.join(done.rewritten)} changed with them (markers)."
     out.notes.append(
-        f"`{lock_path}` was updated by Poetry with {command} (only these packages and what "
+        f"`{lock_path}` was updated by Poetry with `{command}` (only these packages and what "
         f"they require moved; checked: `poetry check --lock` passes on this branch).{extra}"
     )
     return True

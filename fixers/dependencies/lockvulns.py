@@ -18,6 +18,8 @@ from typing import Any
 from packaging.version import Version
 
 from fixers.contract import FileEdit, Finding, Patch, Severity, Snapshot
+from fixers.dependencies.conventions import Conventions
+from fixers.dependencies.explain import Change, explain_pypi
 from fixers.dependencies.locks import LOCK_NAMES, Lock, parse_lock
 from fixers.dependencies.model import Dependency, decode_manifest
 from fixers.dependencies.pythons import PythonTargets
@@ -215,3 +217,39 @@ def command_for(finding: Finding) -> str:
     return COMMANDS.get(tool, COMMANDS["uv"]).format(
         name=finding.data.get("package"), version=finding.data.get("target")
     )
+
+
+def lock_only_patches(
+    snapshot: Snapshot, findings: Sequence[Finding], conv: Conventions, resolver: Resolver | None
+) -> list[Patch]:
+    """Lock-only security PRs for vulnerable packages only a uv.lock pins."""
+    out = []
+    for f in findings:
+        data = f.data
+        if f.rule != "vulnerable" or not data.get("lock") or not data.get("target"):
+            continue
+        if data.get("blocked") or data.get("tool") != "uv" or resolver is None:
+            continue
+        produced, _why = try_lock(
+            snapshot, str(data["lock"]), str(data["package"]), str(data["target"]), resolver
+        )
+        if produced is None:
+            continue
+        change = Change(
+            package=str(data["package"]),
+            old=str(data["from"]),
+            new=str(data["target"]),
+            data=data,
+            files=(str(data["lock"]),),
+        )
+        explanation = explain_pypi([change], conv, security=True)
+        via = ", ".join(data.get("via") or []) or "a direct dependency"
+        note = (
+            f"\n\n#### Lock only\n\n`{data['package']}` is not pinned in any manifest: it is "
+            f"installed through {via}. Only `{data['lock']}` changes, written by `uv lock "
+            f"--upgrade-package {data['package']}=={data['target']}` (checked with `uv lock "
+            "--check`); no other locked package moves."
+        )
+        explanation = dataclasses.replace(explanation, changes=explanation.changes + note)
+        out.append(lock_patch(f, produced, explanation))
+    return out
