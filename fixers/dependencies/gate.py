@@ -51,6 +51,10 @@ class NoPr:
         return f"Patchwell opens no PR for this: {why}. {self.advice}".strip()
 
 
+def _s(items: Sequence[object]) -> str:
+    return "s" if len(items) > 1 else ""
+
+
 def _run(commands: Sequence[str]) -> str:
     return " and ".join(f"`{c}`" for c in commands[:_MAX_COMMANDS])
 
@@ -64,7 +68,10 @@ def from_lock_failures(failures: Sequence[LockFailure]) -> NoPr:
             f". Its pins are written by its compile command: edited by hand, {paths} "
             "would no longer be what the command produces, and may not install"
         )
-        advice = f"To make the change, run {_run(commands)} and commit the re-compiled file."
+        advice = (
+            f"To make the change, run {_run(commands)} and commit the re-compiled "
+            f"file{_s(commands)}."
+        )
         short = f"{paths} does not re-compile here"
     else:
         why += (
@@ -129,7 +136,10 @@ def unverified(snapshot: Snapshot, finding: Finding, resolver: object | None) ->
     )
     verb = "succeeds" if len(commands) == 1 else "succeed"
     if best == 0:
-        advice = f"To make the change, run {_run(commands)} and commit the re-compiled file."
+        advice = (
+            f"To make the change, run {_run(commands)} and commit the re-compiled "
+            f"file{_s(commands)}."
+        )
     elif best == 1:
         advice = (
             f"To make the change, set {name} to {target} in the manifest, run {_run(commands)} "
