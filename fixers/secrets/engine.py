@@ -48,6 +48,9 @@ _ASSIGNED = re.compile(
 )
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One confirmed secret. ``value`` is excluded from ``repr`` so it cannot leak via logs."""
@@ -339,7 +342,10 @@ class Scanner:
             # Any literal fallback is the problem, `"changeme"` included; a template
             # marker (`"${SECRET}"`) or an empty string is not a value.
             return bool(value.strip()) and not ph.is_template(value)
-        if len(value) < rule.min_length or ph.is_placeholder(value, generic=rule.generic):
+        # A keyword rule whose keyword says "key" (`X-Api-Key: <uuid>`) keeps UUIDs, which
+        # the generic stop-list treats as ids.
+        generic = rule.generic and not (rule.uuid_values and _UUID.fullmatch(value))
+        if len(value) < rule.min_length or ph.is_placeholder(value, generic=generic):
             return False
         if rule.require_digit and not any(c.isdigit() for c in value):
             return False
@@ -423,10 +429,18 @@ def _merge_multiline(
 
 
 def _line_window(rule: Rule, data: bytes, end: int) -> tuple[int, int]:
-    """The line a candidate ends on (a bounded window from it for multi-line rules)."""
+    """The line a candidate ends on (a bounded window from it for multi-line rules).
+
+    A rule that may reach ``extra_lines`` further lines (an XML element's value alone on
+    the line under its tag) gets as many lines before it too: the prefilter reports where
+    a match *ends*, and the match may have started on an earlier line."""
     start = data.rfind(b"\n", 0, max(end - 1, 0)) + 1
     if rule.multiline:
         return start, min(len(data), start + MULTILINE_WINDOW)
+    for _ in range(rule.extra_lines):
+        if start == 0:
+            break
+        start = data.rfind(b"\n", 0, start - 1) + 1
     stop = data.find(b"\n", end)
     for _ in range(rule.extra_lines):
         if stop < 0:
