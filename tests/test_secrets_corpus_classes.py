@@ -195,6 +195,8 @@ def test_curl_user_references_and_short_names_are_not_keys(line: str) -> None:
         ("adobe-client-secret", "ADOBE_CLIENT_SECRET = 'p8e-{alnum32}'"),
         ("scaleway-key", "SCW_SECRET_KEY = '{uuid}'"),
         ("ovh-credential", "OVH_CONSUMER_KEY = '{alnum32}'"),
+        ("circleci-personal-token", "export CIRCLE_TOKEN=CCIPAT_{alnum22}_{hex40}"),
+        ("unkey-root-key", "const unkey = new Unkey({{ rootKey: 'unkey_{alnum20}' }});"),
     ],
 )
 def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None:
@@ -212,6 +214,7 @@ def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None
         alnum20=r(ALNUM, 20), alnum28=r(ALNUM, 28), alnum32=r(ALNUM, 32), url27=r(url, 27),
         url24=r(url, 24), low50=r(low, 50), low25=r(low, 25), hex32=r("0123456789abcdef", 32),
         hex64=r("0123456789abcdef", 64), hex10=r("0123456789abcdef", 10),
+        alnum22=r(ALNUM, 22), hex40=r("0123456789abcdef", 40),
         digits15=r(string.digits, 15), uuid=_uuid(),
     )  # fmt: skip
     assert _rules("config.sh", filled + "\n") == [rule_id]
@@ -226,6 +229,7 @@ def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None
         "SCW_DEFAULT_PROJECT_ID = '00000000-0000-0000-0000-000000000000'",
         "docker swarm join --token SWMTKN-1-<token> 10.0.0.2:2377",
         "CLOUDINARY_URL=cloudinary://<api_key>:<api_secret>@<cloud_name>",
+        "import { unkey_verifyKey } from './unkey';",  # an identifier, no digit
     ],
 )
 def test_provider_format_stand_ins_and_lookalikes_are_not_reported(text: str) -> None:
