@@ -1,7 +1,9 @@
 """``prod-contract``: a ``PROD.md`` that says how production runs, pre-filled from the code.
 
 Only for repositories that deploy something (a platform manifest, a deploy
-workflow, or a web app created in code -- see :attr:`RepoFacts.deploys`).
+workflow, or a web app created in code -- see :attr:`RepoFacts.deploys`), and
+never for one whose product is an image it publishes and deploys nothing itself
+(a base image: see :attr:`RepoFacts.published_artifact`).
 
 * ``PROD.md`` missing -> PR creating it. Every fact cites the ``path:line`` it came
   from; what the files cannot tell (which database production really uses, when
@@ -245,6 +247,8 @@ def _ci_deploy(facts: RepoFacts) -> list[str]:
             parts.append(f"runs tests — `{wf.runs_tests}`")
         if wf.deploys:
             parts.append(f"deploys — `{wf.deploys}`")
+        if wf.publishes:
+            parts.append(f"publishes an image — `{wf.publishes}`")
         lines.append("; ".join(parts))
     if lines and not any(wf.deploys for wf in facts.workflows):
         lines.append(f"- {TODO} How does a deploy happen? (No workflow step deploys.)")
@@ -389,6 +393,8 @@ class ProdContractFixer:
         facts = extract_facts(snapshot, ctx.ignored)
         if facts.template_generator is not None:
             return []  # a project generator: what it deploys is each generated project
+        if text is None and facts.published_artifact is not None:
+            return []  # the product is a published image: its consumers deploy it
         if text is None:
             return [_missing_contract(facts)] if facts.deploys and _fillable(facts) else []
         findings = [_section_finding(s) for s in check_contract(text) if s.line is None or s.todo]

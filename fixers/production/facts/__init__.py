@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fixers.contract import Snapshot, matches_any
+from fixers.production.facts.artifacts import image_product, infrastructure
 from fixers.production.facts.deploy_files import (
     COMPOSE_PATTERNS,
     WORKFLOW_FILE_PATTERNS,
@@ -110,7 +111,7 @@ FACT_PATTERNS: tuple[str, ...] = (
     "**/*.py", *(f"**/*{s}" for s in JS_SUFFIXES), "Procfile", "Dockerfile", "**/Dockerfile",
     "fly.toml", "render.yaml", "app.json", "railway.json", "railway.toml", "app.yaml",
     "vercel.json", "heroku.yml", *COMPOSE_PATTERNS, *WORKFLOW_FILE_PATTERNS, ".python-version",
-    "runtime.txt",
+    "runtime.txt", *conventions().readmes,
     ".gitignore", "pyproject.toml", "package.json", "alembic.ini", "**/alembic.ini", "**/*.sh",
 )  # fmt: skip
 
@@ -169,6 +170,14 @@ def _extract_facts(
     scan_runtimes(snapshot, out)
     all_paths = [p for p in snapshot.all_paths if not is_vendored(p)]
     out.template_generator = template_marker(all_paths)
+    out.own_deploys.extend(out.platforms)
+    if out.publishes and not out.own_deploys:
+        # Only a repository that publishes an image and shows no deploy of its own can be
+        # an image project; the path-wide checks run for those alone.
+        if (infra := infrastructure(all_paths, conv)) is not None:
+            out.own_deploys.append(infra)
+        else:
+            out.image_product = image_product(snapshot, all_paths, out.publishes, conv)
     for tool in conv.migration_tools:
         marker = next(
             (

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import tomllib
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -15,6 +16,7 @@ from ruamel.yaml.error import YAMLError
 
 from fixers.contract import Snapshot
 from fixers.nesting import json_loads, toml_loads
+from fixers.production.facts.artifacts import metadata_images, only_publishes, published_images
 from fixers.production.facts.gitignore import gitignored
 from fixers.production.facts.model import (
     MAX_FILE_BYTES,
@@ -238,6 +240,12 @@ def scan_compose(snapshot: Snapshot, path: str, out: Collector) -> None:
         if not isinstance(service, dict):
             continue
         _compose_env_files(path, service, out)
+        profiles = service.get("profiles")
+        if isinstance(profiles, list) and set(map(str, profiles)) & set(conv.production_words):
+            line = _line_of(service, "profiles")
+            out.own_deploys.append(
+                Fact(f"compose production profile in `{path}`", Source(path, line))
+            )
         command = service.get("command")
         if isinstance(command, list):
             command = " ".join(str(c) for c in command)
@@ -308,40 +316,58 @@ def scan_workflow(snapshot: Snapshot, path: str, out: Collector) -> None:
     else:
         triggers = ()
     name = safe_command(str(doc.get("name") or path.rsplit("/", 1)[-1]), 80)
-    workflow = Workflow(path, name, triggers)
-    runs_tests, deploys = _workflow_steps(path, doc)
-    workflow = Workflow(workflow.path, workflow.name, triggers, runs_tests, deploys)
-    out.workflows.append(workflow)
-    if deploys is not None:
-        out.deploy_markers.append(Fact(f"deploy workflow `{path}`", deploys))
+    steps = _workflow_steps(path, doc)
+    publishes = steps.publishes[0].source if steps.publishes else None
+    out.workflows.append(Workflow(path, name, triggers, steps.runs_tests, steps.deploys, publishes))
+    out.publishes.extend(steps.publishes)
+    if steps.deploys is not None:
+        marker = Fact(f"deploy workflow `{path}`", steps.deploys)
+        out.deploy_markers.append(marker)
+        out.own_deploys.append(marker)
+    elif publishes is not None:
+        # Publishing counts as deploying something (as it always has), but not as this
+        # repository deploying itself: see RepoFacts.published_artifact.
+        out.deploy_markers.append(Fact(f"workflow `{path}` publishing an image", publishes))
 
 
-def _workflow_steps(path: str, doc: dict[str, Any]) -> tuple[Source | None, Source | None]:
-    conv = conventions()
+@dataclass
+class _Steps:
     runs_tests: Source | None = None
     deploys: Source | None = None
+    publishes: list[Fact] = field(default_factory=list)
+
+
+def _workflow_steps(path: str, doc: dict[str, Any]) -> _Steps:
+    conv = conventions()
+    found = _Steps()
     jobs = doc.get("jobs")
     if not isinstance(jobs, dict):
-        return None, None
+        return found
     for job_id, job in jobs.items():
         steps = job.get("steps") if isinstance(job, dict) else None
         if not isinstance(steps, list):
             continue
-        if _deploy_job(str(job_id), job, steps):
-            deploys = deploys or Source(path, _line_of(jobs, job_id))
+        # A job named `deploy` that only pushes an image publishes it (a base image's
+        # release job); one that does anything after the push deploys.
+        if _deploy_job(str(job_id), job, steps) and not only_publishes(steps, conv):
+            found.deploys = found.deploys or Source(path, _line_of(jobs, job_id))
+        named = metadata_images(steps)
         for index, step in enumerate(steps):
             if not isinstance(step, dict):
                 continue
             line = _item_line(steps, index)
             uses, run = step.get("uses"), step.get("run")
-            if isinstance(uses, str) and uses.startswith(conv.deploy_actions):
-                deploys = deploys or Source(path, line)
+            if isinstance(uses, str) and uses.lower().startswith(conv.deploy_actions):
+                found.deploys = found.deploys or Source(path, line)
+            if (images := published_images(step, conv)) is not None:
+                for image in images or named or [""]:
+                    found.publishes.append(Fact(image, Source(path, line)))
             if isinstance(run, str):
                 if any(_has_command(run, c) for c in conv.deploy_commands):
-                    deploys = deploys or Source(path, line)
+                    found.deploys = found.deploys or Source(path, line)
                 if any(_has_command(run, c) for c in conv.test_commands):
-                    runs_tests = runs_tests or Source(path, line)
-    return runs_tests, deploys
+                    found.runs_tests = found.runs_tests or Source(path, line)
+    return found
 
 
 def _deploy_job(job_id: str, job: dict[str, Any], steps: list[Any]) -> bool:

@@ -81,7 +81,10 @@ class Workflow:
     name: str
     triggers: tuple[str, ...]
     runs_tests: Source | None = None
+    #: A step (or a job named ``deploy``) that deploys: never one that only publishes.
     deploys: Source | None = None
+    #: A step that pushes an image to a registry (``docker/build-push-action`` with ``push``).
+    publishes: Source | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,25 @@ class RepoFacts:
     #: A package build (``[build-system]`` + ``[project]``, ``setup.py``): with nothing
     #: that deploys, a library, whose users pick the Python and the configuration.
     packaged: Source | None = None
+    #: Steps that push an image (value: the image repository, ``""`` when not literal).
+    publishes: tuple[Fact, ...] = ()
+    #: Evidence the repository deploys itself: a platform, a deploy step, infrastructure
+    #: files, a production compose file. An image it publishes is then its own app's.
+    own_deploys: tuple[Fact, ...] = ()
+    #: Where the repository shows its product is the image it publishes (a README
+    #: ``FROM`` of a pushed image, Dockerfiles per versioned variant).
+    image_product: Source | None = None
+
+    @property
+    def published_artifact(self) -> Source | None:
+        """Where a repository that only *publishes* an image shows that image is its product.
+
+        Its consumers deploy the image; it runs no production of its own to write a
+        contract for (tiangolo/uwsgi-nginx-flask-docker: the Flask app is the demo).
+        """
+        if not self.publishes or self.own_deploys:
+            return None
+        return self.image_product
 
     def platform_setting(self, name: str) -> Fact | None:
         """The platform fact that says production sets ``name`` itself, or ``None``.
@@ -218,6 +240,14 @@ class Conventions:
     test_commands: tuple[str, ...]
     deploy_job_words: tuple[str, ...]
     deploy_not_app: tuple[str, ...]
+    publish_actions: tuple[str, ...]
+    publish_commands: tuple[str, ...]
+    publish_helper_actions: tuple[str, ...]
+    publish_helper_commands: tuple[str, ...]
+    infrastructure: tuple[str, ...]
+    production_words: tuple[str, ...]
+    readmes: tuple[str, ...]
+    variant_runtimes: tuple[str, ...]
     frameworks: tuple[Framework, ...]
     health_paths: tuple[str, ...]
     databases: tuple[Database, ...]
@@ -233,7 +263,7 @@ def _load_data(name: str) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def conventions() -> Conventions:
     raw = _load_data("production_facts.toml")
-    paths, deploy = raw["paths"], raw["deploy"]
+    paths, deploy, artifact = raw["paths"], raw["deploy"], raw["artifact"]
     return Conventions(
         vendored=tuple(paths["vendored"]),
         non_production=tuple(paths["non-production"]),
@@ -244,6 +274,14 @@ def conventions() -> Conventions:
         test_commands=tuple(deploy["test-commands"]),
         deploy_job_words=tuple(deploy["job-words"]),
         deploy_not_app=tuple(deploy["not-app"]),
+        publish_actions=tuple(deploy["publish-actions"]),
+        publish_commands=tuple(deploy["publish-commands"]),
+        publish_helper_actions=tuple(deploy["publish-helper-actions"]),
+        publish_helper_commands=tuple(deploy["publish-helper-commands"]),
+        infrastructure=tuple(deploy["infrastructure"]),
+        production_words=tuple(deploy["production-words"]),
+        readmes=tuple(artifact["readmes"]),
+        variant_runtimes=tuple(artifact["variant-runtimes"]),
         frameworks=tuple(
             Framework(f["name"], f["module"], f["app-call"], int(f["default-port"]))
             for f in raw["framework"]
@@ -344,6 +382,9 @@ class Collector:
     notes: list[Note] = field(default_factory=list)
     template_generator: Source | None = None
     packaged: Source | None = None
+    publishes: list[Fact] = field(default_factory=list)
+    own_deploys: list[Fact] = field(default_factory=list)
+    image_product: Source | None = None
 
     def freeze(self) -> RepoFacts:
         return RepoFacts(
@@ -364,6 +405,9 @@ class Collector:
             notes=tuple(self.notes),
             template_generator=self.template_generator,
             packaged=self.packaged,
+            publishes=tuple(self.publishes),
+            own_deploys=tuple(self.own_deploys),
+            image_product=self.image_product,
         )
 
 
