@@ -225,14 +225,17 @@ def test_security_smallest_fix_bypasses_cooldown_grouping_and_cap(index: FakeInd
     assert "Hashes were refreshed" in body
 
 
-def test_hash_pins_without_index_hashes_say_rerun_pip_compile(index: FakeIndex) -> None:
+def test_hash_pins_without_index_hashes_get_no_pr(index: FakeIndex) -> None:
+    """A new version beside its old hashes fails `pip install --require-hashes`: no PR
+    (it used to open one asking to re-run pip-compile); the finding says how to do it."""
     index.projects["django"].releases[2].with_digests = False  # 4.2.20
     before = b"django==4.2.1 --hash=sha256:abc  # web framework\n"
     s = snap({"requirements.txt": before})
-    _f, patches = run(s, context(index))
-    p = patch(patches, "pip-django")
-    assert changed_bytes(before, content(p, "requirements.txt")) == [(b"1", b"20")]
-    assert "**re-run `pip-compile --generate-hashes`**" in p.explanation.markdown()
+    findings, patches = run(s, context(index))
+    assert not any(p.key == "pip-django" for p in patches)
+    vuln = rules(findings)["vulnerable"][0]
+    assert "published no sha256 for django 4.2.20" in vuln.message
+    assert "`pip download django==4.2.20 --no-deps -d hashes && pip hash hashes/*`" in vuln.message
 
 
 def test_ignore_rules_and_entire_ignore(index: FakeIndex) -> None:

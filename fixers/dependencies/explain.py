@@ -44,7 +44,6 @@ class Change:
     data: Mapping[str, Any]
     files: tuple[str, ...]
     hashes_updated: bool = False
-    hashes_missing: bool = False
     left_alone: tuple[str, ...] = ()
 
 
@@ -115,12 +114,6 @@ def risks(changes: Sequence[Change]) -> str:
             notes.append(
                 f"- `{c.package}` {c.new} requires Python {code(new_py, 60)} "
                 f"(was {code(old_py or 'unspecified', 60)})."
-            )
-        if c.hashes_missing:
-            notes.append(
-                f"- `{c.package}` is hash-pinned and the index gave no hashes for {c.new}: "
-                "**re-run `pip-compile --generate-hashes`** on this branch before merging, or "
-                "installs with `--require-hashes` will fail."
             )
         for note in c.left_alone:
             notes.append(f"- Left alone: {note}")

@@ -91,7 +91,8 @@ class Plan:
     files: set[str] = field(default_factory=set)
     left_alone: list[str] = field(default_factory=list)
     hashes_updated: bool = False
-    hashes_missing: bool = False
+    #: Files where the line pins ``--hash`` values and the index gave none for ``target``.
+    hashless: set[str] = field(default_factory=set)
     old: str = ""
 
 
@@ -150,7 +151,7 @@ def _edit_file(
         if d.hashes:
             rep = hash_replacement(text, d.line, plan.hashes)
             if rep is None:
-                plan.hashes_missing = True
+                plan.hashless.add(path)
             else:
                 reps.append(rep)
                 plan.hashes_updated = True
@@ -216,7 +217,6 @@ def _change(plan: Plan) -> Change:
         data=plan.data,
         files=tuple(sorted(plan.files)),
         hashes_updated=plan.hashes_updated,
-        hashes_missing=plan.hashes_missing,
         left_alone=tuple(plan.left_alone),
     )
 
@@ -305,6 +305,11 @@ def _changes(plans: Sequence[Plan]) -> dict[str, str]:
     return {p.name: p.target for p in plans if p.files}
 
 
+def _hashless(plans: Sequence[Plan]) -> list[tuple[str, str, str]]:
+    """(file, package, version) of hash-pinned lines left with their old hashes."""
+    return [(path, p.name, p.target) for p in plans for path in sorted(p.hashless)]
+
+
 def _related(findings: Sequence[Finding], name: str, rules: Sequence[str]) -> list[str]:
     return [f.fingerprint for f in findings if f.rule in rules and f.data.get("package") == name]
 
@@ -345,7 +350,12 @@ def _security_patches(
         change = _change(plan)
         changes = [change, *(_change(p) for p in plans[1:] if p.files)]
         done = locking.finish(
-            snapshot, parsed, edits, _changes(plans), explain_pypi(changes, conv, security=True)
+            snapshot,
+            parsed,
+            edits,
+            _changes(plans),
+            explain_pypi(changes, conv, security=True),
+            hashless=_hashless(plans),
         )
         if isinstance(done, NoPr):
             locking.withhold(fingerprints, done)
@@ -424,7 +434,9 @@ def _drift_patches(
         explanation = explain_pypi(changes, conv, security=False)
         if family is not None:
             explanation = _with_family_note(explanation, family)
-        done_locks = locking.finish(snapshot, parsed, edits, _changes(plans), explanation)
+        done_locks = locking.finish(
+            snapshot, parsed, edits, _changes(plans), explanation, hashless=_hashless(plans)
+        )
         if isinstance(done_locks, NoPr):
             locking.withhold(fps, done_locks)
             continue

@@ -51,6 +51,10 @@ class NoPr:
         return f"Patchwell opens no PR for this: {why}. {self.advice}".strip()
 
 
+def _s(items: Sequence[object]) -> str:
+    return "s" if len(items) > 1 else ""
+
+
 def _run(commands: Sequence[str]) -> str:
     return " and ".join(f"`{c}`" for c in commands[:_MAX_COMMANDS])
 
@@ -64,7 +68,10 @@ def from_lock_failures(failures: Sequence[LockFailure]) -> NoPr:
             f". Its pins are written by its compile command: edited by hand, {paths} "
             "would no longer be what the command produces, and may not install"
         )
-        advice = f"To make the change, run {_run(commands)} and commit the re-compiled file."
+        advice = (
+            f"To make the change, run {_run(commands)} and commit the re-compiled "
+            f"file{_s(commands)}."
+        )
         short = f"{paths} does not re-compile here"
     else:
         why += (
@@ -77,6 +84,27 @@ def from_lock_failures(failures: Sequence[LockFailure]) -> NoPr:
         )
         short = f"{paths} cannot be updated here"
     return NoPr(why=why, commands=commands, short=short, advice=advice)
+
+
+def from_stale_hashes(stale: Sequence[tuple[str, str, str]]) -> NoPr:
+    """Hash-pinned lines whose new release the index gave no sha256 for: with the old
+    hashes kept, ``pip install --require-hashes`` would refuse the file."""
+    where = ", ".join(dict.fromkeys(f"`{path}`" for path, _n, _v in stale))
+    names = ", ".join(dict.fromkeys(f"{n} {v}" for _p, n, v in stale))
+    commands = tuple(
+        dict.fromkeys(
+            f"pip download {n}=={v} --no-deps -d hashes && pip hash hashes/*" for _p, n, v in stale
+        )
+    )
+    why = (
+        f"{where} pins `--hash` values and the package index published no sha256 for "
+        f"{names}: with its old hashes the line would fail `pip install --require-hashes`"
+    )
+    advice = (
+        f"To make the change, get the new hashes with {_run(commands)}, put them on the "
+        "line with the new version and commit it."
+    )
+    return NoPr(why=why, commands=commands, short=f"no hashes for {names}", advice=advice)
 
 
 # --------------------------------------------------------------------------- installability
@@ -108,7 +136,10 @@ def unverified(snapshot: Snapshot, finding: Finding, resolver: object | None) ->
     )
     verb = "succeeds" if len(commands) == 1 else "succeed"
     if best == 0:
-        advice = f"To make the change, run {_run(commands)} and commit the re-compiled file."
+        advice = (
+            f"To make the change, run {_run(commands)} and commit the re-compiled "
+            f"file{_s(commands)}."
+        )
     elif best == 1:
         advice = (
             f"To make the change, set {name} to {target} in the manifest, run {_run(commands)} "
@@ -162,14 +193,21 @@ class Locking:
         edits: tuple[FileEdit, ...],
         changes: Mapping[str, str],
         explanation: Explanation,
+        *,
+        hashless: Sequence[tuple[str, str, str]] = (),
     ) -> tuple[tuple[FileEdit, ...], Explanation] | NoPr:
         """The patch's edits with its lock files brought along and the PR text about
-        them, or why there is no PR (a lock or compiled file that could not follow)."""
+        them, or why there is no PR (a lock or compiled file that could not follow, or
+        ``hashless`` lines -- (file, package, version) whose new release has no hashes
+        from the index -- in a file no re-compile rewrote)."""
         outcome = lock_edits(
             snapshot, parsed, edits, changes, self.resolver, self.targets, now=self.now
         )
         if outcome.failed:
             return from_lock_failures(outcome.failed)
+        stale = [h for h in hashless if h[0] not in outcome.updated]
+        if stale:
+            return from_stale_hashes(stale)
         if not outcome.notes:
             return tuple(outcome.edits), explanation
         notes = "\n".join(f"- {n}" for n in outcome.notes)
