@@ -5,20 +5,15 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakegithub.control_auth import generate_private_key_pem
 
 WEBHOOK_SECRET = "whsec-fixture-8d1f0c2b7a"  # patchwell:allow
 
 
 @pytest.fixture(scope="session")
 def rsa_private_key_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
+    return generate_private_key_pem()
 
 
 @pytest.fixture

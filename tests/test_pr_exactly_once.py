@@ -78,44 +78,42 @@ def assert_one_pr_set_up(fake, todo: bytes = b"FIXED drift\n") -> dict:
     return pull
 
 
-def setup(fake) -> None:
+@pytest.fixture
+async def engine(fake_github, tmp_path):
+    """The repository with one FIXME (one PR to open), and the real engine over it."""
     make_repo(
-        fake, {"notes/todo.txt": "FIXME drift\n", ".github/patchwell.yml": CONFIG, "a.md": "x\n"}
+        fake_github,
+        {"notes/todo.txt": "FIXME drift\n", ".github/patchwell.yml": CONFIG, "a.md": "x\n"},
     )
-    fake.set_permission(OWNER, REPO, "alice", "write")
+    fake_github.set_permission(OWNER, REPO, "alice", "write")
+    url = f"sqlite:///{tmp_path / 'scan.db'}"
+    async with engine_on_fake(
+        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
+    ) as (scan_engine, _):
+        yield scan_engine
 
 
 @FAULTS
 @pytest.mark.parametrize(("method", "path"), OPENING_STEPS)
 async def test_opening_a_pr_survives_a_fault_at_each_write(
-    fake_github, tmp_path, method: str, path: str, after: bool
+    fake_github, engine, method: str, path: str, after: bool
 ) -> None:
-    setup(fake_github)
-    url = f"sqlite:///{tmp_path / 'scan.db'}"
-    async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
-    ) as (engine, _):
-        assert await scan_until_done(fake_github, engine, method, path, after) >= 1
-        await engine.scan(request())  # and a rescan changes nothing
+    assert await scan_until_done(fake_github, engine, method, path, after) >= 1
+    await engine.scan(request())  # and a rescan changes nothing
     assert_one_pr_set_up(fake_github)
 
 
 @FAULTS
 @pytest.mark.parametrize(("method", "path"), REBUILD_STEPS)
 async def test_rebuilding_a_pr_survives_a_fault_at_each_write(
-    fake_github, tmp_path, method: str, path: str, after: bool
+    fake_github, engine, method: str, path: str, after: bool
 ) -> None:
-    setup(fake_github)
-    url = f"sqlite:///{tmp_path / 'scan.db'}"
-    async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
-    ) as (engine, _):
-        await engine.scan(request())
-        # The base moves and the finding's text changes: branch rebuilt, title/body kept.
-        fake_github.push(
-            OWNER, REPO, "main", {"notes/todo.txt": "FIXME drift\nFIXME drift 2\n"}, "more"
-        )
-        assert await scan_until_done(fake_github, engine, method, path, after) >= 1
+    await engine.scan(request())
+    # The base moves and the finding's text changes: branch rebuilt, title/body kept.
+    fake_github.push(
+        OWNER, REPO, "main", {"notes/todo.txt": "FIXME drift\nFIXME drift 2\n"}, "more"
+    )
+    assert await scan_until_done(fake_github, engine, method, path, after) >= 1
     pull = assert_one_pr_set_up(fake_github, b"FIXED drift\nFIXED drift 2\n")
     head = fake_github.branches(OWNER, REPO)[BRANCH]
     assert [p["sha"] for p in fake_github.commit(OWNER, REPO, head)["parents"]] == [
@@ -127,17 +125,12 @@ async def test_rebuilding_a_pr_survives_a_fault_at_each_write(
 @FAULTS
 @pytest.mark.parametrize(("method", "path"), CLOSING_STEPS)
 async def test_closing_a_pr_survives_a_fault_at_each_write(
-    fake_github, tmp_path, method: str, path: str, after: bool
+    fake_github, engine, method: str, path: str, after: bool
 ) -> None:
-    setup(fake_github)
-    url = f"sqlite:///{tmp_path / 'scan.db'}"
-    async with engine_on_fake(
-        fake_github, url, INSTALLATION, fixers=[BinaryFixme()], run_key="job-1", last_attempt=False
-    ) as (engine, _):
-        await engine.scan(request())
-        (pull,) = ours(fake_github)
-        fake_github.push(OWNER, REPO, "main", {"notes/todo.txt": "all done\n"}, "done")
-        assert await scan_until_done(fake_github, engine, method, path, after) >= 1
+    await engine.scan(request())
+    (pull,) = ours(fake_github)
+    fake_github.push(OWNER, REPO, "main", {"notes/todo.txt": "all done\n"}, "done")
+    assert await scan_until_done(fake_github, engine, method, path, after) >= 1
     assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "closed"
     closing = [
         c

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.asyncio
 OWNER, REPO, INSTALLATION = "stopco", "svc", 7100
 # One hygiene PR (requests without a timeout) and one check run.
 SLOW = 4.0  # seconds GitHub takes to answer the interrupted PR creation
+README = {"README.md": "hi\n"}
 FILES = {"client.py": "import requests\n\n\ndef get(url):\n    return requests.get(url)\n"}
 
 
@@ -50,20 +51,28 @@ async def jobs(queue: JobQueue):
     return await queue.list_jobs(states=("queued", "running", "done", "dead"))
 
 
+async def installed(
+    fake_github, env: dict[str, str], files: dict[str, str]
+) -> tuple[Database, JobQueue]:
+    """The repository installed on the fake GitHub and its installation job queued."""
+    fake_github.create_repo(OWNER, REPO, files)
+    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
+    db = await Database.connect(env["DATABASE_URL"])
+    await migrate(db)
+    queue = JobQueue(db)
+    await enqueue_install(queue, [REPO])
+    return db, queue
+
+
 async def test_sigterm_mid_pull_request_hands_the_job_back_and_it_is_redone_once(
     live_env, fake_github, pg_url, tmp_path
 ) -> None:
-    fake_github.create_repo(OWNER, REPO, FILES)
-    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
     env = live_env | {
         "DATABASE_URL": pg_url,
         "PATCHWELL_SHUTDOWN_GRACE": "1",
         "PATCHWELL_JOB_LEASE_SECONDS": "30",  # a handed-back job must not wait for its lease
     }
-    db = await Database.connect(pg_url)
-    await migrate(db)
-    queue = JobQueue(db)
-    await enqueue_install(queue, [REPO])
+    db, queue = await installed(fake_github, env, FILES)
     # GitHub takes 6 s to answer the PR creation: the worker is told to stop in the middle.
     fake_github.inject_slow("POST", rf"^/repos/{OWNER}/{REPO}/pulls$", delay=SLOW)
     first = worker("first", env, tmp_path, concurrency=1).start()
@@ -126,13 +135,8 @@ async def test_sigterm_mid_pull_request_hands_the_job_back_and_it_is_redone_once
 async def test_sigterm_lets_a_running_job_finish_and_claims_nothing_more(
     live_env, fake_github, tmp_path
 ) -> None:
-    fake_github.create_repo(OWNER, REPO, {"README.md": "hi\n"})
-    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
     env = live_env | {"PATCHWELL_SHUTDOWN_GRACE": "30"}
-    db = await Database.connect(env["DATABASE_URL"])
-    await migrate(db)
-    queue = JobQueue(db)
-    await enqueue_install(queue, [REPO])
+    db, queue = await installed(fake_github, env, README)
     fake_github.inject_slow("GET", r"^/installation/repositories", delay=2)
     process = worker("graceful", env, tmp_path, concurrency=1).start()
     try:
@@ -157,18 +161,30 @@ async def test_sigterm_lets_a_running_job_finish_and_claims_nothing_more(
     assert (left.state, left.attempts) == ("queued", 0)
 
 
-async def test_a_second_signal_hands_running_jobs_back_at_once(
-    live_env, fake_github, tmp_path
+def start(kind: str, env: dict[str, str], tmp_path) -> Process:
+    if kind == "worker":
+        return worker("hurried", env, tmp_path, concurrency=1).start()
+    args = ("serve", "--worker", "--host", "127.0.0.1", "--port", str(free_port()))
+    return Process("serve", args, env, tmp_path / "serve").start()
+
+
+@pytest.mark.parametrize(
+    ("kind", "grace", "signals"),
+    [
+        # The grace is ten minutes: the worker waits for the job until told again (Ctrl-C
+        # twice, or the platform), then hands it back at once.
+        pytest.param("worker", "600", (signal.SIGTERM, signal.SIGINT), id="worker-told-twice"),
+        # `serve`'s inline worker: its grace (1 s) runs out long before GitHub answers.
+        pytest.param("serve", "1", (signal.SIGTERM,), id="serve-grace-runs-out"),
+    ],
+)
+async def test_a_job_stuck_on_github_is_handed_back_not_left_running(
+    live_env, fake_github, tmp_path, kind: str, grace: str, signals: tuple[int, ...]
 ) -> None:
-    fake_github.create_repo(OWNER, REPO, {"README.md": "hi\n"})
-    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
-    env = live_env | {"PATCHWELL_SHUTDOWN_GRACE": "600", "PATCHWELL_JOB_LEASE_SECONDS": "60"}
-    db = await Database.connect(env["DATABASE_URL"])
-    await migrate(db)
-    queue = JobQueue(db)
-    await enqueue_install(queue, [REPO])
+    env = live_env | {"PATCHWELL_SHUTDOWN_GRACE": grace, "PATCHWELL_JOB_LEASE_SECONDS": "60"}
+    db, queue = await installed(fake_github, env, README)
     fake_github.inject_slow("GET", r"^/installation/repositories", delay=120)
-    process = worker("hurried", env, tmp_path, concurrency=1).start()
+    process = start(kind, env, tmp_path)
     try:
 
         async def waiting_on_github() -> bool:
@@ -176,48 +192,16 @@ async def test_a_second_signal_hands_running_jobs_back_at_once(
 
         await until(waiting_on_github, "the installation job's GitHub call")
         await asyncio.sleep(0.3)
-        process.signal(signal.SIGTERM)
-        await asyncio.sleep(0.5)
-        assert process.alive  # the grace is ten minutes: it waits for the job...
-        process.signal(signal.SIGINT)  # ...until told again (Ctrl-C twice, or the platform)
+        *earlier, last = signals
+        for sig in earlier:
+            process.signal(sig)
+            await asyncio.sleep(0.5)
+            assert process.alive  # still inside its grace, waiting for the job
+        process.signal(last)
         assert process.wait(timeout=30) == 0, process.log()[-3000:]
     finally:
         process.kill()
     (job,) = await jobs(queue)
     await db.close()
-    assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
-
-
-async def test_serve_with_its_inline_worker_stops_the_same_way(
-    live_env, fake_github, tmp_path
-) -> None:
-    fake_github.create_repo(OWNER, REPO, {"README.md": "hi\n"})
-    fake_github.add_installation(INSTALLATION, OWNER, [REPO])
-    env = live_env | {"PATCHWELL_SHUTDOWN_GRACE": "1", "PATCHWELL_JOB_LEASE_SECONDS": "60"}
-    db = await Database.connect(env["DATABASE_URL"])
-    await migrate(db)
-    queue = JobQueue(db)
-    await enqueue_install(queue, [REPO])
-    fake_github.inject_slow("GET", r"^/installation/repositories", delay=60)
-    process = Process(
-        "serve",
-        ("serve", "--worker", "--host", "127.0.0.1", "--port", str(free_port())),
-        env,
-        tmp_path / "serve",
-    ).start()
-    try:
-
-        async def waiting_on_github() -> bool:
-            return fake_github.count_calls("POST", r"/access_tokens") > 0
-
-        await until(waiting_on_github, "the inline worker's GitHub call")
-        await asyncio.sleep(0.3)
-        process.signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, process.log()[-3000:]
-    finally:
-        process.kill()
-    (job,) = await jobs(queue)
-    await db.close()
-    # Its grace (1 s) ran out long before GitHub answered: handed back, not left running.
     assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
     assert f"job {job.id} released" in process.log()

@@ -13,7 +13,9 @@ fresh state for every test::
 
 Modules: ``gitobjects`` (blobs/trees/commits with git's SHA-1s), ``state`` (the world and its
 lock), ``auth`` (JWTs, installation tokens), ``httpkit`` (pagination, ETags, rate limits, faults,
-call log), ``shapes`` (GitHub's JSON), ``routes_*`` (one per API area), ``server`` (FakeGitHub).
+call log), ``shapes`` (GitHub's JSON), ``routes_*`` (one per API area), ``control_*`` (the helpers
+tests call, one mixin per concern: ``auth``, ``faults``, ``repos``, ``pulls``, ``actions``) and
+``server`` (FakeGitHub: the mixins, the state, the thread and the routes).
 """
 
 from tests.fakegithub.server import FakeGitHub, RepoInfo, generate_private_key_pem
