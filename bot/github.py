@@ -116,6 +116,18 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            return await self._dispatch(method, url, headers, body)
+        except UnsettledWrite as unsettled:
+            # The job keeps its repository until GitHub is done with the write (its write
+            # slot is already given back): then its retry, or any other job for the same
+            # repository, finds the check run or PR it made instead of making a second one.
+            await asyncio.sleep(max(0.0, unsettled.settled_at - time.monotonic()))
+            raise TransientError(unsettled.reason) from None
+
+    async def _dispatch(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
         pacer = self._pacer
         if pacer is None and method.upper() in WRITE_METHODS:
             return await self._send(method, url, headers, body)
@@ -192,10 +204,10 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._count(method, "error")
             # The exception text names the host only; our URL holds no credentials.
-            raise TransientError(
-                f"GitHub request failed: {type(exc).__name__}",
-                retry_after=unsettled_write_wait(method, exc, time.monotonic() - sent),
-            ) from None
+            reason = f"GitHub request failed: {type(exc).__name__}"
+            if maybe_carried_out(method, exc):
+                raise UnsettledWrite(reason, sent + GITHUB_REQUEST_CEILING) from None
+            raise TransientError(reason) from None
         self._count(method, str(status))
         remaining = response_headers.get("x-ratelimit-remaining")
         if self._metrics is not None and remaining is not None and remaining.isdigit():
@@ -208,18 +220,22 @@ class PatchwellGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             self._metrics.github_calls.labels(method, status).inc()
 
 
-def unsettled_write_wait(method: str, exc: BaseException, elapsed: float) -> float | None:
-    """How long to wait before redoing a write whose answer never came, or ``None``.
+class UnsettledWrite(TransientError):
+    """A write that was sent and never answered: GitHub may still carry it out until
+    ``settled_at`` (``time.monotonic()``), :data:`GITHUB_REQUEST_CEILING` after it was sent."""
 
-    A write that timed out or lost its connection after being sent may still be carried out:
-    GitHub keeps working on a request for up to :data:`GITHUB_REQUEST_CEILING` seconds. The
-    job that redoes it first looks for what it already wrote (its check run, its PR), so it
-    must not look before GitHub is done, or it finds nothing and writes a duplicate. A write
-    that never connected was never sent: no wait.
-    """
-    if method.upper() not in WRITE_METHODS or isinstance(exc, aiohttp.ClientConnectorError):
-        return None
-    return max(0.0, GITHUB_REQUEST_CEILING - elapsed)
+    def __init__(self, reason: str, settled_at: float) -> None:
+        super().__init__(reason)
+        self.settled_at = settled_at
+
+
+def maybe_carried_out(method: str, exc: BaseException) -> bool:
+    """Whether a request that failed this way may still be carried out by GitHub.
+
+    A write that timed out or lost its connection after being sent may: GitHub keeps working
+    on a request for up to :data:`GITHUB_REQUEST_CEILING` seconds. A read changes nothing,
+    and a write that never connected was never sent."""
+    return method.upper() in WRITE_METHODS and not isinstance(exc, aiohttp.ClientConnectorError)
 
 
 def _json_object(body: bytes) -> Mapping[str, Any] | None:
