@@ -414,6 +414,51 @@ def test_unbounded_runtime_dependencies_in_deployed_app(index: FakeIndex) -> Non
     assert "unbounded" not in rules(findings)
 
 
+_LIBRARY_PYPROJECT = (
+    '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    '[project]\nname = "tidy-models"\nversion = "1.0"\ndependencies = ["django>=4.2"]\n'
+)
+# A test database for the library's own suite: a deployment marker, but nothing deploys.
+_TEST_DB_COMPOSE = "services:\n  db:\n    image: postgres:16\n    ports: ['5432:5432']\n"
+
+
+def test_unbounded_not_reported_for_a_library_with_tooling_requirements(
+    index: FakeIndex,
+) -> None:
+    files = {
+        "pyproject.toml": _LIBRARY_PYPROJECT,
+        "requirements.txt": "# development of tidy-models\ntox\nsphinx\ntwine\n",
+        "docker-compose.yml": _TEST_DB_COMPOSE,
+        "tidy_models/__init__.py": "VERSION = '1.0'\n",
+    }
+    findings, _p = run(snap(files), context(index))
+    assert "unbounded" not in rules(findings)
+
+
+def test_unbounded_not_reported_for_a_project_generator(index: FakeIndex) -> None:
+    # cookiecutter-style: the root Dockerfile runs the generator; no app of its own.
+    files = {"cookiecutter.json": "{}\n", "requirements.txt": "cookiecutter\nflask\n"}
+    findings, _p = run(snap(files, all_paths=[*files, "Dockerfile"]), context(index))
+    assert "unbounded" not in rules(findings)
+
+
+def test_unbounded_still_reported_for_a_deployed_app(index: FakeIndex) -> None:
+    files = {
+        "pyproject.toml": _LIBRARY_PYPROJECT,  # packaged, yet a Procfile deploys it
+        "Procfile": "web: gunicorn tidy_models.wsgi\n",
+        "requirements.txt": "django>=4.2\ngunicorn\n",
+        "requirements-mypy.txt": "mypy\ndjango-stubs\n",  # tooling: not what a deploy runs
+        "docs/requirements.txt": "sphinx\n",
+    }
+    findings, _p = run(snap(files), context(index))
+    unb = rules(findings)["unbounded"]
+    # The project's own dependencies are the deploy's too; the tooling files are not.
+    assert [(f.path, f.data["packages"]) for f in unb] == [
+        ("pyproject.toml", ["django"]),
+        ("requirements.txt", ["django", "gunicorn"]),
+    ]
+
+
 def test_actions_major_bump_keeps_style_and_pin_sha(index: FakeIndex) -> None:
     wf = (
         "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"

@@ -20,7 +20,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, matches_any
+from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint
 from fixers.dependencies.actions_detect import action_findings
 from fixers.dependencies.conventions import Conventions, load_conventions
 from fixers.dependencies.holds import Hold, holds_for
@@ -60,6 +60,7 @@ from fixers.dependencies.sources import (
     Release,
     SourceUnavailable,
 )
+from fixers.dependencies.unbounded import deploys_itself, has_deployment_marker, unbounded_findings
 
 FIXER = "dependencies"
 MAX_WORKERS = 8  # index/OSV requests in flight; small to stay polite to the index
@@ -69,7 +70,6 @@ _ISSUE_SEVERITY = {
     "missing-include": Severity.BROKEN_BUILD,
     "remote-include": Severity.HYGIENE,
 }
-_LOCK_FILES = ("poetry.lock", "Pipfile.lock", "uv.lock", "pdm.lock", "pylock.toml")
 _SEMVER_TAG = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
 
 
@@ -84,6 +84,8 @@ class Env:
     policy: Policy
     conventions: Conventions
     resolver: Resolver | None = None
+    #: The repository's ignore list: production facts are memoised per visible files.
+    ignored: Callable[[str], bool] | None = None
 
 
 def env_from_context(ctx: Context) -> Env:
@@ -96,6 +98,7 @@ def env_from_context(ctx: Context) -> Env:
         policy=policy_from_options(ctx.options),
         conventions=load_conventions(),
         resolver=getattr(services, "resolver", None),  # type: ignore[arg-type]
+        ignored=ctx.ignored,
     )
 
 
@@ -168,7 +171,7 @@ def _ranges(
         projects,
         targets,
         env.policy.range_strategy,
-        _deployed(snapshot, env.conventions),
+        has_deployment_marker(snapshot, env.conventions),
         _finding,
         _advisory_json,
     )
@@ -250,7 +253,8 @@ def detect_parsed(
     ]
     pypi = [d for d in parsed.dependencies if d.ecosystem == "pypi" and d.managed and d.name]
     findings += _inconsistent_pins(pypi)
-    findings += _unbounded(snapshot, pypi, env.conventions)
+    deployed = deploys_itself(snapshot, env.conventions, env.ignored)
+    findings += unbounded_findings(snapshot, pypi, deployed, _finding)
     windows = upload_windows(snapshot, parsed, env.now)
     versions = _pypi_versions(pypi, targets, parsed.install_options, env, windows)
     if env.resolver is not None:
@@ -305,51 +309,6 @@ def _inconsistent_pins(deps: Sequence[Dependency]) -> list[Finding]:
             )
         )
     return out
-
-
-def _deployed(snapshot: Snapshot, conv: Conventions) -> bool:
-    return any(matches_any(p, conv.deployment_markers) for p in snapshot.all_paths)
-
-
-def _unbounded(snapshot: Snapshot, deps: Sequence[Dependency], conv: Conventions) -> list[Finding]:
-    """Runtime dependencies with no upper bound in a deployed application (report-only)."""
-    if not _deployed(snapshot, conv):
-        return []
-    locked = {p.rsplit("/", 1)[-1] for p in snapshot.all_paths} & set(_LOCK_FILES)
-    by_file: dict[str, list[Dependency]] = defaultdict(list)
-    for d in deps:
-        if d.development or d.group or d.file.endswith(".in"):
-            continue  # pip-tools inputs are meant to be loose; the compiled file pins
-        if locked and not d.file.endswith(".txt"):
-            continue  # a lock file pins what pyproject/Pipfile leave open
-        if d.pinned is None and not any(s.operator in ("<", "<=", "~=") for s in _specs(d)):
-            by_file[d.file].append(d)
-    out = []
-    for path, ds in sorted(by_file.items()):
-        names = sorted({d.name for d in ds})
-        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-        out.append(
-            _finding(
-                "unbounded",
-                Severity.HYGIENE,
-                f"{path}: {len(names)} runtime dependencies have no pin or upper bound "
-                f"({shown}); a deploy can pick up a new major version without a review. "
-                "Pin them (e.g. with pip-compile or a lock file).",
-                (path,),
-                path=path,
-                line=ds[0].line,
-                title=f"{path}: unbounded runtime dependencies",
-                data={"packages": names, "report_only": True},
-            )
-        )
-    return out
-
-
-def _specs(d: Dependency) -> list[Any]:
-    try:
-        return list(SpecifierSet(d.specifier))
-    except InvalidSpecifier:
-        return []
 
 
 # --------------------------------------------------------------------------- index + advisories
