@@ -92,6 +92,19 @@ class ScanResult:
     def patched_fingerprints(self) -> frozenset[str]:
         return frozenset(fp for planned in self.patches for fp in planned.patch.fingerprints)
 
+    @property
+    def withdrawn_fingerprints(self) -> frozenset[str]:
+        """Findings a fixer checked in full and chose not to patch (a lock it cannot update,
+        a file it cannot rewrite safely): a PR proposed for them earlier no longer stands.
+        A fixer that crashed, was stopped or could not check everything says nothing here."""
+        unsure = {e.fixer for e in self.errors} | {f.fixer for f in self.findings if f.incomplete}
+        patched = self.patched_fingerprints
+        return frozenset(
+            f.fingerprint
+            for f in self.findings
+            if f.fixer not in unsure and f.fingerprint not in patched
+        )
+
     def has_patch(self, finding: Finding) -> bool:
         return finding.fingerprint in self.patched_fingerprints
 

@@ -15,7 +15,7 @@ from bot.migrate import migrate
 from bot.queue import JobQueue
 from bot.scan.engine import ScanEngine, ScanRequest, added_lines_from_patch
 from bot.scan.state import ScanStore
-from tests.toyfixers import FixmeFixer
+from tests.toyfixers import FixmeFixer, WithholdingFixme
 
 OWNER, REPO, INSTALLATION = "acme", "shop", 31
 
@@ -38,14 +38,16 @@ def make_repo(fake, files: dict[str, str]) -> None:
     fake.add_installation(INSTALLATION, OWNER, [REPO])
 
 
-async def engine_for(fake, db, clients, run_key: str | None = None) -> ScanEngine:
+async def engine_for(
+    fake, db, clients, run_key: str | None = None, fixer: FixmeFixer | None = None
+) -> ScanEngine:
     gh = await clients.installation_client(INSTALLATION)
     return ScanEngine(
         gh,
         clients,
         ScanStore(db),
         queue=JobQueue(db),
-        fixers=[FixmeFixer()],
+        fixers=[fixer or FixmeFixer()],
         bot_login=fake.bot_login,
         run_key=run_key,
     )
@@ -130,6 +132,29 @@ async def test_finding_gone_closes_pr_and_deletes_branch(fake_github, engine_par
     assert closed["state"] == "closed"
     assert "no longer found" in fake_github.comments(OWNER, REPO, pull["number"])[-1]["body"]
     assert "patchwell/fixme/a" not in fake_github.branches(OWNER, REPO)
+
+
+async def test_a_change_the_fixer_no_longer_proposes_closes_its_pr(
+    fake_github, engine_parts
+) -> None:
+    """The finding stands but its fixer, checking it in full, makes no patch today (the
+    dependency fixer that finds it cannot update the lock): the PR it opened before must
+    not stay open to be merged."""
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "FIXME drift\n"})
+    engine = await engine_for(fake_github, db, clients, fixer=WithholdingFixme())
+    await engine.scan(full_scan())
+    (pull,) = fake_github.pulls(OWNER, REPO)
+    fake_github.push(OWNER, REPO, "main", {"notes/withhold.txt": "no\n"}, "withhold")
+    await engine.scan(full_scan())
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "closed"
+    body = fake_github.comments(OWNER, REPO, pull["number"])[-1]["body"]
+    assert "no longer proposes this change" in body and "still there" in body
+    assert "patchwell/fixme/a" not in fake_github.branches(OWNER, REPO)
+    (run,) = fake_github.check_runs(OWNER, REPO)[-1:]
+    assert "FIXME left in a.txt" in str(run["output"])  # still reported
+    await engine.scan(full_scan())  # and closed once: no second comment
+    assert len(fake_github.comments(OWNER, REPO, pull["number"])) == 1
 
 
 async def test_base_moved_rebuilds_branch_on_new_head(fake_github, engine_parts) -> None:

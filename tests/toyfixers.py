@@ -85,6 +85,17 @@ class FixmeFixer:
         return patches
 
 
+class WithholdingFixme(FixmeFixer):
+    """The toy fixer, proposing no patch while ``notes/withhold.txt`` exists: the way a real
+    fixer stops proposing a change it finds it cannot make safely (a lock it cannot update),
+    while what it found is still there."""
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        if snapshot.read("notes/withhold.txt") is not None:
+            return []
+        return super().fix(snapshot, findings, ctx)
+
+
 class BinaryFixme(FixmeFixer):
     """The toy fixer, with a binary file in its patch (so a blob is written first)."""
 

@@ -282,6 +282,7 @@ class ScanEngine:
                 [p.patch for r in results for p in r.patches if p.should_open],
             ),
             {f.fingerprint for f in current},
+            {fp for r in results for fp in r.withdrawn_fingerprints},
         )
         if pulls is not None:
             synced = replace(
@@ -482,7 +483,14 @@ class ScanEngine:
         )
 
     async def _sync_pulls(
-        self, request: ScanRequest, branch: str, head: str, config, patches, current: set[str]
+        self,
+        request: ScanRequest,
+        branch: str,
+        head: str,
+        config,
+        patches,
+        current: set[str],
+        withdrawn: set[str],
     ) -> SyncReport | None:
         records = await self.store.branches(request.full_name)
         if not patches and not any(
@@ -503,7 +511,7 @@ class ScanEngine:
             bot_login=self.bot_login,
             bot_name=self.bot_name,
         )
-        return await engine.sync(patches, current)
+        return await engine.sync(patches, current, withdrawn)
 
     async def _schedule_rescan(self, request: ScanRequest, interval: float) -> None:
         if self.queue is None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import gidgethub
@@ -188,12 +188,22 @@ class PullRequestEngine:
 
     # ------------------------------------------------------------------ entry point
 
-    async def sync(self, patches: Sequence[Patch], current_fingerprints: set[str]) -> SyncReport:
+    async def sync(
+        self,
+        patches: Sequence[Patch],
+        current_fingerprints: set[str],
+        withdrawn: Collection[str] = (),
+    ) -> SyncReport:
+        """Open or update a PR per patch and close the PRs that no longer stand: those whose
+        findings are gone, and those whose findings' fixer checked them in full this scan
+        and no longer proposes a patch (``withdrawn``: a lock it cannot update, ...)."""
         report = SyncReport()
         records = await self.store.branches(self.full_name)
         open_pulls = await self._open_patchwell_pulls()
         wanted = {p.branch: p for p in patches}
-        await self._close_resolved(records, open_pulls, wanted, current_fingerprints, report)
+        await self._close_resolved(
+            records, open_pulls, wanted, current_fingerprints, set(withdrawn), report
+        )
         # Security PRs neither wait for nor take a place under the limit.
         open_count = sum(
             1
@@ -502,6 +512,7 @@ class PullRequestEngine:
         open_pulls: dict[str, dict],
         wanted: dict[str, Patch],
         current: set[str],
+        withdrawn: set[str],
         report: SyncReport,
     ) -> None:
         for branch, pull in open_pulls.items():
@@ -510,11 +521,12 @@ class PullRequestEngine:
             record = records.get(branch)
             if record is None or record.state in ("ignored",) or record.fixer == "heal":
                 continue  # heal PRs answer a failed check, not a finding: bot.heal closes them
-            if any(fp in current for fp in record.fingerprints):
+            live = [fp for fp in record.fingerprints if fp in current]
+            if live and not all(fp in withdrawn for fp in live):
                 continue  # still a problem, just not re-proposed by this (partial) scan
             try:
                 with writes_for(record.severity):
-                    await self._close_one(pull, branch)
+                    await self._close_one(pull, branch, withdrawn=bool(live))
             except gidgethub.BadRequest as exc:
                 if refusal(exc) is None:
                     raise
@@ -537,16 +549,24 @@ class PullRequestEngine:
                 await self.delete_branch(branch)
             await self.store.save_branch(replace(record, state="closed"))
 
-    async def _close_one(self, pull: dict, branch: str) -> None:
-        await self.comment_once(
-            pull["number"],
-            "closing",
-            (
+    async def _close_one(self, pull: dict, branch: str, *, withdrawn: bool = False) -> None:
+        if withdrawn:
+            # Its finding stands, but the fixer would not make this change today (it found it
+            # could not update a lock, or rewrite the file safely): a PR we would not open
+            # must not stay open to be merged.
+            why = (
+                "Closing: Patchwell no longer proposes this change. What it found is still "
+                f"there on `{self.base.branch}` (as of {self.base.sha[:12]}), but the change "
+                "cannot be made safely by a bot: the `patchwell` check run says why and "
+                "what to run instead. Patchwell deleted its branch."
+            )
+        else:
+            why = (
                 f"Closing: what this pull request fixes is no longer found on "
                 f"`{self.base.branch}` (as of {self.base.sha[:12]}), so it is fixed already "
                 "or no longer applies. Patchwell deleted its branch."
-            ),
-        )
+            )
+        await self.comment_once(pull["number"], "closing", why)
         await self.gh.patch(
             "/repos/{owner}/{repo}/pulls/{number}",
             {**self._vars, "number": pull["number"]},
