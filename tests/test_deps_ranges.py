@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
+from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services, Severity
 from fixers.dependencies import FIXER
 from fixers.dependencies.sources import sources_from_env
 from tests.fakeindex.server import FakeIndex, FakeRelease, FakeVuln
@@ -70,3 +70,27 @@ def test_library_and_lock_only_are_reported_not_edited(fake_index: FakeIndex) ->
     assert "lock-only" in ranged.message and not [p for p in patches if p.key.startswith("range-")]
     findings, _p = run(fake_index, APP, {"range-strategy": "sideways"})
     assert any(f.rule == "config" and "range-strategy" in f.message for f in findings)
+
+
+def test_a_library_with_a_test_database_compose_file_is_still_a_library(
+    fake_index: FakeIndex,
+) -> None:
+    """jazzband/django-model-utils' shape: a `docker-compose.yml` that only starts the test
+    database made a packaged library count as deployed, so its vulnerable lower bound was
+    edited and rated a vulnerability; a library's range is reported for its users instead."""
+    setup(fake_index)
+    library = {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+            '[project]\nname = "model-utils"\nversion = "5.0"\n'
+            'dependencies = ["django>=4.2,<5"]\n'
+        ),
+        "docker-compose.yml": "services:\n  postgres:\n    image: postgres:16\n",
+        "model_utils/__init__.py": "",
+        "tests/test_models.py": "def test_ok():\n    assert True\n",
+    }
+    findings, patches = run(fake_index, library)
+    (ranged,) = [f for f in findings if f.rule == "vulnerable-range"]
+    assert ranged.data["target"] is None and "library" in ranged.message
+    assert ranged.severity is Severity.HYGIENE
+    assert not [p for p in patches if p.key.startswith("range-")]

@@ -60,7 +60,7 @@ from fixers.dependencies.sources import (
     Release,
     SourceUnavailable,
 )
-from fixers.dependencies.unbounded import deploys_itself, has_deployment_marker, unbounded_findings
+from fixers.dependencies.unbounded import deploys_itself, unbounded_findings
 
 FIXER = "dependencies"
 MAX_WORKERS = 8  # index/OSV requests in flight; small to stay polite to the index
@@ -171,7 +171,7 @@ def _ranges(
         projects,
         targets,
         env.policy.range_strategy,
-        has_deployment_marker(snapshot, env.conventions),
+        deploys_itself(snapshot, env.conventions, env.ignored),
         _finding,
         _advisory_json,
     )
