@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
+from fixers.contract import Context, MemorySnapshot, Patch, Services
 from fixers.dependencies import FIXER
 from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import CompileRequest, LockRequest
 from fixers.dependencies.sources import simple_index_from_env, sources_from_env
 from fixers.dependencies.uvrunner import UvResolver, find_uv, resolver_from_env
 from tests.fakeindex.server import FakeIndex, FakeRelease, FakeVuln
+from tests.lockscan import NEW, NOW, OLD, hide_new, resolver_for, restore, scan
 
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-OLD = NOW - timedelta(days=300)
-NEW = NOW - timedelta(days=30)
 PYPROJECT = (
     '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
     'dependencies = [\n    "flask==2.3.0",\n    "six>=1.0",\n]\n'
@@ -44,41 +42,6 @@ def index(fake_index: FakeIndex) -> FakeIndex:
     return fake_index
 
 
-def resolver_for(index: FakeIndex, tmp: Path) -> UvResolver:
-    url, creds = simple_index_from_env(index.env())
-    assert url is not None
-    resolver = resolver_from_env(index.env(), index_url=url, credentials=creds, cache_dir=tmp)
-    assert resolver is not None
-    return resolver
-
-
-def as_of_old(index: FakeIndex) -> list[tuple[str, FakeRelease]]:
-    """Hide the new releases (the repository's lock was made before they existed). Use a
-    resolver with a cache of its own meanwhile: uv keeps index pages for their max-age."""
-    hidden = []
-    for name, project in index.projects.items():
-        for rel in [r for r in project.releases if r.uploaded == NEW]:
-            project.releases.remove(rel)
-            hidden.append((name, rel))
-    return hidden
-
-
-def restore(index: FakeIndex, hidden: list[tuple[str, FakeRelease]]) -> None:
-    for name, rel in hidden:
-        index.projects[name].releases.append(rel)
-
-
-def scan(
-    index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]
-) -> tuple[list[Finding], list[Patch]]:
-    idx, adv = sources_from_env(index.env(), cache_dir=None)
-    services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
-    ctx = Context(services=services, options={"groups": []})
-    snapshot = MemorySnapshot(dict(files))
-    findings = FIXER.detect(snapshot, ctx)
-    return findings, FIXER.fix(snapshot, findings, ctx)
-
-
 def run(index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]) -> list[Patch]:
     return scan(index, resolver, files)[1]
 
@@ -90,7 +53,7 @@ def changed_lines(before: bytes, after: bytes) -> list[str]:
 
 def test_uv_lock_moves_only_the_bumped_package(index: FakeIndex, tmp_path: Path) -> None:
     resolver = resolver_for(index, tmp_path / "pr")
-    hidden = as_of_old(index)
+    hidden = hide_new(index)
     maker = resolver_for(index, tmp_path / "before")
     made = maker.lock(LockRequest(files=(("pyproject.toml", PYPROJECT.encode()),)))
     assert made.ok, made.message
@@ -120,7 +83,7 @@ def test_uv_lock_moves_only_the_bumped_package(index: FakeIndex, tmp_path: Path)
 
 
 def compiled_files(index: FakeIndex, tmp: Path, header: str | None) -> dict[str, bytes]:
-    hidden = as_of_old(index)
+    hidden = hide_new(index)
     resolver = resolver_for(index, tmp / "before")
     command = "uv pip compile requirements.in -o requirements.txt --generate-hashes"
     made = resolver.compile(
@@ -201,7 +164,7 @@ def test_vulnerable_transitive_package_gets_a_lock_only_pr(
     index.add_vuln(FakeVuln("GHSA-wz01", "werkzeug", [("0", "2.3.8")], [], "DoS", "HIGH"))
     project = PYPROJECT.replace('"flask==2.3.0"', '"flask>=2.3"')
     resolver = resolver_for(index, tmp_path / "pr")
-    hidden = as_of_old(index)
+    hidden = hide_new(index)
     keep = index.projects["werkzeug"].releases
     index.projects["werkzeug"].releases = [r for r in keep if r.version == "2.3.0"]
     maker = resolver_for(index, tmp_path / "before")

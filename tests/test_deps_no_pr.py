@@ -9,66 +9,24 @@ why there is no PR and gives the command the maintainer can run.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
-from fixers.dependencies import FIXER
+from fixers.contract import Finding
 from fixers.dependencies import detect as detect_module
 from fixers.dependencies.installable import Checker
 from fixers.dependencies.resolution import CompileRequest, LockRequest, ToolLockRequest
-from fixers.dependencies.sources import simple_index_from_env, sources_from_env
-from fixers.dependencies.uvrunner import UvResolver, find_poetry, find_uv, resolver_from_env
+from fixers.dependencies.uvrunner import find_poetry, find_uv
 from tests.fakeindex.server import FakeIndex, FakeRelease
-
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-OLD = NOW - timedelta(days=300)
-NEW = NOW - timedelta(days=30)
+from tests.lockscan import NEW, OLD, hide_new, resolver_for, restore, scan
 
 pytestmark = pytest.mark.skipif(find_uv({}) is None, reason="uv is not installed")
 
 
-def resolver_for(index: FakeIndex, tmp: Path, **env: str) -> UvResolver:
-    environ = {**index.env(), **env}
-    url, creds = simple_index_from_env(environ)
-    assert url is not None
-    resolver = resolver_from_env(environ, index_url=url, credentials=creds, cache_dir=tmp)
-    assert resolver is not None
-    return resolver
-
-
-def scan(
-    index: FakeIndex, resolver: UvResolver | None, files: Mapping[str, bytes]
-) -> tuple[list[Finding], list[Patch]]:
-    idx, adv = sources_from_env(index.env(), cache_dir=None)
-    services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
-    ctx = Context(services=services, options={"groups": []})
-    snapshot = MemorySnapshot(dict(files))
-    findings = FIXER.detect(snapshot, ctx)
-    return findings, FIXER.fix(snapshot, findings, ctx)
-
-
 def outdated(findings: list[Finding], name: str) -> Finding:
     return next(f for f in findings if f.rule == "outdated" and f.data["package"] == name)
-
-
-def hide_new(index: FakeIndex) -> list[tuple[str, FakeRelease]]:
-    """The index as it was when the repository's lock was made."""
-    hidden = []
-    for name, project in index.projects.items():
-        for rel in [r for r in project.releases if r.uploaded == NEW]:
-            project.releases.remove(rel)
-            hidden.append((name, rel))
-    return hidden
-
-
-def restore(index: FakeIndex, hidden: list[tuple[str, FakeRelease]]) -> None:
-    for name, rel in hidden:
-        index.projects[name].releases.append(rel)
 
 
 # --------------------------------------------------------------------------- uv.lock + sdist

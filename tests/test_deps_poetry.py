@@ -10,23 +10,18 @@ import dataclasses
 import difflib
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from fixers.contract import Context, Finding, MemorySnapshot, Patch, Services
-from fixers.dependencies import FIXER
+from fixers.contract import Patch
 from fixers.dependencies.locks import parse_lock
 from fixers.dependencies.resolution import ToolLockRequest
-from fixers.dependencies.sources import simple_index_from_env, sources_from_env
 from fixers.dependencies.toolrunner import SHIM, ToolCommand, poetry_command
-from fixers.dependencies.uvrunner import UvResolver, find_poetry, find_uv, resolver_from_env
+from fixers.dependencies.uvrunner import UvResolver, find_poetry, find_uv
 from tests.fakeindex.server import FakeIndex, FakeRelease
+from tests.lockscan import NEW, OLD, resolver_for, scan
 
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-OLD = NOW - timedelta(days=300)
-NEW = NOW - timedelta(days=30)
 PYPROJECT = (
     b'[tool.poetry]\nname = "app"\nversion = "0.1.0"\ndescription = ""\n'
     b'authors = ["A <a@example.com>"]\nreadme = "README.md"\n\n'
@@ -55,15 +50,6 @@ def add_flask(index: FakeIndex, *, new: bool = True) -> FakeIndex:
     return index
 
 
-def make_resolver(index: FakeIndex, tmp: Path, **env: str) -> UvResolver:
-    environ = {**index.env(), **env}
-    url, creds = simple_index_from_env(environ)
-    assert url is not None
-    resolver = resolver_from_env(environ, index_url=url, credentials=creds, cache_dir=tmp)
-    assert resolver is not None
-    return resolver
-
-
 @pytest.fixture
 def rogue() -> Iterator[FakeIndex]:
     with FakeIndex() as other:
@@ -73,22 +59,11 @@ def rogue() -> Iterator[FakeIndex]:
 def old_lock(tmp: Path, pyproject: bytes = PYPROJECT) -> bytes:
     """A poetry.lock made before the new releases existed (its own index and cache)."""
     with FakeIndex() as before:
-        made = make_resolver(add_flask(before, new=False), tmp / "before").tool_lock(
+        made = resolver_for(add_flask(before, new=False), tmp / "before").tool_lock(
             ToolLockRequest("poetry", (("pyproject.toml", pyproject),))
         )
     assert made.ok, made.message
     return made.outputs["poetry.lock"]
-
-
-def scan(
-    index: FakeIndex, resolver: UvResolver | None, files: dict[str, bytes]
-) -> tuple[list[Finding], list[Patch]]:
-    idx, adv = sources_from_env(index.env(), cache_dir=None)
-    services = Services(index=idx, advisories=adv, clock=lambda: NOW, resolver=resolver)
-    ctx = Context(services=services, options={"groups": []})
-    snapshot = MemorySnapshot(dict(files))
-    findings = FIXER.detect(snapshot, ctx)
-    return findings, FIXER.fix(snapshot, findings, ctx)
 
 
 def run(index: FakeIndex, resolver: UvResolver | None, files: dict[str, bytes]) -> list[Patch]:
@@ -103,7 +78,7 @@ def changed(before: bytes, after: bytes) -> list[str]:
 def test_poetry_lock_moves_only_the_bumped_package(fake_index: FakeIndex, tmp_path: Path) -> None:
     add_flask(fake_index)
     lock = old_lock(tmp_path)
-    resolver = make_resolver(fake_index, tmp_path / "pr")
+    resolver = resolver_for(fake_index, tmp_path / "pr")
     files = {"pyproject.toml": PYPROJECT, "poetry.lock": lock}
     patches = run(fake_index, resolver, files)
     flask = next(p for p in patches if p.key == "pip-flask")
@@ -129,7 +104,7 @@ def test_poetry_lock_moves_only_the_bumped_package(fake_index: FakeIndex, tmp_pa
     assert fake_index.base_url.encode() not in edits["poetry.lock"]
     # Without Poetry (the extra not installed) the lock cannot follow: no PR, and the
     # finding gives the command.
-    without = make_resolver(fake_index, tmp_path / "pr", PATCHWELL_POETRY="off")
+    without = resolver_for(fake_index, tmp_path / "pr", PATCHWELL_POETRY="off")
     assert without.tools == frozenset()
     findings, patches = scan(fake_index, without, files)
     assert not any(p.key == "pip-flask" for p in patches)
@@ -145,7 +120,7 @@ def test_a_release_newer_than_poetrys_cached_page_is_still_locked(
     published since (found through its own index client): the update is retried once
     without Poetry's cache rather than failing."""
     add_flask(fake_index, new=False)
-    resolver = make_resolver(fake_index, tmp_path / "shared")
+    resolver = resolver_for(fake_index, tmp_path / "shared")
     made = resolver.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),)))
     assert made.ok, made.message
     fake_index.projects["flask"].releases.append(
@@ -168,7 +143,7 @@ def test_a_lock_poetry_would_reformat_is_left_with_the_command(
     older = "\n".join(ln for ln in lock.splitlines() if not ln.startswith("groups = "))
     older = older.replace('lock-version = "2.1"', 'lock-version = "2.0"') + "\n"
     files = {"pyproject.toml": PYPROJECT, "poetry.lock": older.encode()}
-    findings, patches = scan(fake_index, make_resolver(fake_index, tmp_path / "pr"), files)
+    findings, patches = scan(fake_index, resolver_for(fake_index, tmp_path / "pr"), files)
     # No PR: pyproject.toml without its lock fails `poetry install` (found on mealie).
     assert not any(p.key == "pip-flask" for p in patches)
     flask = next(f for f in findings if f.data.get("package") == "flask")
@@ -191,7 +166,7 @@ def test_a_lock_poetry_would_reformat_is_left_with_the_command(
 def test_repository_sources_and_local_dependencies_are_refused(
     fake_index: FakeIndex, rogue: FakeIndex, tmp_path: Path, extra: str
 ) -> None:
-    resolver = make_resolver(add_flask(fake_index), tmp_path)
+    resolver = resolver_for(add_flask(fake_index), tmp_path)
     project = PYPROJECT + extra.format(rogue=rogue.base_url).encode()
     result = resolver.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", project),)))
     assert result.refused and not result.ok
@@ -203,7 +178,7 @@ def test_the_refusal_is_what_keeps_poetry_off_a_repository_source(
 ) -> None:
     """Poetry follows [[tool.poetry.source]] even through the shim: the check before it
     starts is the protection (this runs Poetry past the check, on purpose)."""
-    resolver = make_resolver(add_flask(fake_index), tmp_path)
+    resolver = resolver_for(add_flask(fake_index), tmp_path)
     source = f'\n[[tool.poetry.source]]\nname = "corp"\nurl = "{rogue.simple_url}/"\n'
     project = PYPROJECT + (source + 'priority = "primary"\n').encode()
     command = ToolCommand(
@@ -236,7 +211,7 @@ def _evil(index: FakeIndex, marker: Path) -> None:
 def test_poetry_never_builds_a_package(fake_index: FakeIndex, tmp_path: Path) -> None:
     marker = tmp_path / "MARKER"
     _evil(add_flask(fake_index), marker)
-    resolver = make_resolver(fake_index, tmp_path / "cache")
+    resolver = resolver_for(fake_index, tmp_path / "cache")
     project = PYPROJECT.replace(b'six = "^1.16"', b'evil = "1.0"')
     result = resolver.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", project),)))
     assert not result.ok and "disabled in Patchwell's sandbox" in result.message
@@ -261,7 +236,7 @@ def test_credentials_reach_the_index_and_never_the_lock(
 ) -> None:
     add_flask(fake_index).credentials = ("bot", "s3cr3t-index-pass")
     url = fake_index.simple_url.replace("http://", "http://bot:s3cr3t-index-pass@")
-    resolver = make_resolver(fake_index, tmp_path, PATCHWELL_INDEX_URL=url)
+    resolver = resolver_for(fake_index, tmp_path, PATCHWELL_INDEX_URL=url)
     result = resolver.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),)))
     assert result.ok, result.message
     assert (
@@ -276,7 +251,7 @@ def test_credentials_reach_the_index_and_never_the_lock(
 
 
 def test_budget_stops_a_slow_poetry(fake_index: FakeIndex, tmp_path: Path) -> None:
-    resolver = make_resolver(add_flask(fake_index), tmp_path)
+    resolver = resolver_for(add_flask(fake_index), tmp_path)
     slow = dataclasses.replace(resolver, timeout=0.001)
     result = slow.tool_lock(ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),)))
     assert not result.ok and result.unavailable and "Poetry took longer" in result.message
@@ -286,11 +261,11 @@ def test_the_operators_ca_bundle_reaches_poetry(fake_index: FakeIndex, tmp_path:
     """Found against PyPI behind a TLS-inspecting proxy: uv honoured SSL_CERT_FILE, Poetry
     (requests, certifi's bundle) failed every lock with CERTIFICATE_VERIFY_FAILED."""
     env = {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}
-    resolver = make_resolver(fake_index, tmp_path, **env)
+    resolver = resolver_for(fake_index, tmp_path, **env)
     request = ToolLockRequest("poetry", (("pyproject.toml", PYPROJECT),))
     command = poetry_command(resolver, request, fake_index.base_url)
     assert command.env["REQUESTS_CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
-    own = make_resolver(fake_index, tmp_path, REQUESTS_CA_BUNDLE="/srv/ca.pem", **env)
+    own = resolver_for(fake_index, tmp_path, REQUESTS_CA_BUNDLE="/srv/ca.pem", **env)
     assert poetry_command(own, request, fake_index.base_url).env["REQUESTS_CA_BUNDLE"] == (
         "/srv/ca.pem"
     )
