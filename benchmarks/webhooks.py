@@ -28,8 +28,6 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]
 # Python puts this script's directory first on sys.path, where benchmarks/secrets.py
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 from tests.dbfixtures import fresh_pg_schema, postgres_admin_url, postgres_unreachable_reason  # noqa: E402
+from tests.fakegithub import generate_private_key_pem  # noqa: E402
 from tests.webhooks import delivery, example  # noqa: E402
 
 SECRET = "bench-webhook-secret"
@@ -46,15 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen) -> None:
@@ -112,7 +102,7 @@ async def run_one(label: str, database_url: str, deliveries: int, senders: int) 
     env = {
         **os.environ,
         "PATCHWELL_APP_ID": "1",
-        "PATCHWELL_PRIVATE_KEY": private_key(),
+        "PATCHWELL_PRIVATE_KEY": generate_private_key_pem(),
         "PATCHWELL_WEBHOOK_SECRET": SECRET,
         "DATABASE_URL": database_url,
         "PORT": str(port),
