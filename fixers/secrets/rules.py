@@ -69,12 +69,15 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
 _ASSIGN_NAME_HEAD = r"[A-Za-z0-9_.-]{0,40}"
 _ASSIGN_NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
 _ASSIGN_TYPED = (  # `name: str =`, `name?: string =`, `NAME: &'static str =`, `String? =`
-    r"""(?:\??[ \t]*:[ \t]*&?(?:'[a-z]{1,10}[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.<>\[\]|? ]{0,30}?"""
-    r"""|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var name string =`
+    r"""(?:\??[ \t]*:[ \t]*&?(?:'[a-z]{1,10}[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.<>\[\]|? ]{0,30}?)?"""
 )
+_ASSIGN_VAR_TYPE = r"[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30}"  # `var name string =`
 _ASSIGN_OPS = r"(?::{1,3}=|=>|[.?]=|=|:)"
+# A Go-style type word follows a bare name only: after a closing quote it is the next
+# attribute of an HTML/JSX tag (`to="/reset-password" color="blue.500"`), not a type.
 _ASSIGN_OP = (
-    rf"""(?:["'][ \t]{{0,5}},|["']?\]?{_ASSIGN_TYPED}[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
+    rf"""(?:["'][ \t]{{0,5}},|(?:["']?\]?{_ASSIGN_TYPED}|{_ASSIGN_VAR_TYPE})"""
+    rf"""[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
 )
 _UNQUOTED = r"""[^\s"'`,;#()\[\]{}<>=]"""
 
@@ -108,6 +111,9 @@ def xml_element_regex(names: list[str], lo: int, hi: int) -> tuple[str, str]:
     regex = rf"""(?i)<({name})>{gap}([^<>\s"'&]{{{lo},{hi}}}){gap}</\1>"""
     return regex, f"<{name}>"
 
+
+# The words of an identifier: camelCase humps, upper-case runs, digit runs.
+_NAME_WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 _TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
 
@@ -197,11 +203,35 @@ class Placeholders:
     # A value whose characters are mostly keyboard runs (`abc123def456`, `1234567890`,
     # `klmnopqrstu`) was typed by a person as a stand-in; random tokens almost never are.
     max_run_fraction: float = 1.0
+    # Words of names that say their value is no credential (`fakeToken`, `invalid_api_key`,
+    # `nonMatchingToken`): the author's own label of a stand-in (`non_matching` spans two).
+    fake_name_contains: tuple[bytes, ...] = ()
+    # Masking after the value's last character (`xoxp-…-4821-####`, `id==:xxxxxxxx`): the
+    # value is the visible head of a masked token.
+    masked_tail: re.Pattern[bytes] | None = None
+    # A fallback literal that is a provider token's prefix with its body masked
+    # (`"hf_xxxxxxxx"`): a stand-in for a token someone else issues, which no provider
+    # accepts; unlike `"dev"` as a signing key, nothing runs on it.
+    masked_token: re.Pattern[str] | None = None
 
     def is_setting_name(self, name: bytes) -> bool:
-        """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
+        """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one;
+        `fake_token`, `invalidApiKey`: a name that labels its value a stand-in."""
         low = name.lower()
-        return any(part in low for part in self.generic_name_contains)
+        if any(part in low for part in self.generic_name_contains):
+            return True
+        words = b"_" + b"_".join(_NAME_WORD.findall(name)).lower() + b"_"
+        return any(b"_" + part + b"_" in words for part in self.fake_name_contains)
+
+    def continues_masked(self, data: bytes, end: int) -> bool:
+        """Whether the token the value ends at goes on into masking characters (up to the
+        next blank or quote): `xoxp-…-4821` followed by `-####`."""
+        if self.masked_tail is None:
+            return False
+        return self.masked_tail.match(data, end, min(len(data), end + 80)) is not None
+
+    def is_masked_token(self, value: str) -> bool:
+        return self.masked_token is not None and self.masked_token.fullmatch(value) is not None
 
     def is_template(self, value: str) -> bool:
         """`${SECRET}`, `{{ secret }}`, `%(secret)s`: a reference filled in elsewhere."""
@@ -426,6 +456,20 @@ def _rule(raw: Mapping[str, Any], reviewed: str = "") -> Rule:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
 
 
+def _str_pattern(source: object) -> re.Pattern[str] | None:
+    if source is None:
+        return None
+    p = str(source)
+    return re.compile(p)
+
+
+def _bytes_pattern(source: object) -> re.Pattern[bytes] | None:
+    if source is None:
+        return None
+    p = str(source).encode("ascii")
+    return re.compile(p)
+
+
 def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
     everywhere = raw.get("all", {})
     generic = raw.get("generic", {})
@@ -441,6 +485,9 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
             h.lower() for entry in raw.get("public", ()) for h in entry.get("sha256", ())
         ),
         max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
+        fake_name_contains=tuple(s.lower().encode() for s in generic.get("fake_names", ())),
+        masked_tail=_bytes_pattern(everywhere.get("masked_tail")),
+        masked_token=_str_pattern(raw.get("fallback", {}).get("masked_token")),
     )
 
 
