@@ -153,3 +153,15 @@ def test_a_bare_file_name_or_source_code_a_test_names_is_not_a_fixture() -> None
     )
     assert found["config/settings.yaml"] == Severity.LEAKED_SECRET
     assert found["app/settings.py"] == Severity.LEAKED_SECRET
+
+
+def test_basic_credentials_of_stand_in_words_are_an_example_header() -> None:
+    import base64
+
+    def header(userinfo: str) -> str:
+        encoded = base64.b64encode(userinfo.encode()).decode()
+        return f'headers = {{"Authorization": "Basic {encoded}"}}\n'
+
+    for userinfo in ("username:password", "foo:bar", "user:pass"):
+        assert _rules("client.py", header(userinfo)) == []
+    assert _rules("client.py", header(f"deploy:{_rand(ALNUM, 18, 12)}")) == ["authorization-header"]

@@ -6,6 +6,8 @@ where to revoke a key) is data; this module only parses and compiles it, once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import math
@@ -213,6 +215,9 @@ class Placeholders:
     # (`"hf_xxxxxxxx"`): a stand-in for a token someone else issues, which no provider
     # accepts; unlike `"dev"` as a signing key, nothing runs on it.
     masked_token: re.Pattern[str] | None = None
+    # HTTP Basic credentials (`base64(user:password)`) whose two halves are both stand-in
+    # words (`username:password`, `foo:bar`): an example header, not a login.
+    basic_userinfo: frozenset[str] = frozenset()
 
     def is_setting_name(self, name: bytes) -> bool:
         """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one;
@@ -250,6 +255,8 @@ class Placeholders:
         if not generic:
             return False
         if low in self.generic_exact or any(c in low for c in self.generic_contains):
+            return True
+        if self.basic_userinfo and _basic_halves(value) <= self.basic_userinfo:
             return True
         return any(p.search(value) for p in self.generic_patterns)
 
@@ -294,6 +301,19 @@ class RuleSet:
     @property
     def regex_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.kind == "regex")
+
+
+def _basic_halves(value: str) -> set[str]:
+    """The lower-cased user and password of a base64 `user:password` (HTTP Basic), or a
+    set holding an empty string when the value is no such thing."""
+    if len(value) > 200 or len(value) % 4:
+        return {""}
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return {""}
+    user, sep, password = text.partition(":")
+    return {user.lower(), password.lower()} if sep and user and password else {""}
 
 
 def run_fraction(value: str) -> float:
@@ -487,6 +507,7 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
         max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
         fake_name_contains=tuple(s.lower().encode() for s in generic.get("fake_names", ())),
         masked_tail=_bytes_pattern(everywhere.get("masked_tail")),
+        basic_userinfo=frozenset(w.lower() for w in generic.get("basic_userinfo", ())),
         masked_token=_str_pattern(raw.get("fallback", {}).get("masked_token")),
     )
 
