@@ -165,3 +165,10 @@ def test_basic_credentials_of_stand_in_words_are_an_example_header() -> None:
     for userinfo in ("username:password", "foo:bar", "user:pass"):
         assert _rules("client.py", header(userinfo)) == []
     assert _rules("client.py", header(f"deploy:{_rand(ALNUM, 18, 12)}")) == ["authorization-header"]
+
+
+def test_a_django_apps_tests_module_is_test_code() -> None:
+    # `manage.py startapp` writes `<app>/tests.py`: its users and passwords are fixtures.
+    line = f'User.objects.create_user(username="u1", password="{_rand(ALNUM, 14, 13)}")\n'
+    found = _detect({"blog/tests.py": line, "blog/views.py": line})
+    assert found == {"blog/tests.py": Severity.HYGIENE, "blog/views.py": Severity.LEAKED_SECRET}
