@@ -437,14 +437,15 @@ class JobQueue:
             (self.now(), bound_error(error)),
         )
 
-    async def release(self, job_id: int, worker_id: str) -> bool:
-        """Give an unfinished job back (graceful shutdown); the attempt does not count."""
+    async def release(self, job_id: int, worker_id: str, delay_seconds: float = 0.0) -> bool:
+        """Give an unfinished job back (graceful shutdown); the attempt does not count. It
+        is not claimed again for ``delay_seconds`` (writes it had in flight may still land)."""
         return await self._owned_update(
             job_id,
             worker_id,
             "state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
             " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, run_at = ?",
-            (self.now(),),
+            (self.now() + max(0.0, delay_seconds),),
         )
 
     async def defer(self, job_id: int, worker_id: str, reason: str, delay_seconds: float) -> bool:

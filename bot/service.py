@@ -34,7 +34,7 @@ from bot.config import (
 from bot.db import Database
 from bot.dispatch import JobRunner
 from bot.errors import ConfigError
-from bot.github import AppAuth, GitHubClients, new_session
+from bot.github import GITHUB_REQUEST_CEILING, AppAuth, GitHubClients, new_session
 from bot.housekeeping import Housekeeper, PurgeReport, purge
 from bot.logs import configure_logging
 from bot.metrics import Metrics
@@ -157,6 +157,8 @@ async def running_worker(parts: Parts, concurrency: int) -> AsyncIterator[Runnin
             ).observe(seconds),
             shutdown_grace=parts.settings.shutdown_grace,
             base_backoff=parts.settings.retry_backoff,
+            # A job handed back mid-write is redone only once GitHub is done with the write.
+            handback_delay=GITHUB_REQUEST_CEILING,
         )
         housekeeper = Housekeeper(
             parts.db,

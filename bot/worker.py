@@ -31,7 +31,10 @@ jobs get ``shutdown_grace`` seconds to finish (their leases kept alive), or less
 :meth:`Worker.hurry` is called (a second signal); the rest are cancelled and released back to
 the queue at once (the attempt does not count), so another worker redoes them from the start --
 every write a job makes is idempotent (a branch, commit or PR found on GitHub is adopted, never
-made twice). Handing back takes at most ``handback_seconds``; a job whose release could not be
+made twice). A handed-back job waits ``handback_delay`` seconds before anyone claims it: a write
+it had sent may still be carried out (GitHub keeps working on a request the client gave up
+on), and a redo that looked before it landed would make a second check run. Handing back
+takes at most ``handback_seconds``; a job whose release could not be
 recorded in time (database away) is retaken when its lease expires. So ``run`` returns within
 ``shutdown_grace + handback_seconds`` of ``stop``.
 
@@ -138,6 +141,7 @@ class Worker:
         on_job_done: JobObserver | None = None,
         shutdown_grace: float = 20.0,
         handback_seconds: float = HANDBACK_SECONDS,
+        handback_delay: float = 0.0,
         worker_id: str | None = None,
     ) -> None:
         if concurrency < 1 or lease_seconds <= 0 or poll_interval <= 0:
@@ -153,6 +157,7 @@ class Worker:
         self.on_job_done = on_job_done
         self.shutdown_grace = shutdown_grace
         self.handback_seconds = handback_seconds
+        self.handback_delay = handback_delay
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -266,7 +271,7 @@ class Worker:
                 with contextlib.suppress(BaseException):
                     await work
                 outcome = "released"
-                await self._settle(self.queue.release(job.id, owner))
+                await self._settle(self.queue.release(job.id, owner, self.handback_delay))
         except Deferred as exc:
             if job.deferrals >= MAX_DEFERRALS:
                 outcome, error = await self._transient(job, owner, exc)

@@ -154,3 +154,55 @@ def test_an_app_that_pushes_then_rolls_out_its_image_gets_its_contract():
 )
 def test_image_repository_names(reference, repository):
     assert image_repository(reference) == repository
+
+
+BUILDX_PUSH = (
+    "      - name: Build and push\n"
+    "        run: |\n"
+    "          docker buildx build \\\n"
+    "            --platform linux/amd64,linux/arm64 \\\n"
+    '            --push -t "acme/flask-gunicorn:py${{ matrix.python }}" \\\n'
+    "            -f images/python${{ matrix.python }}.dockerfile images/\n"
+)
+
+
+def _release_built_by(step: str) -> bytes:
+    text = load_repo("baseimage").read(".github/workflows/release.yml").decode()
+    head, _, tail = text.partition("      - name: Build and push\n")
+    return (head + step + tail[tail.index("      - uses: peter-evans") :]).encode()
+
+
+def test_a_base_image_pushed_by_buildx_in_a_script_gets_no_contract():
+    snap = load_repo(
+        "baseimage", **{".github/workflows/release.yml": _release_built_by(BUILDX_PUSH)}
+    )
+    facts = extract_facts(snap)
+    assert [(f.value, str(f.source)) for f in facts.publishes] == [
+        ("acme/flask-gunicorn", ".github/workflows/release.yml:24")
+    ]
+    assert facts.own_deploys == ()
+    assert _rules(snap) == []
+
+
+@pytest.mark.parametrize(
+    ("script", "images"),
+    [
+        ("docker buildx build --push -t ghcr.io/acme/shop:1 .", ["ghcr.io/acme/shop"]),
+        ("docker build --tag=acme/shop:2 --push .", ["acme/shop"]),
+        ("docker buildx build -o type=registry -tacme/shop .", ["acme/shop"]),
+        ("docker buildx build --output=type=image,push=true -t acme/shop .", ["acme/shop"]),
+        ('docker buildx build --push -t "$IMAGE" .', []),  # pushes, but not a literal name
+        ("docker buildx build \\\n  --push \\\n  -t acme/shop .", ["acme/shop"]),
+        ("docker build -t acme/shop . && docker push acme/shop", ["acme/shop"]),
+        # builds that push nothing: the image stays on the runner
+        ("docker buildx build --load -t acme/shop .", None),
+        ("docker build -t acme/shop . && echo --push", None),
+        ("docker buildx build -o type=docker -t acme/shop .", None),
+        ("echo docker buildx build", None),
+    ],
+)
+def test_which_build_scripts_publish(script, images):
+    from fixers.production.facts.artifacts import published_images
+    from fixers.production.facts.model import conventions
+
+    assert published_images({"run": script}, conventions()) == images

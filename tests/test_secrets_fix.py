@@ -457,7 +457,11 @@ def test_a_fallback_the_tests_run_on_is_reported_not_patched() -> None:
     assert run({"config.py": config})[1]  # no tests: fail fast is the fix
     snap, patches = run({"config.py": config, "tests/test_app.py": test})
     assert patches == []
-    assert any(f.rule.startswith("fallback-secret") for f in FIXER.detect(snap, Context()))
+    (found,) = [f for f in FIXER.detect(snap, Context()) if f.rule.startswith("fallback-secret")]
+    # ...and the finding says why no PR comes and what lets it come.
+    assert found.data["report_only"]
+    assert "Patchwell opens no PR for this" in found.message
+    assert "the tests do not set SECRET_KEY, so every test run would crash" in found.message
     conftest = "import os\nos.environ.setdefault('SECRET_KEY', 'test')\n"
     files = {"config.py": config, "tests/test_app.py": test, "tests/conftest.py": conftest}
     assert run(files)[1]  # the tests set it: the fix cannot break them

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from bot.db import Database
+from bot.github import GITHUB_REQUEST_CEILING
 from bot.migrate import migrate
 from bot.queue import JobQueue
 from tests import payloads
@@ -98,6 +99,8 @@ async def test_sigterm_mid_pull_request_hands_the_job_back_and_it_is_redone_once
     released = await queue.get(scan.id)
     # Not finished (the PR call was still waiting) but handed back: queued now, attempt unspent.
     assert (released.state, released.attempts, released.lease_owner) == ("queued", 0, None)
+    # ...and not claimable until GitHub is done with the PR request it had sent.
+    assert released.run_at > released.updated_at + GITHUB_REQUEST_CEILING - 1
     assert "stopping: 1 running jobs get 1s to finish" in first.log()
     assert f"job {scan.id} released" in first.log()
 

@@ -319,6 +319,32 @@ async def test_graceful_stop_finishes_short_jobs_and_releases_long_ones(
     assert (await queue.get(short)).state == "done"
     released = await queue.get(long)
     assert (released.state, released.attempts, released.lease_owner) == ("queued", 0, None)
+    assert released.run_at <= queue.now()  # no hand-back delay asked: claimable at once
+
+
+async def test_a_handed_back_job_waits_until_its_writes_may_have_landed(
+    queue: JobQueue, clock: Clock
+) -> None:
+    # A job stopped mid-POST: GitHub may still create the check run after we hung up. A
+    # redo that listed check runs before then would post a second one.
+    job_id = await add(queue, "o/mid-write")
+    started = asyncio.Event()
+
+    async def run_job(job: Job) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    worker = Worker(queue, run_job, poll_interval=0.02, shutdown_grace=0, handback_delay=10)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(started.wait(), DEADLINE)
+    stop.set()
+    await asyncio.wait_for(task, DEADLINE)
+    released = await queue.get(job_id)
+    assert (released.state, released.attempts) == ("queued", 0)
+    assert await queue.claim("other", 30) is None  # not before GitHub is done with the write
+    clock.advance(10)
+    assert (await queue.claim("other", 30)).id == job_id
 
 
 async def test_wake_starts_work_without_waiting_for_the_poll(queue: JobQueue) -> None:

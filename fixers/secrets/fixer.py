@@ -122,7 +122,7 @@ class SecretsFixer:
                     continue
                 if not is_accepted(finding, opts.accepted):
                     findings.append(finding)
-        return findings
+        return _report_import_time_reads_the_tests_need(snapshot, findings)
 
     def _workers(self, snapshot: Snapshot, files: int) -> int:
         """A pool only over an in-memory snapshot (a forked child reads it for free) and
@@ -168,7 +168,6 @@ class SecretsFixer:
         scanner = Scanner(self.ruleset, self.engine)
         patches = []
         dotenv = [f for fs in by_path.values() for f in fs if f.rule == "dotenv-committed"]
-        _keep_import_time_reads_the_tests_need(snapshot, by_path)
         for path in sorted(by_path):
             data = snapshot.read(path)
             if data is None:
@@ -299,34 +298,47 @@ def _whole_file_credential(data: bytes, findings: Sequence[Finding]) -> bool:
     return False
 
 
-def _keep_import_time_reads_the_tests_need(
-    snapshot: Snapshot, by_path: dict[str, list[Finding]]
-) -> None:
-    """Leave to the report a Python literal whose fix the repository's tests would crash on.
+def _report_import_time_reads_the_tests_need(
+    snapshot: Snapshot, findings: list[Finding]
+) -> list[Finding]:
+    """Make report-only, saying why, a Python literal whose fix the tests would crash on.
 
     The fix reads ``os.environ["NAME"]`` where the literal stood. At module or class
     level -- ``SECRET_KEY = os.environ.get("SECRET_KEY") or "dev"`` in the ``Config``
     that ``TestingConfig`` inherits (flasky, microblog), a Django settings module's
     ``SECRET_KEY`` (djangox) -- that raises ``KeyError`` on import, so every test run
     that does not set the name crashes, and the PR breaks the build it lands in. Inside a
-    function it only raises when called, so those are still patched.
+    function it only raises when called, so those are still patched. The finding says so,
+    or the maintainer would wait for a PR that never comes.
     """
-    if not has_tests(snapshot):
-        return
+    if not any(_import_time_candidate(f) for f in findings) or not has_tests(snapshot):
+        return findings
     told = names_the_tests_set(snapshot)
-    for path, found in list(by_path.items()):
-        if not path.endswith(".py"):
-            continue
-        at_import = _import_time_lines(snapshot.read(path))
-        kept = [
-            f
-            for f in found
-            if f.line is None or f.line not in at_import or str(f.data.get("env", "")) in told
-        ]
-        if kept:
-            by_path[path] = kept
-        else:
-            del by_path[path]
+    lines: dict[str, frozenset[int]] = {}
+    out: list[Finding] = []
+    for f in findings:
+        env = str(f.data.get("env", ""))
+        if f.path and f.line and _import_time_candidate(f) and env and env not in told:
+            if f.path not in lines:
+                lines[f.path] = _import_time_lines(snapshot.read(f.path))
+            if f.line in lines[f.path]:
+                note = _tests_note(env)
+                f = replace(f, message=f.message + note, data={**f.data, "report_only": True})
+        out.append(f)
+    return out
+
+
+def _import_time_candidate(f: Finding) -> bool:
+    return bool(f.path and f.path.endswith(".py") and f.line and not f.data.get("report_only"))
+
+
+def _tests_note(env: str) -> str:
+    return (
+        f' Patchwell opens no PR for this: its fix reads `os.environ["{env}"]` when the'
+        f" module is imported, and the tests do not set {env}, so every test run would crash."
+        f" Set {env} for the tests (the CI workflow's `env:`, pytest-env, or the test"
+        " configuration) and the next scan opens the PR."
+    )
 
 
 def _import_time_lines(data: bytes | None) -> frozenset[int]:

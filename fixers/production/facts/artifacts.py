@@ -60,11 +60,24 @@ def _truthy(value: Any) -> bool:
     return isinstance(value, str) and (value.strip().lower() == "true" or "${{" in value)
 
 
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&"})
+_TAG_FLAGS = ("-t", "--tag")
+
+
+def _script_lines(run: str) -> list[str]:
+    """The commands of a ``run:`` script, a ``\\``-continued command joined into one line."""
+    return run[:16384].replace("\\\n", " ").splitlines()
+
+
+def _words(line: str) -> list[str]:
+    return line.replace(";", " ; ").replace("&&", " && ").replace("||", " || ").split()
+
+
 def _pushed_by_command(run: str, commands: Sequence[str]) -> list[str] | None:
     """Images a ``run:`` script pushes (``docker push ghcr.io/o/n:1``), ``None`` for none."""
     found: list[str] | None = None
-    for line in run[:16384].splitlines():
-        words = line.replace(";", " ; ").replace("&&", " && ").split()
+    for line in _script_lines(run):
+        words = _words(line)
         for command in commands:
             want = command.split()
             for i in range(len(words) - len(want) + 1):
@@ -74,6 +87,56 @@ def _pushed_by_command(run: str, commands: Sequence[str]) -> list[str] | None:
                 rest = [w for w in words[i + len(want) :] if not w.startswith("-")]
                 if rest and (name := image_repository(rest[0])) is not None:
                     found.append(name)
+    return found
+
+
+def _pushes(args: Sequence[str]) -> bool:
+    """``--push``, or a registry output (``-o type=registry``, ``type=image,push=true``)."""
+    for i, word in enumerate(args):
+        if word == "--push":
+            return True
+        value = word.removeprefix("--output=").removeprefix("-o")
+        if word in ("--output", "-o") and i + 1 < len(args):
+            value = args[i + 1]
+        elif value == word:
+            continue
+        options = value.strip("\"'").replace(" ", "").lower().split(",")
+        if "type=registry" in options or ("type=image" in options and "push=true" in options):
+            return True
+    return False
+
+
+def _tags(args: Sequence[str]) -> list[str]:
+    """The image repositories named by ``-t``/``--tag`` (``[]`` when none is literal)."""
+    found: list[str] = []
+    for i, word in enumerate(args):
+        value: str | None = None
+        if word in _TAG_FLAGS and i + 1 < len(args):
+            value = args[i + 1]
+        elif word.startswith("--tag="):
+            value = word.removeprefix("--tag=")
+        elif word.startswith("-t") and not word.startswith("--") and len(word) > 2:
+            value = word[2:]
+        if value and (name := image_repository(value)) is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def _pushed_by_build(run: str, commands: Sequence[str]) -> list[str] | None:
+    """Images a ``docker buildx build --push -t ghcr.io/o/n:1 .`` in a script pushes,
+    ``None`` when no build in it pushes (a plain build is neither a deploy nor a publish)."""
+    found: list[str] | None = None
+    for line in _script_lines(run):
+        words = _words(line)
+        for command in commands:
+            want = command.split()
+            for i in range(len(words) - len(want) + 1):
+                if words[i : i + len(want)] != want:
+                    continue
+                args = words[i + len(want) :]
+                end = next((j for j, w in enumerate(args) if w in _SEPARATORS), len(args))
+                if _pushes(args[:end]):
+                    found = (found or []) + [t for t in _tags(args[:end]) if t not in (found or [])]
     return found
 
 
@@ -88,7 +151,11 @@ def published_images(step: dict[str, Any], conv: Conventions) -> list[str] | Non
             return _names(inputs.get("tags"))
         return None
     if isinstance(run, str):
-        return _pushed_by_command(run, conv.publish_commands)
+        pushed = _pushed_by_command(run, conv.publish_commands)
+        built = _pushed_by_build(run, conv.publish_build_commands)
+        if pushed is None and built is None:
+            return None
+        return (pushed or []) + [name for name in built or [] if name not in (pushed or [])]
     return None
 
 

@@ -242,6 +242,7 @@ class Conventions:
     deploy_not_app: tuple[str, ...]
     publish_actions: tuple[str, ...]
     publish_commands: tuple[str, ...]
+    publish_build_commands: tuple[str, ...]
     publish_helper_actions: tuple[str, ...]
     publish_helper_commands: tuple[str, ...]
     infrastructure: tuple[str, ...]
@@ -276,6 +277,7 @@ def conventions() -> Conventions:
         deploy_not_app=tuple(deploy["not-app"]),
         publish_actions=tuple(deploy["publish-actions"]),
         publish_commands=tuple(deploy["publish-commands"]),
+        publish_build_commands=tuple(deploy["publish-build-commands"]),
         publish_helper_actions=tuple(deploy["publish-helper-actions"]),
         publish_helper_commands=tuple(deploy["publish-helper-commands"]),
         infrastructure=tuple(deploy["infrastructure"]),
