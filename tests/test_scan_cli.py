@@ -556,12 +556,14 @@ def test_the_registry_names_its_fixers_and_loads_only_those_asked_for() -> None:
 
 _ONLY_SECRETS = """
 import io, json, sys
+import bot.cli  # what the `patchwell` command loads
 from bot.cli_scan import build_parser, run_scan
 
 args = build_parser().parse_args([sys.argv[1], "--only", "secrets", "--format", "json"])
 out = io.StringIO()
 code = run_scan(args, stdout=out, stderr=io.StringIO())
-loaded = sorted(m for m in sys.modules if m.startswith(("fixers.", "pip_audit", "aiohttp")))
+heavy = ("fixers.", "pip_audit", "aiohttp", "asyncio", "jsonschema", "tomlkit")
+loaded = sorted(m for m in sys.modules if m.startswith(heavy))
 print(json.dumps({"code": code, "report": json.loads(out.getvalue()), "loaded": loaded}))
 """
 
@@ -592,3 +594,5 @@ def test_a_secrets_only_scan_imports_no_other_fixer(tmp_path: Path) -> None:
     assert "fixers.secrets.fixer" in loaded
     for other in ("fixers.dependencies", "fixers.production.prod_contract", "pip_audit"):
         assert other not in loaded
+    # Nor what only other commands or a config file need (an event loop, the schema).
+    assert "asyncio" not in loaded and "jsonschema" not in loaded
