@@ -124,6 +124,10 @@ class Finding:
     #: unreachable): the absence of its other findings then proves nothing, so the
     #: engine keeps what it knew from the last scan and closes none of its PRs.
     incomplete: bool = False
+    #: True when the fixer found this but could not decide its patch this scan (the
+    #: dependency fixer's resolution budget ran out before it was checked): a PR proposed
+    #: for it earlier is neither updated nor withdrawn.
+    undecided: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -96,13 +96,14 @@ class ScanResult:
     def withdrawn_fingerprints(self) -> frozenset[str]:
         """Findings a fixer checked in full and chose not to patch (a lock it cannot update,
         a file it cannot rewrite safely): a PR proposed for them earlier no longer stands.
-        A fixer that crashed, was stopped or could not check everything says nothing here."""
+        A fixer that crashed, was stopped or could not check everything says nothing here,
+        nor does a finding whose patch it left undecided."""
         unsure = {e.fixer for e in self.errors} | {f.fixer for f in self.findings if f.incomplete}
         patched = self.patched_fingerprints
         return frozenset(
             f.fingerprint
             for f in self.findings
-            if f.fixer not in unsure and f.fingerprint not in patched
+            if f.fixer not in unsure and f.fingerprint not in patched and not f.undecided
         )
 
     def has_patch(self, finding: Finding) -> bool:

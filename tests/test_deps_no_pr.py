@@ -19,7 +19,7 @@ from fixers.dependencies import detect as detect_module
 from fixers.dependencies.installable import Checker
 from fixers.dependencies.resolution import CompileRequest, LockRequest, ToolLockRequest
 from fixers.dependencies.uvrunner import find_poetry, find_uv
-from tests.fakeindex.server import FakeIndex, FakeRelease
+from tests.fakeindex.server import FakeIndex, FakeRelease, FakeVuln
 from tests.lockscan import NEW, OLD, hide_new, resolver_for, restore, scan
 
 pytestmark = pytest.mark.skipif(find_uv({}) is None, reason="uv is not installed")
@@ -176,6 +176,26 @@ def test_a_compiled_file_that_does_not_recompile_gets_no_pr(
     assert f"`{command}`" in six.message
 
 
+def test_the_resolution_budget_goes_to_security_updates_first(
+    fake_index: FakeIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one resolution left, the vulnerable pin is checked and gets its PR; the drift
+    that comes first in the repository waits (undecided, its PR if any left as it is)."""
+    fake_index.add_project("aaa-drift", [FakeRelease("1.0", OLD), FakeRelease("1.1", NEW)])
+    fake_index.add_project("zzz-vuln", [FakeRelease("2.0", OLD), FakeRelease("2.1", NEW)])
+    fake_index.add_vuln(FakeVuln("GHSA-zz01", "zzz-vuln", [("0", "2.1")], [], "RCE", "HIGH"))
+    files = {"requirements.txt": b"aaa-drift==1.0\n", "requirements-z.txt": b"zzz-vuln==2.0\n"}
+    monkeypatch.setattr(
+        detect_module, "Checker", lambda *a, **k: dataclasses.replace(Checker(*a, **k), budget=1)
+    )
+    findings, patches = scan(fake_index, resolver_for(fake_index, tmp_path), files)
+    (vuln,) = [f for f in findings if f.rule == "vulnerable"]
+    (drift,) = [f for f in findings if f.rule == "outdated" and f.data["package"] == "aaa-drift"]
+    assert vuln.data["install"]["status"] == "ok" and not vuln.undecided
+    assert drift.undecided and "resolution budget is spent" in drift.message
+    assert [p.key for p in patches] == ["pip-zzz-vuln"]
+
+
 def test_units_the_resolution_budget_did_not_reach_get_no_pr(
     fake_index: FakeIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,6 +219,8 @@ def test_units_the_resolution_budget_did_not_reach_get_no_pr(
     late = skipped[0]
     assert "no_pr" not in checked[0].data
     assert "resolution budget is spent" in late.message
+    # Undecided, not withdrawn: a PR an earlier scan opened for it stays open.
+    assert late.undecided and not checked[0].undecided
     assert "Patchwell opens no PR for this" in late.message
     assert late.data["no_pr"]["commands"] == [f"uv pip compile {late.path}"]
     # A pip-compiled unit the budget did not reach: its own compile command, which

@@ -15,7 +15,7 @@ from bot.migrate import migrate
 from bot.queue import JobQueue
 from bot.scan.engine import ScanEngine, ScanRequest, added_lines_from_patch
 from bot.scan.state import ScanStore
-from tests.toyfixers import FixmeFixer, WithholdingFixme
+from tests.toyfixers import FixmeFixer, UndecidedFixme, WithholdingFixme
 
 OWNER, REPO, INSTALLATION = "acme", "shop", 31
 
@@ -155,6 +155,22 @@ async def test_a_change_the_fixer_no_longer_proposes_closes_its_pr(
     assert "FIXME left in a.txt" in str(run["output"])  # still reported
     await engine.scan(full_scan())  # and closed once: no second comment
     assert len(fake_github.comments(OWNER, REPO, pull["number"])) == 1
+
+
+async def test_a_change_the_fixer_left_undecided_keeps_its_pr(fake_github, engine_parts) -> None:
+    """The dependency fixer's resolution budget ran out before this finding was checked:
+    no patch today says nothing about the PR it opened before, which stays open as it is."""
+    db, clients = engine_parts
+    make_repo(fake_github, {"a.txt": "FIXME drift\n"})
+    engine = await engine_for(fake_github, db, clients, fixer=UndecidedFixme())
+    await engine.scan(full_scan())
+    (pull,) = fake_github.pulls(OWNER, REPO)
+    head = fake_github.branches(OWNER, REPO)["patchwell/fixme/a"]
+    fake_github.push(OWNER, REPO, "main", {"notes/undecided.txt": "budget\n"}, "undecided")
+    await engine.scan(full_scan())
+    assert fake_github.pull(OWNER, REPO, pull["number"])["state"] == "open"
+    assert fake_github.comments(OWNER, REPO, pull["number"]) == []
+    assert fake_github.branches(OWNER, REPO)["patchwell/fixme/a"] == head
 
 
 async def test_base_moved_rebuilds_branch_on_new_head(fake_github, engine_parts) -> None:

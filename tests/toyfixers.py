@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fixers.contract import (
     Context,
@@ -94,6 +94,20 @@ class WithholdingFixme(FixmeFixer):
         if snapshot.read("notes/withhold.txt") is not None:
             return []
         return super().fix(snapshot, findings, ctx)
+
+
+class UndecidedFixme(FixmeFixer):
+    """The toy fixer, leaving its patches undecided while ``notes/undecided.txt`` exists: the
+    way the dependency fixer's resolution budget runs out before a finding is checked."""
+
+    def detect(self, snapshot: Snapshot, ctx: Context) -> list[Finding]:
+        found = super().detect(snapshot, ctx)
+        if snapshot.read("notes/undecided.txt") is None:
+            return found
+        return [replace(f, undecided=True) for f in found]
+
+    def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
+        return super().fix(snapshot, [f for f in findings if not f.undecided], ctx)
 
 
 class BinaryFixme(FixmeFixer):

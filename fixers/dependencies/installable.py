@@ -80,6 +80,9 @@ class Verdict:
     #: Another install unit holding the package that was *not* checked, and why (its
     #: status above is the most limiting of the checked ones).
     not_checked: str = ""
+    #: Not checked because the scan's resolution budget ran out: the finding's patch is
+    #: undecided (a PR opened for it by an earlier scan is neither updated nor closed).
+    spent: bool = False
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -421,7 +424,8 @@ def check_findings(
         buckets.setdefault(key, []).append((rule, name))
     units = install_units(parsed)
     verdicts: dict[tuple[str, str], list[Verdict]] = {}
-    for members in buckets.values():
+    # Security updates first: when the resolution budget runs out, drift waits, not a fix.
+    for _key, members in sorted(buckets.items(), key=lambda b: not b[0].startswith("security-")):
         for unit in units:
             wanted = {
                 m: str(proposals[m][1].data["target"]) for m in members if m[1] in unit.pins()
@@ -453,7 +457,10 @@ def _check_bucket(
         if checker.budget <= 0:
             why = "not checked: this scan's resolution budget is spent"
             out.update(
-                {m: Verdict("unchecked", v, message=why, units=units) for m, v in part.items()}
+                {
+                    m: Verdict("unchecked", v, message=why, units=units, spent=True)
+                    for m, v in part.items()
+                }
             )
             continue
         checker.budget -= 1
@@ -528,7 +535,10 @@ def _merge(verdicts: Sequence[Verdict]) -> Verdict:
     if skipped is not None and worst.status != "unchecked":
         where = ", ".join(f"`{u}`" for u in skipped.units[:3])
         not_checked = f"{where}: {skipped.message}" if where else skipped.message
-    return dataclasses.replace(worst, moves_with=moves, units=units, not_checked=not_checked)
+    spent = any(v.spent for v in verdicts)
+    return dataclasses.replace(
+        worst, moves_with=moves, units=units, not_checked=not_checked, spent=spent
+    )
 
 
 def _apply(finding: Finding, verdict: Verdict) -> Finding:
@@ -547,7 +557,8 @@ def _apply(finding: Finding, verdict: Verdict) -> Finding:
     elif verdict.status == "co-move":
         moved = ", ".join(f"{n} {v}" for n, v in sorted(verdict.moves_with.items()))
         message += f" It installs only together with {moved}, which move in the same PR."
-    return dataclasses.replace(finding, data=data, message=message)
+    undecided = finding.undecided or verdict.spent
+    return dataclasses.replace(finding, data=data, message=message, undecided=undecided)
 
 
 def index_notes(parsed: ParseResult) -> list[str]:

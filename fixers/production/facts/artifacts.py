@@ -10,7 +10,7 @@ input here is repository content.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fixers.contract import Snapshot, matches_any
@@ -73,20 +73,27 @@ def _words(line: str) -> list[str]:
     return line.replace(";", " ; ").replace("&&", " && ").replace("||", " || ").split()
 
 
-def _pushed_by_command(run: str, commands: Sequence[str]) -> list[str] | None:
-    """Images a ``run:`` script pushes (``docker push ghcr.io/o/n:1``), ``None`` for none."""
-    found: list[str] | None = None
+def _invocations(run: str, commands: Sequence[str]) -> Iterator[list[str]]:
+    """The arguments of each call of one of ``commands`` in a script, up to its ``;``/``&&``."""
     for line in _script_lines(run):
         words = _words(line)
         for command in commands:
             want = command.split()
             for i in range(len(words) - len(want) + 1):
-                if words[i : i + len(want)] != want:
-                    continue
-                found = found if found is not None else []
-                rest = [w for w in words[i + len(want) :] if not w.startswith("-")]
-                if rest and (name := image_repository(rest[0])) is not None:
-                    found.append(name)
+                if words[i : i + len(want)] == want:
+                    args = words[i + len(want) :]
+                    end = next((j for j, w in enumerate(args) if w in _SEPARATORS), len(args))
+                    yield args[:end]
+
+
+def _pushed_by_command(run: str, commands: Sequence[str]) -> list[str] | None:
+    """Images a ``run:`` script pushes (``docker push ghcr.io/o/n:1``), ``None`` for none."""
+    found: list[str] | None = None
+    for args in _invocations(run, commands):
+        found = found if found is not None else []
+        rest = [w for w in args if not w.startswith("-")]
+        if rest and (name := image_repository(rest[0])) is not None:
+            found.append(name)
     return found
 
 
@@ -126,17 +133,10 @@ def _pushed_by_build(run: str, commands: Sequence[str]) -> list[str] | None:
     """Images a ``docker buildx build --push -t ghcr.io/o/n:1 .`` in a script pushes,
     ``None`` when no build in it pushes (a plain build is neither a deploy nor a publish)."""
     found: list[str] | None = None
-    for line in _script_lines(run):
-        words = _words(line)
-        for command in commands:
-            want = command.split()
-            for i in range(len(words) - len(want) + 1):
-                if words[i : i + len(want)] != want:
-                    continue
-                args = words[i + len(want) :]
-                end = next((j for j, w in enumerate(args) if w in _SEPARATORS), len(args))
-                if _pushes(args[:end]):
-                    found = (found or []) + [t for t in _tags(args[:end]) if t not in (found or [])]
+    for args in _invocations(run, commands):
+        if _pushes(args):
+            found = found if found is not None else []
+            found += [tag for tag in _tags(args) if tag not in found]
     return found
 
 
