@@ -39,6 +39,7 @@ _ANCHOR_OP = _ANCHOR_VAR + _ANCHOR_TYPE + _ANCHOR_ASSIGN
 # Hyperscan has no look-ahead: its superset takes the annotation before any operator.
 _ANCHOR_OP_HS = _ANCHOR_VAR + _ANCHOR_TYPE.replace(r"(?=[ \t]{0,3}=)", "") + _ANCHOR_ASSIGN
 _ANCHOR_END = r"""(?:[^A-Za-z0-9_+/=-]|$)"""
+_LOOKAHEAD = re.compile(r"\(\?=[^()]*\)")  # a look-ahead without nested groups
 
 
 def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
@@ -52,9 +53,11 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
     caps = "|".join(a[:1].upper() + a[1:] for a in anchors)
     word = f"(?:(?<![A-Za-z0-9])(?i:{names})|(?<=[a-z0-9])(?:{caps}))(?<![a-z][A-Z])"
     regex = f"{word}(?i:{_ANCHOR_NAME}){_ANCHOR_OP}({value}){_ANCHOR_END}"
-    # Hyperscan has no look-behind: its superset skips the word test, `regex` applies it.
+    # Hyperscan has no look-around: its superset skips the word test and the value's
+    # look-aheads (`(?=...[A-Z])`, a class requirement), `regex` applies them.
     # The value's alternatives grouped: a bare `a|b` would let `b` match anywhere.
-    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP_HS}(?:{value})"
+    hs_value = _LOOKAHEAD.sub("", value)
+    return regex, f"(?i:(?:{names}){_ANCHOR_NAME}){_ANCHOR_OP_HS}(?:{hs_value})"
 
 
 # Generic assignment rules (`assign` in the data): a secret-named identifier, then the

@@ -295,6 +295,7 @@ _CLASSES = {
     "alnumlower": string.ascii_lowercase + string.digits,
     "alnumupper": string.ascii_uppercase + string.digits,
     "bech": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",  # bech32, upper-case (age keys)
+    "b32lower": string.ascii_lowercase + "234567",  # RFC 4648 base32, lower-case
 }
 _SLOT = re.compile(r"\{([A-Za-z0-9]+):([0-9]+)\}")
 
