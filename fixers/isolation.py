@@ -232,7 +232,8 @@ def _child_services(channel: _ChildChannel, offered: dict[str, tuple[str, ...]])
 
 
 def _drop_inherited_sockets(keep: int) -> None:
-    """Point every inherited socket but ``keep`` at ``/dev/null`` (a directly forked child).
+    """Point every inherited socket but ``keep`` and the standard streams (a journal's
+    socket, say) at ``/dev/null`` (a directly forked child).
 
     The caller's sockets are not the child's: it reaches services through its pipe only,
     and the caller's end of that pipe, held here too, would keep the child from seeing
@@ -242,7 +243,7 @@ def _drop_inherited_sockets(keep: int) -> None:
     try:
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
-            if fd in (keep, null):
+            if fd in (0, 1, 2, keep, null):
                 continue
             with contextlib.suppress(OSError):
                 if stat.S_ISSOCK(os.fstat(fd).st_mode):
