@@ -252,7 +252,8 @@ NEGATIVES = [
     (
         "kraken-api-key",
         "ocr.py",
-        'kraken_model_dir = "/opt/models/kraken/historical/print/latin/base/weights/final/best"',
+        'kraken_model_dir = "/srv/ocr/kraken/models/historical/print/latin/base/weights/'
+        'final/best/segmentation/mod"',
     ),
 ]
 
