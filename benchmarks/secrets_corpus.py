@@ -10,11 +10,17 @@ scans that directory once; a case counts as detected when the tool reports anyth
 its file. recall = detected positives / positives, fp rate = detected negatives /
 negatives. ``--misses`` lists, per peer rule family, Patchwell's missed positives and
 fired negatives (counts only: no case text is printed, it may hold secret-shaped strings).
+
+Beside the plain rate, Patchwell's row gets a second figure: the false-positive rate over
+the negatives that ``secrets_corpus_disputed.toml`` does not dispute (cases named by peer
+rule id and a hash of their text, each with its reason), so what we dispute and why is
+data anyone can check; entries that match no fired negative are counted as stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,7 @@ from peer_corpus import Case, drop_contradictions, extract
 from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
 
+DISPUTED_FILE = Path(__file__).resolve().parent / "secrets_corpus_disputed.toml"
 DEFAULT_MIRRORS = (
     Path("/work/.mirror/gitleaks+gitleaks/repo"),
     Path("/work/.mirror/betterleaks+betterleaks/repo"),
@@ -47,6 +55,49 @@ class Rates:
     positives: int
     negatives: int
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Disputed:
+    """The false-positive rate without the negatives we dispute (see DISPUTED_FILE)."""
+
+    fp_rate: float
+    fired: int  # fired negatives not disputed
+    negatives: int  # negatives not disputed
+    disputed: int  # disputed negatives Patchwell fires on
+    stale: int  # entries for this corpus that match no fired negative
+
+
+def case_id(case: Case) -> str:
+    """How a case is named in DISPUTED_FILE: never by its text."""
+    return hashlib.sha256(case.text.encode("utf-8")).hexdigest()[:16]
+
+
+def load_disputed(path: Path = DISPUTED_FILE) -> dict[str, set[tuple[str, str]]]:
+    """corpus -> {(peer rule id, case hash)}; every entry must give a known reason."""
+    data = tomllib.loads(path.read_text("utf-8"))
+    reasons = data.get("reasons", {})
+    out: dict[str, set[tuple[str, str]]] = {}
+    for entry in data.get("disputed", ()):
+        if entry["reason"] not in reasons:
+            raise ValueError(f"{path.name}: unknown reason {entry['reason']!r}")
+        out.setdefault(entry["corpus"], set()).add((entry["rule"], entry["sha256"]))
+    return out
+
+
+def disputed_rates(cases: list[Case], fired: set[int], listed: set[tuple[str, str]]) -> Disputed:
+    neg = [i for i, c in enumerate(cases) if not c.positive]
+    keys = {i: (cases[i].family, case_id(cases[i])) for i in neg}
+    hit = {i for i in neg if i in fired and keys[i] in listed}
+    kept = [i for i in neg if i not in hit]
+    kept_fired = sum(i in fired for i in kept)
+    return Disputed(
+        fp_rate=kept_fired / max(1, len(kept)),
+        fired=kept_fired,
+        negatives=len(kept),
+        disputed=len(hit),
+        stale=len(listed - {keys[i] for i in hit}),
+    )
 
 
 def _name(i: int) -> str:
@@ -137,8 +188,12 @@ def finding_paths(report: object) -> list[str]:
     return out
 
 
-def run(mirrors: list[Path], misses: bool) -> dict[str, dict[str, Rates]]:
+def run(
+    mirrors: list[Path], misses: bool
+) -> tuple[dict[str, dict[str, Rates]], dict[str, Disputed]]:
     table: dict[str, dict[str, Rates]] = {}
+    disputed: dict[str, Disputed] = {}
+    listed = load_disputed()
     for mirror in mirrors:
         if not mirror.exists():
             print(f"skipped {mirror}: not found (fetch the repository first)")
@@ -159,6 +214,7 @@ def run(mirrors: list[Path], misses: bool) -> dict[str, dict[str, Rates]]:
             row: dict[str, Rates] = {}
             fired, secs = patchwell_fired(root)
             row["patchwell"] = _rates(cases, fired, secs)
+            disputed[source] = disputed_rates(cases, fired, listed.get(source, set()))
             if misses:
                 _print_misses(cases, fired)
             for tool in ("gitleaks", "betterleaks"):
@@ -166,7 +222,7 @@ def run(mirrors: list[Path], misses: bool) -> dict[str, dict[str, Rates]]:
                 if got is not None:
                     row[tool] = _rates(cases, *got)
             table[source] = row
-    return table
+    return table, disputed
 
 
 def _print_misses(cases: list[Case], fired: set[int]) -> None:
@@ -195,12 +251,23 @@ def print_table(table: dict[str, dict[str, Rates]]) -> None:
             )
 
 
+def print_disputed(disputed: dict[str, Disputed]) -> None:
+    print(f"\nPatchwell without the negatives {DISPUTED_FILE.name} disputes (reasons there):")
+    for source, d in disputed.items():
+        print(
+            f"  {source}: fp {d.fp_rate:.3f} ({d.fired} of {d.negatives} negatives; "
+            f"{d.disputed} disputed negatives fired, {d.stale} stale entries)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mirror", action="append", type=Path, default=None)
     ap.add_argument("--misses", action="store_true")
     args = ap.parse_args(argv)
-    print_table(run(args.mirror or list(DEFAULT_MIRRORS), args.misses))
+    table, disputed = run(args.mirror or list(DEFAULT_MIRRORS), args.misses)
+    print_table(table)
+    print_disputed(disputed)
     return 0
 
 

@@ -55,6 +55,9 @@ def _rule_patterns() -> Iterator[tuple[str, re.Pattern[Any]]]:
     placeholders = rules.placeholders
     for pattern in (*placeholders.all_patterns, *placeholders.generic_patterns):
         yield "placeholder", pattern
+    for extra in (placeholders.masked_tail, placeholders.masked_token):
+        if extra is not None:
+            yield "placeholder", extra
 
 
 def _permission_patterns() -> Iterator[tuple[str, re.Pattern[Any]]]:

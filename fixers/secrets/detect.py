@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -96,38 +97,65 @@ def _dotenv_has_credentials(data: bytes, scanner: Scanner) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FixtureIndex:
-    """Which files are test fixtures: by directory or name, or named by a test file."""
+    """Which files are test fixtures: by directory or name, or named by a test file.
+
+    Key and certificate files, JSON and dotenv files a test mentions count by their name
+    alone (`load("server.key")`): tests load those. Any other data file (not source code)
+    counts when a test names its exact path, from the repository root or from the test's
+    own directory (`open("tests/models/whatwg.json")`, `Path(__file__).parent / "data/x.yaml"`
+    written as `"data/x.yaml"`): a mere name (`settings.yaml`) could be the app's own."""
 
     mentioned: frozenset[str]
+    named: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, snapshot: Snapshot, ruleset: RuleSet) -> FixtureIndex:
         """Every path-like word the test files mention (read once per snapshot)."""
         words: set[str] = set()
+        named: set[str] = set()
         for path in snapshot.paths():
             if not is_fixture_path(path, ruleset) or not _is_test_code(path):
                 continue
             data = snapshot.read(path)
             if data is None or len(data) > ruleset.scan.max_file_bytes:
                 continue
+            here = path.rsplit("/", 1)[0] if "/" in path else ""
             for m in _PATHISH.finditer(data):
-                word = m.group(0).decode("utf-8", "replace").lstrip("./")
-                words.add(word)
-                words.add(word.rsplit("/", 1)[-1])
-        return cls(frozenset(words))
+                raw = m.group(0).decode("utf-8", "replace")
+                ext = raw.rsplit(".", 1)[-1].lower()
+                if ext in _KEYISH_EXTENSIONS:
+                    word = raw.lstrip("./")
+                    words.add(word)
+                    words.add(word.rsplit("/", 1)[-1])
+                elif ext not in _CODE_EXTENSIONS and len(named) < _MAX_NAMED:
+                    named.add(posixpath.normpath(raw.removeprefix("./")))
+                    if here:
+                        named.add(posixpath.normpath(posixpath.join(here, raw)))
+        return cls(frozenset(words), frozenset(named))
 
     def is_fixture(self, path: str, ruleset: RuleSet) -> bool:
-        if is_fixture_path(path, ruleset):
+        if is_fixture_path(path, ruleset) or path in self.named:
             return True
         return path in self.mentioned or (
             "." in path.rsplit("/", 1)[-1] and path.rsplit("/", 1)[-1] in self.mentioned
         )
 
 
-_PATHISH = re.compile(
-    rb"[A-Za-z0-9_./-]{1,200}\.(?:pem|key|crt|p12|pfx|jks|json|env|der|ppk|asc)\b"
+_PATHISH = re.compile(rb"[A-Za-z0-9_./-]{1,200}\.[A-Za-z][A-Za-z0-9]{0,9}\b")
+_KEYISH_EXTENSIONS = frozenset(
+    ("pem", "key", "crt", "p12", "pfx", "jks", "json", "env", "der", "ppk", "asc")
 )
-_TEST_CODE = (".py", ".js", ".ts", ".jsx", ".tsx", ".mjs", ".go", ".rb", ".java", ".kt", ".rs")
+# A test naming source code (`mock.patch("app/settings.py")`) does not make it a fixture.
+_CODE_EXTENSIONS = frozenset(
+    ("py", "pyi", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "rb", "java", "kt", "kts",
+     "rs", "php", "cs", "swift", "scala", "c", "h", "cc", "cpp", "hpp", "m", "sh", "bash",
+     "ps1", "vue", "svelte", "html", "css", "md", "rst")
+)  # fmt: skip
+_MAX_NAMED = 50_000  # path words kept per snapshot
+_TEST_CODE = (
+    ".py", ".js", ".ts", ".jsx", ".tsx", ".mjs", ".go", ".rb", ".java", ".kt", ".rs",
+    ".php", ".cs", ".swift", ".scala", ".ex", ".exs",
+)  # fmt: skip
 
 
 def _is_test_code(path: str) -> bool:

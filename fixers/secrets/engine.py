@@ -314,7 +314,7 @@ class Scanner:
         if not self._plausible(rule, m, value):
             return None
         start, end = m.span(group)
-        if self._allowed(data, start):
+        if self._allowed(data, start) or self.ruleset.placeholders.continues_masked(data, end):
             return None
         span_start, span_end = (
             m.span(rule.span_group) if rule.span_group is not None else (start, end)
@@ -341,7 +341,7 @@ class Scanner:
         if rule.fallback:
             # Any literal fallback is the problem, `"changeme"` included; a template
             # marker (`"${SECRET}"`) or an empty string is not a value.
-            return bool(value.strip()) and not ph.is_template(value)
+            return bool(value.strip()) and not (ph.is_template(value) or ph.is_masked_token(value))
         # A keyword rule whose keyword says "key" (`X-Api-Key: <uuid>`) keeps UUIDs, which
         # the generic stop-list treats as ids.
         generic = rule.generic and not (rule.uuid_values and _UUID.fullmatch(value))

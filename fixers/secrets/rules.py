@@ -6,6 +6,8 @@ where to revoke a key) is data; this module only parses and compiles it, once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import math
@@ -72,12 +74,15 @@ def anchored_regex(anchors: list[str], value: str) -> tuple[str, str]:
 _ASSIGN_NAME_HEAD = r"[A-Za-z0-9_.-]{0,40}"
 _ASSIGN_NAME_TAIL = r"[A-Za-z0-9_]{0,30}"
 _ASSIGN_TYPED = (  # `name: str =`, `name?: string =`, `NAME: &'static str =`, `String? =`
-    r"""(?:\??[ \t]*:[ \t]*&?(?:'[a-z]{1,10}[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.<>\[\]|? ]{0,30}?"""
-    r"""|[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30})?"""  # `var name string =`
+    r"""(?:\??[ \t]*:[ \t]*&?(?:'[a-z]{1,10}[ \t]{1,3})?[A-Za-z_][A-Za-z0-9_.<>\[\]|? ]{0,30}?)?"""
 )
+_ASSIGN_VAR_TYPE = r"[ \t]+[A-Za-z_][A-Za-z0-9_.\[\]*]{0,30}"  # `var name string =`
 _ASSIGN_OPS = r"(?::{1,3}=|=>|[.?]=|=|:)"
+# A Go-style type word follows a bare name only: after a closing quote it is the next
+# attribute of an HTML/JSX tag (`to="/reset-password" color="blue.500"`), not a type.
 _ASSIGN_OP = (
-    rf"""(?:["'][ \t]{{0,5}},|["']?\]?{_ASSIGN_TYPED}[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
+    rf"""(?:["'][ \t]{{0,5}},|(?:["']?\]?{_ASSIGN_TYPED}|{_ASSIGN_VAR_TYPE})"""
+    rf"""[ \t]{{0,5}}{_ASSIGN_OPS})[ \t]{{0,5}}"""
 )
 _UNQUOTED = r"""[^\s"'`,;#()\[\]{}<>=]"""
 
@@ -111,6 +116,9 @@ def xml_element_regex(names: list[str], lo: int, hi: int) -> tuple[str, str]:
     regex = rf"""(?i)<({name})>{gap}([^<>\s"'&]{{{lo},{hi}}}){gap}</\1>"""
     return regex, f"<{name}>"
 
+
+# The words of an identifier: camelCase humps, upper-case runs, digit runs.
+_NAME_WORD = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 _TEMPLATE_MARKERS = ("${", "{{", "%(", "$(", "<%", "#{")
 
@@ -200,11 +208,38 @@ class Placeholders:
     # A value whose characters are mostly keyboard runs (`abc123def456`, `1234567890`,
     # `klmnopqrstu`) was typed by a person as a stand-in; random tokens almost never are.
     max_run_fraction: float = 1.0
+    # Words of names that say their value is no credential (`fakeToken`, `invalid_api_key`,
+    # `nonMatchingToken`): the author's own label of a stand-in (`non_matching` spans two).
+    fake_name_contains: tuple[bytes, ...] = ()
+    # Masking after the value's last character (`xoxp-…-4821-####`, `id==:xxxxxxxx`): the
+    # value is the visible head of a masked token.
+    masked_tail: re.Pattern[bytes] | None = None
+    # A fallback literal that is a provider token's prefix with its body masked
+    # (`"hf_xxxxxxxx"`): a stand-in for a token someone else issues, which no provider
+    # accepts; unlike `"dev"` as a signing key, nothing runs on it.
+    masked_token: re.Pattern[str] | None = None
+    # HTTP Basic credentials (`base64(user:password)`) whose two halves are both stand-in
+    # words (`username:password`, `foo:bar`): an example header, not a login.
+    basic_userinfo: frozenset[str] = frozenset()
 
     def is_setting_name(self, name: bytes) -> bool:
-        """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one."""
+        """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one;
+        `fake_token`, `invalidApiKey`: a name that labels its value a stand-in."""
         low = name.lower()
-        return any(part in low for part in self.generic_name_contains)
+        if any(part in low for part in self.generic_name_contains):
+            return True
+        words = b"_" + b"_".join(_NAME_WORD.findall(name)).lower() + b"_"
+        return any(b"_" + part + b"_" in words for part in self.fake_name_contains)
+
+    def continues_masked(self, data: bytes, end: int) -> bool:
+        """Whether the token the value ends at goes on into masking characters (up to the
+        next blank or quote): `xoxp-…-4821` followed by `-####`."""
+        if self.masked_tail is None:
+            return False
+        return self.masked_tail.match(data, end, min(len(data), end + 80)) is not None
+
+    def is_masked_token(self, value: str) -> bool:
+        return self.masked_token is not None and self.masked_token.fullmatch(value) is not None
 
     def is_template(self, value: str) -> bool:
         """`${SECRET}`, `{{ secret }}`, `%(secret)s`: a reference filled in elsewhere."""
@@ -223,6 +258,8 @@ class Placeholders:
         if not generic:
             return False
         if low in self.generic_exact or any(c in low for c in self.generic_contains):
+            return True
+        if self.basic_userinfo and _basic_halves(value) <= self.basic_userinfo:
             return True
         return any(p.search(value) for p in self.generic_patterns)
 
@@ -267,6 +304,19 @@ class RuleSet:
     @property
     def regex_rules(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.kind == "regex")
+
+
+def _basic_halves(value: str) -> set[str]:
+    """The lower-cased user and password of a base64 `user:password` (HTTP Basic), or a
+    set holding an empty string when the value is no such thing."""
+    if len(value) > 200 or len(value) % 4:
+        return {""}
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return {""}
+    user, sep, password = text.partition(":")
+    return {user.lower(), password.lower()} if sep and user and password else {""}
 
 
 def run_fraction(value: str) -> float:
@@ -429,6 +479,20 @@ def _rule(raw: Mapping[str, Any], reviewed: str = "") -> Rule:
         raise RuleDataError(f"bad secret rule {raw.get('id', '?')!r}: {exc}") from exc
 
 
+def _str_pattern(source: object) -> re.Pattern[str] | None:
+    if source is None:
+        return None
+    p = str(source)
+    return re.compile(p)
+
+
+def _bytes_pattern(source: object) -> re.Pattern[bytes] | None:
+    if source is None:
+        return None
+    p = str(source).encode("ascii")
+    return re.compile(p)
+
+
 def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
     everywhere = raw.get("all", {})
     generic = raw.get("generic", {})
@@ -444,6 +508,10 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
             h.lower() for entry in raw.get("public", ()) for h in entry.get("sha256", ())
         ),
         max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
+        fake_name_contains=tuple(s.lower().encode() for s in generic.get("fake_names", ())),
+        masked_tail=_bytes_pattern(everywhere.get("masked_tail")),
+        basic_userinfo=frozenset(w.lower() for w in generic.get("basic_userinfo", ())),
+        masked_token=_str_pattern(raw.get("fallback", {}).get("masked_token")),
     )
 
 
