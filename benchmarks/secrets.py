@@ -316,12 +316,17 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def _measure(cmd: list[str], cwd: Path, stdout: Any = subprocess.DEVNULL) -> Run:
+def _measure(
+    cmd: list[str],
+    cwd: Path,
+    stdout: Any = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+) -> Run:
     """Run ``cmd`` to completion, sampling its process tree's memory every 20 ms."""
     peak = [0]
     stop = threading.Event()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, env=env)
 
     def sample() -> None:
         while not stop.wait(0.02):
@@ -365,13 +370,19 @@ def _patchwell_found(report: Path) -> list[tuple[str, int, int]]:
     ]
 
 
-def run_patchwell_cli(root: Path, work: Path) -> Run:
-    """``patchwell scan`` as a user runs it: start-up, reading the tree, detect, fix, JSON."""
-    report = work / "patchwell.json"
-    cmd = [str(Path(sys.executable).parent / "patchwell"), "scan", ".", "--only", "secrets",
-           "--offline", "--no-progress", "--format", "json"]  # fmt: skip
+def run_patchwell_cli(root: Path, work: Path, code: Path | None = None) -> Run:
+    """``patchwell scan`` as a user runs it: start-up, reading the tree, detect, fix, JSON.
+    With ``code`` (an extracted older revision, ``--before``), that revision's CLI."""
+    report = work / ("patchwell.json" if code is None else "patchwell-before.json")
+    scan = ["scan", ".", "--only", "secrets", "--offline", "--no-progress", "--format", "json"]
+    env = None
+    if code is None:
+        cmd = [str(Path(sys.executable).parent / "patchwell"), *scan]
+    else:  # its modules first on the path (before this checkout's editable install)
+        cmd = [sys.executable, "-m", "bot.cli", *scan]
+        env = {**os.environ, "PYTHONPATH": str(code)}
     with report.open("wb") as handle:
-        run = _measure(cmd, root, stdout=handle)
+        run = _measure(cmd, root, stdout=handle, env=env)
     run.found = _patchwell_found(report)
     return run
 
@@ -452,6 +463,16 @@ def _role(role: str, tarball: Path, root: Path, report: Path) -> int:
     return 0
 
 
+def _extract(rev: str, dest: Path) -> None:
+    """The code of ``rev`` (this repository's), without a worktree: ``git archive``."""
+    dest.mkdir()
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", rev], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
 def _tar(root: Path, dest: Path) -> None:
     """The tree as GitHub serves it: one top-level directory, gzip."""
     with tarfile.open(dest, "w:gz", compresslevel=1) as archive:
@@ -507,6 +528,8 @@ TOOLS = ("patchwell", "patchwell-worker", "patchwell-re", "betterleaks", "gitlea
 def _one(tool: str, root: Path, work: Path, tarball: Path) -> Run | None:
     if tool == "patchwell":
         return run_patchwell_cli(root, work)
+    if tool == "patchwell-before":
+        return run_patchwell_cli(root, work, code=work / "before")
     if tool == "patchwell-worker":
         return run_patchwell_role("worker", root, work, tarball)
     if tool == "patchwell-re":
@@ -528,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20261123)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--per-rule", action="store_true", help="recall per rule as well")
+    ap.add_argument(
+        "--before", metavar="REV", help="also run revision REV's CLI, as patchwell-before"
+    )
     ap.add_argument("--role", nargs=4, metavar=("ROLE", "TARBALL", "TREE", "REPORT"),
                     help=_argparse_hidden())  # fmt: skip
     args = ap.parse_args(argv)
@@ -544,6 +570,9 @@ def main(argv: list[str] | None = None) -> int:
         mb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
         tarball = work / "tree.tar.gz"
         _tar(root, tarball)
+        if args.before:
+            _extract(args.before, work / "before")
+            tools = ["patchwell-before", *tools]
         print(f"generated {mb:.1f} MB ({sum(1 for _ in root.rglob('*.*'))} files), "
               f"{len(plants)} planted secrets of {len({p.rule for p in plants})} rules "
               f"in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs; "

@@ -15,7 +15,6 @@ Exit codes: 0 success, 1 findings (``scan``) or failure, 2 usage or configuratio
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -125,10 +124,14 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_worker_process(os.environ, concurrency=args.concurrency)
     if args.command == "migrate":
+        import asyncio  # here, not at the top: `patchwell scan` needs no event loop
+
         from bot.service import run_migrate
 
         return asyncio.run(run_migrate(os.environ, args.target))
     if args.command == "jobs":
+        import asyncio
+
         from bot.service import jobs_list, jobs_purge, jobs_retry
 
         if args.jobs_command == "retry":

@@ -123,6 +123,10 @@ _SERVICE_CHECKS = (
 )
 
 
+#: The fixers that use those services: a scan running none of them needs no index client.
+_SERVICE_USERS = frozenset(fixer for _field, fixer, _what in _SERVICE_CHECKS)
+
+
 def not_checked(services: Services, fixers_run: Sequence[str]) -> list[str]:
     """What this scan could not check for want of a service, per fixer that ran."""
     return [
@@ -199,14 +203,18 @@ def run_scan(
     err = stderr or sys.stderr
     registry = fixers is None
     if fixers is None:
-        from fixers.registry import all_fixers
+        from fixers.registry import fixer_names
 
-        fixers = all_fixers()
+        # Names only: the fixers that run are imported when the scan is planned, so
+        # ``--only secrets`` never imports the others.
+        known = fixer_names()
+    else:
+        known = [f.name for f in fixers]
     root: Path = args.path
     if not root.is_dir():
         err.write(f"patchwell scan: not a directory: {root}\n")
         return EXIT_USAGE
-    loaded = _read_config(root, args.config, [f.name for f in fixers])
+    loaded = _read_config(root, args.config, known)
     if isinstance(loaded, str):
         err.write(f"patchwell scan: {loaded}\n")
         return EXIT_USAGE
@@ -214,9 +222,9 @@ def run_scan(
     for problem in problems:
         err.write(f"patchwell: config problem (defaults used): {problem}\n")
     only = _only(args.only)
-    unknown = [name for name in only or () if name not in {f.name for f in fixers}]
+    unknown = [name for name in only or () if name not in known]
     if unknown:
-        err.write(f"patchwell scan: {UnknownFixerError(unknown, [f.name for f in fixers])}\n")
+        err.write(f"patchwell scan: {UnknownFixerError(unknown, known)}\n")
         return EXIT_USAGE
     progress = ProgressBar(err, enabled=not args.no_progress, tty=_isatty(err))
     listed = git_files(root, include_untracked=args.include_untracked)
@@ -229,10 +237,15 @@ def run_scan(
     except ConfigError as exc:
         err.write(f"patchwell scan: {exc}\n")
         return EXIT_USAGE
-    services = _services(args.offline, err, environ)
+    # Of the registry's fixers only the dependency fixer asks services: ``--only secrets``
+    # builds no package-index client (nor imports one).
+    wants_services = not registry or only is None or any(n in _SERVICE_USERS for n in only)
+    services = _services(args.offline or not wants_services, err, environ)
     try:
         # The worker's runner: fixers in a child process under the scan budget, so a hostile
-        # checkout gets a finding naming what ran out instead of a hung or killed CLI.
+        # checkout gets a finding naming what ran out instead of a hung or killed CLI. The
+        # child is forked from this process (nothing here runs another thread), so it starts
+        # with the fixers imported and the snapshot in memory.
         result = run_budgeted(
             snapshot,
             config,
@@ -240,6 +253,7 @@ def run_scan(
             fixers=None if registry else fixers,
             only=only,
             budget=budget,
+            direct=True,
         )
     except UnknownFixerError as exc:
         err.write(f"patchwell scan: {exc}\n")

@@ -7,7 +7,11 @@ the fixers run in a child process:
 
 * forked from a **forkserver** that imported and warmed every fixer once (no fork of the
   worker itself: its event loop, sockets and threads stay behind), so a scan starts in
-  milliseconds;
+  milliseconds; or, for a caller that asks for it (``direct=True``: ``patchwell scan``) and
+  has no thread but its main one at that moment, forked from the caller itself, which
+  already imported the fixers it runs and holds the snapshot: no server to start (about a
+  second in a fresh process), nothing pickled, and the child closes every socket it
+  inherited but its pipe;
 * under ``RLIMIT_AS`` (memory) and ``RLIMIT_CPU`` (CPU seconds) set in the child, plus a
   wall-clock deadline after which the parent kills it;
 * reporting each fixer's outcome as it finishes, so a fixer that runs out is the only
@@ -17,7 +21,8 @@ the fixers run in a child process:
   resolver, the clock) through the pipe: the child holds no credentials and no sockets.
 
 Everything crossing the pipe is plain data (the snapshot, the repository config, the
-fixers' dataclasses), pickled by :func:`_dumps`.
+fixers' dataclasses), pickled by :func:`_dumps`; a directly forked child has its job
+already (copy-on-write) and only sends outcomes back.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import stat
+import sys
 import threading
 import time
 import types
@@ -174,8 +181,10 @@ class _ChildChannel:
         self._ids = itertools.count(1)
         self._reader = threading.Thread(target=self._read, daemon=True)
 
-    def start(self) -> _Job:
-        job = pickle.loads(self._conn.recv_bytes())  # under the budget already
+    def start(self, job: _Job | None) -> _Job:
+        """The job (read from the pipe unless it was inherited), then the reply reader."""
+        if job is None:
+            job = pickle.loads(self._conn.recv_bytes())  # under the budget already
         self._reader.start()
         return job
 
@@ -222,12 +231,36 @@ def _child_services(channel: _ChildChannel, offered: dict[str, tuple[str, ...]])
     return Services(clock=clock, **fields)
 
 
-def _child_main(conn: Connection, budget: ScanBudget) -> None:
-    """Entry point of the scan process (see the module docstring)."""
+def _drop_inherited_sockets(keep: int) -> None:
+    """Point every inherited socket but ``keep`` and the standard streams (a journal's
+    socket, say) at ``/dev/null`` (a directly forked child).
+
+    The caller's sockets are not the child's: it reaches services through its pipe only,
+    and the caller's end of that pipe, held here too, would keep the child from seeing
+    the caller go away. ``dup2`` rather than ``close``: a Python object still owning one of
+    these numbers may close it later, and must not close a file opened since."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd in (0, 1, 2, keep, null):
+                continue
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _child_main(conn: Connection, budget: ScanBudget, job: _Job | None = None) -> None:
+    """Entry point of the scan process (see the module docstring). ``job`` is given to a
+    directly forked child (it has it in memory already); otherwise it comes over ``conn``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _limit(budget)  # first: the snapshot it is sent counts against its memory
+    if job is not None:
+        _drop_inherited_sockets(conn.fileno())
     channel = _ChildChannel(conn)
-    job = channel.start()
+    job = channel.start(job)
     services = _child_services(channel, job.services)
     if job.remedy is not None:
         _make_remedy(channel, job, services)
@@ -317,9 +350,24 @@ class _Round:
     remedy: Any = None
 
 
-def _context() -> Any:
-    # Never a plain fork of the caller: a lock another of its threads holds at that moment
-    # (logging, an HTTP client, the fake servers in tests) would stay held in the child.
+def _direct_fork_safe() -> bool:
+    """Whether this process may fork a scan child of its own: Linux (the child lists its
+    inherited sockets in ``/proc``) and no thread but this one, now. A lock another thread
+    holds at the moment of a fork (logging, an HTTP client, the fake servers in tests)
+    would stay held in the child forever."""
+    return (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+def _context(direct: bool = False) -> Any:
+    """A plain ``fork`` of this process when ``direct`` and that is safe now (see
+    :func:`_direct_fork_safe`), else the forkserver."""
+    if direct and _direct_fork_safe():
+        return multiprocessing.get_context("fork")
+    # Otherwise never a plain fork of the caller (see _direct_fork_safe).
     ctx = multiprocessing.get_context("forkserver")
     # The forkserver imports and warms every fixer once; each scan forks from it. The main
     # module is imported there too, once: otherwise every scan process would import it again
@@ -428,14 +476,18 @@ def _round(
     ctx: Any, job: _Job, services: Services, cancel: threading.Event | None
 ) -> tuple[_Round, str | None]:
     """Run ``job`` in one child: (what it reported, what stopped it or None)."""
+    inherit = ctx.get_start_method() == "fork"  # the child has the job in memory already
     parent_end, child_end = ctx.Pipe(duplex=True)
-    process = ctx.Process(target=_child_main, args=(child_end, job.budget), daemon=True)
+    args = (child_end, job.budget, job) if inherit else (child_end, job.budget)
+    process = ctx.Process(target=_child_main, args=args, daemon=True)
     process.start()
     child_end.close()
     found: _Round | None = None
+    # Threads only once the child exists: a fork never copies a half-held lock of theirs.
     pool = ThreadPoolExecutor(_CALL_THREADS, thread_name_prefix="patchwell-scan-calls")
     try:
-        parent_end.send_bytes(_dumps(job))
+        if not inherit:
+            parent_end.send_bytes(_dumps(job))
         found = _Parent(parent_end, services, pool).drive(
             time.monotonic() + job.budget.wall_seconds, cancel
         )
@@ -462,15 +514,18 @@ def run_budgeted(
     budget: ScanBudget = ScanBudget(),
     on_usage: Callable[[ChildUsage], None] | None = None,
     cancel: threading.Event | None = None,
+    direct: bool = False,
 ) -> ScanResult:
     """:func:`fixers.runner.run_fixers` in child processes under ``budget`` (see the module
     docstring). ``fixers`` defaults to the registry (sent by name, never pickled); given
     fixers must be picklable (module-level classes).
+    ``direct``: fork each scan process from this one while it has no other thread (a
+    command-line scan: no event loop, nothing another thread could hold), else from the
+    forkserver. The budget is the same either way; it is set in the child.
     ``on_usage`` hears what each process that finished its fixers used. Setting ``cancel``
     kills the scan process within a fraction of a second and raises :class:`ScanCancelled`
     (a worker handing its job back on SIGTERM must not wait for a scan it gave up)."""
     plan = plan_scan(snapshot, config, fixers, only)
-    ctx = _context()
     offered = _offered(services)
     registry = fixers is None
     outcomes: dict[str, FixerOutcome] = {}
@@ -484,7 +539,8 @@ def run_budgeted(
             offered,
             budget,
         )
-        found, stopped = _round(ctx, job, services, cancel)
+        # Chosen per process: a direct fork only while this process is single-threaded.
+        found, stopped = _round(_context(direct), job, services, cancel)
         outcomes.update((o.fixer, o) for o in found.outcomes)
         if found.usage is not None and on_usage is not None:
             on_usage(found.usage)

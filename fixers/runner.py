@@ -274,15 +274,29 @@ def plan_scan(
     only: str | Iterable[str] | None = None,
 ) -> ScanPlan:
     """The fixers to run (``only`` naming an unknown one raises :class:`UnknownFixerError`)."""
+    if only is not None and not isinstance(only, str):
+        only = list(only)  # read twice below
     if fixers is None:
-        from fixers.registry import all_fixers  # late: the registry imports every fixer
-
-        fixers = all_fixers()
+        fixers = _registry(only)
     selected = _select(fixers, only)
     run = tuple(f for f in selected if config.mode_for(f.name) != "off")
     off = tuple(f.name for f in selected if config.mode_for(f.name) == "off")
     existing = frozenset(snapshot.all_paths) | set(snapshot.paths())
     return ScanPlan(run, off, _visible(snapshot, config.ignore_paths), existing)
+
+
+def _registry(only: str | list[str] | None) -> list[Fixer]:
+    """The registry's fixers ``only`` names (all without it), importing only those."""
+    from fixers.registry import all_fixers, fixer_names, fixers_named  # late: fixers import
+
+    if only is None:
+        return all_fixers()
+    wanted = [only] if isinstance(only, str) else only
+    known = fixer_names()
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UnknownFixerError(unknown, known)
+    return fixers_named(wanted)
 
 
 def run_one(

@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,11 +23,13 @@ from bot.config import load_settings, scan_budget_from_env
 from bot.errors import ConfigError
 from bot.scan.engine import ScanRequest
 from fixers.contract import MemorySnapshot, Services
-from fixers.isolation import BUDGET_RULE, ScanBudget, run_budgeted
+from fixers.isolation import BUDGET_RULE, ScanBudget, _context, run_budgeted
 from fixers.repo_config import RepoConfig
 from tests.appfixtures import engine_on_fake
 from tests.test_scan_engine import INSTALLATION, OWNER, REPO
 from tests.toyfixers import FixmeFixer, HogFixer, PidFixer, SleepFixer, SpinFixer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SNAPSHOT = MemorySnapshot({"notes/todo.txt": b"FIXME drift\n"})
 TIGHT = ScanBudget(cpu_seconds=1, memory_bytes=768 * 1024**2, wall_seconds=120)
@@ -112,6 +117,113 @@ def test_patchwell_scan_runs_the_same_budgeted_runner(tmp_path: Path) -> None:
     )
     rules = {(f["fixer"], f["rule"]) for f in json.loads(out.getvalue())["findings"]}
     assert rules == {("hog", BUDGET_RULE), ("fixme", "fixme")}
+
+
+def _fresh_process(script: str, *args: str) -> dict:
+    """Run ``script`` in a new interpreter (single-threaded, as ``patchwell scan`` is); it
+    prints one JSON object."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+_CLI_SCAN = """
+import io, json, os, socket, sys
+from bot.cli_scan import build_parser, run_scan
+from tests.toyfixers import FixmeFixer, HogFixer, ProcessFixer
+
+held = socket.socket()  # the CLI's own socket: its scan process must not hold it
+args = build_parser().parse_args([sys.argv[1], "--offline", "--format", "json"])
+out = io.StringIO()
+run_scan(
+    args,
+    fixers=[FixmeFixer(), HogFixer(), ProcessFixer()],
+    stdout=out,
+    stderr=io.StringIO(),
+    env={"PATCHWELL_SCAN_MEMORY_MB": "768", "PATCHWELL_SCAN_CPU_SECONDS": "30"},
+)
+print(json.dumps({"pid": os.getpid(), "report": json.loads(out.getvalue())}))
+"""
+
+
+def test_patchwell_scan_forks_its_scan_process_itself_under_the_same_budget(
+    tmp_path: Path,
+) -> None:
+    """The CLI is single-threaded: its scan process is its own child (no forkserver to
+    start and import every fixer again, ~1 s), with the budget set in that child, and
+    holding none of the CLI's sockets."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("FIXME drift\n")
+    said = _fresh_process(_CLI_SCAN, str(tmp_path))
+    found = {f["fixer"]: f for f in said["report"]["findings"]}
+    assert found["fixme"]["rule"] == "fixme"
+    assert found["hog"]["rule"] == BUDGET_RULE
+    assert "memory (768 MiB, PATCHWELL_SCAN_MEMORY_MB)" in found["hog"]["message"]
+    pid, ppid, memory, cpu, sockets = map(int, found["process"]["message"].split())
+    assert ppid == said["pid"] != pid  # forked by the CLI, not by a forkserver
+    assert (memory, cpu) == (768 * 1024**2, 30)
+    assert sockets == 1  # its pipe to the CLI, nothing else
+
+
+_DIRECT_BUDGETS = """
+import json, os
+from fixers.contract import MemorySnapshot, Services
+from fixers.isolation import ScanBudget, run_budgeted
+from fixers.repo_config import RepoConfig
+from tests.toyfixers import FixmeFixer, ProcessFixer, SleepFixer, SpinFixer
+
+snapshot = MemorySnapshot({"notes/todo.txt": b"FIXME drift\\n"})
+mib = 768 * 1024**2
+
+
+def findings(fixers, budget):
+    result = run_budgeted(
+        snapshot, RepoConfig(), Services(), fixers=fixers, budget=budget, direct=True
+    )
+    return [[f.fixer, f.rule, f.message] for f in result.findings]
+
+
+print(json.dumps({
+    "pid": os.getpid(),
+    "cpu": findings([FixmeFixer(), SpinFixer(), ProcessFixer()], ScanBudget(1, mib, 120)),
+    "wall": findings([SleepFixer(), ProcessFixer()], ScanBudget(60, mib, 1)),
+}))
+"""
+
+
+def test_a_directly_forked_scan_process_is_stopped_by_its_cpu_and_wall_budgets() -> None:
+    said = _fresh_process(_DIRECT_BUDGETS)
+    for key, fixer, why in (
+        ("cpu", "spin", "CPU time (1 s, PATCHWELL_SCAN_CPU_SECONDS)"),
+        ("wall", "sleepy", "ran out of time (1 s, PATCHWELL_SCAN_WALL_SECONDS)"),
+    ):
+        found = {f: (rule, message) for f, rule, message in said[key]}
+        assert found[fixer][0] == BUDGET_RULE and why in found[fixer][1]
+        # The fixer after it ran in a fresh process, forked by the caller again.
+        _pid, ppid, *_ = map(int, found["process"][1].split())
+        assert ppid == said["pid"]
+    assert "fixme" in {f for f, _rule, _message in said["cpu"]}
+
+
+def test_a_caller_with_other_threads_gets_the_forkserver_even_when_it_asks_for_a_fork() -> None:
+    """A plain fork while another thread runs could copy a lock it holds (this suite hung
+    on that once): ``direct`` only holds while the caller is single-threaded."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert _context(direct=True).get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+    assert _context().get_start_method() == "forkserver"
 
 
 def test_a_malformed_budget_is_a_usage_error_naming_the_variable(tmp_path: Path) -> None:

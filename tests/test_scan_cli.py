@@ -542,3 +542,57 @@ def test_services_come_from_the_environment_unless_offline(tmp_path: Path) -> No
     online, offline = seen
     assert online == {"has-index", "has-advisories"}
     assert offline == set()
+
+
+def test_the_registry_names_its_fixers_and_loads_only_those_asked_for() -> None:
+    from fixers.registry import all_fixers, fixer_names, fixers_named
+
+    assert fixer_names() == [f.name for f in all_fixers()]
+    assert [f.name for f in fixers_named(["dependencies", "secrets", "nope"])] == [
+        "secrets",
+        "dependencies",
+    ]
+
+
+_ONLY_SECRETS = """
+import io, json, sys
+import bot.cli  # what the `patchwell` command loads
+from bot.cli_scan import build_parser, run_scan
+
+args = build_parser().parse_args([sys.argv[1], "--only", "secrets", "--format", "json"])
+out = io.StringIO()
+code = run_scan(args, stdout=out, stderr=io.StringIO())
+heavy = ("fixers.", "pip_audit", "aiohttp", "asyncio", "jsonschema", "tomlkit")
+loaded = sorted(m for m in sys.modules if m.startswith(heavy))
+print(json.dumps({"code": code, "report": json.loads(out.getvalue()), "loaded": loaded}))
+"""
+
+
+def test_a_secrets_only_scan_imports_no_other_fixer(tmp_path: Path) -> None:
+    """``patchwell scan --only secrets`` (what a pre-commit hook or CI step runs) neither
+    imports the other fixers nor builds the package-index clients: about half a second
+    of its start-up."""
+    import random
+
+    from fixers.secrets.samples import sample
+
+    leak = sample("generic-password-assignment", random.Random(15))
+    (tmp_path / f"settings{leak.suffix}").write_text(leak.text + "\n")
+    done = subprocess.run(
+        [sys.executable, "-c", _ONLY_SECRETS, str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    said = json.loads(done.stdout)
+    assert said["code"] == EXIT_FINDINGS
+    assert {f["fixer"] for f in said["report"]["findings"]} == {"secrets"}
+    assert said["report"]["not_checked"] == []
+    loaded = said["loaded"]
+    assert "fixers.secrets.fixer" in loaded
+    for other in ("fixers.dependencies", "fixers.production.prod_contract", "pip_audit"):
+        assert other not in loaded
+    # Nor what only other commands or a config file need (an event loop, the schema).
+    assert "asyncio" not in loaded and "jsonschema" not in loaded

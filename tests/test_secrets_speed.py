@@ -177,6 +177,30 @@ def test_pool_and_fast_engine_detect_the_same_findings_as_one_exhaustive_process
     assert any(f.data.get("fixture") for f in want)  # the fixture pass still ran
 
 
+def test_the_fix_shares_its_files_out_and_patches_exactly_as_one_process(monkeypatch) -> None:
+    """Proving each rewrite (the file parsed before and after) costs milliseconds a file,
+    so the fix shares its files out like the scan; the patches are the same."""
+    from fixers.contract import Context, MemorySnapshot
+    from fixers.secrets import SecretsFixer, pool
+
+    snapshot = MemorySnapshot(varied_tree())
+    found = SecretsFixer(workers=1).detect(snapshot, Context())
+    want = SecretsFixer(workers=1).fix(snapshot, found, Context())
+    runs: list[tuple[int, int, int]] = []
+    real = pool.run
+
+    def counted(fn, n, workers):  # the real pool, its runs counted
+        result = real(fn, n, workers)
+        runs.append((n, workers, result.stats.processes))
+        return result
+
+    monkeypatch.setattr(pool, "run", counted)
+    got = SecretsFixer(workers=3).fix(snapshot, found, Context())
+    assert got == want
+    assert len(want) > 20
+    assert any(n > 20 and processes == 3 for n, _workers, processes in runs)
+
+
 # -- the pool itself ----------------------------------------------------------------------
 
 

@@ -222,3 +222,30 @@ class SleepFixer(_Misbehaving):
     def _work(self) -> str:
         time.sleep(3600)
         return "woke"
+
+
+def _socket_fds() -> int:
+    import stat
+
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += stat.S_ISSOCK(os.fstat(int(name)).st_mode)
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+    return count
+
+
+@dataclass
+class ProcessFixer(_Misbehaving):
+    """Reports where it ran: ``pid ppid RLIMIT_AS RLIMIT_CPU sockets`` (soft limits, and
+    how many of its open descriptors are sockets)."""
+
+    name: str = "process"
+
+    def _work(self) -> str:
+        import resource
+
+        memory = resource.getrlimit(resource.RLIMIT_AS)[0]
+        cpu = resource.getrlimit(resource.RLIMIT_CPU)[0]
+        return f"{os.getpid()} {os.getppid()} {memory} {cpu} {_socket_fds()}"

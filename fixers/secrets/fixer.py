@@ -49,6 +49,8 @@ from fixers.yaml_budget import YamlBudgetError, check_yaml
 
 # Below this many candidate files a scan takes milliseconds: forking would cost more.
 POOL_MIN_FILES = 64
+# Files to rewrite: each takes milliseconds (a parse before and after), so fewer suffice.
+FIX_POOL_MIN_FILES = 16
 
 # The body stops at the next BEGIN: a lazy `.*?` to the END would rescan the rest of a
 # file of headers without END lines once per header (32 KB: 47 s).
@@ -124,12 +126,12 @@ class SecretsFixer:
                     findings.append(finding)
         return _report_import_time_reads_the_tests_need(snapshot, findings)
 
-    def _workers(self, snapshot: Snapshot, files: int) -> int:
+    def _workers(self, snapshot: Snapshot, files: int, minimum: int = POOL_MIN_FILES) -> int:
         """A pool only over an in-memory snapshot (a forked child reads it for free) and
         only when there is enough to share; a handful of files is faster in-process."""
         if self.workers is not None:
             return self.workers
-        if not isinstance(snapshot, MemorySnapshot) or files < POOL_MIN_FILES:
+        if not isinstance(snapshot, MemorySnapshot) or files < minimum:
             return 1
         return pool.usable_cpus()
 
@@ -166,17 +168,22 @@ class SecretsFixer:
             if f.fixer == FIXER_NAME and f.path and not f.data.get("report_only"):
                 by_path.setdefault(f.path, []).append(f)
         scanner = Scanner(self.ruleset, self.engine)
-        patches = []
         dotenv = [f for fs in by_path.values() for f in fs if f.rule == "dotenv-committed"]
-        for path in sorted(by_path):
-            data = snapshot.read(path)
+        # Committed env files get one repository-wide patch, below.
+        paths = [p for p in sorted(by_path) if not is_dotenv(p, self.ruleset)]
+
+        def patch_one(i: int) -> Patch | None:
+            data = snapshot.read(paths[i])
             if data is None:
-                continue
-            if is_dotenv(path, self.ruleset):
-                continue  # committed env files: one repository-wide patch, below
-            plan = self._plan(scanner, path, data, by_path[path])
-            if plan is not None:
-                patches.append(self._patch(path, plan))
+                return None
+            plan = self._plan(scanner, paths[i], data, by_path[paths[i]])
+            return None if plan is None else self._patch(paths[i], plan)
+
+        # Proving each rewrite (parsing the file before and after) costs milliseconds a
+        # file: the files are shared out like the scan's.
+        workers = self._workers(snapshot, len(paths), FIX_POOL_MIN_FILES)
+        planned = pool.run(patch_one, len(paths), workers)
+        patches = [p for p in planned.results if p is not None]
         combined = dotenv_patch(snapshot, dotenv, scanner, ctx)
         if combined is not None:
             patches.append(combined)

@@ -290,10 +290,19 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
     return edits
 
 
-def _js_open_lines(text: str) -> int:
-    return sum(
-        1 for line in text.splitlines() if any(k == "open" for _a, _b, k in _js_literals(line))
-    )
+def _js_open_lines(text: str, known: dict[str, bool]) -> int:
+    """Lines of ``text`` the lexer leaves open; ``known`` remembers each line's answer
+    (a rewrite leaves most lines as they were)."""
+    count = 0
+    for line in text.splitlines():
+        opens = known.get(line)
+        if opens is None:
+            # Only a quote or a block comment can open (a quick test: most lines have none).
+            opens = known[line] = ("/*" in line or any(q in line for q in "\"'`")) and any(
+                k == "open" for _a, _b, k in _js_literals(line)
+            )
+        count += opens
+    return count
 
 
 # -- YAML, JSON, TOML -------------------------------------------------------------------
@@ -366,10 +375,13 @@ def _substitute(obj: Any, pairs: Sequence[tuple[str, str]]) -> Any:
     return text
 
 
-def _same_shape(load: Callable[[str], Any], old: str, new: str, edits: Sequence[_Edit]) -> bool:
-    """The edited document equals the original with only the literals replaced: a YAML
-    flow mapping split by `}` or a JSON key swallowed by an edit would not."""
-    before, after = load(old), load(new)
+def _same_shape(
+    load: Callable[[str], Any], old: str, new: str, edits: Sequence[_Edit], before: Any
+) -> bool:
+    """The edited document equals the original (``before``, ``old`` loaded) with only the
+    literals replaced: a YAML flow mapping split by `}` or a JSON key swallowed by an edit
+    would not."""
+    after = load(new)
     if before is _UNPARSED or after is _UNPARSED:
         return False
     pairs = [
@@ -386,7 +398,8 @@ def _python_parses(old: str, new: str, edits: Sequence[_Edit]) -> bool:
 
 def _js_lexes(old: str, new: str, edits: Sequence[_Edit]) -> bool:
     """No JS parser in-process: at least no line may be left with an open literal."""
-    return _js_open_lines(new) <= _js_open_lines(old)
+    known: dict[str, bool] = {}
+    return _js_open_lines(new, known) <= _js_open_lines(old, known)
 
 
 def _workflow(path: str) -> bool:
@@ -402,22 +415,22 @@ def rewrite_file(path: str, data: bytes, targets: Sequence[Target]) -> Rewrite |
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    loaders: dict[Language, Callable[[str], Any]] = {
+        "yaml": _load_yaml,
+        "json": _load_json,
+        "toml": _load_toml,
+    }
     checks: dict[Language, tuple[Callable[[str], bool], _Check]] = {
         "python": (_python_ok, _python_parses),
         "javascript": (lambda _text: True, _js_lexes),
-        "yaml": (
-            lambda t: _load_yaml(t) is not _UNPARSED,
-            lambda a, b, e: _same_shape(_load_yaml, a, b, e),
-        ),
-        "json": (
-            lambda t: _load_json(t) is not _UNPARSED,
-            lambda a, b, e: _same_shape(_load_json, a, b, e),
-        ),
-        "toml": (
-            lambda t: _load_toml(t) is not _UNPARSED,
-            lambda a, b, e: _same_shape(_load_toml, a, b, e),
-        ),
     }
+    if lang in loaders:
+        # Loaded once: the original is what every way of rewriting it is compared with.
+        load, before = loaders[lang], loaders[lang](text)
+        checks[lang] = (
+            lambda _t: before is not _UNPARSED,
+            lambda a, b, e: _same_shape(load, a, b, e, before),
+        )
     yaml_ref = (
         (lambda t: "${{ secrets." + t.env + " }}")
         if _workflow(path)
