@@ -172,3 +172,24 @@ def test_a_django_apps_tests_module_is_test_code() -> None:
     line = f'User.objects.create_user(username="u1", password="{_rand(ALNUM, 14, 13)}")\n'
     found = _detect({"blog/tests.py": line, "blog/views.py": line})
     assert found == {"blog/tests.py": Severity.HYGIENE, "blog/views.py": Severity.LEAKED_SECRET}
+
+
+def test_stripes_documented_sample_key_is_a_published_example() -> None:
+    # The API reference's sample test key, split so no scanner takes this file for a leak.
+    sample = "sk_" + "test_" + "BQokikJOvB" + "iI2HlWgH4olfQ2"
+    assert _rules(".env.example", f"STRIPE_SKEY={sample}\n") == []
+    assert _rules(".env.example", f"STRIPE_SKEY=sk_test_{_rand(ALNUM, 24, 14)}\n") == [
+        "stripe-secret-key"
+    ]
+
+
+def test_a_docs_source_tree_is_documentation() -> None:
+    # FastAPI keeps its tutorials' runnable code under docs_src/.
+    line = f'SECRET_KEY = "{_rand(HEX, 64, 15)}"\n'
+    found = _detect({"docs_src/security/tutorial004.py": line, "app/core/config.py": line})
+    assert found["docs_src/security/tutorial004.py"] == Severity.HYGIENE
+    assert found["app/core/config.py"] == Severity.LEAKED_SECRET
+
+
+def test_hex_speak_is_a_stand_in() -> None:
+    assert _rules("http.py", '"""Send `Authorization: Bearer deadbeef12346`."""\n') == []
