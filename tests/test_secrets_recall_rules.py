@@ -8,6 +8,7 @@ look-alikes that must stay quiet. Values are random, built at run time from the 
 from __future__ import annotations
 
 import random
+import re
 import string
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
 from fixers.secrets.engine import Scanner
+from fixers.secrets.rules import anchored_regex
 
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -250,7 +252,8 @@ NEGATIVES = [
     (
         "kraken-api-key",
         "ocr.py",
-        'kraken_model_dir = "/opt/models/kraken/historical/print/latin/base/weights/final/best"',
+        'kraken_model_dir = "/srv/ocr/kraken/models/historical/print/latin/base/weights/'
+        'final/best/segmentation/mod"',
     ),
 ]
 
@@ -263,3 +266,13 @@ def _negative_ids() -> list[str]:
 def test_look_alike_is_not_this_credential(rule_id: str, path: str, template: str) -> None:
     text = _fill(template, _Values(rule_id + template))
     assert rule_id not in _reported(path, text + "\n")
+
+
+def test_an_anchored_values_look_aheads_are_left_out_of_its_hyperscan_superset() -> None:
+    value = "(?=[a-z0-9]{0,7}[A-Z])[A-Za-z0-9]{8}"
+    regex, hs = anchored_regex(["acme"], value)
+    assert "(?=" in regex and "(?=" not in hs
+    # the superset still finds what the regex finds, and more
+    assert re.search(regex, "ACME_KEY = 'aB3dE5gH'")
+    assert not re.search(regex, "ACME_KEY = 'ab3de5gh'")
+    assert re.search(hs, "ACME_KEY = 'ab3de5gh'")
