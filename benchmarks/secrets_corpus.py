@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -240,13 +241,24 @@ def _print_misses(cases: list[Case], fired: set[int]) -> None:
         print(f"    {fam}: {missed[fam]} missed, {false[fam]} false of {total[fam]}")
 
 
+def _cut(rate: float) -> str:
+    return f"{math.floor(rate * 10_000) / 10_000:.4f}"
+
+
 def print_table(table: dict[str, dict[str, Rates]]) -> None:
-    print("\n| corpus | tool | recall | false-positive rate | cases (pos/neg) | seconds |")
+    # Recall cut (not rounded) to four places, with the counts: 184 missed of 6,125 is
+    # 0.96996, which rounding shows as 0.970, a target it does not meet.
+    print(
+        "\n| corpus | tool | recall (missed) | false-positive rate (fired) | cases (pos/neg) "
+        "| seconds |"
+    )
     print("|---|---|---|---|---|---|")
     for source, row in table.items():
         for tool, r in row.items():
+            missed = r.positives - round(r.recall * r.positives)
+            fired = round(r.fp_rate * r.negatives)
             print(
-                f"| {source} | {tool} | {r.recall:.3f} | {r.fp_rate:.3f} | "
+                f"| {source} | {tool} | {_cut(r.recall)} ({missed}) | {r.fp_rate:.4f} ({fired}) | "
                 f"{r.positives}/{r.negatives} | {r.seconds:.1f} |"
             )
 

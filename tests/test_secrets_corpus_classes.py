@@ -234,3 +234,13 @@ def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None
 )
 def test_provider_format_stand_ins_and_lookalikes_are_not_reported(text: str) -> None:
     assert _rules("config.sh", text + "\n") == []
+
+
+def test_curl_user_values_typed_inside_the_docs_braces_are_found() -> None:
+    # Docs show `--user "{username}":"{password}"`; the braces are often kept around the
+    # values typed in. The values are still credentials; the slots left as names are not.
+    password = _rand(ALNUM, 14) + "7"
+    text = f'curl -X POST --user "{{{_uuid()}}}":"{{{password}}}" https://api.example.net\n'
+    assert _rules("call.sh", text) == ["curl-basic-auth"]
+    slots = 'curl -X POST --user "{username}":"{password}" https://api.example.net\n'
+    assert _rules("call.sh", slots) == []

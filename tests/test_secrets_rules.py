@@ -528,8 +528,14 @@ def test_typed_stand_ins_are_placeholders() -> None:
         "getPagesInConfluenceSpace",
         "ops_eyJzaWduSW5B..",  # cut short for display
     ]
+    typed += ["{API_KEY}", "{apiKey2}", "{client.secret}", "{api-key-v2}"]
     for value in typed:
         assert ph.is_placeholder(value, generic=False), value
+    # A value typed inside the docs' braces is still a value.
+    for value in ("{ZqL5kVrX1n8tA2}", "{acd3c08b-74e8-4f44-a2d0-80694fe24f46}", "{9fK2mQ7xL4}"):
+        assert not ph.is_placeholder(value, generic=False), value
+    guid = "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"  # a .NET GUID in braces is an id
+    assert ph.is_placeholder(guid, generic=True) and not ph.is_placeholder(guid, generic=False)
     for seed in range(200):  # random tokens of every alphabet stay findings
         for alphabet in (ALNUM, HEX, string.digits, URLSAFE):
             value = _rand(alphabet, 32, seed=seed)
