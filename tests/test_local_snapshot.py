@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
 
 from fixers.contract import Snapshot
-from fixers.local import SkipReason, SnapshotLimits, is_binary, load_directory, skip_reason_for_path
+from fixers.local import (
+    SkipReason,
+    SnapshotLimits,
+    _read_bounded,
+    is_binary,
+    load_directory,
+    skip_reason_for_path,
+)
 
 
 def write(root: Path, rel: str, data: bytes | str) -> Path:
@@ -161,3 +169,16 @@ def test_shared_helpers() -> None:
     assert is_binary(b"abc\x00def")
     assert not is_binary("héllo".encode())
     assert not is_binary(b"a" * 9000 + b"\x00")  # past the sniff window, like git
+
+
+def test_a_file_is_read_to_its_stat_size_and_past_it_only_when_it_grew() -> None:
+    """Each file is asked for the size ``stat`` gave plus one byte (asking every file for
+    the limit allocated a mebibyte a file); one that grew since is still read to one byte
+    over the limit, so it is skipped as too large exactly as before."""
+    data = bytes(range(256)) * 4  # 1,024 bytes
+    assert _read_bounded(io.BytesIO(data), 1024, 4096) == data
+    assert _read_bounded(io.BytesIO(data), 1024, 1024) == data
+    assert _read_bounded(io.BytesIO(data), 10, 4096) == data  # grew, still under the limit
+    assert _read_bounded(io.BytesIO(data), 10, 100) == data[:101]  # grew past it
+    assert _read_bounded(io.BytesIO(data), 100, 100) == data[:101]
+    assert _read_bounded(io.BytesIO(data[:5]), 10, 100) == data[:5]  # shrank
