@@ -41,3 +41,41 @@ def test_a_non_ascii_value_of_base64_length_is_scanned_not_a_crash() -> None:
     assert _rules("client.ts", f"const apiToken = '{truncated}';\n") == [
         "generic-secret-assignment"
     ]
+
+
+# -- a fallback's fix reads the variable its own call names ----------------------------------
+
+
+def _patched(files: dict[str, str]) -> dict[str, str]:
+    snap = MemorySnapshot({p: t.encode() for p, t in files.items()})
+    findings = FIXER.detect(snap, Context())
+    out: dict[str, str] = {}
+    for patch in FIXER.fix(snap, findings, Context()):
+        for edit in patch.edits:
+            out[edit.path] = (edit.content or b"").decode()
+    return out
+
+
+def test_two_fallbacks_sharing_a_literal_each_keep_their_own_variable() -> None:
+    shared = _rand(ALNUM, 18, 3)
+    py = (
+        "import os\n"
+        f'CLIENT_KEY = os.environ.get("SHOP_CLIENT_KEY") or "{shared}"\n'
+        f'CLIENT_SECRET = os.environ.get("SHOP_CLIENT_SECRET") or "{shared}"\n'
+        f'SIGNING = os.getenv("SHOP_SIGNING_KEY", "{_rand(ALNUM, 18, 4)}")\n'
+        f'SIGNING_AGAIN = os.getenv("SHOP_SIGNING_KEY", "{_rand(ALNUM, 18, 5)}")\n'
+    )
+    js = (
+        f"const a = process.env.MAIL_API_KEY || '{shared}';\n"
+        f"const b = process.env.MAIL_API_SECRET || '{shared}';\n"
+    )
+    new = _patched({"shop/config.py": py, "mail/config.js": js})
+    assert new["shop/config.py"].splitlines()[1:] == [
+        'CLIENT_KEY = os.environ["SHOP_CLIENT_KEY"]',
+        'CLIENT_SECRET = os.environ["SHOP_CLIENT_SECRET"]',
+        'SIGNING = os.environ["SHOP_SIGNING_KEY"]',
+        'SIGNING_AGAIN = os.environ["SHOP_SIGNING_KEY"]',
+    ]
+    assert "process.env.MAIL_API_KEY ??" in new["mail/config.js"].splitlines()[0]
+    assert "process.env.MAIL_API_SECRET ??" in new["mail/config.js"].splitlines()[1]
+    assert shared not in new["shop/config.py"] + new["mail/config.js"]

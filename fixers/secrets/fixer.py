@@ -41,7 +41,7 @@ from fixers.secrets.detect import (
 from fixers.secrets.dotenv_patch import dotenv_patch
 from fixers.secrets.engine import EngineName, Hit, Scanner
 from fixers.secrets.explain import explanation
-from fixers.secrets.naming import assign_env_names
+from fixers.secrets.naming import assign_env_names, target_env
 from fixers.secrets.rewrite import Target, language_of, rewrite_file
 from fixers.secrets.rules import RuleSet, default_ruleset
 from fixers.secrets.validate import verdict
@@ -200,7 +200,7 @@ class SecretsFixer:
         wanted = {fp for f in findings for fp in f.data.get("covers", [f.fingerprint])}
         hits = scan_file(scanner, path, data)
         names = assign_env_names(hits)
-        targets = [Target(h, names[h.fingerprint]) for h in hits if h.fingerprint in wanted]
+        targets = [Target(h, target_env(h, names)) for h in hits if h.fingerprint in wanted]
         result = rewrite_file(path, data, targets)
         if result is None:
             return None

@@ -4,7 +4,7 @@ never from the value."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fixers.secrets.engine import Hit
 
@@ -12,6 +12,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
 # A bare keyword says little on its own: `db.password` becomes DB_PASSWORD, not PASSWORD.
 _ALNUM = re.compile(r"[^a-z0-9]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CHUNK = 8  # a name sharing this many characters in a row with the value is refused
 _BARE = {"PASSWORD", "PASSWD", "PWD", "SECRET", "TOKEN", "KEY", "API_KEY", "APIKEY", "VALUE"}
 
@@ -48,7 +49,7 @@ def env_name(hit: Hit) -> str:
     """Generic rules name the variable after what it is assigned to; provider rules keep
     their own name unless the code already uses a constant-style or provider-specific one."""
     rule_env = hit.rule.env or "SECRET"
-    if hit.rule.fallback and hit.name and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", hit.name):
+    if hit.rule.fallback and hit.name and _IDENTIFIER.fullmatch(hit.name):
         return hit.name  # the variable the code already reads
     if not hit.name:
         return rule_env
@@ -62,6 +63,16 @@ def env_name(hit: Hit) -> str:
     if looks_constant or provider_word in candidate:
         return candidate
     return rule_env
+
+
+def target_env(hit: Hit, names: Mapping[str, str]) -> str:
+    """The variable a rewrite of ``hit`` makes the code read. A fallback's is the one its own
+    call already names: two calls may share a literal (`os.getenv("A") or "x"`, then `"B"`
+    with the same `"x"`) and one variable may have two literals, so the name by value
+    (``names``, keyed by fingerprint) would make the code read another variable."""
+    if hit.rule.fallback and hit.name and _IDENTIFIER.fullmatch(hit.name):
+        return hit.name
+    return names[hit.fingerprint]
 
 
 def assign_env_names(hits: Sequence[Hit]) -> dict[str, str]:
