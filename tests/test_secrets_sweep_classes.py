@@ -79,3 +79,26 @@ def test_two_fallbacks_sharing_a_literal_each_keep_their_own_variable() -> None:
     assert "process.env.MAIL_API_KEY ??" in new["mail/config.js"].splitlines()[0]
     assert "process.env.MAIL_API_SECRET ??" in new["mail/config.js"].splitlines()[1]
     assert shared not in new["shop/config.py"] + new["mail/config.js"]
+
+
+# -- a YAML file rendered by ERB takes ERB ---------------------------------------------------
+
+
+def test_a_yaml_file_that_reads_the_environment_through_erb_gets_erb() -> None:
+    dev = _rand("0123456789abcdef", 64, 6)
+    rails = (
+        "development:\n"
+        f"  secret_key_base: {dev}\n"
+        "\n"
+        "production:\n"
+        '  secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>\n'
+    )
+    compose = (
+        "services:\n  web:\n    environment:\n"
+        f"      DATABASE_URL: postgres://app:{_rand(ALNUM, 20, 7)}@db:5432/app\n"
+    )
+    new = _patched({"config/secrets.yml": rails, "compose.yml": compose})
+    assert new["config/secrets.yml"].splitlines()[1] == (
+        '  secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>'
+    )
+    assert new["compose.yml"].splitlines()[-1] == "      DATABASE_URL: ${DATABASE_URL}"

@@ -406,6 +406,30 @@ def _workflow(path: str) -> bool:
     return path.startswith(".github/workflows/")
 
 
+# A YAML file that already reads the environment through ERB (Rails' `config/*.yml`:
+# `<%= ENV["SECRET_KEY_BASE"] %>`) is rendered by ERB, not by a shell-style expander: a
+# `${NAME}` there would reach the app as those very characters.
+_ERB_ENV = re.compile(r"<%=[ \t]*ENV(?:\[|\.fetch\()")
+
+
+def _yaml_reference(
+    path: str, text: str
+) -> tuple[tuple[Callable[[Target], str], Callable[[Target], str]], str]:
+    """How a YAML file refers to a variable: (plain, inside double quotes), and the form
+    the PR names. Workflows take a repository secret; a file that reads the environment
+    through ERB takes ERB; anything else `${NAME}` (Docker Compose and most loaders)."""
+    if _workflow(path):
+        ref: Callable[[Target], str] = lambda t: "${{ secrets." + t.env + " }}"  # noqa: E731
+        return (ref, ref), "${{ secrets.NAME }}"
+    if _ERB_ENV.search(text):
+        return (
+            (lambda t: f'<%= ENV["{t.env}"] %>', lambda t: f"<%= ENV['{t.env}'] %>"),
+            '<%= ENV["NAME"] %>',
+        )
+    ref = lambda t: "${" + t.env + "}"  # noqa: E731
+    return (ref, ref), "${NAME}"
+
+
 def rewrite_file(path: str, data: bytes, targets: Sequence[Target]) -> Rewrite | None:
     """Replace each target's literal; ``None`` when nothing could be safely replaced."""
     lang = language_of(path)
@@ -431,19 +455,15 @@ def rewrite_file(path: str, data: bytes, targets: Sequence[Target]) -> Rewrite |
             lambda _t: before is not _UNPARSED,
             lambda a, b, e: _same_shape(load, a, b, e, before),
         )
-    yaml_ref = (
-        (lambda t: "${{ secrets." + t.env + " }}")
-        if _workflow(path)
-        else (lambda t: "${" + t.env + "}")
-    )
+    yaml_ref, yaml_how = _yaml_reference(path, text)
     # Each language's ways to rewrite, tried in order until one passes the checks (YAML:
     # plain first, keeping the file's style; quoted when a flow collection needs it).
     makers: dict[Language, tuple[list[_Rewriter], str]] = {
         "python": ([_python], 'os.environ["NAME"]'),
         "javascript": ([_javascript], "process.env.NAME"),
         "yaml": (
-            [_in_place(yaml_ref), _in_place(yaml_ref, quote=True)],
-            "${{ secrets.NAME }}" if _workflow(path) else "${NAME}",
+            [_in_place(yaml_ref[0]), _in_place(yaml_ref[1], quote=True)],
+            yaml_how,
         ),
         "json": ([_in_place(lambda t: "")], "removed"),
         "toml": ([_in_place(lambda t: "")], "removed"),
