@@ -102,3 +102,25 @@ def test_a_yaml_file_that_reads_the_environment_through_erb_gets_erb() -> None:
         '  secret_key_base: <%= ENV["SECRET_KEY_BASE"] %>'
     )
     assert new["compose.yml"].splitlines()[-1] == "      DATABASE_URL: ${DATABASE_URL}"
+
+
+# -- a line inside a JS doc block is text, not code ---------------------------------------------
+
+
+def test_a_value_inside_a_js_doc_block_is_replaced_as_text() -> None:
+    bearer = _rand(ALNUM, 32, 8)
+    code = _rand(ALNUM, 24, 9)
+    js = (
+        "/**\n"
+        " * Sends the request:\n"
+        " *\n"
+        " *   client.defaults.headers.Authorization = 'Bearer " + bearer + "';\n"
+        " */\n"
+        'const s = "/* not a comment";\n'
+        f"const apiToken = '{code}';\n"
+    )
+    new = _patched({"src/client.js": js})["src/client.js"].splitlines()
+    assert new[3].startswith(" *   client.defaults.headers.Authorization = 'Bearer $")
+    assert "process.env" not in new[3]
+    assert new[6].startswith("const apiToken = process.env.API_TOKEN")
+    assert bearer not in "\n".join(new) and code not in "\n".join(new)

@@ -243,11 +243,54 @@ def _js_literals(line: str) -> Iterator[tuple[int, int, str]]:
             i += 1
 
 
+_JS_OPENER = re.compile(r"""/[/*]|["'`]""")
+
+
+def _js_block_comments(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the block comments that span lines (`/** ... */` doc blocks): a
+    line inside one reads like code (` *   headers.Authorization = 'Basic ...'`) but is
+    text. Strings end at their line (a quote the lexer misreads cannot swallow the file),
+    templates may span lines; linear: each opener is closed by one `find`."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while (m := _JS_OPENER.search(text, i)) is not None:
+        at, tok = m.start(), m.group(0)
+        if tok == "//":
+            nl = text.find("\n", at)
+            i = len(text) if nl < 0 else nl + 1
+        elif tok == "/*":
+            end = text.find("*/", at + 2)
+            end = len(text) if end < 0 else end + 2
+            if "\n" in text[at:end]:
+                spans.append((at, end))
+            i = end
+        else:
+            i = _string_end(text, at + 1, tok)
+    return spans
+
+
+# The rest of a string after its opening quote: escapes and other characters (disjoint
+# first characters, so linear), then the closing quote, or the line's end for a quote
+# string (a template runs on over lines).
+_STRING_REST = {
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*(?:"|\n)?', re.S),
+    "'": re.compile(r"(?:[^'\\\n]|\\.)*(?:'|\n)?", re.S),
+    "`": re.compile(r"(?:[^`\\]|\\.)*`?", re.S),
+}
+
+
+def _string_end(text: str, j: int, quote: str) -> int:
+    """Where a string or template opened just before ``j`` ends."""
+    m = _STRING_REST[quote].match(text, j)
+    return len(text) if m is None else m.end()
+
+
 _JSX_ATTRIBUTE = re.compile(r"<[A-Za-z][\w.]*(?:\s[^<>]*)?\s[\w:-]+=$")
 
 
 def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit]:
     edits: list[_Edit] = []
+    blocks: list[tuple[int, int]] | None = None
     for target in targets:
         s, e = _char_span(data, target.hit)
         if target.hit.rule.fallback:
@@ -260,6 +303,14 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
         le = text.find("\n", s)
         le = len(text) if le < 0 else le
         if e > le:
+            continue
+        if blocks is None:
+            blocks = _js_block_comments(text)
+        if any(a <= s and e <= b for a, b in blocks):
+            # Inside a doc block: the value is text, so it gives way to the name as text,
+            # like a comment on a code line (never code written into a comment).
+            if not _overlapping(edits, s, e):
+                edits.append(_Edit(s, e, f"${target.env}", target))
             continue
         line = text[ls:le]
         lit = next(
