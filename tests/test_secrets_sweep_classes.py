@@ -6,10 +6,11 @@ reported.
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 
-from fixers.contract import Context, MemorySnapshot
+from fixers.contract import Context, MemorySnapshot, Severity
 from fixers.secrets import SecretsFixer
 from fixers.secrets.engine import Scanner
 
@@ -124,3 +125,40 @@ def test_a_value_inside_a_js_doc_block_is_replaced_as_text() -> None:
     assert "process.env" not in new[3]
     assert new[6].startswith("const apiToken = process.env.API_TOKEN")
     assert bearer not in "\n".join(new) and code not in "\n".join(new)
+
+
+# -- values that cannot authenticate: an expired JWT, a Discord snowflake id ------------------
+
+
+def _severities(files: dict[str, str]) -> list[tuple[str, int, Severity]]:
+    snap = MemorySnapshot({p: t.encode() for p, t in files.items()})
+    return sorted((f.rule, f.line or 0, f.severity) for f in FIXER.detect(snap, Context()))
+
+
+def _jwt(claims: str, seed: int) -> str:
+    def b64(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    return ".".join(
+        [b64('{"alg":"HS256","typ":"JWT"}'), b64(claims), _rand(ALNUM + "-_", 43, seed)]
+    )
+
+
+def test_an_expired_jwt_is_reported_low() -> None:
+    expired = _jwt('{"sub":"5f1c","iat":999996400,"exp":1000000000}', 12)
+    live = _jwt('{"sub":"5f1c","iat":999996400,"exp":4102444800}', 13)
+    js = f" *   refreshToken: {expired}\n const session = '{live}';\n"
+    assert _severities({"src/routes/auth.js": js}) == [
+        ("jwt", 1, Severity.HYGIENE),
+        ("jwt", 2, Severity.LEAKED_SECRET),
+    ]
+
+
+def test_a_discord_snowflake_id_is_reported_low() -> None:
+    role = "1" + _rand("0123456789", 17, 14)
+    secret = _rand(ALNUM, 32, 15)
+    py = f"DISCORD_HELPER_ROLE = {role}\nDISCORD_CLIENT_SECRET = '{secret}'\n"
+    assert _severities({"bot/config.py": py}) == [
+        ("discord-credential", 1, Severity.HYGIENE),
+        ("discord-credential", 2, Severity.LEAKED_SECRET),
+    ]

@@ -374,8 +374,9 @@ def hit_finding(
         data["report_only"] = True
         advice = (
             "Its format check fails or marks it public (a made-up example, a checksum that "
-            "does not match, or a key meant for browsers), so it is reported at low severity; "
-            "if it is a live credential, rotate it."
+            "does not match, a token past its expiry, a public id, or a key meant for "
+            "browsers), so it is reported at low severity; if it is a live credential, "
+            "rotate it."
         )
     return Finding(
         fixer=FIXER_NAME,

@@ -13,6 +13,13 @@ A rule's regex says a value *looks like* a credential; some formats carry more:
 * A publishable key is meant for browsers and apps by its provider's own docs, whatever the
   variable is called: PostHog's project API key `phc_` (write-only, used in every frontend
   snippet, https://posthog.com/docs/api): low severity, never a failing check.
+* A JWT whose ``exp`` claim (RFC 7519 section 4.1.4, seconds since the epoch) has passed is
+  rejected by every verifier: an example response in API docs, a token a test recorded.
+  Low severity: worth a look (it was signed with somebody's key), never a failing check.
+* Discord's 18-digit values are snowflake ids (https://discord.com/developers/docs/reference
+  #snowflakes): application, guild, channel and role ids, shown in every invite and client
+  URL. The rule keeps them (the peers call an application id a client id) at low severity;
+  the bot token and client secret are not digits.
 * A private key block's body is base64 of a structure: DER (PKCS#1, PKCS#8, SEC 1; RFC 7468
   section 10), ``openssh-key-v1`` (OpenSSH PROTOCOL.key), an OpenPGP secret-key packet with
   its CRC-24 armor checksum (RFC 4880 sections 4.2 and 6.1). A body that decodes to none of
@@ -26,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from typing import Literal
 
 Verdict = Literal["ok", "public", "low"]
@@ -70,18 +78,31 @@ def _jwt_payload(token: str) -> dict[str, object] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def verdict(rule_id: str, value: str) -> Verdict:
-    """``public``: not a credential at all; ``low``: report without failing a check."""
+def verdict(rule_id: str, value: str, now: float | None = None) -> Verdict:
+    """``public``: not a credential at all; ``low``: report without failing a check.
+    ``now`` (seconds since the epoch, default the clock) judges a JWT's expiry."""
     if checksum_ok(value) is False or value.startswith(PUBLISHABLE_PREFIXES):
+        return "low"
+    if rule_id in _SNOWFLAKE_RULES and value.isdigit():
         return "low"
     if rule_id == "jwt":
         payload = _jwt_payload(value)
         if payload is not None:
             if payload.get("iss") == "supabase-demo":
                 return "public"
-            if payload.get("role") == "anon":
+            if payload.get("role") == "anon" or _expired(payload, now):
                 return "low"
     return "ok"
+
+
+_SNOWFLAKE_RULES = frozenset({"discord-credential"})
+
+
+def _expired(payload: dict[str, object], now: float | None) -> bool:
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return False
+    return exp < (time.time() if now is None else now)
 
 
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
