@@ -162,3 +162,16 @@ def test_a_discord_snowflake_id_is_reported_low() -> None:
         ("discord-credential", 1, Severity.HYGIENE),
         ("discord-credential", 2, Severity.LEAKED_SECRET),
     ]
+
+
+# -- a value typed as held-down blocks -----------------------------------------------------------
+
+
+def test_a_value_typed_as_blocks_of_one_held_character_is_a_stand_in() -> None:
+    typed = "9876" + "".join(c * 4 for c in "PPPPQQQQrrrrSSSStttt"[::4]) + "uuuVVVwww"
+    assert _rules("examples/bot.py", f"bot_token = '{typed}'\n") == []
+    held = "".join(c * 3 for c in "mkqzwd")
+    assert _rules("examples/bot.py", f"bot_token = '{held}'\n") == []
+    # Control: a random value that happens to hold one triple is still a value.
+    real = _rand(ALNUM, 14, 16) + "xxx" + _rand(ALNUM, 15, 17)
+    assert _rules("examples/bot.py", f"bot_token = '{real}'\n") == ["generic-secret-assignment"]
