@@ -175,3 +175,21 @@ def test_a_value_typed_as_blocks_of_one_held_character_is_a_stand_in() -> None:
     # Control: a random value that happens to hold one triple is still a value.
     real = _rand(ALNUM, 14, 16) + "xxx" + _rand(ALNUM, 15, 17)
     assert _rules("examples/bot.py", f"bot_token = '{real}'\n") == ["generic-secret-assignment"]
+
+
+# -- settings that count a model's tokens ------------------------------------------------------
+
+
+def test_a_setting_counting_model_tokens_is_no_secret_fallback() -> None:
+    py = (
+        "import os\n"
+        'PRICE = float(os.environ.get("IMAGE_TOKEN_PRICE", "0.02"))\n'
+        'LIMIT = int(os.getenv("MAX_TOKENS", "900"))\n'
+        'BUDGET = int(os.getenv("DAILY_TOKEN_BUDGET", "25000"))\n'
+        f'BOT = os.getenv("CHAT_BOT_TOKEN", "{_rand(ALNUM, 20, 18)}")\n'
+        # Whole words only: a provider whose name ends in "max" keeps its key.
+        f'MM = os.getenv("MINIMAX_API_KEY", "{_rand(ALNUM, 20, 19)}")\n'
+    )
+    js = "const cost = Number(process.env.TOKEN_COST_PER_1K || '0.003');\n"
+    assert _rules("bot/main.py", py) == ["fallback-secret-python"] * 2
+    assert _rules("bot/main.js", js) == []

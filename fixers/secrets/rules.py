@@ -211,6 +211,7 @@ class Placeholders:
     # Words of names that say their value is no credential (`fakeToken`, `invalid_api_key`,
     # `nonMatchingToken`): the author's own label of a stand-in (`non_matching` spans two).
     fake_name_contains: tuple[bytes, ...] = ()
+    setting_words: tuple[bytes, ...] = ()
     # Masking after the value's last character (`xoxp-…-4821-####`, `id==:xxxxxxxx`): the
     # value is the visible head of a masked token.
     masked_tail: re.Pattern[bytes] | None = None
@@ -224,12 +225,15 @@ class Placeholders:
 
     def is_setting_name(self, name: bytes) -> bool:
         """`password_reset_timeout`, `secret_name`: a setting *about* a secret, not one;
-        `fake_token`, `invalidApiKey`: a name that labels its value a stand-in."""
+        `fake_token`, `invalidApiKey`: a name that labels its value a stand-in;
+        `MAX_TOKENS`, `VISION_TOKEN_PRICE`: a setting counting a model's tokens."""
         low = name.lower()
         if any(part in low for part in self.generic_name_contains):
             return True
         words = b"_" + b"_".join(_NAME_WORD.findall(name)).lower() + b"_"
-        return any(b"_" + part + b"_" in words for part in self.fake_name_contains)
+        return any(
+            b"_" + part + b"_" in words for part in self.fake_name_contains + self.setting_words
+        )
 
     def continues_masked(self, data: bytes, end: int) -> bool:
         """Whether the token the value ends at goes on into masking characters (up to the
@@ -514,6 +518,7 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
         ),
         max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
         fake_name_contains=tuple(s.lower().encode() for s in generic.get("fake_names", ())),
+        setting_words=tuple(s.lower().encode() for s in generic.get("setting_words", ())),
         masked_tail=_bytes_pattern(everywhere.get("masked_tail")),
         basic_userinfo=frozenset(w.lower() for w in generic.get("basic_userinfo", ())),
         masked_token=_str_pattern(raw.get("fallback", {}).get("masked_token")),
