@@ -193,3 +193,25 @@ def test_a_setting_counting_model_tokens_is_no_secret_fallback() -> None:
     js = "const cost = Number(process.env.TOKEN_COST_PER_1K || '0.003');\n"
     assert _rules("bot/main.py", py) == ["fallback-secret-python"] * 2
     assert _rules("bot/main.js", js) == []
+
+
+# -- a fix that would leave the value behind -------------------------------------------------
+
+
+def test_no_patch_moves_a_value_that_stays_elsewhere_in_the_file() -> None:
+    word = "harborlight"  # a word: no entropy bar passes it as a password on its own line
+    compose = (
+        "services:\n"
+        "  api:\n"
+        "    environment:\n"
+        f"      DATABASE_URL: mysql://root:{word}@db:3306/shop\n"
+        "  db:\n"
+        "    environment:\n"
+        f"      MYSQL_ROOT_PASSWORD: {word}\n"
+    )
+    control = compose.replace(f"MYSQL_ROOT_PASSWORD: {word}", "MYSQL_ROOT_PASSWORD: ${DB_PW}")
+    snap = MemorySnapshot({"shop/compose.yml": compose.encode()})
+    findings = FIXER.detect(snap, Context())
+    assert [(f.path, f.rule) for f in findings] == [("shop/compose.yml", "database-url-password")]
+    assert FIXER.fix(snap, findings, Context()) == []
+    assert list(_patched({"shop/compose.yml": control})) == ["shop/compose.yml"]

@@ -202,7 +202,7 @@ class SecretsFixer:
         names = assign_env_names(hits)
         targets = [Target(h, target_env(h, names)) for h in hits if h.fingerprint in wanted]
         result = rewrite_file(path, data, targets)
-        if result is None:
+        if result is None or _value_left_behind(result.content, result.done):
             return None
         done = {t.hit.fingerprint for t in result.done}
         resolved = tuple(f for f in findings if set(f.data.get("covers", [f.fingerprint])) <= done)
@@ -235,6 +235,20 @@ class SecretsFixer:
             labels=("security",),
             bypass_limit=True,
         )
+
+
+_LEFT_BEHIND_MIN = 8  # shorter values turn up in unrelated text by chance
+
+
+def _value_left_behind(content: bytes, done: Sequence[Target]) -> bool:
+    """Whether a moved value still stands elsewhere in the rewritten file, where no rule
+    read it (a compose file's `DATABASE_URL` password is also its database service's
+    `MYSQL_ROOT_PASSWORD: ...`, a word no entropy bar passes). Such a PR would say the
+    credential left the file while it did not: the finding stays a report instead."""
+    return any(
+        len(t.hit.value) >= _LEFT_BEHIND_MIN and t.hit.value.encode("utf-8") in content
+        for t in done
+    )
 
 
 def _unrewritable_yaml(path: str, data: bytes, found: list[Finding]) -> list[Finding]:
