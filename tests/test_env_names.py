@@ -624,3 +624,19 @@ def test_a_real_example_lacking_a_required_name_still_gets_its_own_finding():
     (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
     assert patch.edits[0].path == ".env.example"
     assert patch.edits[0].content.endswith(b"(required)\nDB_HOST=\n")
+
+
+def test_an_optional_name_is_written_commented_out():
+    # miguelgrinberg/microblog: `MAIL_USE_TLS = os.environ.get('MAIL_USE_TLS') is not None`;
+    # an example's `MAIL_USE_TLS=` copied into `.env` sets it to "" and turns TLS on.
+    code = (
+        _FLASK_APP + b"TLS = os.environ.get('MAIL_USE_TLS') is not None\n"
+        b"KEY = os.environ['MAIL_API_KEY']\n"
+    )
+    snap = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
+    findings = FIXER.detect(snap, CTX)
+    assert _names(findings) == ["MAIL_API_KEY", "MAIL_USE_TLS"]
+    (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
+    lines = patch.edits[0].content.decode().splitlines()
+    assert "# MAIL_USE_TLS=" in lines and "MAIL_USE_TLS=" not in lines
+    assert "MAIL_API_KEY=" in lines  # required: the one a deploy must fill in

@@ -476,8 +476,12 @@ def _no_example_finding(example: str, template: str | None, reads: Sequence[EnvR
         title = f"No `{example}`: the code reads {count} no file lists"
         message = (
             f"The repository deploys but has no `{example}`, and the code reads {count} "
-            f"that no file lists: {listed}. Whoever deploys learns about a required one "
-            "from a crash and about the others not at all."
+            f"that no file lists: {listed}. "
+            + (
+                "Whoever deploys learns about a required one from a crash."
+                if any(e["requirement"] == "required" for e in entries)
+                else "Whoever deploys does not know these settings exist."
+            )
         )
     else:
         shown = str(Source(template))
@@ -601,9 +605,13 @@ def _code_block(
             # Commented out: `NAME=` copied into `.env` would replace the code's default
             # with an empty string.
             lines += [f"# read in {source} (the code has a default)", f"# {name}="]
+        elif requirement == "required":
+            lines += [f"# read in {source} (required)", f"{name}="]
         else:
-            required = " (required)" if requirement == "required" else ""
-            lines += [f"# read in {source}{required}", f"{name}="]
+            # Commented out too: an empty value is not an unset one (microblog's
+            # `os.environ.get('MAIL_USE_TLS') is not None` turns TLS on; pydantic fails
+            # an empty `HttpUrl | None`).
+            lines += [f"# read in {source} (optional; set it or leave it unset)", f"# {name}="]
         added.append(name)
     return example, (lines if added else []), added
 
