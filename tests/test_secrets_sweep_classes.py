@@ -105,14 +105,14 @@ def test_a_yaml_file_that_reads_the_environment_through_erb_gets_erb() -> None:
     assert new["compose.yml"].splitlines()[-1] == "      DATABASE_URL: ${DATABASE_URL}"
 
 
-# -- a line inside a JS doc block is text, not code ---------------------------------------------
+# -- a line inside a JS block comment is text, not code------------------------------------------
 
 
-def test_a_value_inside_a_js_doc_block_is_replaced_as_text() -> None:
+def test_a_value_inside_a_multi_line_js_comment_is_replaced_as_text() -> None:
     bearer = _rand(ALNUM, 32, 8)
     code = _rand(ALNUM, 24, 9)
     js = (
-        "/**\n"
+        "/*\n"
         " * Sends the request:\n"
         " *\n"
         " *   client.defaults.headers.Authorization = 'Bearer " + bearer + "';\n"
@@ -215,3 +215,28 @@ def test_no_patch_moves_a_value_that_stays_elsewhere_in_the_file() -> None:
     assert [(f.path, f.rule) for f in findings] == [("shop/compose.yml", "database-url-password")]
     assert FIXER.fix(snap, findings, Context()) == []
     assert list(_patched({"shop/compose.yml": control})) == ["shop/compose.yml"]
+
+
+# -- a doc block is documentation --------------------------------------------------------------
+
+
+def test_a_keyword_value_inside_a_js_doc_block_is_documentation() -> None:
+    basic = base64.b64encode(f"{_rand(ALNUM, 6, 20)}:{_rand(ALNUM, 6, 21)}".encode()).decode()
+    aws = "AKIA" + _rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16, 22)
+    js = (
+        "/**\n"
+        " * Usage:\n"
+        f" *   http.defaults.headers.common.Authorization = 'Basic {basic}';\n"
+        f" *   const keyId = '{aws}';\n"
+        " */\n"
+        "/* a plain block comment is no doc block:\n"
+        f"   Authorization: Bearer {_rand(ALNUM, 30, 23)}\n"
+        "*/\n"
+        f"const apiToken = '{_rand(ALNUM, 24, 24)}';\n"
+    )
+    assert _severities({"src/http.js": js}) == [
+        ("authorization-header", 3, Severity.HYGIENE),
+        ("authorization-header", 7, Severity.LEAKED_SECRET),
+        ("aws-access-key-id", 4, Severity.LEAKED_SECRET),
+        ("generic-secret-assignment", 9, Severity.LEAKED_SECRET),
+    ]

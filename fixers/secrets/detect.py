@@ -11,6 +11,7 @@ from typing import Any
 
 from fixers.contract import Context, Finding, Severity, Snapshot, fingerprint, mask, matches_any
 from fixers.secrets.engine import Hit, Scanner
+from fixers.secrets.rewrite import js_block_comments, language_of
 from fixers.secrets.rules import Rule, RuleSet
 from fixers.secrets.validate import private_key_parses, verdict
 
@@ -257,6 +258,36 @@ def as_example(finding: Finding, ruleset: RuleSet) -> Finding:
         return finding
     where = _DOCS if matches_any((finding.path or "").lower(), ruleset.scan.doc_files) else _EXAMPLE
     return _shown_not_used(finding, ruleset, where)
+
+
+_DOC_COMMENT = ("example", "a documentation comment")
+
+
+def in_doc_comments(
+    path: str, data: bytes, found: list[Finding], ruleset: RuleSet
+) -> list[Finding]:
+    """Findings inside a JS/TS doc block (`/** ... */`: JSDoc, a `@swagger` spec) are
+    documentation, like a README's code block: `Authorization = 'Basic ...'` in a library's
+    usage notes, an example response. Low severity and left in place, unless the value's
+    format checks out as a credential (`as_example`'s rule)."""
+    if not found or language_of(path) != "javascript":
+        return found
+    text = data.decode("utf-8", "replace")
+    if "/**" not in text:
+        return found
+    lines = [
+        (text.count("\n", 0, a) + 1, text.count("\n", 0, b) + 1)
+        for a, b in js_block_comments(text)
+        if text.startswith("/**", a)
+    ]
+    return [
+        _shown_not_used(f, ruleset, _DOC_COMMENT)
+        if not f.data.get("format_verified")
+        and f.line is not None
+        and any(lo < f.line and (f.end_line or f.line) < hi for lo, hi in lines)
+        else f
+        for f in found
+    ]
 
 
 def as_fixture(finding: Finding, ruleset: RuleSet) -> Finding:

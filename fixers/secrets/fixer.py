@@ -32,6 +32,7 @@ from fixers.secrets.detect import (
     dotenv_finding,
     fixture_index,
     hit_finding,
+    in_doc_comments,
     is_accepted,
     is_dotenv,
     is_example_path,
@@ -158,7 +159,7 @@ class SecretsFixer:
                     hit, partner, self.ruleset, names[hit.fingerprint], counts[hit.fingerprint]
                 )
             )
-        return _unrewritable_yaml(path, data, out)
+        return _unrewritable_yaml(path, data, in_doc_comments(path, data, out, self.ruleset))
 
     # -- fix ----------------------------------------------------------------------------
 

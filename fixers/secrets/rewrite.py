@@ -246,7 +246,7 @@ def _js_literals(line: str) -> Iterator[tuple[int, int, str]]:
 _JS_OPENER = re.compile(r"""/[/*]|["'`]""")
 
 
-def _js_block_comments(text: str) -> list[tuple[int, int]]:
+def js_block_comments(text: str) -> list[tuple[int, int]]:
     """(start, end) of the block comments that span lines (`/** ... */` doc blocks): a
     line inside one reads like code (` *   headers.Authorization = 'Basic ...'`) but is
     text. Strings end at their line (a quote the lexer misreads cannot swallow the file),
@@ -305,7 +305,7 @@ def _javascript(text: str, data: bytes, targets: Sequence[Target]) -> list[_Edit
         if e > le:
             continue
         if blocks is None:
-            blocks = _js_block_comments(text)
+            blocks = js_block_comments(text)
         if any(a <= s and e <= b for a, b in blocks):
             # Inside a doc block: the value is text, so it gives way to the name as text,
             # like a comment on a code line (never code written into a comment).
