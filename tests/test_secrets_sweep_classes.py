@@ -240,3 +240,29 @@ def test_a_keyword_value_inside_a_js_doc_block_is_documentation() -> None:
         ("aws-access-key-id", 4, Severity.LEAKED_SECRET),
         ("generic-secret-assignment", 9, Severity.LEAKED_SECRET),
     ]
+
+
+# -- titles read as sentences ------------------------------------------------------------------
+
+
+def test_fallback_titles_agree_with_how_many_settings_they_name() -> None:
+    def title(n: int) -> str:
+        py = "import os\n" + "".join(
+            f'V{i} = os.getenv("APP{i}_SECRET", "{_rand(ALNUM, 16, 30 + i)}")\n' for i in range(n)
+        )
+        snap = MemorySnapshot({"app/config.py": py.encode()})
+        (patch,) = FIXER.fix(snap, FIXER.detect(snap, Context()), Context())
+        return patch.title
+
+    assert (
+        title(1)
+        == "Fail fast when APP0_SECRET is unset instead of using a fallback in app/config.py"
+    )
+    assert title(2) == (
+        "Fail fast when APP0_SECRET or APP1_SECRET is unset instead of using fallbacks in "
+        "app/config.py"
+    )
+    assert title(3) == (
+        "Fail fast when any of 3 secret settings is unset instead of using fallbacks in "
+        "app/config.py"
+    )

@@ -281,8 +281,14 @@ def _title(path: str, plan: _FilePlan) -> str:
     if plan.deleted:
         return f"Delete {path}: the file is a committed credential"
     if all(f.rule.startswith("fallback-secret") for f in plan.resolved):
-        names = " and ".join(plan.names[:2]) if len(plan.names) <= 2 else "secret settings"
-        return f"Fail fast when {names} is unset instead of using a fallback in {path}"
+        if len(plan.names) == 1:
+            return f"Fail fast when {plan.names[0]} is unset instead of using a fallback in {path}"
+        names = (
+            " or ".join(plan.names)
+            if len(plan.names) == 2
+            else f"any of {len(plan.names)} secret settings"
+        )
+        return f"Fail fast when {names} is unset instead of using fallbacks in {path}"
     if len(plan.names) == 1:
         return f"Read {plan.names[0]} from the environment instead of {path}"
     return f"Read {len(plan.names)} leaked credentials in {path} from the environment"
