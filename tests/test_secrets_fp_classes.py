@@ -193,3 +193,19 @@ def test_a_docs_source_tree_is_documentation() -> None:
 
 def test_hex_speak_is_a_stand_in() -> None:
     assert _rules("http.py", '"""Send `Authorization: Bearer deadbeef12346`."""\n') == []
+
+
+@pytest.mark.parametrize(
+    ("line", "severity"),
+    [
+        ('POSTHOG_API_KEY = "phc_{v}"', Severity.HYGIENE),
+        ('STRIPE_SECRET_KEY = "sk_live_{v}"', Severity.LEAKED_SECRET),
+    ],
+)
+def test_publishable_keys_are_reported_low(line: str, severity: Severity) -> None:
+    found = FIXER.detect(
+        MemorySnapshot({"app/analytics.py": line.format(v=_rand(ALNUM, 43, 16)).encode()}),
+        Context(),
+    )
+    assert [f.severity for f in found] == [severity]
+    assert found[0].data.get("report_only", False) is (severity == Severity.HYGIENE)

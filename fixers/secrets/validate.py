@@ -10,6 +10,9 @@ A rule's regex says a value *looks like* a credential; some formats carry more:
   ``supabase-demo``) are the same on every machine and published in Supabase's docs: not a
   secret. A Supabase ``anon`` key is meant to ship to browsers (row-level security guards
   the data); it is reported at low severity as a reminder, never as a leak.
+* A publishable key is meant for browsers and apps by its provider's own docs, whatever the
+  variable is called: PostHog's project API key `phc_` (write-only, used in every frontend
+  snippet, https://posthog.com/docs/api): low severity, never a failing check.
 * A private key block's body is base64 of a structure: DER (PKCS#1, PKCS#8, SEC 1; RFC 7468
   section 10), ``openssh-key-v1`` (OpenSSH PROTOCOL.key), an OpenPGP secret-key packet with
   its CRC-24 armor checksum (RFC 4880 sections 4.2 and 6.1). A body that decodes to none of
@@ -27,6 +30,7 @@ from typing import Literal
 
 Verdict = Literal["ok", "public", "low"]
 
+PUBLISHABLE_PREFIXES = ("phc_",)
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CRC_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "npm_")
 
@@ -68,7 +72,7 @@ def _jwt_payload(token: str) -> dict[str, object] | None:
 
 def verdict(rule_id: str, value: str) -> Verdict:
     """``public``: not a credential at all; ``low``: report without failing a check."""
-    if checksum_ok(value) is False:
+    if checksum_ok(value) is False or value.startswith(PUBLISHABLE_PREFIXES):
         return "low"
     if rule_id == "jwt":
         payload = _jwt_payload(value)
