@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from fixers.contract import Context, MemorySnapshot, Severity
-from fixers.production.env_names import FIXER, append_lines, listed_names
+from fixers.production.env_names import FIXER, append_lines, listed_names, missing_entries
 from fixers.production.facts import extract_facts, gitignored
 from tests.fixtures.production.repos import load_repo
 
@@ -16,6 +16,11 @@ CTX = Context()
 
 def _rules(findings):
     return sorted({f.rule for f in findings})
+
+
+def _names(findings):
+    """The undocumented names, from per-name findings and from the one no-example finding."""
+    return sorted(e["name"] for e in missing_entries(findings))
 
 
 def findings_by_rule(findings, rule):
@@ -107,7 +112,7 @@ def test_example_created_for_deploying_repo_without_one():
     snap = load_repo("djangoapp", **{".gitignore": b".env\n.env.*\n!.env.example\n"})
     findings = FIXER.detect(snap, CTX)
     assert _rules(findings) == ["env-example-missing"]
-    names = {f.data["name"] for f in findings}
+    names = set(_names(findings))
     # DEBUG has a default in the Env scheme; still a name the code reads. Not
     # DJANGO_SETTINGS_MODULE: manage.py sets it itself (os.environ.setdefault).
     # DATABASE_URL: nothing shows a platform that provides it (a Dockerfile is no Heroku).
@@ -156,8 +161,7 @@ def test_hostile_and_dynamic_names_never_reach_the_file():
     )
     snap = MemorySnapshot({"Procfile": b"web: python app.py\n", "app.py": code})
     findings = FIXER.detect(snap, CTX)
-    names = {f.data["name"] for f in findings if f.rule == "env-example-missing"}
-    assert names == {"GOOD_NAME"}
+    assert _names(findings) == ["GOOD_NAME"]
 
 
 def test_unreadable_gitignore_is_never_overwritten():
@@ -176,7 +180,7 @@ def test_broken_python_is_a_note_not_a_crash():
     )
     facts = extract_facts(snap)
     assert [n.path for n in facts.notes] == ["app.py"]
-    assert {f.data["name"] for f in FIXER.detect(snap, CTX) if f.data.get("name")} == {"A"}
+    assert _names(FIXER.detect(snap, CTX)) == ["A"]
 
 
 def test_append_lines_and_listed_names():
@@ -386,7 +390,7 @@ def test_a_committed_env_file_documents_its_names():
         }
     )
     findings = FIXER.detect(snap, CTX)
-    assert [f.data["name"] for f in findings if f.rule == "env-example-missing"] == ["DB_HOST"]
+    assert _names(findings) == ["DB_HOST"]
     assert "env-file-committed" in _rules(findings)
 
 
@@ -480,15 +484,13 @@ def test_platform_provided_names_need_evidence_of_the_platform():
     # no Fly.io, so nobody provides it and `.env.example` must name it.
     code = _FLASK_APP + b"DB = os.environ['DATABASE_URL']\nPORT = os.environ.get('PORT', '5000')\n"
     dockerfile = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
-    names = {
-        f.data["name"] for f in FIXER.detect(dockerfile, CTX) if f.rule == "env-example-missing"
-    }
-    assert names == {"DATABASE_URL", "PORT"}
+    assert _names(FIXER.detect(dockerfile, CTX)) == ["DATABASE_URL", "PORT"]
     heroku = MemorySnapshot({"app.py": code, "Procfile": b"web: gunicorn app:app\n"})
     assert not [f for f in FIXER.detect(heroku, CTX) if f.rule == "env-example-missing"]
     render = MemorySnapshot({"app.py": code, "render.yaml": b"services: []\n"})
-    names = {f.data["name"] for f in FIXER.detect(render, CTX) if f.rule == "env-example-missing"}
-    assert names == {"DATABASE_URL"}  # Render sets PORT; its DATABASE_URL is declared, not set
+    assert _names(FIXER.detect(render, CTX)) == [
+        "DATABASE_URL"
+    ]  # Render sets PORT; its DATABASE_URL is declared, not set
 
 
 def test_names_a_platform_manifest_declares_are_documented():
@@ -522,7 +524,7 @@ def test_sample_files_by_another_name_are_the_examples():
     }
     snap = MemorySnapshot(files)
     findings = FIXER.detect(snap, CTX)
-    assert [f.data["name"] for f in findings if f.rule == "env-example-missing"] == ["APP_FOLDER"]
+    assert _names(findings) == ["APP_FOLDER"]
     assert FIXER.fix(snap, findings, CTX) == []  # no `.env.example` beside the samples
 
 
@@ -541,3 +543,100 @@ def test_a_committed_env_without_secret_names_is_no_finding():
     for env in (b"VITE_API_URL=http://localhost:8000\n", b'ENVIRONMENT="development"\nTIMES=2\n'):
         snap = MemorySnapshot({"app.py": _FLASK_APP, "Procfile": b"web: x\n", ".env": env})
         assert "env-file-committed" not in _rules(FIXER.detect(snap, CTX)), env
+
+
+# fastapi/full-stack-fastapi-template: the committed `.env` of `changethis` values IS the
+# template (compose `env_file:`, pydantic `env_file="../.env"`); there is no `.env.example`.
+_TEMPLATE_CONFIG = (
+    b"from pydantic_settings import BaseSettings, SettingsConfigDict\n\n\n"
+    b"class Settings(BaseSettings):\n"
+    b'    model_config = SettingsConfigDict(env_file="../.env")\n'
+    b"    SECRET_KEY: str\n"
+    b"    PROJECT_NAME: str\n"
+    b'    API_V1_STR: str = "/api/v1"\n'
+    b"    SMTP_USER: str | None = None\n"
+    b"    SMTP_HOST: str | None = None\n"
+)
+_TEMPLATE_FILES = {
+    "backend/app/core/config.py": _TEMPLATE_CONFIG,
+    "Dockerfile": b"FROM python:3.12\n",
+    "compose.yml": b"services:\n  backend:\n    build: ./backend\n    env_file:\n      - .env\n",
+    ".env": b"PROJECT_NAME=app\nSECRET_KEY=changethis\nSMTP_HOST=localhost\n",
+}
+
+
+def test_a_committed_env_template_gets_one_finding_naming_it():
+    snap = MemorySnapshot(dict(_TEMPLATE_FILES))
+    findings = FIXER.detect(snap, CTX)
+    missing = [f for f in findings if f.rule == "env-example-missing"]
+    # One situation, one finding -- not one per name, each naming a `.env.example` that
+    # does not exist.
+    assert len(missing) == 1
+    (finding,) = missing
+    assert finding.path == ".env"
+    assert "`.env` does not list" in finding.title and ".env.example`:" not in finding.title
+    # Names the committed template lists are documented; the others are listed once.
+    assert _names(findings) == ["API_V1_STR", "SMTP_USER"]
+    assert "SECRET_KEY" not in finding.message and "`SMTP_USER` (" in finding.message
+    assert finding.severity is Severity.HYGIENE  # both names have a default
+    # The fix matches what the fixer proposes: no second template beside the `.env`.
+    assert [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"] == []
+
+
+def test_no_template_at_all_gets_one_finding_and_its_patch():
+    files = {p: v for p, v in _TEMPLATE_FILES.items() if p != ".env"}
+    snap = MemorySnapshot(files)
+    findings = [f for f in FIXER.detect(snap, CTX) if f.rule == "env-example-missing"]
+    assert len(findings) == 1
+    (finding,) = findings
+    assert finding.path == ".env.example" and finding.line is None
+    assert _names(findings) == [
+        "API_V1_STR",
+        "PROJECT_NAME",
+        "SECRET_KEY",
+        "SMTP_HOST",
+        "SMTP_USER",
+    ]
+    assert finding.severity is Severity.DRIFT  # SECRET_KEY is required
+    (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
+    assert patch.fingerprints == (finding.fingerprint,)
+    (edit,) = patch.edits
+    assert edit.path == ".env.example" and edit.action == "create"
+    text = edit.content.decode()
+    assert "# read in backend/app/core/config.py:6 (required)\nSECRET_KEY=\n" in text
+    assert "\n# API_V1_STR=\n" in text  # defaulted: commented out
+    after = snap.with_edits([edit])
+    assert [f for f in FIXER.detect(after, CTX) if f.rule == "env-example-missing"] == []
+
+
+def test_a_real_example_lacking_a_required_name_still_gets_its_own_finding():
+    # Control: beside the committed `.env`, a real `.env.example` is the template; each
+    # name it lacks is one finding, one line of the patch.
+    files = {**_TEMPLATE_FILES, ".env.example": b"PROJECT_NAME=\nAPI_V1_STR=\nSMTP_USER=\n"}
+    files["backend/app/core/config.py"] += b"    DB_HOST: str\n"
+    snap = MemorySnapshot(files)
+    findings = [f for f in FIXER.detect(snap, CTX) if f.rule == "env-example-missing"]
+    # SECRET_KEY and SMTP_HOST are in the committed `.env`: documented there.
+    assert [f.data["name"] for f in findings] == ["DB_HOST"]
+    assert findings[0].path == "backend/app/core/config.py"
+    assert findings[0].title == "`DB_HOST` is not in `.env.example`"
+    assert findings[0].severity is Severity.DRIFT
+    (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
+    assert patch.edits[0].path == ".env.example"
+    assert patch.edits[0].content.endswith(b"(required)\nDB_HOST=\n")
+
+
+def test_an_optional_name_is_written_commented_out():
+    # miguelgrinberg/microblog: `MAIL_USE_TLS = os.environ.get('MAIL_USE_TLS') is not None`;
+    # an example's `MAIL_USE_TLS=` copied into `.env` sets it to "" and turns TLS on.
+    code = (
+        _FLASK_APP + b"TLS = os.environ.get('MAIL_USE_TLS') is not None\n"
+        b"KEY = os.environ['MAIL_API_KEY']\n"
+    )
+    snap = MemorySnapshot({"app.py": code, "Dockerfile": b"FROM python:3.12\n"})
+    findings = FIXER.detect(snap, CTX)
+    assert _names(findings) == ["MAIL_API_KEY", "MAIL_USE_TLS"]
+    (patch,) = [p for p in FIXER.fix(snap, findings, CTX) if p.key == "env-example"]
+    lines = patch.edits[0].content.decode().splitlines()
+    assert "# MAIL_USE_TLS=" in lines and "MAIL_USE_TLS=" not in lines
+    assert "MAIL_API_KEY=" in lines  # required: the one a deploy must fill in

@@ -21,7 +21,11 @@ Three findings:
   platform sets (``PORT``, ``DATABASE_URL``...: ``fixers/data/platform_env.toml``)
   are skipped only when the repository shows that platform; names a platform
   manifest declares (``app.json`` ``env``, ``render.yaml`` ``envVars``) count as
-  documented. Libraries and project generators get none of these findings.
+  documented. With no example file, the situation is one finding for the repository
+  listing every such name: the PR creates ``.env.example``, except when a committed env
+  file (a template's ``.env`` of ``changethis`` values) or a ``.env.dev-sample`` stands
+  in for it -- its names count as documented, and no second template is written beside it.
+  Libraries and project generators get none of these findings.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ __all__ = [
     "code_block_for",
     "example_content",
     "listed_names",
+    "missing_entries",
 ]
 
 NAME = "env-names"
@@ -335,7 +340,13 @@ class EnvNamesFixer:
             if additions:
                 findings.append(_not_ignored_finding(additions, why))
         example_path, missing = _missing_names(snapshot, facts, committed)
-        findings += [_missing_finding(example_path or example, read) for read in missing]
+        if _example_path(snapshot) is not None:
+            # A real example file: one finding per name, each one line of the patch.
+            findings += [_missing_finding(example_path or example, read) for read in missing]
+        elif missing:
+            # No example file: one situation, one finding (the names are its list).
+            template = _template_path(snapshot, committed)
+            findings.append(_no_example_finding(example_path or example, template, missing))
         return findings
 
     def fix(self, snapshot: Snapshot, findings: Sequence[Finding], ctx: Context) -> list[Patch]:
@@ -438,6 +449,78 @@ def _missing_finding(example: str, read: EnvRead) -> Finding:
     )
 
 
+def _template_path(snapshot: Snapshot, committed: Sequence[str]) -> str | None:
+    """The file that stands in for ``.env.example`` when there is none: a committed env
+    file at the root (a template's ``.env`` of ``changethis`` values), else a root example
+    by another name (``.env.dev-sample``); ``None``: no template at all."""
+    root = [p for p in committed if "/" not in p]
+    return next(
+        iter([*sorted(root, key=lambda p: (p != ".env", p)), *_other_examples(snapshot)]), None
+    )
+
+
+def _read_entry(read: EnvRead) -> dict[str, str]:
+    return {"name": read.name, "source": str(read.source), "requirement": read.requirement}
+
+
+def _severity(requirement: object) -> Severity:
+    return Severity.DRIFT if requirement == "required" else Severity.HYGIENE
+
+
+def _no_example_finding(example: str, template: str | None, reads: Sequence[EnvRead]) -> Finding:
+    """The repository has no example file: one finding listing every undocumented name."""
+    entries = [_read_entry(r) for r in sorted(reads, key=lambda r: r.name)]
+    listed = ", ".join(f"`{e['name']}` ({e['requirement']}, {e['source']})" for e in entries)
+    count = f"{len(entries)} environment variable name(s)"
+    if template is None:
+        title = f"No `{example}`: the code reads {count} no file lists"
+        message = (
+            f"The repository deploys but has no `{example}`, and the code reads {count} "
+            f"that no file lists: {listed}. "
+            + (
+                "Whoever deploys learns about a required one from a crash."
+                if any(e["requirement"] == "required" for e in entries)
+                else "Whoever deploys does not know these settings exist."
+            )
+        )
+    else:
+        shown = str(Source(template))
+        title = f"`{shown}` does not list {count} the code reads"
+        message = (
+            f"There is no `{example}`; `{shown}` is the committed env template, and the names "
+            f"it lists count as documented. The code also reads: {listed}. Add them to "
+            f"`{shown}` (a name the code defaults commented out, `# NAME=`); Patchwell does "
+            "not write a second template beside it."
+        )
+    return Finding(
+        fixer=NAME,
+        rule="env-example-missing",
+        severity=max(_severity(e["requirement"]) for e in entries),
+        path=template or example,
+        title=title,
+        message=message,
+        fingerprint=fingerprint(NAME, "env-example-missing"),
+        data={"names": entries, "example": example, "template": template},
+    )
+
+
+def missing_entries(findings: Sequence[Finding]) -> list[dict[str, str]]:
+    """Each undocumented name of ``env-example-missing`` findings (``name``, ``source``,
+    ``requirement``), from the per-name findings and from the one no-example finding."""
+    out: list[dict[str, str]] = []
+    for f in findings:
+        if f.rule != "env-example-missing":
+            continue
+        raw = f.data.get("names")
+        items = raw if isinstance(raw, list) else [f.data]
+        out += [
+            {k: str(item.get(k, "")) for k in ("name", "source", "requirement")}
+            for item in items
+            if isinstance(item, dict)
+        ]
+    return out
+
+
 def _gitignore_patch(snapshot: Snapshot, finding: Finding, all_: Sequence[Finding]) -> Patch | None:
     gitignore = _gitignore_text(snapshot)
     if gitignore is None:
@@ -507,23 +590,28 @@ def _code_block(
         # A committed `.env` or a `.env.prod-sample` is the template: a second file beside
         # it would confuse (the findings say which names it lacks).
         return example, [], []
-    if original is None and all(f.data.get("requirement") == "defaulted" for f in findings):
+    entries = missing_entries(findings)
+    if original is None and all(e["requirement"] == "defaulted" for e in entries):
         return example, [], []  # a new file of commented-out lines only: nothing to set
     listed = listed_names(original.decode("utf-8", errors="replace")) if original else set()
     lines = ["# Names the code reads (Patchwell). Never commit a value here."]
     added: list[str] = []
-    for f in sorted(findings, key=lambda f: str(f.data.get("name"))):
-        name, source = str(f.data.get("name", "")), str(f.data.get("source", ""))
+    for e in sorted(entries, key=lambda e: e["name"]):
+        name, source = e["name"], e["source"]
         if not valid_env_name(name) or name in listed or name in added:
             continue
-        requirement = f.data.get("requirement")
+        requirement = e["requirement"]
         if requirement == "defaulted":
             # Commented out: `NAME=` copied into `.env` would replace the code's default
             # with an empty string.
             lines += [f"# read in {source} (the code has a default)", f"# {name}="]
+        elif requirement == "required":
+            lines += [f"# read in {source} (required)", f"{name}="]
         else:
-            required = " (required)" if requirement == "required" else ""
-            lines += [f"# read in {source}{required}", f"{name}="]
+            # Commented out too: an empty value is not an unset one (microblog's
+            # `os.environ.get('MAIL_USE_TLS') is not None` turns TLS on; pydantic fails
+            # an empty `HttpUrl | None`).
+            lines += [f"# read in {source} (optional; set it or leave it unset)", f"# {name}="]
         added.append(name)
     return example, (lines if added else []), added
 
@@ -578,7 +666,11 @@ def _example_patch(snapshot: Snapshot, findings: Sequence[Finding], ctx: Context
             rollback="Revert this commit, or delete the appended block.",
         ),
         severity=max(f.severity for f in findings),
-        fingerprints=tuple(f.fingerprint for f in findings if f.data.get("name") in added),
+        fingerprints=tuple(
+            f.fingerprint
+            for f in findings
+            if f.data.get("name") in added or any(e["name"] in added for e in missing_entries([f]))
+        ),
     )
 
 

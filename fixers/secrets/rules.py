@@ -309,7 +309,9 @@ class RuleSet:
 def _basic_halves(value: str) -> set[str]:
     """The lower-cased user and password of a base64 `user:password` (HTTP Basic), or a
     set holding an empty string when the value is no such thing."""
-    if len(value) > 200 or len(value) % 4:
+    # Base64 is ASCII: any other character (a typed `…`, a translated word) rules it out,
+    # and `b64decode` raises ValueError, not binascii.Error, on a non-ASCII str.
+    if len(value) > 200 or len(value) % 4 or not value.isascii():
         return {""}
     try:
         text = base64.b64decode(value, validate=True).decode("ascii")
