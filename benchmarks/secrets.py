@@ -29,9 +29,10 @@ sampled every 20 ms: a pool's shared pages counted once). No secret value is pri
 kept: the peers run with ``--redact``, Patchwell's report holds masks only.
 
 Measured 2026-12-04 (``--size-mb 60 --plants 100 --rounds 3 --before d83467b``, 2 cores shared
-with other sessions' suites, load 3.5-5.7): ``patchwell`` 1.77x and 1.52x betterleaks in two
-runs (before: 0.71x and 0.81x), 100/100 planted found and 0 noise before and after, peak RSS
-92 MB (before 185 MB); README "Measured" and fixers/secrets/README.md have the tables.
+with other sessions, load 1.5-2.6): ``patchwell`` 1.54x betterleaks (before: 0.74x), 100/100
+planted found and 0 noise before and after, peak RSS 92 MB (before 185 MB); at load 3.5-5.7
+1.77x and 1.52x (before 0.71x, 0.81x). README "Measured" and fixers/secrets/README.md have
+the tables.
 """
 
 from __future__ import annotations
