@@ -116,13 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
+        from bot.config import withhold_credentials
         from bot.service import serve
 
-        return serve(os.environ, port=args.port, host=args.host, inline_worker=args.inline_worker)
+        env = withhold_credentials(os.environ)  # the scan processes it starts inherit none
+        return serve(env, port=args.port, host=args.host, inline_worker=args.inline_worker)
     if args.command == "worker":
+        from bot.config import withhold_credentials
         from bot.service import run_worker_process
 
-        return run_worker_process(os.environ, concurrency=args.concurrency)
+        env = withhold_credentials(os.environ)
+        return run_worker_process(env, concurrency=args.concurrency)
     if args.command == "migrate":
         import asyncio  # here, not at the top: `patchwell scan` needs no event loop
 

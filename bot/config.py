@@ -13,7 +13,7 @@ messages or tracebacks that print locals.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -157,6 +157,34 @@ class Settings:
         if self.inline_worker is not None:
             return self.inline_worker
         return self.database.dialect == "sqlite"
+
+
+#: Variables that hold our credentials or carry them (a URL's ``user:password@``). Read once
+#: at start-up into :class:`Settings`; no child process needs them.
+CREDENTIAL_VARIABLES = (
+    "PATCHWELL_PRIVATE_KEY",
+    "PATCHWELL_WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "PATCHWELL_INDEX_URL",
+    "PATCHWELL_INDEX_USERNAME",
+    "PATCHWELL_INDEX_PASSWORD",
+    "PATCHWELL_OSV_URL",
+)
+
+
+def withhold_credentials(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """A copy of ``environ`` to read the configuration from, and ``environ`` itself without
+    :data:`CREDENTIAL_VARIABLES`.
+
+    Called on ``os.environ`` before anything starts: every process started later inherits
+    the environment of that moment -- the scan forkserver and each scan forked from it,
+    which run the fixers over a stranger's repository. A fixer tricked into reading
+    ``/proc/self/environ`` then finds no App key there.
+    """
+    copy = dict(environ)
+    for name in CREDENTIAL_VARIABLES:
+        environ.pop(name, None)
+    return copy
 
 
 def read_environment(

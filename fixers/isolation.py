@@ -18,7 +18,9 @@ the fixers run in a child process:
   one lost: it gets a ``scan-budget-exceeded`` finding naming the budget, and the fixers
   after it go on in a fresh process with a fresh budget (at most one process per fixer);
 * using the parent's services (package index, advisories, GitHub's action tags, the
-  resolver, the clock) through the pipe: the child holds no credentials and no sockets.
+  resolver, the clock) through the pipe: the child holds no credentials and no sockets
+  (``patchwell serve``/``worker`` take the credential variables out of their environment
+  before the forkserver starts: ``bot.config.withhold_credentials``).
 
 Everything crossing the pipe is plain data (the snapshot, the repository config, the
 fixers' dataclasses), pickled by :func:`_dumps`; a directly forked child has its job

@@ -273,8 +273,8 @@ def test_a_cancelled_scan_stops_its_process_at_once() -> None:
         )
 
 
-def _children(pid: int) -> list[str]:
-    """The command lines of ``pid``'s child processes (from /proc)."""
+def _children(pid: int) -> list[tuple[int, str]]:
+    """``pid``'s child processes and their command lines (from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -286,7 +286,7 @@ def _children(pid: int) -> list[str]:
             continue  # it ended while we looked
         # `pid (comm) state ppid …`: comm may hold spaces, so split after its `)`.
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(cmdline)
+            found.append((int(entry.name), cmdline))
     return found
 
 
@@ -302,9 +302,21 @@ def test_a_worker_starts_the_scan_forkserver_before_its_first_job(live_env, tmp_
     process = worker("idle", env, tmp_path, concurrency=1).start()
     try:
         deadline = time.monotonic() + 60
-        while not any("forkserver" in c for c in _children(process.pid)):
+        while not (servers := [p for p, c in _children(process.pid) if "forkserver" in c]):
             assert process.alive, process.log()[-3000:]
             assert time.monotonic() < deadline, "no forkserver started by an idle worker"
             time.sleep(0.1)
+        # Every scan forks from it and runs the fixers over a stranger's repository: it
+        # inherits the worker's environment, which must by then hold no credential.
+        (server,) = servers
+        environ = dict(
+            item.split(b"=", 1)
+            for item in Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
+            if b"=" in item
+        )
+        assert environ[b"PATCHWELL_APP_ID"] == env["PATCHWELL_APP_ID"].encode()
+        for name in ("PATCHWELL_PRIVATE_KEY", "PATCHWELL_WEBHOOK_SECRET", "DATABASE_URL"):
+            assert name.encode() not in environ, name
+        assert b"PRIVATE KEY" not in Path(f"/proc/{server}/environ").read_bytes()
     finally:
         process.kill()
