@@ -640,3 +640,25 @@ def test_an_optional_name_is_written_commented_out():
     lines = patch.edits[0].content.decode().splitlines()
     assert "# MAIL_USE_TLS=" in lines and "MAIL_USE_TLS=" not in lines
     assert "MAIL_API_KEY=" in lines  # required: the one a deploy must fill in
+
+
+def test_a_read_used_as_if_never_none_is_required():
+    # testdrivenio/django-on-docker: `os.environ.get("DJANGO_ALLOWED_HOSTS").split(" ")`
+    # crashes when the name is unset, whatever `.get` suggests.
+    code = (
+        b"import os\nH = os.environ.get('HOSTS').split(' ')\nP = int(os.getenv('WORKERS'))\n"
+        b"F = os.environ.get('FIRST')[0]\nO = os.environ.get('OPT')\n"
+        b"D = os.environ.get('DEF', '').split(',')\nL = (os.environ.get('LOW') or 'x').lower()\n"
+        b"B = os.environ.get('BAD').strip() or 'never reached'\n"
+    )
+    facts = extract_facts(MemorySnapshot({"settings.py": code}))
+    got = {n: r.requirement for n, r in facts.code_env().items()}
+    assert got == {
+        "HOSTS": "required",
+        "WORKERS": "required",
+        "FIRST": "required",
+        "OPT": "optional",  # control: not dereferenced
+        "DEF": "defaulted",  # control: `.split` of the default
+        "LOW": "defaulted",  # control: the `or` comes before `.lower()`
+        "BAD": "required",
+    }

@@ -425,3 +425,15 @@ def test_no_contract_of_questions_only_and_no_django_for_a_flask_manage_py():
         }
     )
     assert "Django" not in text and "alembic upgrade head" not in text
+
+
+def test_configuration_without_code_names_has_no_double_blank_line():
+    # wsvincent/djangox: the code reads no env name; only compose names one.
+    compose = (
+        b"services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n"
+        b"    environment:\n      - POSTGRES_HOST_AUTH_METHOD=trust\n"
+    )
+    text = _render({"app.py": _FLASK, "Dockerfile": b"FROM python:3.12\n", "compose.yml": compose})
+    section = text.split("## Configuration and secrets\n", 1)[1].split("\n## ", 1)[0]
+    assert "POSTGRES_HOST_AUTH_METHOD" in section
+    assert "\n\n\n" not in section

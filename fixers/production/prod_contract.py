@@ -184,7 +184,7 @@ def _configuration(facts: RepoFacts) -> list[str]:
     if lines:
         lines = [
             "Names only: values live in the platform's secret store, never in git.",
-            "",
+            *([""] if lines[0] else []),  # the compose/workflow lists open with a blank
             *lines,
         ]
     return lines

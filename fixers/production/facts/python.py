@@ -172,6 +172,7 @@ def env_reads_in_python(
     django_envs = _django_env_names(nodes, imports)
     schemes = _django_env_schemes(nodes, imports) if django_envs else frozenset()
     fallbacks = _or_fallbacks(nodes)
+    dereferenced = _dereferenced(nodes)
     for node in nodes:
         if isinstance(node, ast.Subscript) and imports.resolve(node.value) == _ENV_MAPPING:
             if isinstance(node.ctx, ast.Load):
@@ -187,7 +188,9 @@ def env_reads_in_python(
                         left.value if isinstance(left.value, str) else None, node.lineno, "optional"
                     )
         elif isinstance(node, ast.Call):
-            _python_call(node, imports, django_envs, add, id(node) in fallbacks)
+            _python_call(
+                node, imports, django_envs, add, id(node) in fallbacks, id(node) in dereferenced
+            )
         elif isinstance(node, ast.ClassDef):
             for name, line, requirement in _settings_fields(node, imports):
                 add(name, line, requirement)
@@ -215,20 +218,47 @@ def _or_fallbacks(nodes: Sequence[ast.AST]) -> set[int]:
     return found
 
 
+_CRASH_ON_NONE = frozenset({"int", "float"})
+
+
+def _dereferenced(nodes: Sequence[ast.AST]) -> set[int]:
+    """Ids of calls whose result is used as if it could not be ``None``: an attribute or
+    an item of it, or ``int()``/``float()`` of it. ``os.environ.get("HOSTS").split(" ")``
+    (testdrivenio/django-on-docker) crashes when the name is unset: it is required."""
+    found: set[int] = set()
+    for node in nodes:
+        if isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.value, ast.Call):
+            found.add(id(node.value))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _CRASH_ON_NONE
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Call)
+        ):
+            found.add(id(node.args[0]))
+    return found
+
+
 def _python_call(
     node: ast.Call,
     imports: ImportMap,
     django_envs: frozenset[str],
     add: Callable[..., None],
     or_fallback: bool = False,
+    dereferenced: bool = False,
 ) -> None:
     qualified = imports.resolve(node.func)
     if qualified in _ENV_GETTERS:
-        has_default = or_fallback or (len(node.args) > 1 and not _is_none(node.args[1]))
-        has_default = has_default or any(
+        explicit = len(node.args) > 1 and not _is_none(node.args[1])
+        explicit = explicit or any(
             kw.arg in ("default", "value") and not _is_none(kw.value) for kw in node.keywords
         )
-        requirement: Requirement = "defaulted" if has_default else "optional"
+        # `None.split()` raises before any `or` fallback is reached.
+        has_default = explicit or (or_fallback and not dereferenced)
+        requirement: Requirement = (
+            "defaulted" if has_default else "required" if dereferenced else "optional"
+        )
         sets = qualified == "os.environ.setdefault" and has_default
         add(_str_arg(node, 0, "key"), node.lineno, requirement, sets)
         return
