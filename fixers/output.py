@@ -121,7 +121,11 @@ def patch_diff(snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Fin
 
 def _diff(snapshot: Snapshot, planned: PlannedPatch, findings: Sequence[Finding]) -> str:
     secret_lines = _secret_lines(findings)
-    mask_removed = planned.patch.severity == Severity.LEAKED_SECRET
+    # Every secrets patch removes a value: a hard-coded fallback's literal too (severity
+    # "vulnerability", but a committed value all the same: `|| '<literal>'`).
+    mask_removed = (
+        planned.patch.severity == Severity.LEAKED_SECRET or planned.patch.fixer == "secrets"
+    )
     parts = []
     for edit in planned.patch.edits:
         before = snapshot.read(edit.path)

@@ -266,3 +266,23 @@ def test_fallback_titles_agree_with_how_many_settings_they_name() -> None:
         "Fail fast when any of 3 secret settings is unset instead of using fallbacks in "
         "app/config.py"
     )
+
+
+# -- a fallback's literal is a value: its diff is masked ---------------------------------------
+
+
+def test_a_fallback_patch_diff_never_shows_the_literal() -> None:
+    from fixers.output import diff_is_masked, patch_diff
+    from fixers.runner import PlannedPatch
+
+    literal = _rand(ALNUM, 32, 40)
+    js = f"module.exports = {{ s: process.env.APP_SECRET || '{literal}' }};\n"
+    snap = MemorySnapshot({"app/config.js": js.encode()})
+    findings = FIXER.detect(snap, Context())
+    (patch,) = FIXER.fix(snap, findings, Context())
+    planned = PlannedPatch(patch, "fix")
+    diff = patch_diff(snap, planned, findings)
+    shown = literal in diff  # a failing assertion must not print the value
+    assert not shown
+    assert "process.env.APP_SECRET ??" in diff
+    assert diff_is_masked(snap, planned, findings)
