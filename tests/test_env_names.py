@@ -662,3 +662,19 @@ def test_a_read_used_as_if_never_none_is_required():
         "LOW": "defaulted",  # control: the `or` comes before `.lower()`
         "BAD": "required",
     }
+
+
+def test_django_settings_secret_key_from_a_bare_get_is_required():
+    # testdrivenio/django-on-docker: `SECRET_KEY = os.environ.get("SECRET_KEY")`; Django
+    # refuses an empty SECRET_KEY, so the name is required (PROD.md said "optional").
+    settings = (
+        b"import os\nSECRET_KEY = os.environ.get('SECRET_KEY')\n"
+        b"INSTALLED_APPS = ['django.contrib.admin']\nEXTRA = os.environ.get('EXTRA')\n"
+    )
+    got = extract_facts(MemorySnapshot({"proj/settings.py": settings})).code_env()
+    assert got["SECRET_KEY"].requirement == "required"
+    assert got["EXTRA"].requirement == "optional"  # control: any other name
+    # Control: a Flask config's SECRET_KEY is not Django's.
+    flask = b"import os\nSECRET_KEY = os.environ.get('SECRET_KEY')\nDEBUG = False\n"
+    got = extract_facts(MemorySnapshot({"app/settings.py": flask})).code_env()
+    assert got["SECRET_KEY"].requirement == "optional"

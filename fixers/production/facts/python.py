@@ -172,7 +172,7 @@ def env_reads_in_python(
     django_envs = _django_env_names(nodes, imports)
     schemes = _django_env_schemes(nodes, imports) if django_envs else frozenset()
     fallbacks = _or_fallbacks(nodes)
-    dereferenced = _dereferenced(nodes)
+    dereferenced = _dereferenced(nodes) | _django_secret_key(path, tree)
     for node in nodes:
         if isinstance(node, ast.Subscript) and imports.resolve(node.value) == _ENV_MAPPING:
             if isinstance(node.ctx, ast.Load):
@@ -238,6 +238,28 @@ def _dereferenced(nodes: Sequence[ast.AST]) -> set[int]:
         ):
             found.add(id(node.args[0]))
     return found
+
+
+_DJANGO_SETTINGS = frozenset({"INSTALLED_APPS", "ROOT_URLCONF", "MIDDLEWARE", "DATABASES"})
+
+
+def _django_secret_key(path: str, tree: ast.Module) -> set[int]:
+    """Ids of the call in a Django settings module's ``SECRET_KEY = os.environ.get(...)``:
+    Django refuses an empty ``SECRET_KEY`` (ImproperlyConfigured), so that read is required
+    whatever ``.get`` suggests (testdrivenio/django-on-docker). A settings module is one
+    under a ``settings`` path that assigns Django's own settings names."""
+    if "settings" not in path.lower():
+        return set()
+    assigned: dict[str, ast.expr] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    assigned[target.id] = stmt.value
+    value = assigned.get("SECRET_KEY")
+    if not isinstance(value, ast.Call) or not _DJANGO_SETTINGS & assigned.keys():
+        return set()
+    return {id(value)}
 
 
 def _python_call(
