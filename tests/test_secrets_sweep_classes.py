@@ -286,3 +286,30 @@ def test_a_fallback_patch_diff_never_shows_the_literal() -> None:
     assert not shown
     assert "process.env.APP_SECRET ??" in diff
     assert diff_is_masked(snap, planned, findings)
+
+
+class _FailsOnOneFile(SecretsFixer):
+    """The real fixer with a detector bug on one file (the crash above, before its fix):
+    the fault is injected, everything else is the real code."""
+
+    def file_findings(self, scanner: Scanner, path: str, data: bytes):  # type: ignore[override]
+        if path == "broken.py":
+            raise ValueError(f"cannot read {data.decode()}")  # a message quoting the file
+        return super().file_findings(scanner, path, data)
+
+
+def test_a_file_the_detector_fails_on_costs_only_that_file() -> None:
+    # satellizer/chatgpt-telegram-bot: one file raising lost the repository's every result.
+    token = "sk_live_" + _rand(string.ascii_letters + string.digits, 24, seed=5)
+    snap = MemorySnapshot(
+        {
+            "pay.py": f'STRIPE_KEY = "{token}"\n'.encode(),
+            "broken.py": f'OTHER = "{token}"\n'.encode(),
+        }
+    )
+    found = {f.path: f for f in _FailsOnOneFile().detect(snap, Context())}
+    assert found["pay.py"].severity == Severity.LEAKED_SECRET  # the other file is still scanned
+    broken = found["broken.py"]
+    assert broken.rule == "file-not-scanned" and broken.incomplete
+    assert broken.data["report_only"] and "ValueError" in broken.message
+    assert token not in broken.message and token[8:] not in str(broken.as_json())

@@ -17,7 +17,9 @@ from fixers.contract import (
     Finding,
     MemorySnapshot,
     Patch,
+    Severity,
     Snapshot,
+    fingerprint,
 )
 from fixers.nesting import json_loads
 from fixers.production.test_runner import has_tests, names_the_tests_set
@@ -108,7 +110,12 @@ class SecretsFixer:
 
         def scan_one(i: int) -> list[Finding] | None:
             data = snapshot.read(paths[i])
-            return None if data is None else self.file_findings(scanner, paths[i], data)
+            if data is None:
+                return None
+            try:
+                return self.file_findings(scanner, paths[i], data)
+            except Exception as exc:  # one file's bug must not cost every other file's results
+                return [_not_scanned(paths[i], exc)]
 
         scanned = pool.run(scan_one, len(paths), self._workers(snapshot, len(paths)))
         for path, found in zip(paths, scanned.results, strict=True):
@@ -249,6 +256,27 @@ def _value_left_behind(content: bytes, done: Sequence[Target]) -> bool:
     return any(
         len(t.hit.value) >= _LEFT_BEHIND_MIN and t.hit.value.encode("utf-8") in content
         for t in done
+    )
+
+
+def _not_scanned(path: str, exc: Exception) -> Finding:
+    """A file the detector failed on: said, and incomplete (the engine then keeps what it
+    knew of this fixer and closes none of its PRs). Only the error's type is named: its
+    message may quote the file, and so a secret."""
+    return Finding(
+        fixer=FIXER_NAME,
+        rule="file-not-scanned",
+        severity=Severity.HYGIENE,
+        message=(
+            f"Patchwell could not scan {path} for secrets (an internal error, "
+            f"{type(exc).__name__}); the repository's other files were scanned. Please report "
+            "it; the next scan with a fixed Patchwell looks at the file again."
+        ),
+        fingerprint=fingerprint(FIXER_NAME, "file-not-scanned", path),
+        path=path,
+        title=f"{path} was not scanned for secrets",
+        data={"report_only": True},
+        incomplete=True,
     )
 
 
