@@ -12,8 +12,8 @@ import string
 
 import pytest
 
-from fixers.secrets.engine import Scanner
 from fixers.secrets.rules import entropy_ok, expected_entropy
+from tests.secretscan import available_engines, rule_ids
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -28,30 +28,17 @@ def _uuid(seed: int = 3) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
-def _engines() -> list[str]:
-    try:
-        import hyperscan  # noqa: F401
-    except ImportError:
-        return ["re", "exhaustive"]
-    return ["hyperscan", "re", "exhaustive"]
-
-
-def _rules(path: str, text: str, engine: str = "auto") -> list[str]:
-    scanner = Scanner(engine=engine)  # type: ignore[arg-type]
-    return sorted(h.rule.id for h in scanner.scan(path, text.encode()))
-
-
 # -- the value alone on the line under its tag -------------------------------------------
 
 
-@pytest.mark.parametrize("engine", _engines())
+@pytest.mark.parametrize("engine", available_engines())
 def test_an_anchored_value_on_the_line_under_its_xml_tag_is_found_by_every_engine(
     engine: str,
 ) -> None:
     # The prefilter reports where a match ends (the value's line); the window must reach
     # back to the tag's line, or only the exhaustive scan finds it.
     xml = f"<settings>\n  <herokuApiKey>\n    {_uuid()}\n  </herokuApiKey>\n</settings>\n"
-    assert _rules("app.config", xml, engine) == ["heroku-api-key-legacy"]
+    assert rule_ids("app.config", xml, engine) == ["heroku-api-key-legacy"]
 
 
 # -- the entropy bar of short numeric and hex values ---------------------------------------
@@ -69,7 +56,7 @@ def test_a_random_16_digit_id_with_repeated_digits_passes_the_entropy_bar() -> N
     value = "5520817385501775"
     assert len(set(value)) == 7
     assert entropy_ok(value, 3.0)
-    assert _rules("settings.py", f'ASANA_CLIENT_ID = "{value}"\n') == ["asana-credential"]
+    assert rule_ids("settings.py", f'ASANA_CLIENT_ID = "{value}"\n') == ["asana-credential"]
 
 
 def test_a_random_16_hex_value_below_the_fixed_hex_bar_still_passes() -> None:
@@ -90,17 +77,17 @@ def test_patterned_short_values_stay_below_the_entropy_bar(value: str) -> None:
 
 def test_a_camel_case_word_starting_at_the_anchors_last_letter_is_not_the_provider() -> None:
     value = _rand(ALNUM, 64)
-    assert _rules("stats.js", f'const sumOfExposures = "{value}";\n') == []
-    assert _rules("stats.js", f'const sumObj = "{value[:14]}";\n') == []
-    assert _rules("cfg.js", f'const sumoAccessKey = "{value}";\n') == ["sumologic-credential"]
-    assert _rules("cfg.py", f'SUMO_ACCESS_KEY = "{value}"\n') == ["sumologic-credential"]
+    assert rule_ids("stats.js", f'const sumOfExposures = "{value}";\n') == []
+    assert rule_ids("stats.js", f'const sumObj = "{value[:14]}";\n') == []
+    assert rule_ids("cfg.js", f'const sumoAccessKey = "{value}";\n') == ["sumologic-credential"]
+    assert rule_ids("cfg.py", f'SUMO_ACCESS_KEY = "{value}"\n') == ["sumologic-credential"]
 
 
 # -- Kubernetes Secret manifests ------------------------------------------------------------
 
 
 def _k8s(body: str) -> list[str]:
-    return _rules("deploy/secret.yaml", body)
+    return rule_ids("deploy/secret.yaml", body)
 
 
 def test_a_secret_manifest_with_data_before_kind_is_found() -> None:
@@ -144,25 +131,25 @@ def test_a_config_map_above_another_documents_secret_is_not_that_secret() -> Non
     ],
 )
 def test_a_uuid_in_an_api_key_header_is_the_key(line: str) -> None:
-    assert _rules("call.sh", line.format(uuid=_uuid())) == ["credential-request-header"]
+    assert rule_ids("call.sh", line.format(uuid=_uuid())) == ["credential-request-header"]
 
 
 def test_a_uuid_bearer_token_is_a_token() -> None:
     text = f'curl -H "Authorization: Bearer {_uuid()}" https://api.example.net/v1\n'
-    assert _rules("call.sh", text) == ["authorization-header"]
+    assert rule_ids("call.sh", text) == ["authorization-header"]
 
 
 def test_a_uuid_in_a_header_that_is_no_credential_is_not_reported() -> None:
     text = f'curl -H "X-Request-Id: {_uuid()}" https://api.example.net/v1\n'
-    assert _rules("call.sh", text) == []
-    assert _rules("ids.py", f'request_id = "{_uuid()}"\n') == []
+    assert rule_ids("call.sh", text) == []
+    assert rule_ids("ids.py", f'request_id = "{_uuid()}"\n') == []
 
 
 @pytest.mark.parametrize("quote", ["", '"', "'"])
 def test_curl_user_with_an_empty_password_reports_the_key_in_the_user(quote: str) -> None:
     key = _rand(ALNUM, 24) + "7"
     text = f"curl -u {quote}{key}:{quote} https://api.example.net/v1/charges\n"
-    assert _rules("pay.sh", text) == ["curl-basic-auth"]
+    assert rule_ids("pay.sh", text) == ["curl-basic-auth"]
 
 
 @pytest.mark.parametrize(
@@ -174,7 +161,7 @@ def test_curl_user_with_an_empty_password_reports_the_key_in_the_user(quote: str
     ],
 )
 def test_curl_user_references_and_short_names_are_not_keys(line: str) -> None:
-    assert _rules("pay.sh", line + "\n") == []
+    assert rule_ids("pay.sh", line + "\n") == []
 
 
 # -- provider formats -------------------------------------------------------------------------
@@ -217,7 +204,7 @@ def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None
         alnum22=r(ALNUM, 22), hex40=r("0123456789abcdef", 40),
         digits15=r(string.digits, 15), uuid=_uuid(),
     )  # fmt: skip
-    assert _rules("config.sh", filled + "\n") == [rule_id]
+    assert rule_ids("config.sh", filled + "\n") == [rule_id]
 
 
 @pytest.mark.parametrize(
@@ -233,7 +220,7 @@ def test_provider_formats_in_their_usual_places(rule_id: str, text: str) -> None
     ],
 )
 def test_provider_format_stand_ins_and_lookalikes_are_not_reported(text: str) -> None:
-    assert _rules("config.sh", text + "\n") == []
+    assert rule_ids("config.sh", text + "\n") == []
 
 
 def test_curl_user_values_typed_inside_the_docs_braces_are_found() -> None:
@@ -241,6 +228,6 @@ def test_curl_user_values_typed_inside_the_docs_braces_are_found() -> None:
     # values typed in. The values are still credentials; the slots left as names are not.
     password = _rand(ALNUM, 14) + "7"
     text = f'curl -X POST --user "{{{_uuid()}}}":"{{{password}}}" https://api.example.net\n'
-    assert _rules("call.sh", text) == ["curl-basic-auth"]
+    assert rule_ids("call.sh", text) == ["curl-basic-auth"]
     slots = 'curl -X POST --user "{username}":"{password}" https://api.example.net\n'
-    assert _rules("call.sh", slots) == []
+    assert rule_ids("call.sh", slots) == []

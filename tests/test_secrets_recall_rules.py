@@ -15,8 +15,8 @@ import pytest
 
 from fixers.contract import Context, MemorySnapshot
 from fixers.secrets import SecretsFixer
-from fixers.secrets.engine import Scanner
 from fixers.secrets.rules import anchored_regex
+from tests.secretscan import available_engines, rule_ids
 
 ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -24,19 +24,6 @@ URLSAFE = ALNUM + "_-"
 B64 = ALNUM + "+/"
 HEX = "0123456789abcdef"
 B32_LOWER = string.ascii_lowercase + "234567"
-
-
-def _engines() -> list[str]:
-    try:
-        import hyperscan  # noqa: F401
-    except ImportError:
-        return ["re", "exhaustive"]
-    return ["hyperscan", "re", "exhaustive"]
-
-
-def _rules(path: str, text: str, engine: str = "auto") -> list[str]:
-    scanner = Scanner(engine=engine)  # type: ignore[arg-type]
-    return sorted(h.rule.id for h in scanner.scan(path, text.encode()))
 
 
 def _reported(path: str, text: str) -> list[str]:
@@ -171,13 +158,13 @@ def _positive_ids() -> list[str]:
     return [f"{rule}:{i}" for i, (rule, _, _) in enumerate(POSITIVES)]
 
 
-@pytest.mark.parametrize("engine", _engines())
+@pytest.mark.parametrize("engine", available_engines())
 @pytest.mark.parametrize(("rule_id", "path", "template"), POSITIVES, ids=_positive_ids())
 def test_provider_format_is_found_by_every_engine(
     rule_id: str, path: str, template: str, engine: str
 ) -> None:
     text = _fill(template, _Values(rule_id + template))
-    assert rule_id in _rules(path, text + "\n", engine)
+    assert rule_id in rule_ids(path, text + "\n", engine)
 
 
 @pytest.mark.parametrize(("rule_id", "path", "template"), POSITIVES, ids=_positive_ids())
