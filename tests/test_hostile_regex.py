@@ -150,6 +150,8 @@ DYNAMIC: dict[tuple[str, str], Callable[[], Iterator[tuple[str, re.Pattern[Any]]
     ("fixers/secrets/rules.py", 'pattern.lower().encode("ascii")'): _rule_patterns,
     ("fixers/secrets/rules.py", 'regex.encode("ascii")'): _rule_patterns,
     ("fixers/secrets/rules.py", "p"): _rule_patterns,
+    ("fixers/secrets/rules.py", "str(source)"): _rule_patterns,
+    ("fixers/secrets/rules.py", 'str(source).encode("ascii")'): _rule_patterns,
 }
 
 _SITES = tuple(sites(ROOT, PACKAGES))

@@ -374,7 +374,7 @@ def _report_import_time_reads_the_tests_need(
     out: list[Finding] = []
     for f in findings:
         env = str(f.data.get("env", ""))
-        if f.path and f.line and _import_time_candidate(f) and env and env not in told:
+        if f.path and _import_time_candidate(f) and env and env not in told:
             if f.path not in lines:
                 lines[f.path] = _import_time_lines(snapshot.read(f.path))
             if f.line in lines[f.path]:

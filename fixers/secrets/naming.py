@@ -49,8 +49,8 @@ def env_name(hit: Hit) -> str:
     """Generic rules name the variable after what it is assigned to; provider rules keep
     their own name unless the code already uses a constant-style or provider-specific one."""
     rule_env = hit.rule.env or "SECRET"
-    if hit.rule.fallback and hit.name and _IDENTIFIER.fullmatch(hit.name):
-        return hit.name  # the variable the code already reads
+    if (own := _fallback_variable(hit)) is not None:
+        return own  # the variable the code already reads
     if not hit.name:
         return rule_env
     candidate = name_from_context(hit.name)
@@ -70,9 +70,15 @@ def target_env(hit: Hit, names: Mapping[str, str]) -> str:
     call already names: two calls may share a literal (`os.getenv("A") or "x"`, then `"B"`
     with the same `"x"`) and one variable may have two literals, so the name by value
     (``names``, keyed by fingerprint) would make the code read another variable."""
+    own = _fallback_variable(hit)
+    return names[hit.fingerprint] if own is None else own
+
+
+def _fallback_variable(hit: Hit) -> str | None:
+    """The variable a fallback's call reads (`os.getenv("SECRET_KEY", "dev")`), if a name."""
     if hit.rule.fallback and hit.name and _IDENTIFIER.fullmatch(hit.name):
         return hit.name
-    return names[hit.fingerprint]
+    return None
 
 
 def assign_env_names(hits: Sequence[Hit]) -> dict[str, str]:

@@ -208,10 +208,11 @@ class Placeholders:
     # A value whose characters are mostly keyboard runs (`abc123def456`, `1234567890`,
     # `klmnopqrstu`) was typed by a person as a stand-in; random tokens almost never are.
     max_run_fraction: float = 1.0
-    # Words of names that say their value is no credential (`fakeToken`, `invalid_api_key`,
-    # `nonMatchingToken`): the author's own label of a stand-in (`non_matching` spans two).
-    fake_name_contains: tuple[bytes, ...] = ()
-    setting_words: tuple[bytes, ...] = ()
+    # Whole words of names that say their value is no credential, each as `_word_`: the
+    # author's label of a stand-in (`fakeToken`, `invalid_api_key`, `nonMatchingToken`;
+    # `non_matching` spans two) and a setting counting a model's tokens (`MAX_TOKENS`).
+    # Joined once at load: the engine asks for every keyword hit.
+    non_secret_name_words: tuple[bytes, ...] = ()
     # Masking after the value's last character (`xoxp-…-4821-####`, `id==:xxxxxxxx`): the
     # value is the visible head of a masked token.
     masked_tail: re.Pattern[bytes] | None = None
@@ -231,9 +232,7 @@ class Placeholders:
         if any(part in low for part in self.generic_name_contains):
             return True
         words = b"_" + b"_".join(_NAME_WORD.findall(name)).lower() + b"_"
-        return any(
-            b"_" + part + b"_" in words for part in self.fake_name_contains + self.setting_words
-        )
+        return any(part in words for part in self.non_secret_name_words)
 
     def continues_masked(self, data: bytes, end: int) -> bool:
         """Whether the token the value ends at goes on into masking characters (up to the
@@ -489,17 +488,11 @@ def _rule(raw: Mapping[str, Any], reviewed: str = "") -> Rule:
 
 
 def _str_pattern(source: object) -> re.Pattern[str] | None:
-    if source is None:
-        return None
-    p = str(source)
-    return re.compile(p)
+    return None if source is None else re.compile(str(source))
 
 
 def _bytes_pattern(source: object) -> re.Pattern[bytes] | None:
-    if source is None:
-        return None
-    p = str(source).encode("ascii")
-    return re.compile(p)
+    return None if source is None else re.compile(str(source).encode("ascii"))
 
 
 def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
@@ -517,8 +510,11 @@ def _placeholders(raw: Mapping[str, Any]) -> Placeholders:
             h.lower() for entry in raw.get("public", ()) for h in entry.get("sha256", ())
         ),
         max_run_fraction=float(everywhere.get("max_run_fraction", 1.0)),
-        fake_name_contains=tuple(s.lower().encode() for s in generic.get("fake_names", ())),
-        setting_words=tuple(s.lower().encode() for s in generic.get("setting_words", ())),
+        non_secret_name_words=tuple(
+            b"_" + s.lower().encode() + b"_"
+            for key in ("fake_names", "setting_words")
+            for s in generic.get(key, ())
+        ),
         masked_tail=_bytes_pattern(everywhere.get("masked_tail")),
         basic_userinfo=frozenset(w.lower() for w in generic.get("basic_userinfo", ())),
         masked_token=_str_pattern(raw.get("fallback", {}).get("masked_token")),

@@ -155,7 +155,8 @@ def published_images(step: dict[str, Any], conv: Conventions) -> list[str] | Non
         built = _pushed_by_build(run, conv.publish_build_commands)
         if pushed is None and built is None:
             return None
-        return (pushed or []) + [name for name in built or [] if name not in (pushed or [])]
+        images = list(pushed or [])
+        return images + [name for name in built or [] if name not in images]
     return None
 
 
